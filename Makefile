@@ -1,0 +1,104 @@
+# xmpp-sync -- GNU make
+#
+#   make                  build ./xmpp-sync
+#   make DEVELOPER=1      the same with -Werror and extra warnings
+#   make check            install missing packages, build, run all tests
+#   make check SANITIZE=1 the same under AddressSanitizer + UBSan
+#   make demo             private Prosody on loopback, a master and a slave
+#   make bench            benchmarks (numbers, not pass/fail)
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+VERSION  := 0.1.0
+
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS     := libstrophe libgcrypt sqlite3
+
+CFLAGS   ?= -O2 -g
+XCFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -I. -DXS_VERSION='"$(VERSION)"'
+ifeq ($(DEVELOPER),1)
+XCFLAGS  += -Werror -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wwrite-strings
+endif
+
+# Build directory: sanitizer builds live apart so objects never mix.
+ifneq ($(SANITIZE),)
+ifeq ($(SANITIZE),1)
+override SANITIZE := address,undefined
+endif
+XCFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+XLDFLAGS += -fsanitize=$(SANITIZE)
+B        := build/san
+else
+B        := build/std
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libinotifytools ships no .pc file
+LIBS       := $(PKG_LIBS) -linotifytools -lm
+
+SRCS     := $(wildcard agent/*.c sync/*.c store/*.c)
+OBJS     := $(SRCS:%.c=$(B)/%.o)
+LIBOBJS  := $(filter-out $(B)/agent/main.o,$(OBJS))
+TESTSRCS := $(wildcard tests/test_*.c)
+TESTBINS := $(TESTSRCS:tests/%.c=$(B)/tests/%)
+TOOLSRCS := $(wildcard tests/tools/*.c)
+TOOLBINS := $(TOOLSRCS:tests/%.c=$(B)/tests/%)
+BENCHSRCS := $(wildcard bench/*.c)
+BENCHBINS := $(BENCHSRCS:%.c=$(B)/%)
+
+all: xmpp-sync
+
+xmpp-sync: $(B)/xmpp-sync
+	@cp $< $@
+
+$(B)/xmpp-sync: $(OBJS)
+	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/tests/%: tests/%.c $(LIBOBJS) tests/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LIBS)
+
+$(B)/bench/%: bench/%.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LIBS)
+
+-include $(OBJS:.o=.d)
+
+deps:
+	@sh tests/lib/deps.sh
+
+tests: $(B)/xmpp-sync $(TESTBINS) $(TOOLBINS)
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@XS_BUILD=$(B) sh tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory xmpp-sync $(TOOLBINS)
+	@XS_BUILD=$(B) sh tests/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory xmpp-sync $(BENCHBINS) $(TOOLBINS)
+	@XS_BUILD=$(B) sh bench/run.sh
+
+install: xmpp-sync
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 xmpp-sync $(DESTDIR)$(BINDIR)/xmpp-sync
+	@if [ -d man ]; then install -d $(DESTDIR)$(MANDIR)/man1 && \
+		for m in man/*.1; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man1/; done; true; fi
+	@if ls systemd/*.service >/dev/null 2>&1; then install -d $(DESTDIR)$(UNITDIR) && \
+		install -m 0644 systemd/*.service $(DESTDIR)$(UNITDIR)/; fi
+
+clean:
+	rm -rf build xmpp-sync
+
+.PHONY: all deps tests check demo bench install clean

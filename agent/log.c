@@ -1,0 +1,69 @@
+/* log.c -- see log.h */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/log.h"
+
+static enum log_level threshold = LOG_LVL_INFO;
+static int timestamps;
+
+static const char *const names[] = {"error", "warn", "info", "debug"};
+
+void
+log_set_level(enum log_level lvl)
+{
+	threshold = lvl;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return threshold;
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+void
+log_set_timestamps(int on)
+{
+	timestamps = on;
+}
+
+void
+log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	char line[2048];
+	char ts[40] = "";
+	va_list ap;
+
+	if (lvl > threshold)
+		return;
+	if (timestamps) {
+		struct timespec now;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		gmtime_r(&now.tv_sec, &tm);
+		snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* one write per line so concurrent writers do not interleave */
+	fprintf(stderr, "%sxmpp-sync: %s: %s\n", ts, names[lvl], line);
+}

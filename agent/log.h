@@ -1,0 +1,40 @@
+/* log.h -- the logger: the one piece of global state in xmpp-sync.
+ *
+ * Messages are lowercase, error first, no full stop: "cannot open %s: %s".
+ * Log once, where the cause is known; callers pass the error code up.
+ * Lines go to stderr (journald adds the time under systemd) as
+ * "xmpp-sync: LEVEL: message"; with log_set_timestamps(1) each line starts
+ * with a UTC timestamp, for runs outside systemd.
+ */
+#ifndef XS_LOG_H
+#define XS_LOG_H
+
+enum log_level {
+	LOG_LVL_ERROR = 0,
+	LOG_LVL_WARN,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG,
+};
+
+/* Sets the threshold: messages above it are dropped. */
+void log_set_level(enum log_level lvl);
+
+/* Returns the current threshold. */
+enum log_level log_get_level(void);
+
+/* Parses "error", "warn", "info" or "debug". Returns 0 and sets *out,
+ * or -EINVAL. */
+int log_level_parse(const char *s, enum log_level *out);
+
+/* Turns timestamps at the start of each line on or off. */
+void log_set_timestamps(int on);
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+#endif

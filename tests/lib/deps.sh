@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install the Debian packages that building and testing xmpp-sync need.
+# As root: apt-get installs what is missing. Otherwise: print the command
+# to run and fail, so nothing half-works later.
+set -u
+PKGS="gcc make pkg-config libc6-dev libstrophe-dev libinotifytools0-dev
+libgcrypt20-dev libsqlite3-dev sqlite3 prosody lua-sec openssl
+coreutils procps diffutils findutils iproute2 rsync"
+
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
+	[ "$st" = "installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$missing" >&2
+	echo "deps: run as root: apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+	{ echo "deps: apt-get install failed:$missing" >&2; exit 1; }
+# The package starts a system-wide Prosody where an init system runs;
+# the tests run their own and never need that one.
+if command -v systemctl >/dev/null 2>&1; then
+	systemctl disable --now prosody >/dev/null 2>&1 || true
+fi
+exit 0
