@@ -1,0 +1,78 @@
+/* config.h -- the configuration file, parsed once into an immutable struct.
+ *
+ * Format: `key = value` lines; blank lines and lines whose first non-blank
+ * character is `#` are ignored. Relative paths are taken relative to the
+ * directory of the configuration file. Errors are printed as
+ * "FILE:LINE: message". The keys and their meaning are listed in README.md.
+ */
+#ifndef XS_CONFIG_H
+#define XS_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/log.h"
+
+#define CFG_DEFAULT_PATH "/etc/xmpp-sync/xmpp-sync.conf"
+#define CFG_PASSWORD_ENV "XMPP_SYNC_PASSWORD"
+
+enum cfg_role {
+	CFG_ROLE_MASTER = 1,
+	CFG_ROLE_SLAVE,
+};
+
+enum cfg_transport {
+	CFG_TRANSPORT_S5B = 1, /* XEP-0260 SOCKS5, direct candidates */
+	CFG_TRANSPORT_PROXY,   /* XEP-0260 via the server's XEP-0065 proxy */
+	CFG_TRANSPORT_IBB,     /* XEP-0261 in-band bytestreams */
+};
+#define CFG_MAX_TRANSPORTS 3
+
+struct cfg {
+	char *path;            /* the file it came from */
+	enum cfg_role role;
+	char *jid;             /* bare JID of this agent */
+	char *password_file;   /* NULL when the password comes from the env */
+	char *dir;             /* the mirrored folder, absolute */
+	char *state_dir;       /* database, keys, control socket; absolute */
+	char *master;          /* slave only: the master's bare JID */
+	char *server_host;     /* NULL: from the JID's domain (DNS) */
+	unsigned short server_port; /* 0: default */
+	char *ca_file;         /* NULL: the system store */
+	enum cfg_transport transports[CFG_MAX_TRANSPORTS];
+	size_t ntransports;
+	char **ignore;         /* globs, see sync/path.h */
+	size_t nignore;
+	int delete_extras;     /* delete = yes|no (default yes) */
+	enum log_level log_level;
+	uint64_t max_file_size;   /* slave: largest file accepted, bytes */
+	unsigned rescan_interval; /* master: seconds between full rescans */
+};
+
+/* Reads and checks the file at path. Every problem is printed to stderr
+ * as "path:line: message" (the first one found ends parsing). Checks that
+ * `dir` is an existing directory and that a password is available
+ * (password_file, readable by the owner only, or $XMPP_SYNC_PASSWORD).
+ * Returns 0 and sets *out (free with cfg_free()), or a negative errno. */
+int cfg_load(const char *path, struct cfg **out);
+
+/* Frees what cfg_load() returned; NULL is allowed. */
+void cfg_free(struct cfg *c);
+
+/* Reads the XMPP password: $XMPP_SYNC_PASSWORD if set, else the first line
+ * of password_file, which is refused if group or others may read it.
+ * Returns 0 and sets *out (free with cfg_password_free(), which wipes it),
+ * or a negative errno after logging why. */
+int cfg_password_read(const struct cfg *c, char **out);
+
+/* Wipes and frees a password from cfg_password_read(). */
+void cfg_password_free(char *pw);
+
+/* Returns the config-file name of a transport ("s5b", "proxy", "ibb"). */
+const char *cfg_transport_name(enum cfg_transport t);
+
+/* Returns 0 if s is a bare JID (local@domain, no resource, sane lengths),
+ * else -EINVAL. */
+int cfg_jid_check_bare(const char *s);
+
+#endif

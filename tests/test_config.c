@@ -1,0 +1,262 @@
+/* test_config.c -- configuration parsing: good files, bad files, and the
+ * exact "FILE:LINE: message" each bad one gives. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/config.h"
+#include "tests/unit.h"
+
+static char tmp[64];
+static char conf[128], pwfile[128], dirpath[128], errfile[128];
+
+static int
+setup(void)
+{
+	snprintf(tmp, sizeof(tmp), "/tmp/xs-test.XXXXXX");
+	if (mkdtemp(tmp) == NULL)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/x.conf", tmp);
+	snprintf(pwfile, sizeof(pwfile), "%s/pw", tmp);
+	snprintf(dirpath, sizeof(dirpath), "%s/dir", tmp);
+	snprintf(errfile, sizeof(errfile), "%s/err", tmp);
+	mkdir(dirpath, 0755);
+	FILE *f = fopen(pwfile, "w");
+	if (f == NULL)
+		return -1;
+	fputs("hunter2\n", f);
+	fclose(f);
+	return chmod(pwfile, 0600);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmp);
+}
+
+/* Writes body (with @DIR@ and @PW@ replaced) to conf, loads it with stderr
+ * captured in errbuf. Returns cfg_load()'s result. */
+static int
+load(const char *body, struct cfg **out, char *errbuf, size_t errlen)
+{
+	FILE *f = fopen(conf, "w");
+	int saved, fd, r;
+	ssize_t n;
+
+	for (const char *p = body; *p; p++) {
+		if (strncmp(p, "@DIR@", 5) == 0)
+			fputs(dirpath, f), p += 4;
+		else if (strncmp(p, "@PW@", 4) == 0)
+			fputs(pwfile, f), p += 3;
+		else
+			fputc(*p, f);
+	}
+	fclose(f);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	r = cfg_load(conf, out);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fd = open(errfile, O_RDONLY);
+	n = read(fd, errbuf, errlen - 1);
+	close(fd);
+	errbuf[n > 0 ? n : 0] = '\0';
+	return r;
+}
+
+#define BASE "role = master\njid = a@example.org\npassword_file = @PW@\n" \
+	"dir = @DIR@\nstate_dir = /var/lib/xs\n"
+
+static const struct bad_case {
+	const char *body;
+	const char *want; /* substring of the error after "FILE:" */
+} bad_cases[] = {
+	{BASE "colour = blue\n", ":6: unknown key 'colour'"},
+	{"# comment\n\nrole = boss\n", ":3: role: want master or slave"},
+	{BASE "role = slave\n", ":6: role: already set on line 1"},
+	{"role = master\njid = a@example.org\npassword_file = @PW@\ndir = @DIR@\n",
+	 ":4: missing required key 'state_dir'"},
+	{"role = slave\njid = a@example.org\npassword_file = @PW@\n"
+	 "dir = @DIR@\nstate_dir = /s\n", ":5: role is slave but 'master'"},
+	{BASE "master = b@example.org\n", ":6: master: only a slave names its master"},
+	{"role = master\njid = a@example.org\npassword_file = @PW@\n"
+	 "dir = /nonexistent/xs\nstate_dir = /s\n", ":4: dir: /nonexistent/xs: No such file"},
+	{"role = master\njid = nobody\n", ":2: jid: 'nobody' is not a bare JID"},
+	{"role = master\njid = a@b/res\n", ":2: jid: 'a@b/res' is not a bare JID"},
+	{BASE "transports = s5b, carrier-pigeon\n", ":6: unknown transport 'carrier-pigeon'"},
+	{BASE "transports = ibb ibb\n", ":6: transport 'ibb' listed twice"},
+	{BASE "server = host:99999\n", ":6: server: bad port '99999'"},
+	{BASE "server = ::1\n", ":6: server: write IPv6 addresses as [addr]:port"},
+	{BASE "delete = maybe\n", ":6: delete: want yes or no"},
+	{BASE "log_level = loud\n", ":6: log_level: want error"},
+	{BASE "max_file_size = 12Q\n", ":6: max_file_size: '12Q' is not a number"},
+	{BASE "rescan_interval = 5\n", ":6: rescan_interval: at least 10 seconds"},
+	{BASE "ca_file = /nonexistent/ca.pem\n", ":6: ca_file: /nonexistent/ca.pem"},
+	{BASE "just some words\n", ":6: expected 'key = value'"},
+	{BASE "ignore =\n", ":6: ignore: empty value"},
+};
+
+static int
+t_bad_files_name_file_and_line(void)
+{
+	char err[1024], want[512];
+	struct cfg *c;
+
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		int r = load(bad_cases[i].body, &c, err, sizeof(err));
+		EXPECT(r < 0 && c == NULL, "case %zu accepted", i);
+		snprintf(want, sizeof(want), "%s%s", conf, bad_cases[i].want);
+		EXPECT(strstr(err, want) != NULL, "case %zu: got \"%s\", want \"%s\"",
+		    i, err, want);
+	}
+	return 0;
+}
+
+static int
+t_good_file_gives_every_value(void)
+{
+	char err[1024];
+	struct cfg *c;
+	int r = load("# a slave\nrole = slave\n  jid=b@example.org  \n"
+	    "password_file = @PW@\ndir = @DIR@\nstate_dir = state\n"
+	    "master = a@example.org\nserver = [::1]:5223\nca_file = @PW@\n"
+	    "transports = ibb, proxy\nignore = *.tmp\nignore = build/\n"
+	    "delete = no\nlog_level = debug\nmax_file_size = 2G\n"
+	    "rescan_interval = 600\n", &c, err, sizeof(err));
+
+	EXPECT(r == 0, "load failed: %s", err);
+	EXPECT_INT(c->role, CFG_ROLE_SLAVE);
+	EXPECT_STR(c->jid, "b@example.org");
+	EXPECT_STR(c->master, "a@example.org");
+	EXPECT_STR(c->dir, dirpath);
+	char st[160];
+	snprintf(st, sizeof(st), "%s/state", tmp);
+	EXPECT_STR(c->state_dir, st); /* relative to the config file */
+	EXPECT_STR(c->server_host, "::1");
+	EXPECT_INT(c->server_port, 5223);
+	EXPECT_INT(c->ntransports, 2);
+	EXPECT_INT(c->transports[0], CFG_TRANSPORT_IBB);
+	EXPECT_INT(c->transports[1], CFG_TRANSPORT_PROXY);
+	EXPECT_INT(c->nignore, 2);
+	EXPECT_STR(c->ignore[1], "build/");
+	EXPECT_INT(c->delete_extras, 0);
+	EXPECT_INT(c->log_level, LOG_LVL_DEBUG);
+	EXPECT(c->max_file_size == 2ULL << 30, "max_file_size %llu",
+	    (unsigned long long)c->max_file_size);
+	EXPECT_INT(c->rescan_interval, 600);
+	cfg_free(c);
+	return 0;
+}
+
+static int
+t_defaults(void)
+{
+	char err[1024];
+	struct cfg *c;
+
+	EXPECT(load(BASE, &c, err, sizeof(err)) == 0, "load failed: %s", err);
+	EXPECT_INT(c->ntransports, 3);
+	EXPECT_INT(c->transports[0], CFG_TRANSPORT_S5B);
+	EXPECT_INT(c->transports[2], CFG_TRANSPORT_IBB);
+	EXPECT_INT(c->delete_extras, 1);
+	EXPECT(c->server_host == NULL, "server_host set");
+	EXPECT_INT(c->rescan_interval, 3600);
+	cfg_free(c);
+	return 0;
+}
+
+static int
+t_world_readable_password_file_refused(void)
+{
+	char err[1024];
+	struct cfg *c;
+
+	chmod(pwfile, 0644);
+	int r = load(BASE, &c, err, sizeof(err));
+	chmod(pwfile, 0600);
+	EXPECT(r < 0, "accepted a 0644 password file");
+	EXPECT(strstr(err, ":3: password_file:") && strstr(err, "readable by group or others")
+	    && strstr(err, "0644"), "message: %s", err);
+	return 0;
+}
+
+static int
+t_password_from_env_or_file(void)
+{
+	char err[1024], *pw;
+	struct cfg *c;
+
+	unsetenv(CFG_PASSWORD_ENV);
+	EXPECT(load(BASE, &c, err, sizeof(err)) == 0, "load: %s", err);
+	EXPECT(cfg_password_read(c, &pw) == 0, "read from file failed");
+	EXPECT_STR(pw, "hunter2"); /* newline stripped */
+	cfg_password_free(pw);
+	setenv(CFG_PASSWORD_ENV, "from-env", 1);
+	EXPECT(cfg_password_read(c, &pw) == 0, "read from env failed");
+	EXPECT_STR(pw, "from-env");
+	cfg_password_free(pw);
+	cfg_free(c);
+	/* no password_file at all: fine only with the environment variable */
+	const char *nopw = "role = master\njid = a@example.org\ndir = @DIR@\nstate_dir = /s\n";
+	EXPECT(load(nopw, &c, err, sizeof(err)) == 0, "env password refused: %s", err);
+	cfg_free(c);
+	unsetenv(CFG_PASSWORD_ENV);
+	EXPECT(load(nopw, &c, err, sizeof(err)) < 0, "no password accepted");
+	EXPECT(strstr(err, "no password") != NULL, "message: %s", err);
+	return 0;
+}
+
+static const struct jid_case {
+	const char *jid;
+	int ok;
+} jid_cases[] = {
+	{"a@b", 1}, {"backup@example.org", 1}, {"@b", 0}, {"a@", 0},
+	{"a@b@c", 0}, {"a@b/r", 0}, {"a b@c", 0}, {"", 0},
+};
+
+static int
+t_bare_jid_check(void)
+{
+	for (size_t i = 0; i < sizeof(jid_cases) / sizeof(jid_cases[0]); i++)
+		EXPECT((cfg_jid_check_bare(jid_cases[i].jid) == 0) == jid_cases[i].ok,
+		    "jid \"%s\"", jid_cases[i].jid);
+	return 0;
+}
+
+static const struct unit_test tests[] = {
+	{"bad_files_name_file_and_line", t_bad_files_name_file_and_line},
+	{"good_file_gives_every_value", t_good_file_gives_every_value},
+	{"defaults", t_defaults},
+	{"world_readable_password_file_refused", t_world_readable_password_file_refused},
+	{"password_from_env_or_file", t_password_from_env_or_file},
+	{"bare_jid_check", t_bare_jid_check},
+};
+
+int
+main(int argc, char **argv)
+{
+	int r;
+
+	unsetenv(CFG_PASSWORD_ENV);
+	if (setup() < 0) {
+		printf("FAIL test_config.c/setup: cannot create temp files\n");
+		return 1;
+	}
+	r = unit_run("test_config.c", tests, sizeof(tests) / sizeof(tests[0]),
+	    argc, argv);
+	teardown();
+	return r;
+}
