@@ -1,21 +1,215 @@
 /* cmd.c -- see cmd.h: one function per command. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/cmd.h"
+#include "agent/control.h"
+#include "agent/crypto.h"
 #include "agent/daemon.h"
 #include "agent/exitcode.h"
 #include "agent/log.h"
+#include "agent/state.h"
+#include "store/store.h"
+
+static int
+usage_err(const char *text)
+{
+	fprintf(stderr, "usage: xmpp-sync %s\n", text);
+	return XS_EXIT_USAGE;
+}
 
 static int
 cmd_run(const struct cfg *cfg, int argc, char **argv)
 {
 	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: xmpp-sync run\n");
+	if (argc != 1)
+		return usage_err("run");
+	return daemon_run(cfg);
+}
+
+static int
+cmd_init(const struct cfg *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_err("init");
+	return state_init(cfg);
+}
+
+static int
+cmd_fingerprint(const struct cfg *cfg, int argc, char **argv)
+{
+	struct crypto_identity *id;
+	char fpr[CRYPTO_FPR_SIZE];
+	int r;
+
+	(void)argv;
+	if (argc != 1)
+		return usage_err("fingerprint");
+	if ((r = crypto_identity_load(cfg->state_dir, &id)) < 0) {
+		if (r == -ENOENT)
+			log_error("no identity key in %s (run xmpp-sync init)",
+			    cfg->state_dir);
+		return XS_EXIT_STATE;
+	}
+	crypto_fingerprint(crypto_identity_x25519_get(id),
+	    crypto_identity_ed25519_get(id), fpr, sizeof(fpr));
+	printf("%s\n", fpr);
+	crypto_identity_free(id);
+	return XS_EXIT_OK;
+}
+
+/* Tells a running daemon to reread the store now; silent if none runs
+ * (it rereads on start, and every second anyway). */
+static void
+poke_daemon(const struct cfg *cfg)
+{
+	char *resp = NULL;
+
+	if (control_request(cfg->state_dir, "reload", 2000, &resp) == 0)
+		free(resp);
+}
+
+static int
+slave_add(const struct cfg *cfg, struct store *st, int argc, char **argv)
+{
+	const char *fpr = NULL;
+	uint8_t zero[32] = {0};
+	int r;
+
+	if (argc == 5 && strcmp(argv[3], "--fingerprint") == 0)
+		fpr = argv[4];
+	else if (argc != 3)
+		return usage_err("slave add JID [--fingerprint HEX]");
+	if (cfg_jid_check_bare(argv[2]) < 0) {
+		fprintf(stderr, "xmpp-sync: '%s' is not a bare JID (user@domain)\n",
+		    argv[2]);
 		return XS_EXIT_USAGE;
 	}
-	return daemon_run(cfg);
+	if (strcmp(argv[2], cfg->jid) == 0) {
+		fprintf(stderr, "xmpp-sync: %s is this master's own JID\n", argv[2]);
+		return XS_EXIT_USAGE;
+	}
+	/* checks the form only: any key matches or not, never -EINVAL */
+	if (fpr && crypto_fingerprint_match(fpr, zero, zero) == -EINVAL) {
+		fprintf(stderr, "xmpp-sync: fingerprint must be 64 hex digits "
+		    "(as printed by xmpp-sync fingerprint)\n");
+		return XS_EXIT_USAGE;
+	}
+	r = store_slave_add(st, argv[2], fpr);
+	if (r == -EEXIST) {
+		fprintf(stderr, "xmpp-sync: %s is already a slave (to re-add it, "
+		    "slave remove it first)\n", argv[2]);
+		return XS_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return XS_EXIT_STATE;
+	printf("added slave %s%s\n", argv[2], fpr ? " (key must match the "
+	    "fingerprint given)" : " (its key is pinned on first contact)");
+	poke_daemon(cfg);
+	return XS_EXIT_OK;
+}
+
+static int
+print_slave(const struct store_slave *sl, void *arg)
+{
+	static const char *const keys[] = {"?", "unverified", "pinned", "CHANGED"};
+	(void)arg;
+	printf("%s\tkey %s\tapplied seq %lld%s%s\n", sl->jid,
+	    keys[sl->key_state <= 3 ? sl->key_state : 0],
+	    (long long)sl->applied_seq, sl->fingerprint ? "\texpects " : "",
+	    sl->fingerprint ? sl->fingerprint : "");
+	return 0;
+}
+
+static int
+cmd_slave(const struct cfg *cfg, int argc, char **argv)
+{
+	struct store *st;
+	int r;
+
+	if (argc < 2)
+		return usage_err("slave add|remove|list ...");
+	if (cfg->role != CFG_ROLE_MASTER) {
+		fprintf(stderr, "xmpp-sync: slave commands are for a master; %s "
+		    "says role = slave\n", cfg->path);
+		return XS_EXIT_USAGE;
+	}
+	if ((r = state_open(cfg, &st, NULL)) != XS_EXIT_OK)
+		return r;
+	if (strcmp(argv[1], "add") == 0)
+		r = slave_add(cfg, st, argc, argv);
+	else if (strcmp(argv[1], "remove") == 0 && argc == 3) {
+		int e = store_slave_remove(st, argv[2]);
+		if (e == -ENOENT)
+			fprintf(stderr, "xmpp-sync: %s is not a slave\n", argv[2]);
+		else if (e == 0)
+			printf("removed slave %s\n", argv[2]);
+		r = e == 0 ? XS_EXIT_OK : e == -ENOENT ? XS_EXIT_FAILURE : XS_EXIT_STATE;
+		if (e == 0)
+			poke_daemon(cfg);
+	} else if (strcmp(argv[1], "list") == 0 && argc == 2)
+		r = store_slave_list(st, 0, print_slave, NULL) < 0 ?
+		    XS_EXIT_STATE : XS_EXIT_OK;
+	else
+		r = usage_err("slave add JID [--fingerprint HEX] | slave remove JID | slave list");
+	store_close(st);
+	return r;
+}
+
+static int
+cmd_status(const struct cfg *cfg, int argc, char **argv)
+{
+	int json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	char *resp = NULL;
+	int r;
+
+	if (argc > 2 || (argc == 2 && !json))
+		return usage_err("status [--json]");
+	r = control_request(cfg->state_dir, json ? "status json" : "status",
+	    5000, &resp);
+	if (r == -ENOENT || r == -ECONNREFUSED) {
+		if (json)
+			printf("{\"daemon\":\"not running\"}\n");
+		fprintf(stderr, "xmpp-sync: no daemon is running for %s "
+		    "(no control socket at %s/%s)\n", cfg->path, cfg->state_dir,
+		    CONTROL_SOCK_NAME);
+		return XS_EXIT_NODAEMON;
+	}
+	if (r < 0) {
+		fprintf(stderr, "xmpp-sync: cannot ask the daemon: %s\n",
+		    strerror(-r));
+		return XS_EXIT_FAILURE;
+	}
+	fputs(resp, stdout);
+	free(resp);
+	return XS_EXIT_OK;
+}
+
+static int
+cmd_forget(const struct cfg *cfg, int argc, char **argv)
+{
+	struct store *st;
+	int r;
+
+	if (argc != 2)
+		return usage_err("forget JID");
+	if ((r = state_open(cfg, &st, NULL)) != XS_EXIT_OK)
+		return r;
+	r = store_peer_key_forget(st, argv[1]);
+	store_close(st);
+	if (r == -ENOENT) {
+		fprintf(stderr, "xmpp-sync: no pinned key for %s\n", argv[1]);
+		return XS_EXIT_FAILURE;
+	}
+	if (r < 0)
+		return XS_EXIT_STATE;
+	printf("forgot the pinned key of %s; its next key is pinned on "
+	    "first contact\n", argv[1]);
+	poke_daemon(cfg);
+	return XS_EXIT_OK;
 }
 
 static const struct {
@@ -23,6 +217,11 @@ static const struct {
 	int (*fn)(const struct cfg *, int, char **);
 } commands[] = {
 	{"run", cmd_run},
+	{"init", cmd_init},
+	{"fingerprint", cmd_fingerprint},
+	{"slave", cmd_slave},
+	{"status", cmd_status},
+	{"forget", cmd_forget},
 };
 
 int

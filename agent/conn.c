@@ -25,6 +25,8 @@ struct conn {
 	int was_secured;
 	int tcp_up;          /* the TCP connection of this attempt was made */
 	long long attempt_started_ms;
+	int fd;              /* the socket, from the sockopt callback; -1 */
+	unsigned fd_gen;     /* bumped for every new socket */
 };
 
 /* libstrophe's certificate callback carries no user pointer, so the
@@ -126,6 +128,7 @@ went_down(struct conn *c, int error, xmpp_stream_error_t *se)
 	char buf[300];
 
 	c->state = CONN_OFFLINE;
+	c->fd = -1;
 	if (c->tls_failed)
 		c->fail = CONN_FAIL_TLS; /* text set by certfail() */
 	else if (c->auth_failed)
@@ -178,6 +181,20 @@ conn_handler(xmpp_conn_t *xc, xmpp_conn_event_t ev, int error,
 		went_down(c, error, se);
 }
 
+/* libstrophe hands us each new socket before connecting: remember it for
+ * the event loop and turn on TCP keepalive. */
+static int
+sockopt_cb(xmpp_conn_t *xc, void *sock)
+{
+	struct conn *c = conn_lookup(xc);
+
+	if (c) {
+		c->fd = *(int *)sock;
+		c->fd_gen++;
+	}
+	return xmpp_sockopt_cb_keepalive(xc, sock);
+}
+
 int
 conn_new(const struct cfg *cfg, const char *password, conn_event_cb cb,
     void *arg, struct conn **out)
@@ -199,7 +216,6 @@ conn_new(const struct cfg *cfg, const char *password, conn_event_cb cb,
 	c->cb_arg = arg;
 	c->strophe_log.handler = strophe_log;
 	c->strophe_log.userdata = c;
-	xmpp_initialize();
 	c->ctx = xmpp_ctx_new(NULL, &c->strophe_log);
 	c->xc = c->ctx ? xmpp_conn_new(c->ctx) : NULL;
 	if (c->xc == NULL) {
@@ -213,6 +229,8 @@ conn_new(const struct cfg *cfg, const char *password, conn_event_cb cb,
 	if (cfg->ca_file)
 		xmpp_conn_set_cafile(c->xc, cfg->ca_file);
 	xmpp_conn_set_certfail_handler(c->xc, certfail);
+	xmpp_conn_set_sockopt_callback(c->xc, sockopt_cb);
+	c->fd = -1;
 	conns[slot] = c;
 	*out = c;
 	return 0;
@@ -275,6 +293,14 @@ const char *
 conn_get_bound_jid(const struct conn *c)
 {
 	return c->state == CONN_ONLINE ? xmpp_conn_get_bound_jid(c->xc) : NULL;
+}
+
+int
+conn_get_fd(const struct conn *c, unsigned *gen)
+{
+	if (gen)
+		*gen = c->fd_gen;
+	return c->state == CONN_OFFLINE ? -1 : c->fd;
 }
 
 xmpp_conn_t *

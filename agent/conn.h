@@ -60,6 +60,11 @@ enum conn_fail conn_get_failure(const struct conn *c, const char **text);
  * (borrowed). */
 const char *conn_get_bound_jid(const struct conn *c);
 
+/* Returns the socket of the current attempt for the event loop, or -1
+ * when offline; *gen (if not NULL) changes whenever the socket is a new
+ * one, even if the number is reused. */
+int conn_get_fd(const struct conn *c, unsigned *gen);
+
 /* Returns the libstrophe objects, borrowed, to register handlers and send
  * stanzas. */
 xmpp_conn_t *conn_get_strophe(struct conn *c);

@@ -27,6 +27,8 @@ static const char usage_text[] =
 "  slave list                    list registered slaves\n"
 "  status [--json]               what the running daemon sees\n"
 "  fingerprint                   print this agent's key fingerprint\n"
+"  forget JID                    drop the pinned key of JID (after a key\n"
+"                                change you have checked)\n"
 "\n"
 "options:\n"
 "  -c FILE     configuration file (default $XMPP_SYNC_CONFIG, else\n"

@@ -1,0 +1,134 @@
+/* agent.c -- see agent.h */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/crypto.h"
+#include "agent/exitcode.h"
+#include "agent/json.h"
+#include "agent/log.h"
+#include "agent/peer.h"
+#include "agent/service.h"
+#include "agent/stanza.h"
+#include "agent/state.h"
+#include "store/store.h"
+
+#define STATUS_MAX (256 * 1024)
+
+int
+agent_open(struct agent *a)
+{
+	int r;
+
+	if ((r = state_open(a->cfg, &a->store, &a->id)) != XS_EXIT_OK)
+		return r;
+	if (peers_new(a->cfg, a->store, a->id, &a->peers) < 0) {
+		log_error("cannot load the peer list");
+		return XS_EXIT_STATE;
+	}
+	static const char *const features[] = {
+		NS_XS_PAIR,
+	};
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+		service_add_feature(a->svc, features[i]);
+	return XS_EXIT_OK;
+}
+
+void
+agent_close(struct agent *a)
+{
+	peers_free(a->peers);
+	a->peers = NULL;
+	crypto_identity_free(a->id);
+	a->id = NULL;
+	store_close(a->store);
+	a->store = NULL;
+}
+
+void
+agent_went_online(struct agent *a)
+{
+	peers_online(a->peers, a->svc, conn_get_strophe(a->conn));
+}
+
+void
+agent_went_offline(struct agent *a)
+{
+	if (a->peers)
+		peers_offline(a->peers);
+}
+
+void
+agent_tick(struct agent *a)
+{
+	/* `slave add` and `slave remove` write the store from another
+	 * process: picking them up here bounds the delay to a second */
+	peers_reload(a->peers);
+}
+
+void
+agent_reload(struct agent *a)
+{
+	peers_reload(a->peers);
+}
+
+char *
+agent_status_json(struct agent *a)
+{
+	char *buf = malloc(STATUS_MAX);
+	const char *why = "";
+	size_t off = 0;
+
+	if (buf == NULL)
+		return NULL;
+	conn_get_failure(a->conn, &why);
+	off = json_addf(buf, off, STATUS_MAX, "{\"version\":\"%s\",\"role\":\"%s\","
+	    "\"jid\":", XS_VERSION, a->cfg->role == CFG_ROLE_MASTER ? "master" :
+	    "slave");
+	off = json_str(buf, off, STATUS_MAX, a->cfg->jid);
+	off = json_addf(buf, off, STATUS_MAX, ",\"dir\":");
+	off = json_str(buf, off, STATUS_MAX, a->cfg->dir);
+	off = json_addf(buf, off, STATUS_MAX, ",\"connection\":{\"state\":\"%s\","
+	    "\"bound_jid\":", a->conn_state == CONN_ONLINE ? "online" :
+	    a->conn_state == CONN_CONNECTING ? "connecting" : "offline");
+	off = json_str(buf, off, STATUS_MAX, conn_get_bound_jid(a->conn));
+	off = json_addf(buf, off, STATUS_MAX, ",\"since\":");
+	off = json_time(buf, off, STATUS_MAX, a->conn_state == CONN_ONLINE ?
+	    (long long)a->online_since : 0);
+	off = json_addf(buf, off, STATUS_MAX, ",\"last_error\":");
+	off = json_str(buf, off, STATUS_MAX, why[0] ? why : NULL);
+	off = json_addf(buf, off, STATUS_MAX, ",\"reconnects\":%u},\"%s\":",
+	    a->failures, a->cfg->role == CFG_ROLE_MASTER ? "slaves" : "masters");
+	off = peers_status_json(a->peers, buf, off, STATUS_MAX);
+	json_addf(buf, off, STATUS_MAX, "}\n");
+	return buf;
+}
+
+char *
+agent_status_text(struct agent *a)
+{
+	char *buf = malloc(STATUS_MAX), since[32];
+	const char *why = "";
+	size_t off = 0;
+
+	if (buf == NULL)
+		return NULL;
+	conn_get_failure(a->conn, &why);
+	json_time(since, 0, sizeof(since), (long long)a->online_since);
+	off = json_addf(buf, off, STATUS_MAX, "xmpp-sync %s: %s %s, folder %s\n",
+	    XS_VERSION, a->cfg->role == CFG_ROLE_MASTER ? "master" : "slave",
+	    a->cfg->jid, a->cfg->dir);
+	if (a->conn_state == CONN_ONLINE)
+		off = json_addf(buf, off, STATUS_MAX, "connection: online as %s "
+		    "since %s\n", conn_get_bound_jid(a->conn), since);
+	else
+		off = json_addf(buf, off, STATUS_MAX, "connection: %s%s%s\n",
+		    a->conn_state == CONN_CONNECTING ? "connecting" : "offline",
+		    why[0] ? "; last error: " : "", why);
+	off = json_addf(buf, off, STATUS_MAX, "%s:\n",
+	    a->cfg->role == CFG_ROLE_MASTER ? "slaves" : "master");
+	peers_status_text(a->peers, buf, off, STATUS_MAX);
+	return buf;
+}
