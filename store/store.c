@@ -225,9 +225,6 @@ migrate_step(struct store *s, const char *path, const struct store_migration *m)
 	if ((r = store_begin(s)) < 0)
 		return r;
 	if ((r = user_version(s, &v)) == 0 && v < m->version) {
-		if (v > 0)
-			log_info("database %s: migrating schema from version "
-			    "%d to %d", path, v, m->version);
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
 		    m->version);
 		if ((r = store_exec(s, m->sql)) == 0)
@@ -246,6 +243,9 @@ migrate(struct store *s, const char *path)
 		return r;
 	if (v > STORE_SCHEMA_VERSION)
 		return too_new(path, v);
+	if (v > 0 && v < STORE_SCHEMA_VERSION)
+		log_info("database %s: migrating schema from version %d to %d",
+		    path, v, STORE_SCHEMA_VERSION);
 	for (int i = 0; i < store_n_migrations; i++) {
 		if (store_migrations[i].version <= v)
 			continue;
