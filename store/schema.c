@@ -1,0 +1,82 @@
+/* schema.c -- the database schema as a list of forward migrations.
+ *
+ * Version 1 is the index every agent keeps; version 2 adds what a master
+ * needs to serve slaves and what both sides need to pin keys. A step runs
+ * inside the transaction that also sets PRAGMA user_version, so a crash
+ * leaves the database at the old or the new version, never between.
+ *
+ * Strings are compared bytewise (BINARY): paths are bytes, not text.
+ * Times are unix seconds, mtimes nanoseconds, sizes bytes.
+ */
+#include "store/store_int.h"
+
+static const char schema_v1[] =
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  value ANY"
+	") STRICT;"
+	"INSERT INTO meta (key, value) VALUES ('next_seq', 1), ('scan_gen', 0);"
+	/* seq: one counter for the whole index (meta next_seq); a tombstone
+	 * (deleted = 1) keeps the path with the seq of its deletion */
+	"CREATE TABLE files ("
+	"  path TEXT PRIMARY KEY NOT NULL,"
+	"  type TEXT NOT NULL CHECK (type IN ('file', 'dir', 'symlink')),"
+	"  size INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0),"
+	"  mtime_ns INTEGER NOT NULL DEFAULT 0,"
+	"  mode INTEGER NOT NULL DEFAULT 0,"
+	"  sha256 BLOB CHECK (sha256 IS NULL OR length(sha256) = 32),"
+	"  target TEXT,"
+	"  seq INTEGER NOT NULL UNIQUE,"
+	"  deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),"
+	"  scan_gen INTEGER NOT NULL DEFAULT 0"
+	") STRICT;"
+	"CREATE INDEX files_live_gen ON files (scan_gen) WHERE deleted = 0;";
+
+static const char schema_v2[] =
+	"CREATE TABLE slaves ("
+	"  jid TEXT PRIMARY KEY NOT NULL,"
+	"  fingerprint TEXT,"
+	"  state TEXT NOT NULL DEFAULT 'active'"
+	"    CHECK (state IN ('active', 'removed')),"
+	"  key_state TEXT NOT NULL DEFAULT 'unverified'"
+	"    CHECK (key_state IN ('unverified', 'pinned', 'changed')),"
+	"  applied_seq INTEGER NOT NULL DEFAULT 0,"
+	"  last_seen INTEGER NOT NULL DEFAULT 0,"
+	"  last_sync INTEGER NOT NULL DEFAULT 0,"
+	"  added INTEGER NOT NULL"
+	") STRICT;"
+	/* new_*: keys offered after the pin, kept for the operator to judge */
+	"CREATE TABLE peer_keys ("
+	"  jid TEXT PRIMARY KEY NOT NULL,"
+	"  x25519 BLOB NOT NULL CHECK (length(x25519) = 32),"
+	"  ed25519 BLOB NOT NULL CHECK (length(ed25519) = 32),"
+	"  first_seen INTEGER NOT NULL,"
+	"  new_x25519 BLOB CHECK (new_x25519 IS NULL OR length(new_x25519) = 32),"
+	"  new_ed25519 BLOB CHECK (new_ed25519 IS NULL OR length(new_ed25519) = 32),"
+	"  changed_at INTEGER"
+	") STRICT;"
+	/* fresh: the slave does not have path; src: rename source */
+	"CREATE TABLE outbox ("
+	"  slave TEXT NOT NULL REFERENCES slaves (jid) ON DELETE CASCADE,"
+	"  path TEXT NOT NULL,"
+	"  op TEXT NOT NULL CHECK (op IN ('put', 'delete', 'mkdir', 'rmdir',"
+	"    'rename', 'meta', 'symlink')),"
+	"  seq INTEGER NOT NULL,"
+	"  src TEXT CHECK ((op = 'rename') = (src IS NOT NULL)),"
+	"  fresh INTEGER NOT NULL DEFAULT 0 CHECK (fresh IN (0, 1)),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (slave, path)"
+	") STRICT;"
+	"CREATE INDEX outbox_order ON outbox (slave, seq, path);"
+	"CREATE INDEX outbox_src ON outbox (slave, src) WHERE src IS NOT NULL;";
+
+const struct store_migration store_migrations[] = {
+	{1, schema_v1},
+	{2, schema_v2},
+};
+
+const int store_n_migrations =
+    (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
+
+_Static_assert(sizeof(store_migrations) / sizeof(store_migrations[0]) ==
+    STORE_SCHEMA_VERSION, "one migration step per schema version");

@@ -1,0 +1,357 @@
+/* store.h -- the SQLite state of one mirrored folder; all SQL lives here.
+ *
+ * One database per folder, in the state directory. It holds
+ *
+ *   files      the index: one record per relative path, each change stamped
+ *              with a sequence number (seq) taken from one counter for the
+ *              whole index, so "what changed since N" is one query; a
+ *              deletion is a tombstone with its own seq, never a missing row
+ *   meta       key/value state (STORE_META_* below)
+ *   slaves     master side: the registered slaves and how far each got
+ *   peer_keys  pinned identity keys of peers (both sides)
+ *   outbox     master side: per slave, the pending operations, compacted to
+ *              one entry per path (see "Outbox" below)
+ *
+ * The database runs in WAL mode with a busy timeout, foreign keys on and
+ * synchronous=FULL: a commit that returned is on disk, so an ack sent after
+ * it never promises more than the disk holds. The schema carries its version
+ * in PRAGMA user_version and is migrated forward on open; a database written
+ * by a newer xmpp-sync is refused.
+ *
+ * Durability rule the applier relies on: A RECORD IS WRITTEN ONLY AFTER THE
+ * FILE IT DESCRIBES IS DURABLE. The store cannot check this; functions that
+ * record received files (store_file_put) take the state of a file that has
+ * already been fsynced and renamed into place (and its directory fsynced).
+ * Then a crash leaves at worst a file without a record, which the next scan
+ * picks up, never a record that promises a file that is not there.
+ *
+ * Errors are negative errno values; the cause is logged once here, with the
+ * SQLite message. -EBUSY means another process held the database longer
+ * than the busy timeout.
+ *
+ * Not thread-safe: one struct store per thread (SQLite handles the locking
+ * between connections and processes).
+ */
+#ifndef XS_STORE_H
+#define XS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* The schema version this build writes; see store/schema.c. */
+#define STORE_SCHEMA_VERSION 2
+
+/* ---- open, close, transactions ------------------------------------- */
+
+/* Opens (creating if needed) the database at path, migrates it to
+ * STORE_SCHEMA_VERSION and sets *out. Returns 0, -ENOTSUP if the database
+ * comes from a newer xmpp-sync (left untouched), -EIO if it is not a
+ * usable SQLite database, -EBUSY, -ENOMEM. Free with store_close(). */
+int store_open(const char *path, struct store **out);
+
+/* Closes the database; an open transaction is rolled back. NULL is a
+ * no-op. */
+void store_close(struct store *s);
+
+/* Starts a write transaction (BEGIN IMMEDIATE, so it never fails half-way
+ * for lack of the write lock). Calls nest: an inner begin is a savepoint
+ * that its rollback undoes alone. Every store function that writes more
+ * than one row uses this, so each call is atomic on its own; wrap many
+ * calls in one transaction to batch them (one fsync per commit).
+ * Returns 0, -EBUSY or -EIO; end with store_commit() or store_rollback(). */
+int store_begin(struct store *s);
+
+/* Ends the innermost transaction, keeping its changes (durable once the
+ * outermost one commits). Returns 0, -EINVAL when none is open, or the
+ * error of the commit (then the transaction stays open: roll it back). */
+int store_commit(struct store *s);
+
+/* Undoes the innermost transaction. Returns 0 or -EINVAL when none is
+ * open. */
+int store_rollback(struct store *s);
+
+/* ---- meta ---------------------------------------------------------- */
+
+#define STORE_META_NEXT_SEQ "next_seq"	 /* int: the seq the next change gets */
+#define STORE_META_SCAN_GEN "scan_gen"	 /* int: current scan generation */
+#define STORE_META_ROLE "role"		 /* "master" or "slave" */
+#define STORE_META_MASTER_SEQ "master_seq" /* int, slave: master's last seq
+					    * applied here */
+
+/* Copies the value of key to *out. Returns 0, -ENOENT if absent, -ENOMEM.
+ * The caller frees *out. */
+int store_meta_get(struct store *s, const char *key, char **out);
+
+/* Sets key to value (inserted or replaced). Returns 0 or -errno. */
+int store_meta_set(struct store *s, const char *key, const char *value);
+
+/* Integer forms of the two above. store_meta_get_int returns -ENOENT if
+ * absent, -EINVAL if the value is not an integer. */
+int store_meta_get_int(struct store *s, const char *key, int64_t *out);
+int store_meta_set_int(struct store *s, const char *key, int64_t value);
+
+/* ---- file index ---------------------------------------------------- */
+
+enum store_ftype {
+	STORE_FILE = 1,
+	STORE_DIR = 2,
+	STORE_SYMLINK = 3,
+};
+
+/* One index record. Strings belong to whoever filled the struct: after
+ * store_file_get() free them with store_file_clear(); in callbacks they
+ * are borrowed and valid only during the call; a caller filling one for
+ * store_file_put() keeps its own. */
+struct store_file {
+	const char *path;		/* relative, as checked by path_check_relative */
+	enum store_ftype type;
+	int64_t size;		/* bytes; 0 for directories */
+	int64_t mtime_ns;	/* nanoseconds since the epoch */
+	uint32_t mode;		/* permission bits (07777), no type bits */
+	int has_sha256;		/* files only: sha256 is valid */
+	uint8_t sha256[32];
+	const char *target;	/* symlinks: the link text; else NULL */
+	int64_t seq;		/* set by the store */
+	int deleted;		/* tombstone: the path is gone as of seq */
+};
+
+enum store_change {
+	STORE_UNCHANGED = 0,	/* same as the live record: no new seq */
+	STORE_ADDED,		/* no live record before (new or tombstone) */
+	STORE_CHANGED,		/* live record replaced */
+};
+
+/* Loads the record of path, live or tombstone, into *out. Returns 0,
+ * -ENOENT if the path was never recorded, -ENOMEM. The caller frees with
+ * store_file_clear(). */
+int store_file_get(struct store *s, const char *path, struct store_file *out);
+
+/* Frees the strings of a record filled by store_file_get() and zeroes it. */
+void store_file_clear(struct store_file *f);
+
+/* Records the current state of f->path (f->seq and f->deleted are
+ * ignored). If it differs from the live record the record gets the next
+ * seq; an identical record keeps its seq. Either way the record is marked
+ * seen by the current scan generation. For received files call it only
+ * once the file is durable (see the top of this file). Sets *chg and
+ * *seq (the record's seq afterwards) when not NULL. Returns 0, -EINVAL
+ * (bad type, a file without checksum, a symlink without target), -errno. */
+int store_file_put(struct store *s, const struct store_file *f,
+    enum store_change *chg, int64_t *seq);
+
+/* Turns the live record of path into a tombstone with the next seq.
+ * Sets *seq when not NULL. Returns 0, -ENOENT if there is no live record
+ * (never recorded, or already a tombstone), -errno. */
+int store_file_delete(struct store *s, const char *path, int64_t *seq);
+
+/* Calls cb for every record, tombstones included, whose seq > since, in
+ * seq order. A nonzero return from cb stops the walk and is returned.
+ * cb must not write to the store. Returns 0, cb's value, or -errno. */
+int store_changes_since(struct store *s, int64_t since,
+    int (*cb)(const struct store_file *f, void *arg), void *arg);
+
+/* Sets *seq to the seq of the latest change (0 for an empty index).
+ * Returns 0 or -errno. */
+int store_last_seq(struct store *s, int64_t *seq);
+
+/* ---- scans: deletion detection by generation ------------------------
+ *
+ * store_scan_begin() starts a new generation; every store_file_put() and
+ * store_scan_seen() marks its path with it; store_scan_end() turns every
+ * live record not marked into a tombstone. Records written between begin
+ * and end by others (the watcher, the applier) are marked too, so they
+ * are never mistaken for deletions. */
+
+/* Starts a scan generation and sets *gen. Returns 0 or -errno. */
+int store_scan_begin(struct store *s, int64_t *gen);
+
+/* Marks path as seen by the current generation without changing it.
+ * Returns 0, -ENOENT if it has no live record, -errno. */
+int store_scan_seen(struct store *s, const char *path);
+
+/* Tombstones every live record not seen since store_scan_begin() returned
+ * gen, deepest paths first (children before their directory), calling cb
+ * (may be NULL) with each tombstone after it is written; cb may write to
+ * the store (e.g. enqueue deletes). All of it is one transaction: a
+ * nonzero return from cb stops and undoes it. Sets *deleted to the number
+ * of tombstones when not NULL. Returns 0, cb's nonzero value, or -errno. */
+int store_scan_end(struct store *s, int64_t gen,
+    int (*cb)(const struct store_file *f, void *arg), void *arg,
+    int64_t *deleted);
+
+/* ---- slaves (master side) ------------------------------------------ */
+
+enum store_slave_state {
+	STORE_SLAVE_ACTIVE = 1,
+	STORE_SLAVE_REMOVED = 2,
+};
+
+enum store_key_state {
+	STORE_KEY_UNVERIFIED = 1,	/* no key seen yet */
+	STORE_KEY_PINNED = 2,		/* key pinned; sync allowed */
+	STORE_KEY_CHANGED = 3,		/* peer offered another key: stopped */
+};
+
+/* A registered slave. Strings as for struct store_file: free with
+ * store_slave_clear() after store_slave_get(); borrowed in callbacks. */
+struct store_slave {
+	const char *jid;	/* bare JID */
+	const char *fingerprint; /* expected key fingerprint, or NULL */
+	enum store_slave_state state;
+	enum store_key_state key_state;
+	int64_t applied_seq;	/* last master seq the slave acked */
+	int64_t last_seen;	/* unix seconds, 0 = never */
+	int64_t last_sync;	/* unix seconds of the last completed sync */
+	int64_t added;		/* unix seconds */
+};
+
+/* Registers jid (bare, at most 2047 bytes) with an expected fingerprint
+ * (NULL: pin on first contact). A removed slave is registered afresh:
+ * applied seq 0, key unverified. Returns 0, -EEXIST if jid is active,
+ * -EINVAL for a malformed jid, -errno. */
+int store_slave_add(struct store *s, const char *jid, const char *fingerprint);
+
+/* Marks jid removed, drops its outbox and its pinned key (a later add
+ * starts trust from scratch, like deleting a known_hosts line). Returns 0,
+ * -ENOENT if jid is not an active slave, -errno. */
+int store_slave_remove(struct store *s, const char *jid);
+
+/* Loads jid into *out. Returns 0, -ENOENT, -ENOMEM. The caller frees with
+ * store_slave_clear(). */
+int store_slave_get(struct store *s, const char *jid, struct store_slave *out);
+
+/* Frees the strings of a record filled by store_slave_get() and zeroes it. */
+void store_slave_clear(struct store_slave *sl);
+
+#define STORE_LIST_REMOVED 1	/* store_slave_list: include removed ones */
+
+/* Calls cb for each active slave (and removed ones with
+ * STORE_LIST_REMOVED in flags), ordered by jid. cb must not write to the
+ * store; a nonzero return stops the walk and is returned. Returns 0, cb's
+ * value, or -errno. */
+int store_slave_list(struct store *s, int flags,
+    int (*cb)(const struct store_slave *sl, void *arg), void *arg);
+
+/* Notes that jid was seen (presence) at unix time now. Returns 0, -ENOENT,
+ * -errno. */
+int store_slave_seen(struct store *s, const char *jid, int64_t now);
+
+/* Records that jid applied everything up to seq, at unix time now (last
+ * successful sync). applied_seq never goes backwards. Returns 0, -ENOENT,
+ * -errno. */
+int store_slave_applied(struct store *s, const char *jid, int64_t seq,
+    int64_t now);
+
+/* ---- pinned peer keys (both sides) --------------------------------- */
+
+#define STORE_KEY_LEN 32
+
+struct store_peer_key {
+	uint8_t x25519[STORE_KEY_LEN];	/* pinned key agreement key */
+	uint8_t ed25519[STORE_KEY_LEN];	/* pinned signature key */
+	int64_t first_seen;		/* unix seconds the pin was made */
+	int changed;			/* another key was offered since */
+	uint8_t new_x25519[STORE_KEY_LEN];	/* that key, if changed */
+	uint8_t new_ed25519[STORE_KEY_LEN];
+	int64_t changed_at;		/* unix seconds, if changed */
+};
+
+/* Pins the keys of jid, replacing any earlier pin and clearing a change
+ * mark (first contact, or the operator accepting a new key). A slave row
+ * of jid, if any, goes to STORE_KEY_PINNED. Returns 0 or -errno. */
+int store_peer_key_pin(struct store *s, const char *jid,
+    const uint8_t x25519[STORE_KEY_LEN], const uint8_t ed25519[STORE_KEY_LEN]);
+
+/* Loads the pin of jid into *out (no allocation). Returns 0, -ENOENT if
+ * jid has no pinned key, -errno. */
+int store_peer_key_get(struct store *s, const char *jid,
+    struct store_peer_key *out);
+
+/* Records that jid presented keys other than the pinned ones; the pin is
+ * kept and a slave row of jid goes to STORE_KEY_CHANGED until the
+ * operator pins again. Returns 0, -ENOENT if nothing is pinned, -errno. */
+int store_peer_key_mark_changed(struct store *s, const char *jid,
+    const uint8_t x25519[STORE_KEY_LEN], const uint8_t ed25519[STORE_KEY_LEN]);
+
+/* ---- outbox (master side) -------------------------------------------
+ *
+ * One entry per (slave, path): the operation that brings that path on the
+ * slave to the master's state. Operations are about state, not history:
+ * put/mkdir/symlink mean "make path this file/directory/link, replacing
+ * whatever is there", and carry the index record current when sent, with
+ * its mode and mtime; meta applies mode and mtime only; delete/rmdir
+ * remove the path (rmdir the whole subtree: a compacted rename of a
+ * directory may leave children there); rename moves src to path and then
+ * applies path's current metadata.
+ *
+ * Enqueueing compacts against the pending entry of the same path:
+ *   - writes to one path become one entry with the latest seq
+ *     (put then meta stays put; anything then put is put);
+ *   - each entry knows whether the slave has the path ("fresh": created
+ *     on the master after the slave last got it, as told by the caller
+ *     with STORE_OP_NEW, unless a pending rename still has to move an old
+ *     copy away); delete of a fresh path drops the entry: create then
+ *     delete of a file the slave never had is nothing;
+ *   - rename src->dst: of a fresh src becomes a plain create of dst; of a
+ *     src with a pending put/mkdir/symlink becomes delete src + create
+ *     dst (the content must travel anyway); of a pending rename a->src
+ *     becomes rename a->dst (back to a: meta only); pending entries below
+ *     a renamed directory move with it. Otherwise it stays a rename: a
+ *     rename of a synced file is never a re-transfer;
+ *   - delete of a pending rename's dst deletes its src instead.
+ * Entries are listed in seq order (ties by path, so a directory comes
+ * before what is below it). An ack removes an entry only if nothing newer
+ * was compacted into it meanwhile (store_outbox_done compares seqs). */
+
+enum store_op_kind {
+	STORE_OP_PUT = 1,
+	STORE_OP_DELETE,
+	STORE_OP_MKDIR,
+	STORE_OP_RMDIR,
+	STORE_OP_RENAME,
+	STORE_OP_META,
+	STORE_OP_SYMLINK,
+};
+
+#define STORE_OP_NEW 1	/* enqueue flag: path did not exist before this op */
+
+/* A pending operation; strings borrowed, valid during the callback. */
+struct store_op {
+	const char *slave;
+	const char *path;	/* the path acted on (rename: destination) */
+	enum store_op_kind kind;
+	int64_t seq;		/* seq of the latest change compacted in */
+	const char *src;	/* rename: source path; else NULL */
+	int fresh;		/* the slave does not have path (yet) */
+	int attempts;		/* failed deliveries so far */
+};
+
+/* Queues op kind on path for slave (src: the rename source, else NULL;
+ * flags: STORE_OP_NEW), compacting as described above. The slave must be
+ * registered. Returns 0, -EINVAL (bad kind, rename without src or of a
+ * path with a pending delete), -ENOENT (unknown slave), -errno. */
+int store_outbox_enqueue(struct store *s, const char *slave, const char *path,
+    enum store_op_kind kind, int64_t seq, const char *src, int flags);
+
+/* Calls cb for up to max pending entries of slave, oldest seq first. cb
+ * must not write to the store; a nonzero return stops and is returned.
+ * Returns 0, cb's value, or -errno. */
+int store_outbox_next(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg);
+
+/* Acknowledges delivery of path's entry as of seq: removes it if its seq
+ * is still <= seq; otherwise a newer change was compacted in and the
+ * entry stays, now knowing the slave has the path. Returns 0, -ENOENT if
+ * there is no entry, -errno. */
+int store_outbox_done(struct store *s, const char *slave, const char *path,
+    int64_t seq);
+
+/* Counts a failed delivery of path's entry. Returns 0, -ENOENT, -errno. */
+int store_outbox_failed(struct store *s, const char *slave, const char *path);
+
+/* Sets *n to the number of pending entries of slave. Returns 0 or -errno. */
+int store_outbox_count(struct store *s, const char *slave, int64_t *n);
+
+#endif

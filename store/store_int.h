@@ -1,0 +1,68 @@
+/* store_int.h -- shared by the files of store/ only; not part of the API.
+ *
+ * Helpers log the SQLite message once, at the failing call, and return a
+ * negative errno value; callers pass it up without logging again. */
+#ifndef XS_STORE_INT_H
+#define XS_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct store {
+	sqlite3 *db;
+	int depth;		/* open store_begin() levels */
+};
+
+/* One forward migration: applied in a transaction, then user_version is
+ * set to version. Steps are never edited once released; append new ones. */
+struct store_migration {
+	int version;
+	const char *sql;
+};
+
+/* The migration table, ordered by version; the last one is
+ * STORE_SCHEMA_VERSION. */
+extern const struct store_migration store_migrations[];
+extern const int store_n_migrations;
+
+/* Maps a SQLite result code to -errno, logging what failed with the
+ * database's message. */
+int store_err(struct store *s, int rc, const char *what);
+
+/* Prepares sql. Returns 0 or -errno; finalize *st with sqlite3_finalize(). */
+int store_prepare(struct store *s, const char *sql, sqlite3_stmt **st);
+
+/* Runs sql, which returns no rows. Returns 0 or -errno. */
+int store_exec(struct store *s, const char *sql);
+
+/* Steps st expecting no row, then finalizes it. Returns 0 or -errno. */
+int store_step_done(struct store *s, sqlite3_stmt *st);
+
+/* Steps st expecting at most one row: returns 1 with a row (st stays
+ * live), 0 at the end (st finalized) or -errno (st finalized). */
+int store_step_row(struct store *s, sqlite3_stmt *st);
+
+/* Ends a transaction opened by store_begin(): commit if rc == 0, else
+ * rollback. Returns rc, or the commit's error. */
+int store_end(struct store *s, int rc);
+
+/* Takes the next seq from meta. Call inside a transaction. */
+int store_next_seq(struct store *s, int64_t *seq);
+
+/* Binds text or NULL. */
+int store_bind_text(sqlite3_stmt *st, int i, const char *v);
+
+/* strdup of column i, NULL for SQL NULL; sets *err = -ENOMEM on failure. */
+char *store_col_dup(sqlite3_stmt *st, int i, int *err);
+
+/* Sets the key state of jid's slave row, if there is one. Returns 0 or
+ * -errno. */
+int store_slave_key_state(struct store *s, const char *jid,
+    enum store_key_state ks);
+
+/* Current unix time in seconds. */
+int64_t store_now(void);
+
+#endif
