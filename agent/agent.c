@@ -116,7 +116,7 @@ agent_status_text(struct agent *a)
 	if (buf == NULL)
 		return NULL;
 	conn_get_failure(a->conn, &why);
-	json_time(since, 0, sizeof(since), (long long)a->online_since);
+	time_text(since, sizeof(since), (long long)a->online_since);
 	off = json_addf(buf, off, STATUS_MAX, "xmpp-sync %s: %s %s, folder %s\n",
 	    XS_VERSION, a->cfg->role == CFG_ROLE_MASTER ? "master" : "slave",
 	    a->cfg->jid, a->cfg->dir);

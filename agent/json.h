@@ -16,4 +16,8 @@ size_t json_str(char *buf, size_t off, size_t len, const char *s);
 /* Appends a unix time as an ISO 8601 UTC string, or null for 0. */
 size_t json_time(char *buf, size_t off, size_t len, long long t);
 
+/* Writes a unix time as ISO 8601 UTC text without quotes into buf, or
+ * "never" for 0. Returns buf. */
+char *time_text(char *buf, size_t len, long long t);
+
 #endif

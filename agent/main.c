@@ -9,6 +9,7 @@
 
 #include "agent/cmd.h"
 #include "agent/config.h"
+#include "agent/crypto.h"
 #include "agent/daemon.h"
 #include "agent/exitcode.h"
 #include "agent/log.h"
@@ -103,6 +104,10 @@ main(int argc, char **argv)
 		return usage(stdout, XS_EXIT_OK);
 	if ((r = load_config(conf, &cfg, verbose)) != XS_EXIT_OK)
 		return r;
+	if (crypto_global_init() < 0) {
+		cfg_free(cfg);
+		return XS_EXIT_FAILURE;
+	}
 	r = cmd_dispatch(cfg, argc, argv);
 	cfg_free(cfg);
 	return r;

@@ -202,7 +202,8 @@ start_pairing(struct peers *p, struct peer *pe)
 	if (getrandom(pe->nonce, NONCE_LEN, 0) != NONCE_LEN)
 		return;
 	crypto_base64_encode(pe->nonce, NONCE_LEN, nonce64, sizeof(nonce64));
-	snprintf(pe->pair_id, sizeof(pe->pair_id), "pair-%u", ++p->seq);
+	snprintf(pe->pair_id, sizeof(pe->pair_id), "pair-%02x%02x%02x%02x-%u",
+	    pe->nonce[0], pe->nonce[1], pe->nonce[2], pe->nonce[3], ++p->seq);
 	if ((iq = xmpp_iq_new(ctx, "get", pe->pair_id)) == NULL)
 		return;
 	xmpp_stanza_set_to(iq, pe->full);
@@ -331,6 +332,10 @@ on_pair_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	xmpp_stanza_t *q;
 	size_t n;
 
+	/* an id handler sees every stanza with that id, also a peer's own
+	 * request that happens to use it: only results and errors count */
+	if (type == NULL || (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
+		return 1;
 	for (size_t i = 0; i < p->n && id; i++)
 		if (strcmp(p->v[i]->pair_id, id) == 0)
 			pe = p->v[i];
@@ -406,7 +411,10 @@ on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			    "a registered slave");
 			return 1;
 		}
+		/* approve, and ask back: both sides need the other's presence */
 		send_presence(p, pe->jid, "subscribed");
+		if (pe->full[0] == '\0')
+			send_presence(p, pe->jid, "subscribe");
 		return 1;
 	}
 	if (pe == NULL) {
@@ -427,8 +435,12 @@ peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn)
 	service_route(svc, NS_XS_PAIR, on_pair_query, p);
 	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, p);
 	send_presence(p, NULL, NULL);
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
+		/* "subscribed" approves a request the peer made while it was
+		 * not yet ours to accept (or pre-approves one) */
+		send_presence(p, p->v[i]->jid, "subscribed");
 		send_presence(p, p->v[i]->jid, "subscribe");
+	}
 }
 
 void
@@ -468,8 +480,10 @@ reload_one(const struct store_slave *sl, void *arg)
 		return 0;
 	log_info("slave %s registered%s", sl->jid, p->conn ?
 	    "; subscribing to its presence" : "");
-	if (p->conn)
+	if (p->conn) {
+		send_presence(p, sl->jid, "subscribed");
 		send_presence(p, sl->jid, "subscribe");
+	}
 	return 0;
 }
 
@@ -569,10 +583,6 @@ peers_status_text(const struct peers *p, char *buf, size_t off, size_t len)
 		return json_addf(buf, off, len, "  (none)\n");
 	for (size_t i = 0; i < p->n; i++) {
 		const struct peer *pe = p->v[i];
-		size_t n1 = json_time(t1, 0, sizeof(t1), pe->last_sync);
-		size_t n2 = json_time(t2, 0, sizeof(t2), pe->last_seen);
-		(void)n1;
-		(void)n2;
 		if (pe->has_pin)
 			crypto_fingerprint(pe->x25519, pe->ed25519, fpr, sizeof(fpr));
 		off = json_addf(buf, off, len, "  %s: %s%s%s, key %s%s, backlog "
@@ -581,8 +591,9 @@ peers_status_text(const struct peers *p, char *buf, size_t off, size_t len)
 		    pe->full[0] ? pe->full : "", "",
 		    peer_key_name(pe->key), pe->key == PEER_KEY_PINNED &&
 		    pe->full[0] && !pe->proven ? " (not yet proven)" : "",
-		    (long long)pe->backlog, pe->last_sync ? t1 : "never",
-		    pe->last_seen ? t2 : "never", pe->has_pin ? fpr : "(none)");
+		    (long long)pe->backlog, time_text(t1, sizeof(t1), pe->last_sync),
+		    time_text(t2, sizeof(t2), pe->last_seen),
+		    pe->has_pin ? fpr : "(none)");
 	}
 	return off;
 }

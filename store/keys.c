@@ -92,3 +92,25 @@ store_peer_key_get(struct store *s, const char *jid,
 	sqlite3_finalize(st);
 	return 0;
 }
+
+int
+store_peer_key_forget(struct store *s, const char *jid)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_begin(s)) < 0)
+		return r;
+	if ((r = store_prepare(s, "DELETE FROM peer_keys WHERE jid = ?1",
+	    &st)) == 0) {
+		store_bind_text(st, 1, jid);
+		if ((r = store_step_done(s, st)) == 0 && sqlite3_changes(s->db) == 0)
+			r = -ENOENT;
+	}
+	if (r == 0) {
+		r = store_slave_key_state(s, jid, STORE_KEY_UNVERIFIED);
+		if (r == -ENOENT)
+			r = 0; /* a slave's master has no slave row */
+	}
+	return store_end(s, r);
+}

@@ -275,6 +275,11 @@ int store_peer_key_get(struct store *s, const char *jid,
 int store_peer_key_mark_changed(struct store *s, const char *jid,
     const uint8_t x25519[STORE_KEY_LEN], const uint8_t ed25519[STORE_KEY_LEN]);
 
+/* Drops the pin of jid, so its next key is pinned on first contact (the
+ * operator accepting a key change); a slave row of jid goes back to
+ * STORE_KEY_UNVERIFIED. Returns 0, -ENOENT if nothing is pinned, -errno. */
+int store_peer_key_forget(struct store *s, const char *jid);
+
 /* ---- outbox (master side) -------------------------------------------
  *
  * One entry per (slave, path): the operation that brings that path on the
