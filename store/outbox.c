@@ -111,7 +111,7 @@ renamed_away(struct store *s, const char *slave, const char *path, int *yes)
 
 	if ((r = store_prepare(s, "SELECT 1 FROM outbox WHERE slave = ?1"
 	    " AND src IS NOT NULL AND (src = ?2 OR"
-	    "  substr(?2, 1, length(src) + 1) = src || '/') LIMIT 1", &st)) < 0)
+	    "  (?2 >= src || '/' AND ?2 < src || '0')) LIMIT 1", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);
 	store_bind_text(st, 2, path);
@@ -151,7 +151,9 @@ orphan_src(struct store *s, const char *slave, const char *src,
 }
 
 /* Moves the entries below directory src to the same place below dst, as
- * part of the rename's seq so they come after it. */
+ * part of the rename's seq so they come after it. Below "d" is the byte
+ * range ["d/", "d0"): '0' follows '/'; byte offsets, not characters, as
+ * paths need not be UTF-8. */
 static int
 move_children(struct store *s, const char *slave, const char *src,
     const char *dst, int64_t seq)
@@ -160,8 +162,9 @@ move_children(struct store *s, const char *slave, const char *src,
 	int r;
 
 	if ((r = store_prepare(s, "UPDATE OR REPLACE outbox SET"
-	    " path = ?3 || substr(path, length(?2) + 1), seq = ?4"
-	    " WHERE slave = ?1 AND substr(path, 1, length(?2) + 1) = ?2 || '/'",
+	    " path = ?3 || CAST(substr(CAST(path AS BLOB),"
+	    "  length(CAST(?2 AS BLOB)) + 1) AS TEXT), seq = ?4"
+	    " WHERE slave = ?1 AND path >= ?2 || '/' AND path < ?2 || '0'",
 	    &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);

@@ -37,6 +37,21 @@ store_scan_seen(struct store *s, const char *path)
 	return r;
 }
 
+int
+store_scan_seen_below(struct store *s, const char *dir)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, "UPDATE files SET scan_gen ="
+	    " (SELECT value FROM meta WHERE key = 'scan_gen')"
+	    " WHERE deleted = 0 AND path >= ?1 || '/' AND path < ?1 || '0'",
+	    &st)) < 0)
+		return r;
+	store_bind_text(st, 1, dir);
+	return store_step_done(s, st);
+}
+
 struct pathlist {
 	char **v;
 	size_t n, cap;

@@ -171,6 +171,11 @@ int store_scan_begin(struct store *s, int64_t *gen);
  * Returns 0, -ENOENT if it has no live record, -errno. */
 int store_scan_seen(struct store *s, const char *path);
 
+/* Marks every live record below directory dir (not dir itself) as seen:
+ * for a directory the scan could not read, whose contents must not be
+ * taken for deleted. Returns 0 or -errno. */
+int store_scan_seen_below(struct store *s, const char *dir);
+
 /* Tombstones every live record not seen since store_scan_begin() returned
  * gen, deepest paths first (children before their directory), calling cb
  * (may be NULL) with each tombstone after it is written; cb may write to
