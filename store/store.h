@@ -291,26 +291,27 @@ int store_peer_key_forget(struct store *s, const char *jid);
  * slave to the master's state. Operations are about state, not history:
  * put/mkdir/symlink mean "make path this file/directory/link, replacing
  * whatever is there", and carry the index record current when sent, with
- * its mode and mtime; meta applies mode and mtime only; delete/rmdir
- * remove the path (rmdir the whole subtree: a compacted rename of a
- * directory may leave children there); rename moves src to path and then
- * applies path's current metadata.
+ * its mode and mtime; meta applies mode and mtime only; delete and rmdir
+ * remove whatever is at the path, a directory with everything below it
+ * (after a compacted directory rename the slave's copy may still hold
+ * children); rename moves src to path, then applies path's metadata.
  *
  * Enqueueing compacts against the pending entry of the same path:
  *   - writes to one path become one entry with the latest seq
- *     (put then meta stays put; anything then put is put);
- *   - each entry knows whether the slave has the path ("fresh": created
- *     on the master after the slave last got it, as told by the caller
- *     with STORE_OP_NEW, unless a pending rename still has to move an old
- *     copy away); delete of a fresh path drops the entry: create then
- *     delete of a file the slave never had is nothing;
+ *     (put then meta stays put; meta or delete then put is put);
+ *   - each entry knows whether the slave lacks the path ("fresh"): set
+ *     when the first op for it carries STORE_OP_NEW (the path had no live
+ *     record on the master before), unless a pending rename still has to
+ *     move the slave's old copy away. Delete of a fresh path drops the
+ *     entry: create then delete of a file the slave never had is nothing;
  *   - rename src->dst: of a fresh src becomes a plain create of dst; of a
  *     src with a pending put/mkdir/symlink becomes delete src + create
  *     dst (the content must travel anyway); of a pending rename a->src
  *     becomes rename a->dst (back to a: meta only); pending entries below
  *     a renamed directory move with it. Otherwise it stays a rename: a
  *     rename of a synced file is never a re-transfer;
- *   - delete of a pending rename's dst deletes its src instead.
+ *   - put over a pending rename's dst: delete src + put dst; delete of it:
+ *     delete src (and dst, unless fresh).
  * Entries are listed in seq order (ties by path, so a directory comes
  * before what is below it). An ack removes an entry only if nothing newer
  * was compacted into it meanwhile (store_outbox_done compares seqs). */
@@ -325,7 +326,8 @@ enum store_op_kind {
 	STORE_OP_SYMLINK,
 };
 
-#define STORE_OP_NEW 1	/* enqueue flag: path did not exist before this op */
+#define STORE_OP_NEW 1	/* enqueue flag: the path had no live record
+			 * before this op (create, or rename onto nothing) */
 
 /* A pending operation; strings borrowed, valid during the callback. */
 struct store_op {
