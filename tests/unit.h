@@ -48,8 +48,12 @@ unit_skip(const char *why)
 
 #define EXPECT_INT(a, b) EXPECT((long long)(a) == (long long)(b),	\
 	"%s = %lld, want %lld", #a, (long long)(a), (long long)(b))
-#define EXPECT_STR(a, b) EXPECT((a) != NULL && strcmp((a), (b)) == 0,	\
-	"%s = \"%s\", want \"%s\"", #a, (a) ? (a) : "(null)", (b))
+#define EXPECT_STR(a, b) do {						\
+	const char *unit_a_ = (a), *unit_b_ = (b);			\
+	EXPECT(unit_a_ != NULL && strcmp(unit_a_, unit_b_) == 0,	\
+	    "%s = \"%s\", want \"%s\"", #a,				\
+	    unit_a_ ? unit_a_ : "(null)", unit_b_);			\
+} while (0)
 
 static inline int
 unit_run(const char *file, const struct unit_test *t, size_t n, int argc,

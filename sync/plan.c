@@ -1,0 +1,439 @@
+/* plan.c -- see plan.h */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/log.h"
+#include "sync/path.h"
+#include "sync/plan.h"
+#include "sync/scan.h"
+
+struct plan {
+	int rootfd;
+	char *root;
+	struct store *st;
+	const char *const *ignore;
+	size_t nignore;
+};
+
+/* A growable list of strings, for collecting inside store callbacks (which
+ * must not write to the store). */
+struct strv {
+	char **v;
+	int *type;
+	size_t n;
+};
+
+static int
+strv_add(struct strv *s, const char *str, int type)
+{
+	char **v = realloc(s->v, (s->n + 1) * sizeof(*v));
+	int *t;
+
+	if (v == NULL)
+		return -ENOMEM;
+	s->v = v;
+	if ((t = realloc(s->type, (s->n + 1) * sizeof(*t))) == NULL)
+		return -ENOMEM;
+	s->type = t;
+	if ((v[s->n] = strdup(str)) == NULL)
+		return -ENOMEM;
+	t[s->n++] = type;
+	return 0;
+}
+
+static void
+strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	free(s->type);
+	memset(s, 0, sizeof(*s));
+}
+
+int
+plan_new(const char *root, struct store *st, const char *const *ignore,
+    size_t nignore, struct plan **out)
+{
+	struct plan *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (p == NULL || (p->root = strdup(root)) == NULL) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p->rootfd < 0) {
+		int r = -errno;
+		log_error("cannot open %s: %s", root, strerror(errno));
+		free(p->root);
+		free(p);
+		return r;
+	}
+	p->st = st;
+	p->ignore = ignore;
+	p->nignore = nignore;
+	*out = p;
+	return 0;
+}
+
+void
+plan_free(struct plan *p)
+{
+	if (p == NULL)
+		return;
+	close(p->rootfd);
+	free(p->root);
+	free(p);
+}
+
+static int
+collect_slave(const struct store_slave *sl, void *arg)
+{
+	return strv_add(arg, sl->jid, 0);
+}
+
+/* Queues one operation for every active slave. */
+static int
+enqueue_all(struct plan *p, const char *path, enum store_op_kind kind,
+    int64_t seq, const char *src, int flags)
+{
+	struct strv sl = {0};
+	int r = store_slave_list(p->st, 0, collect_slave, &sl);
+
+	for (size_t i = 0; r == 0 && i < sl.n; i++)
+		r = store_outbox_enqueue(p->st, sl.v[i], path, kind, seq, src, flags);
+	strv_free(&sl);
+	return r;
+}
+
+static int
+set_fanout(struct plan *p)
+{
+	int64_t last;
+	int r = store_last_seq(p->st, &last);
+
+	return r < 0 ? r : store_meta_set_int(p->st, PLAN_META_FANOUT, last);
+}
+
+static enum store_op_kind
+op_for(enum store_ftype t, int deleted)
+{
+	if (deleted)
+		return t == STORE_DIR ? STORE_OP_RMDIR : STORE_OP_DELETE;
+	return t == STORE_DIR ? STORE_OP_MKDIR : t == STORE_SYMLINK ?
+	    STORE_OP_SYMLINK : STORE_OP_PUT;
+}
+
+/* Fills f from what is on disk at path, reusing the stored checksum when
+ * size and mtime are unchanged. Returns 0, -ENOENT if nothing is there,
+ * -ENOTSUP for other file types, or -errno. f->path is borrowed. */
+static int
+read_disk(struct plan *p, const char *path, struct store_file *f,
+    char *target, size_t tlen)
+{
+	struct store_file old;
+	struct stat sb;
+	int fd, r;
+
+	memset(f, 0, sizeof(*f));
+	f->path = (char *)path;
+	if (fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	f->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	f->mode = sb.st_mode & 07777;
+	if (S_ISDIR(sb.st_mode)) {
+		f->type = STORE_DIR;
+		return 0;
+	}
+	if (S_ISLNK(sb.st_mode)) {
+		ssize_t n = readlinkat(p->rootfd, path, target, tlen - 1);
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		f->type = STORE_SYMLINK;
+		f->target = target;
+		return 0;
+	}
+	if (!S_ISREG(sb.st_mode))
+		return -ENOTSUP;
+	f->type = STORE_FILE;
+	f->size = sb.st_size;
+	f->has_sha256 = 1;
+	if (store_file_get(p->st, path, &old) == 0) {
+		int same = !old.deleted && old.type == STORE_FILE &&
+		    old.has_sha256 && old.size == f->size &&
+		    old.mtime_ns == f->mtime_ns;
+		if (same)
+			memcpy(f->sha256, old.sha256, 32);
+		store_file_clear(&old);
+		if (same)
+			return 0;
+	}
+	if ((fd = path_open_beneath(p->rootfd, path, O_RDONLY, 0)) < 0)
+		return fd;
+	r = scan_hash_fd(fd, f->sha256, NULL);
+	close(fd);
+	return r;
+}
+
+struct prefix_ctx {
+	const char *dir;
+	size_t len;
+	struct strv out;
+	int err;
+};
+
+static int
+collect_below(const struct store_file *f, void *arg)
+{
+	struct prefix_ctx *c = arg;
+
+	if (f->deleted || strncmp(f->path, c->dir, c->len) != 0 ||
+	    f->path[c->len] != '/')
+		return 0;
+	return strv_add(&c->out, f->path, f->type);
+}
+
+/* Live records strictly below dir, in seq order. */
+static int
+records_below(struct plan *p, const char *dir, struct strv *out)
+{
+	struct prefix_ctx c = {.dir = dir, .len = strlen(dir)};
+	int r = store_changes_since(p->st, 0, collect_below, &c);
+
+	*out = c.out;
+	return r;
+}
+
+/* path is gone: tombstone it and everything below, deepest first. */
+static int
+record_gone(struct plan *p, const char *path)
+{
+	struct store_file old;
+	struct strv below = {0};
+	int64_t seq;
+	int r;
+
+	if (store_file_get(p->st, path, &old) < 0)
+		return 0; /* never recorded */
+	int was_dir = !old.deleted && old.type == STORE_DIR, live = !old.deleted;
+	store_file_clear(&old);
+	if (!live)
+		return 0;
+	if (was_dir && (r = records_below(p, path, &below)) < 0)
+		return r;
+	r = 0;
+	for (size_t i = below.n; r == 0 && i-- > 0;) {
+		if ((r = store_file_delete(p->st, below.v[i], &seq)) == -ENOENT)
+			r = 0;
+		else if (r == 0)
+			r = enqueue_all(p, below.v[i], op_for(below.type[i], 1), seq,
+			    NULL, 0);
+	}
+	strv_free(&below);
+	if (r == 0 && (r = store_file_delete(p->st, path, &seq)) == 0)
+		r = enqueue_all(p, path, was_dir ? STORE_OP_RMDIR :
+		    STORE_OP_DELETE, seq, NULL, 0);
+	return r;
+}
+
+static int
+record_path(struct plan *p, const char *path)
+{
+	struct store_file f;
+	enum store_change chg;
+	char target[4096];
+	int64_t seq;
+	int r;
+
+	if (path_check_relative(path, strlen(path)) < 0 || path_is_temp(path))
+		return 0;
+	r = read_disk(p, path, &f, target, sizeof(target));
+	if (r == -ENOENT || r == -ENOTDIR)
+		return record_gone(p, path);
+	if (r == -ENOTSUP)
+		return 0; /* sockets, fifos, devices are not mirrored */
+	if (r < 0) {
+		log_warn("cannot read %s/%s: %s; will retry at the next scan",
+		    p->root, path, strerror(-r));
+		return 0;
+	}
+	if (path_ignored(p->ignore, p->nignore, path, f.type == STORE_DIR))
+		return 0;
+	if ((r = store_file_put(p->st, &f, &chg, &seq)) < 0 || chg == STORE_UNCHANGED)
+		return r;
+	return enqueue_all(p, path, op_for(f.type, 0), seq, NULL,
+	    chg == STORE_ADDED ? STORE_OP_NEW : 0);
+}
+
+int
+plan_path_changed(struct plan *p, const char *path)
+{
+	int r;
+
+	if ((r = store_begin(p->st)) < 0)
+		return r;
+	if ((r = record_path(p, path)) == 0)
+		r = set_fanout(p);
+	if (r < 0) {
+		store_rollback(p->st);
+		return r;
+	}
+	return store_commit(p->st);
+}
+
+/* Moves the record of one path to another, keeping content and metadata
+ * (a rename changes neither). Returns 0, -ENOENT if from has no live
+ * record, or -errno. */
+static int
+move_record(struct plan *p, const char *from, const char *to, int64_t *seq)
+{
+	struct store_file f;
+	int r;
+
+	if ((r = store_file_get(p->st, from, &f)) < 0)
+		return r;
+	if (f.deleted) {
+		store_file_clear(&f);
+		return -ENOENT;
+	}
+	char *old = f.path;
+	f.path = (char *)to;
+	r = store_file_delete(p->st, from, NULL);
+	if (r == 0)
+		r = store_file_put(p->st, &f, NULL, seq);
+	f.path = old;
+	store_file_clear(&f);
+	return r;
+}
+
+static int
+rename_records(struct plan *p, const char *from, const char *to)
+{
+	struct strv below = {0};
+	size_t flen = strlen(from);
+	char np[8192];
+	int64_t seq = 0;
+	int r;
+
+	if ((r = records_below(p, from, &below)) < 0)
+		return r;
+	if ((r = move_record(p, from, to, &seq)) < 0)
+		goto out;
+	for (size_t i = 0; r == 0 && i < below.n; i++) {
+		if ((size_t)snprintf(np, sizeof(np), "%s%s", to, below.v[i] + flen) >= sizeof(np))
+			r = -ENAMETOOLONG;
+		else if ((r = move_record(p, below.v[i], np, NULL)) == -ENOENT)
+			r = 0;
+	}
+	/* the slave renames the whole subtree with one operation */
+	if (r == 0)
+		r = enqueue_all(p, to, STORE_OP_RENAME, seq, from, 0);
+	/* a rename may also change what is at `to` (mtime of a file moved
+	 * with touch in between): bring the record up to date */
+	if (r == 0)
+		r = record_path(p, to);
+out:
+	strv_free(&below);
+	return r;
+}
+
+int
+plan_renamed(struct plan *p, const char *from, const char *to)
+{
+	struct store_file f;
+	int r, known;
+
+	if (path_check_relative(from, strlen(from)) < 0 ||
+	    path_check_relative(to, strlen(to)) < 0)
+		return -EINVAL;
+	known = store_file_get(p->st, from, &f) == 0 && !f.deleted;
+	if (known)
+		store_file_clear(&f);
+	if (!known || path_ignored(p->ignore, p->nignore, from, 0) ||
+	    path_ignored(p->ignore, p->nignore, to, 0)) {
+		/* nothing to move on the slaves: treat as delete + create */
+		if ((r = plan_path_changed(p, from)) < 0)
+			return r;
+		return plan_path_changed(p, to);
+	}
+	if ((r = store_begin(p->st)) < 0)
+		return r;
+	if ((r = rename_records(p, from, to)) == 0)
+		r = set_fanout(p);
+	if (r < 0) {
+		store_rollback(p->st);
+		log_error("cannot record the rename of %s to %s", from, to);
+		return r;
+	}
+	return store_commit(p->st);
+}
+
+struct change {
+	char *path;
+	enum store_ftype type;
+	int deleted;
+	int64_t seq;
+};
+
+struct changes {
+	struct change *v;
+	size_t n, cap;
+};
+
+static int
+collect_change(const struct store_file *f, void *arg)
+{
+	struct changes *c = arg;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct change *v = realloc(c->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	if ((c->v[c->n].path = strdup(f->path)) == NULL)
+		return -ENOMEM;
+	c->v[c->n].type = f->type;
+	c->v[c->n].deleted = f->deleted;
+	c->v[c->n++].seq = f->seq;
+	return 0;
+}
+
+int
+plan_fanout(struct plan *p)
+{
+	struct changes c = {0};
+	int64_t since = 0;
+	int r;
+
+	if ((r = store_meta_get_int(p->st, PLAN_META_FANOUT, &since)) < 0 &&
+	    r != -ENOENT)
+		return r;
+	if ((r = store_changes_since(p->st, since, collect_change, &c)) < 0)
+		goto out;
+	if ((r = store_begin(p->st)) < 0)
+		goto out;
+	for (size_t i = 0; r == 0 && i < c.n; i++)
+		r = enqueue_all(p, c.v[i].path, op_for(c.v[i].type, c.v[i].deleted),
+		    c.v[i].seq, NULL, 0);
+	if (r == 0)
+		r = set_fanout(p);
+	if (r < 0)
+		store_rollback(p->st);
+	else
+		r = store_commit(p->st);
+out:
+	for (size_t i = 0; i < c.n; i++)
+		free(c.v[i].path);
+	free(c.v);
+	return r;
+}

@@ -1,0 +1,71 @@
+/* plan.h -- the master's side of the replication model: turn what changed
+ * in the folder into index records (with sequence numbers) and into
+ * per-slave outbox operations, compacted per path by the store.
+ *
+ * Every function here runs one store transaction: the index record and the
+ * outbox entries of all active slaves are written together, so a crash
+ * never leaves a change recorded but not queued. The meta key
+ * PLAN_META_FANOUT holds the last index seq that has been queued.
+ */
+#ifndef XS_PLAN_H
+#define XS_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define PLAN_META_FANOUT "fanout_seq"
+
+struct plan;
+
+/* Makes a planner for the folder root (kept open as a directory fd) and
+ * the master's store st (borrowed). ignore: the config's patterns
+ * (borrowed). Returns 0 and sets *out (free with plan_free()), or a
+ * negative errno. */
+int plan_new(const char *root, struct store *st, const char *const *ignore,
+    size_t nignore, struct plan **out);
+
+/* Frees the planner. NULL is allowed. */
+void plan_free(struct plan *p);
+
+/* Looks at path (relative) as it is now on disk and records it: new or
+ * changed content, a directory, a symlink, or its disappearance (with
+ * everything below it). Queues the matching operation for every active
+ * slave. Ignored paths and our temp files are skipped. Returns 0 or a
+ * negative errno (logged). */
+int plan_path_changed(struct plan *p, const char *path);
+
+/* A rename within the folder (from the watcher): moves the index records
+ * (a directory with everything below it) and queues one rename per slave,
+ * so no content is sent again. Returns 0 or a negative errno. */
+int plan_renamed(struct plan *p, const char *from, const char *to);
+
+/* After a full scan: queues every index change not queued yet (the scan
+ * records changes itself). Returns 0 or a negative errno. */
+int plan_fanout(struct plan *p);
+
+/* One entry of a slave's manifest (its live records). */
+struct plan_entry {
+	char *path;
+	enum store_ftype type;
+	int64_t size, mtime_ns;
+	uint32_t mode;
+	int has_sha256;
+	uint8_t sha256[32];
+	char *target;
+};
+
+/* Full reconciliation of slave against its manifest (n entries, any
+ * order): queues what the slave lacks or holds differently, and (when
+ * delete_extras) deletes of what the master does not have. Identical
+ * entries (type, size, sha256, mode, mtime, target) cost nothing.
+ * Returns 0 or a negative errno; *queued (if not NULL) gets the number of
+ * operations queued. */
+int plan_reconcile(struct plan *p, const char *slave,
+    const struct plan_entry *m, size_t n, int delete_extras, int64_t *queued);
+
+/* Frees the strings of manifest entries (not the array). */
+void plan_entries_clear(struct plan_entry *m, size_t n);
+
+#endif
