@@ -22,8 +22,9 @@
  *   MAX_DEAD, the library is restarted and the tree rescanned, which keeps
  *   memory bounded.
  * - inotifytools_replace_filename() re-keys its tree while walking it and
- *   may miss entries, so after a directory rename we check every watch we
- *   know and repeat the replace until none keeps the old prefix.
+ *   misses about half the entries of a large subtree, so after a directory
+ *   rename we check every watch we know and repeat the replace until none
+ *   keeps the old prefix.
  * - Adding a watch for an inode already watched returns the existing wd
  *   and leaves a duplicate record; IN_MASK_CREATE turns that into EEXIST.
  * - Its reads go through select(), so its descriptor must stay below
@@ -671,13 +672,15 @@ forget_tree(struct watch *w, const char *absdir)
 }
 
 /* Renames the library's records from olddir to newdir (both absolute,
- * with trailing '/'), checking the result (see the top of the file). */
+ * with trailing '/'). The library re-keys its tree while walking it and
+ * so renames only about half of many records per call: repeat while that
+ * makes progress (about log2(n) calls), restart if it stops. */
 static void
 rename_records(struct watch *w, const char *olddir, const char *newdir)
 {
-	size_t len = strlen(olddir);
+	size_t len = strlen(olddir), last = (size_t)-1;
 
-	for (int pass = 0; pass < 4; pass++) {
+	for (;;) {
 		size_t stale = 0;
 		inotifytools_replace_filename(olddir, newdir);
 		for (size_t i = 0; i < w->dirs.n; i++) {
@@ -688,8 +691,11 @@ rename_records(struct watch *w, const char *olddir, const char *newdir)
 		}
 		if (stale == 0)
 			return;
+		if (stale >= last)
+			break;
+		last = stale;
 	}
-	log_warn("watch paths under %s did not follow its rename; rebuilding",
+	log_warn("watch paths under %s did not follow its rename; restarting",
 	    newdir);
 	w->want_rebuild = 1;
 }

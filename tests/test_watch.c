@@ -366,6 +366,39 @@ t_dir_rename_is_one_renamed_and_new_paths_follow(void)
 }
 
 static int
+t_dir_rename_with_many_subdirs_moves_every_watch(void)
+{
+	struct ctx *c;
+	char name[64];
+	enum { N = 300 };
+
+	/* many watch records under one prefix: the library re-keys its tree
+	 * while walking it, so this checks the watcher repairs what it skips */
+	EXPECT_INT(setup(&c, NULL, 0), 0);
+	EXPECT_INT(mkdir(P(c, "@t"), 0755), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "@t/s%03d", i);
+		EXPECT_INT(mkdir(P(c, name), 0755), 0);
+	}
+	EXPECT_INT(rename(P(c, "@t"), P(c, "t")), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_CREATED_DIR, "t/s299"), c);
+	settle(c, 100);
+	c->n = 0;
+	EXPECT_INT(rename(P(c, "t"), P(c, "u")), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_RENAMED, "u"), c);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "u/s%03d/f", i);
+		EXPECT_INT(write_file(P(c, name), "x"), 0);
+	}
+	EXPECT_EV(wait_for(c, 2, WATCH_CHANGED, "u/s000/f", WATCH_CHANGED,
+	    "u/s299/f"), c);
+	settle(c, 150);
+	EXPECT_EV(count(c, WATCH_CHANGED, NULL) == N && c->n == N + 1, c);
+	teardown(c);
+	return 0;
+}
+
+static int
 t_move_out_of_root_is_deleted(void)
 {
 	struct ctx *c;
@@ -661,6 +694,8 @@ static const struct unit_test tests[] = {
 	    t_rename_moves_a_pending_change_to_the_new_name },
 	{ "watch_dir_rename_is_one_renamed_and_new_paths_follow",
 	    t_dir_rename_is_one_renamed_and_new_paths_follow },
+	{ "watch_dir_rename_with_many_subdirs_moves_every_watch",
+	    t_dir_rename_with_many_subdirs_moves_every_watch },
 	{ "watch_move_out_of_root_is_deleted", t_move_out_of_root_is_deleted },
 	{ "watch_move_out_then_recreate_same_name",
 	    t_move_out_then_recreate_same_name },
