@@ -44,6 +44,12 @@
  * ".xmpp-sync-tmp."). Anything under an ignored directory is ignored too;
  * such directories are not watched.
  *
+ * Limits: a new or moved-in tree is scanned inside watch_process(), so a
+ * huge one stalls the loop for the scan. For the 100 ms a directory that
+ * was moved out is still waiting for its pair, events from inside it carry
+ * its old path. A file created and held open past 30 s is reported then
+ * and again on its close.
+ *
  * Only one watcher may exist per process: libinotifytools keeps its state
  * in globals (one inotify descriptor, one table of watches). watch_new()
  * refuses a second one with -EBUSY. Not thread-safe; all calls come from

@@ -87,11 +87,21 @@ static void teardown(struct ctx *c);
  * and the next setup() tears it down first (one watcher per process). */
 static struct ctx the_ctx;
 
+static void
+teardown_at_exit(void)
+{
+	if (the_ctx.w != NULL || the_ctx.l != NULL)
+		teardown(&the_ctx);
+}
+
 static int
 setup(struct ctx **cp, char *const *ignore, size_t nignore)
 {
+	static int registered;
 	struct ctx *c = &the_ctx;
 
+	if (!registered++)
+		atexit(teardown_at_exit);
 	if (c->w != NULL || c->l != NULL)
 		teardown(c);
 	*cp = c;
