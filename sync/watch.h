@@ -1,0 +1,143 @@
+/* watch.h -- the filesystem watcher: what changed under the mirrored folder.
+ *
+ * The watcher follows a folder recursively on inotify (through
+ * libinotifytools) and turns raw inotify events into a short list of
+ * changes the change queue can act on. It plugs into the event loop:
+ * register watch_fd() for LOOP_READ and call watch_process() when it is
+ * readable; let the idle hook sleep at most watch_next_timeout_ms() and call
+ * watch_flush_due() afterwards, so debounced changes go out on time.
+ *
+ * Semantics (paths are relative to the root, without a leading slash):
+ * - WATCH_CHANGED: a regular file was written and closed, created, moved in
+ *   from outside, or found inside a new directory. Debounced: repeated
+ *   events for one path within the debounce time (200 ms by default) give
+ *   one event, sent when the path has been quiet that long. A file created
+ *   and still open waits for its close (at most 30 s).
+ * - WATCH_ATTRIB: only metadata changed (chmod, chown, touch -d); debounced
+ *   like CHANGED, and a CHANGED for the same path absorbs it.
+ * - WATCH_CREATED_DIR, WATCH_SYMLINK: sent at once, parents before their
+ *   content. A directory that appears (mkdir, mkdir -p, moved in from
+ *   outside) is watched and scanned: whatever is already in it is reported
+ *   as CREATED_DIR / SYMLINK / CHANGED, so nothing created in the gap
+ *   between the mkdir and the new watch is lost.
+ * - WATCH_RENAMED: a rename inside the folder (path is the new name,
+ *   old_path the old one, is_dir for directories): one event, never a
+ *   delete plus a create. After a directory rename, later events inside it
+ *   carry the new path. Debounced changes still waiting for the old path
+ *   move to the new one. The old path may be one this watcher never
+ *   reported (a file renamed while its CHANGED was still debounced); the
+ *   target may have existed before (the rename replaced it).
+ * - WATCH_DELETED: something was deleted or moved out of the folder (a
+ *   rename whose other half does not arrive within 100 ms). For a
+ *   directory it stands for the whole subtree.
+ * - WATCH_RESCAN: events were lost (kernel queue overflow, too many
+ *   pending changes, the root itself moved or deleted, internal state
+ *   rebuilt); path says what to rescan ("" for the whole tree).
+ * - WATCH_DEGRADED: some directory could not be watched (usually the
+ *   fs.inotify.max_user_watches limit); changes there are no longer seen,
+ *   so the caller should fall back to periodic rescans. Sent once.
+ *
+ * Ignored: paths matching an ignore pattern (a pattern without '/' is
+ * matched with fnmatch(3) against each path component's name at any depth;
+ * a pattern with '/' against the relative path of the entry and of each of
+ * its parents), and our own temporary files (name starting with
+ * ".xmpp-sync-tmp."). Anything under an ignored directory is ignored too;
+ * such directories are not watched.
+ *
+ * Limits: a new or moved-in tree is scanned inside watch_process(), so a
+ * huge one stalls the loop for the scan. For the 100 ms a directory that
+ * was moved out is still waiting for its pair, events from inside it carry
+ * its old path. A file created and held open past 30 s is reported then
+ * and again on its close.
+ *
+ * Only one watcher may exist per process: libinotifytools keeps its state
+ * in globals (one inotify descriptor, one table of watches). watch_new()
+ * refuses a second one with -EBUSY. Not thread-safe; all calls come from
+ * the event loop thread.
+ */
+#ifndef XS_WATCH_H
+#define XS_WATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct watch;
+
+enum watch_kind {
+	WATCH_CHANGED,
+	WATCH_CREATED_DIR,
+	WATCH_DELETED,
+	WATCH_RENAMED,
+	WATCH_ATTRIB,
+	WATCH_SYMLINK,
+	WATCH_RESCAN,
+	WATCH_DEGRADED,
+};
+
+struct watch_event {
+	enum watch_kind kind;
+	const char *path;      /* relative to the root; "" is the root */
+	const char *old_path;  /* WATCH_RENAMED only, else NULL */
+	int is_dir;            /* 1 when path names a directory */
+};
+
+/* Receives one event. The strings are borrowed and valid only during the
+ * call. The callback must not call watch_free() or watch_process(). */
+typedef void (*watch_event_cb)(const struct watch_event *ev, void *arg);
+
+/* Starts watching root (a directory) and every directory under it that is
+ * not ignored. Existing content is not reported: the caller scans it. If
+ * the watch limit is hit here, the watcher still starts, degraded, and
+ * reports WATCH_DEGRADED on the first watch_process()/watch_flush_due().
+ * ignore holds nignore fnmatch patterns, copied. Returns 0 and sets *out
+ * (free with watch_free()), -EBUSY if a watcher already exists in this
+ * process, -ENOTDIR/-ENOENT/-EACCES for a bad root, or another negative
+ * errno. */
+int watch_new(const char *root, char *const *ignore, size_t nignore,
+    struct watch **out);
+
+/* Stops watching and frees everything. NULL is allowed. Remove watch_fd()
+ * from the event loop first. Returns nothing. */
+void watch_free(struct watch *w);
+
+/* Returns the descriptor to register with loop_fd_add(..., LOOP_READ): it
+ * becomes readable when inotify has events. Owned by the watcher (closed by
+ * watch_free()); it stays the same for the watcher's whole life. */
+int watch_fd(const struct watch *w);
+
+/* Sets the debounce time for CHANGED/ATTRIB (ms, clamped to 0..60000).
+ * Returns nothing. */
+void watch_set_debounce_ms(struct watch *w, long ms);
+
+/* Reads the inotify events available now, without blocking, and delivers
+ * the events that are ready through cb (immediate ones, and debounced ones
+ * that are due). Returns the number of events delivered (>= 0) or a
+ * negative errno if reading failed. */
+int watch_process(struct watch *w, watch_event_cb cb, void *arg);
+
+/* Returns how many ms until watch_flush_due() has something to deliver
+ * (0: call it now), or -1 when nothing is pending. */
+long watch_next_timeout_ms(const struct watch *w);
+
+/* Delivers the debounced events that are due, turns renames whose other
+ * half never came into deletes, and finishes work watch_process() left for
+ * later. Returns the number of events delivered (>= 0) or a negative
+ * errno. */
+int watch_flush_due(struct watch *w, watch_event_cb cb, void *arg);
+
+/* Returns a static lowercase name for kind ("changed", "renamed", ...), for
+ * logs and tests. Never NULL. */
+const char *watch_kind_name(enum watch_kind kind);
+
+/* For tests only. watch_test_inject() runs one synthetic inotify event with
+ * the given mask and no name through the event handler (for IN_Q_OVERFLOW,
+ * which needs root to provoke); returns the number of events delivered.
+ * watch_test_limits() sets the pending-table bound and the number of dead
+ * library records that forces a restart, and makes every later watch add
+ * fail with fail_add_errno (0: off); returns nothing. */
+int watch_test_inject(struct watch *w, uint32_t mask, watch_event_cb cb,
+    void *arg);
+void watch_test_limits(struct watch *w, size_t max_pending,
+    size_t max_dead, int fail_add_errno);
+
+#endif
