@@ -303,8 +303,8 @@ move_record(struct plan *p, const char *from, const char *to, int64_t *seq)
 		store_file_clear(&f);
 		return -ENOENT;
 	}
-	char *old = f.path;
-	f.path = (char *)to;
+	const char *old = f.path;
+	f.path = to;
 	r = store_file_delete(p->st, from, NULL);
 	if (r == 0)
 		r = store_file_put(p->st, &f, NULL, seq);
@@ -435,5 +435,135 @@ out:
 	for (size_t i = 0; i < c.n; i++)
 		free(c.v[i].path);
 	free(c.v);
+	return r;
+}
+
+struct records {
+	struct plan_entry *v;
+	int64_t *seq;
+	size_t n, cap;
+};
+
+static int
+collect_live(const struct store_file *f, void *arg)
+{
+	struct records *c = arg;
+	struct plan_entry *e;
+
+	if (f->deleted)
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct plan_entry *v = realloc(c->v, cap * sizeof(*v));
+		int64_t *s;
+		if (v == NULL)
+			return -ENOMEM;
+		c->v = v;
+		if ((s = realloc(c->seq, cap * sizeof(*s))) == NULL)
+			return -ENOMEM;
+		c->seq = s;
+		c->cap = cap;
+	}
+	e = &c->v[c->n];
+	memset(e, 0, sizeof(*e));
+	e->path = strdup(f->path);
+	e->target = f->target ? strdup(f->target) : NULL;
+	if (e->path == NULL || (f->target && e->target == NULL)) {
+		free(e->path);
+		return -ENOMEM;
+	}
+	e->type = f->type;
+	e->size = f->size;
+	e->mtime_ns = f->mtime_ns;
+	e->mode = f->mode;
+	e->has_sha256 = f->has_sha256;
+	memcpy(e->sha256, f->sha256, 32);
+	c->seq[c->n++] = f->seq;
+	return 0;
+}
+
+static int
+by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct plan_entry *)a)->path,
+	    ((const struct plan_entry *)b)->path);
+}
+
+void
+plan_entries_clear(struct plan_entry *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].path);
+		free(m[i].target);
+	}
+}
+
+/* What brings the slave's entry s (NULL: none) to the master's m: 0 when
+ * nothing is needed. */
+static enum store_op_kind
+reconcile_op(const struct plan_entry *m, const struct plan_entry *s)
+{
+	if (s == NULL || s->type != m->type)
+		return op_for(m->type, 0);
+	if (m->type == STORE_FILE && (s->size != m->size || !s->has_sha256 ||
+	    memcmp(s->sha256, m->sha256, 32) != 0))
+		return STORE_OP_PUT;
+	if (m->type == STORE_SYMLINK && (s->target == NULL || m->target == NULL ||
+	    strcmp(s->target, m->target) != 0))
+		return STORE_OP_SYMLINK;
+	if (m->type == STORE_SYMLINK)
+		return s->mtime_ns != m->mtime_ns ? STORE_OP_SYMLINK : 0;
+	if (s->mode != m->mode || (m->type == STORE_FILE && s->mtime_ns != m->mtime_ns))
+		return m->type == STORE_DIR ? STORE_OP_MKDIR : STORE_OP_META;
+	return 0;
+}
+
+int
+plan_reconcile(struct plan *p, const char *slave, const struct plan_entry *m,
+    size_t n, int delete_extras, int64_t *queued)
+{
+	struct records mine = {0};
+	struct plan_entry *theirs = NULL;
+	int64_t last = 0, q = 0;
+	int r;
+
+	if (n && (theirs = malloc(n * sizeof(*theirs))) == NULL)
+		return -ENOMEM;
+	if (n)
+		memcpy(theirs, m, n * sizeof(*theirs)); /* shallow: strings shared */
+	qsort(theirs, n, sizeof(*theirs), by_path);
+	if ((r = store_changes_since(p->st, 0, collect_live, &mine)) < 0 ||
+	    (r = store_last_seq(p->st, &last)) < 0 || (r = store_begin(p->st)) < 0)
+		goto out;
+	for (size_t i = 0; r == 0 && i < mine.n; i++) {
+		const struct plan_entry *s = n ? bsearch(&mine.v[i], theirs, n,
+		    sizeof(*theirs), by_path) : NULL;
+		enum store_op_kind k = reconcile_op(&mine.v[i], s);
+		if (k == 0)
+			continue;
+		r = store_outbox_enqueue(p->st, slave, mine.v[i].path, k,
+		    mine.seq[i], NULL, s ? 0 : STORE_OP_NEW);
+		q++;
+	}
+	qsort(mine.v, mine.n, sizeof(*mine.v), by_path); /* seq[] now unused */
+	for (size_t i = 0; r == 0 && delete_extras && i < n; i++) {
+		if (mine.n && bsearch(&theirs[i], mine.v, mine.n, sizeof(*mine.v), by_path))
+			continue;
+		r = store_outbox_enqueue(p->st, slave, theirs[i].path,
+		    theirs[i].type == STORE_DIR ? STORE_OP_RMDIR : STORE_OP_DELETE,
+		    last, NULL, 0);
+		q++;
+	}
+	if (r < 0)
+		store_rollback(p->st);
+	else
+		r = store_commit(p->st);
+out:
+	plan_entries_clear(mine.v, mine.n);
+	free(mine.v);
+	free(mine.seq);
+	free(theirs);
+	if (queued)
+		*queued = q;
 	return r;
 }
