@@ -46,7 +46,7 @@ void
 log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	char line[2048];
-	char ts[40] = "";
+	char ts[80] = "";
 	va_list ap;
 
 	if (lvl > threshold)
