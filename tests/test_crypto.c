@@ -1213,6 +1213,51 @@ t_encryptor_enforces_declared_size(void)
 	return 0;
 }
 
+/* An authentic stream whose length differs from the size the slave was
+ * told (a sender bug, or a size field changed after signing) is refused:
+ * longer as soon as a record would pass the size, shorter at finish. */
+static const struct {
+	uint64_t sent, declared;
+	size_t good_bytes;
+} size_mismatch_vec[] = {
+	{TAMPER_SIZE, 70000, 65536},
+	{70000, TAMPER_SIZE, 65536},
+	{65536, 65535, 0},
+	{0, 1, 0},
+};
+
+static int
+t_decryptor_refuses_size_other_than_declared(void)
+{
+	uint8_t key[32], nonce[12], *plain = pattern(TAMPER_SIZE);
+
+	INIT();
+	seq32(key, 0x33);
+	memset(nonce, 0x5a, sizeof(nonce));
+	for (size_t i = 0; i < sizeof(size_mismatch_vec) /
+	    sizeof(size_mismatch_vec[0]); i++) {
+		struct crypto_stream *s;
+		struct buf wire = {0}, back = {0};
+
+		EXPECT_INT(crypto_stream_new(1, key, nonce,
+		    size_mismatch_vec[i].sent, "sent", &s), 0);
+		EXPECT_INT(feed(s, plain, size_mismatch_vec[i].sent, 0, i,
+		    &wire), 0);
+		crypto_stream_free(s);
+		EXPECT_INT(crypto_stream_new(0, key, nonce,
+		    size_mismatch_vec[i].declared, "declared", &s), 0);
+		EXPECT(feed(s, wire.p, wire.len, 0, i, &back) == -EBADMSG,
+		    "row %zu accepted", i);
+		EXPECT(back.len == size_mismatch_vec[i].good_bytes,
+		    "row %zu: %zu bytes came out", i, back.len);
+		crypto_stream_free(s);
+		buf_free(&wire);
+		buf_free(&back);
+	}
+	free(plain);
+	return 0;
+}
+
 static int
 failing_sink(void *arg, const void *buf, size_t len)
 {
@@ -1273,6 +1318,8 @@ static const struct unit_test tests[] = {
 	{"resume_at_record_boundary", t_resume_at_record_boundary},
 	{"encryptor_enforces_declared_size",
 	    t_encryptor_enforces_declared_size},
+	{"decryptor_refuses_size_other_than_declared",
+	    t_decryptor_refuses_size_other_than_declared},
 	{"sink_error_is_returned", t_sink_error_is_returned},
 };
 
