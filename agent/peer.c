@@ -371,6 +371,9 @@ peer_came_online(struct peers *p, struct peer *pe, const char *from)
 {
 	int was = pe->full[0] != '\0';
 
+	/* a peer that (re)appears may have missed our directed presence */
+	if (!was || strcmp(pe->full, from) != 0)
+		send_presence(p, from, NULL);
 	snprintf(pe->full, sizeof(pe->full), "%s", from);
 	pe->last_seen = time(NULL);
 	if (p->cfg->role == CFG_ROLE_MASTER)
@@ -404,17 +407,9 @@ on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		return 1;
 	pe = find(p, from);
 	if (type && strcmp(type, "subscribe") == 0) {
-		if (pe == NULL) {
-			/* not answered at all: a refusal is traffic too */
-			log_warn("ignored a presence subscription from %s: not %s",
-			    from, p->cfg->role == CFG_ROLE_SLAVE ? "our master" :
-			    "a registered slave");
-			return 1;
-		}
-		/* approve, and ask back: both sides need the other's presence */
-		send_presence(p, pe->jid, "subscribed");
-		if (pe->full[0] == '\0')
-			send_presence(p, pe->jid, "subscribe");
+		/* peers see each other by directed presence, not the roster:
+		 * nobody else ever learns that we are online */
+		log_debug("ignored a presence subscription from %s", from);
 		return 1;
 	}
 	if (pe == NULL) {
@@ -434,13 +429,13 @@ peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn)
 	p->conn = conn;
 	service_route(svc, NS_XS_PAIR, on_pair_query, p);
 	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, p);
+	/* initial presence makes this session available (the server only
+	 * delivers presence to available resources; our roster is empty, so
+	 * it goes to nobody); then directed presence to each peer: the server
+	 * tells them when we go */
 	send_presence(p, NULL, NULL);
-	for (size_t i = 0; i < p->n; i++) {
-		/* "subscribed" approves a request the peer made while it was
-		 * not yet ours to accept (or pre-approves one) */
-		send_presence(p, p->v[i]->jid, "subscribed");
-		send_presence(p, p->v[i]->jid, "subscribe");
-	}
+	for (size_t i = 0; i < p->n; i++)
+		send_presence(p, p->v[i]->jid, NULL);
 }
 
 void
@@ -478,12 +473,9 @@ reload_one(const struct store_slave *sl, void *arg)
 		return 0;
 	if ((pe = add_peer(p, sl->jid, sl->fingerprint)) == NULL)
 		return 0;
-	log_info("slave %s registered%s", sl->jid, p->conn ?
-	    "; subscribing to its presence" : "");
-	if (p->conn) {
-		send_presence(p, sl->jid, "subscribed");
-		send_presence(p, sl->jid, "subscribe");
-	}
+	log_info("slave %s registered", sl->jid);
+	if (p->conn)
+		send_presence(p, sl->jid, NULL);
 	return 0;
 }
 
@@ -504,10 +496,8 @@ peers_reload(struct peers *p)
 		if (k < rc.nseen)
 			continue;
 		log_info("slave %s removed: no more traffic to it", p->v[i]->jid);
-		if (p->conn) {
-			send_presence(p, p->v[i]->jid, "unsubscribe");
-			send_presence(p, p->v[i]->jid, "unsubscribed");
-		}
+		if (p->conn)
+			send_presence(p, p->v[i]->jid, "unavailable");
 		drop_peer(p, i);
 	}
 	store_slave_list(p->st, 0, refresh_slave, p);

@@ -42,7 +42,7 @@ int peers_new(const struct cfg *cfg, struct store *st,
 void peers_free(struct peers *p);
 
 /* Registers routes and handlers (pairing IQs, presence) on a fresh
- * connection, sends our presence and subscribes to each peer. */
+ * connection and sends directed presence to each peer. */
 void peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn);
 
 /* The connection is gone: every peer is offline. */

@@ -8,6 +8,7 @@ xs_setup
 prosody_start
 prosody_adduser alice secret-alice
 conf=$(xs_conf a master alice)
+"$XS_BIN" -c "$conf" init >/dev/null || fail init "init failed"
 
 # -n on a good config
 out=$("$XS_BIN" -c "$conf" -n 2>&1)
