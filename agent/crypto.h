@@ -55,7 +55,8 @@
 /* Checks the libgcrypt version (>= 1.10.0) and sets up its secure memory
  * pool. Call once from main before anything else here; calling it again
  * is harmless (tests do). Not thread-safe: call before starting threads.
- * Returns 0, or -EIO when libgcrypt is too old or cannot be set up. */
+ * When the pool cannot be locked in RAM (RLIMIT_MEMLOCK too low) it
+ * warns and goes on. Returns 0, or -EIO when libgcrypt is too old. */
 int crypto_global_init(void);
 
 /* ---- identity --------------------------------------------------------- */
