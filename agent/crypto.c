@@ -29,14 +29,15 @@ crypto_global_init(void)
 		    gcry_check_version(NULL), NEED_LIBGCRYPT);
 		return -EIO;
 	}
-	/* Without mlock rights libgcrypt still works; say it once, ours. */
-	gcry_control(GCRYCTL_SUSPEND_SECMEM_WARN);
-	if (gcry_control(GCRYCTL_INIT_SECMEM, SECMEM_INITIAL, 0) != 0) {
-		log_error("cannot set up libgcrypt secure memory");
-		return -EIO;
-	}
+	/* libgcrypt answers an error when it cannot mlock the pool, but the
+	 * pool works; secrets may then reach swap. Say so once, in our log
+	 * rather than libgcrypt's stderr line, and go on. */
+	gcry_control(GCRYCTL_DISABLE_SECMEM_WARN);
+	if (gcry_control(GCRYCTL_INIT_SECMEM, SECMEM_INITIAL, 0) != 0)
+		log_warn("cannot lock secure memory (mlock), keys may be "
+		    "swapped out: raise RLIMIT_MEMLOCK (systemd: "
+		    "LimitMEMLOCK=) to at least %d KiB", SECMEM_INITIAL / 1024);
 	gcry_control(GCRYCTL_AUTO_EXPAND_SECMEM, SECMEM_EXPAND, 0);
-	gcry_control(GCRYCTL_RESUME_SECMEM_WARN);
 	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 	return 0;
 }

@@ -55,7 +55,8 @@
 /* Checks the libgcrypt version (>= 1.10.0) and sets up its secure memory
  * pool. Call once from main before anything else here; calling it again
  * is harmless (tests do). Not thread-safe: call before starting threads.
- * Returns 0, or -EIO when libgcrypt is too old or cannot be set up. */
+ * When the pool cannot be locked in RAM (RLIMIT_MEMLOCK too low) it
+ * warns and goes on. Returns 0, or -EIO when libgcrypt is too old. */
 int crypto_global_init(void);
 
 /* ---- identity --------------------------------------------------------- */
@@ -194,24 +195,25 @@ int crypto_file_receiver_new(const struct crypto_identity *me,
 int crypto_stream_start_at(struct crypto_stream *s, uint64_t record);
 
 /* Feeds len bytes of any size (1 byte at a time works). The encryptor
- * emits each full record (ciphertext || tag) as soon as it has 64 KiB of
- * plaintext; the decryptor emits a record's plaintext only after its tag
- * verified. Memory stays at one record whatever the file size.
- * Returns 0; -EBADMSG when a record fails authentication or the stream
- * is longer than the bound size (decryptor); -EINVAL when more plaintext
- * is pushed than the bound size (encryptor, e.g. the file grew); the
- * sink's code; -EIO. After an error the stream only returns that error. */
+ * emits each full record (ciphertext || tag) as soon as its 64 KiB of
+ * plaintext are in; the decryptor emits a record's plaintext only after
+ * its tag verified. Record lengths and the final record follow from the
+ * bound size, so both ends process each push at once; memory stays at
+ * one record whatever the file size.
+ * Returns 0; -EBADMSG when a record fails authentication or bytes follow
+ * the final record (decryptor); -EINVAL when more plaintext is pushed
+ * than the bound size (encryptor, e.g. the file grew); the sink's code;
+ * -EIO. After an error the stream only returns that error. */
 int crypto_stream_push(struct crypto_stream *s, const void *buf, size_t len,
     crypto_sink_fn sink, void *arg);
 
 /* Ends the stream. The encryptor emits the final record (0..65535 bytes
  * of plaintext, marked final) and fails with -EINVAL when the plaintext
- * seen differs from the bound size. The decryptor authenticates the
- * buffered bytes as the final record and fails with -EBADMSG when they
- * are not one (stream truncated, last record dropped, trailing bytes,
- * size differs from the bound one). Plaintext already emitted must not
- * be trusted as a whole file before finish returned 0. Returns 0 or a
- * code as for push. */
+ * seen is shorter than the bound size. The decryptor fails with -EBADMSG
+ * unless the final record has arrived and verified (stream truncated,
+ * last record dropped). Plaintext already emitted must not be trusted as
+ * a whole file before finish returned 0. Returns 0 or a code as for
+ * push. */
 int crypto_stream_finish(struct crypto_stream *s, crypto_sink_fn sink,
     void *arg);
 

@@ -8,12 +8,14 @@
  *   ad_i     = u64be(i) || final (0x00 or 0x01)
  *
  * Every record but the last holds exactly 65536 bytes of plaintext; the
- * last one holds 0..65535 bytes and is marked final. So a full-size
- * record is never final and the decryptor can open it as soon as it has
- * all of it; whatever is buffered at finish must be the final record.
+ * last one holds 0..65535 bytes and is marked final. Both ends know the
+ * file size (it is bound into the key and signed), so the length of
+ * every record and which one is final are known before its first byte
+ * arrives. That lets each push run through GCM straight away, into the
+ * record buffer, whatever its size: no staging copy. The decryptor keeps
+ * a record's plaintext in that buffer until the tag has verified.
  *
- * Memory: one record buffer per stream. Large pushes that start on a
- * record boundary are processed straight from the caller's buffer.
+ * Memory: one record buffer per stream.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,14 +32,18 @@ struct crypto_stream {
 	int encrypt;
 	int err;		/* sticky: once failed, always failed */
 	int started;		/* a push or finish has happened */
-	int finished;
-	uint64_t rec;		/* index of the next record */
-	uint64_t plain;		/* plaintext offset of the next record */
+	int finished;		/* finish was called */
+	int in_record;		/* h is set up for record rec */
+	int done;		/* the final record went through */
+	uint64_t rec;		/* index of the current record */
+	uint64_t last;		/* index of the final record */
 	uint64_t size;		/* bound plaintext size of the file */
-	size_t fill;		/* bytes buffered in buf */
+	size_t rec_len;		/* plaintext bytes of record rec */
+	size_t body;		/* of those, processed so far */
+	size_t tag_fill;	/* tag bytes received (decryptor) */
 	uint8_t nonce[CRYPTO_NONCE_LEN];
 	char name[128];		/* for log messages */
-	uint8_t buf[CRYPTO_RECORD_WIRE];
+	uint8_t buf[CRYPTO_RECORD_WIRE];	/* body, then tag */
 };
 
 void
@@ -82,6 +88,7 @@ crypto_stream_new(int encrypt, const uint8_t key[CRYPTO_AES_KEY_LEN],
 	}
 	s->encrypt = encrypt;
 	s->size = size;
+	s->last = size / CRYPTO_RECORD_PLAIN;
 	memcpy(s->nonce, nonce, CRYPTO_NONCE_LEN);
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "?");
 	*out = s;
@@ -108,15 +115,16 @@ crypto_stream_start_at(struct crypto_stream *s, uint64_t record)
 		return -EINVAL;
 	}
 	s->rec = record;
-	s->plain = record * CRYPTO_RECORD_PLAIN;
 	return 0;
 }
 
-/* Sets up the cipher for the next record. */
-static gpg_error_t
-record_begin(struct crypto_stream *s, int final)
+/* Sets up the cipher for record s->rec: nonce, associated data, and
+ * the record's length, all known from the bound size. */
+static int
+record_begin(struct crypto_stream *s)
 {
 	uint8_t iv[CRYPTO_NONCE_LEN], ad[CRYPTO_AD_LEN];
+	int final = s->rec == s->last;
 	gpg_error_t e;
 
 	crypto_record_nonce(s->nonce, s->rec, iv);
@@ -124,46 +132,84 @@ record_begin(struct crypto_stream *s, int final)
 	e = gcry_cipher_setiv(s->h, iv, sizeof(iv));
 	if (e == 0)
 		e = gcry_cipher_authenticate(s->h, ad, sizeof(ad));
-	return e;
-}
-
-/* Encrypts n plaintext bytes at in (may be s->buf) into s->buf, appends
- * the tag and hands the record to the sink. */
-static int
-seal(struct crypto_stream *s, const uint8_t *in, size_t n, int final,
-    crypto_sink_fn sink, void *arg)
-{
-	gpg_error_t e = record_begin(s, final);
-
-	if (e == 0)
-		e = in == s->buf ? gcry_cipher_encrypt(s->h, s->buf, n, NULL, 0)
-		    : gcry_cipher_encrypt(s->h, s->buf, n, in, n);
-	if (e == 0)
-		e = gcry_cipher_gettag(s->h, s->buf + n, CRYPTO_TAG_LEN);
 	if (e != 0) {
-		log_error("file %s: cannot encrypt record %llu: %s", s->name,
+		log_error("file %s: cannot start record %llu: %s", s->name,
 		    (unsigned long long)s->rec, gcry_strerror(e));
 		return -EIO;
 	}
-	s->rec++;
-	s->plain += n;
-	return sink(arg, s->buf, n + CRYPTO_TAG_LEN);
+	s->rec_len = final ? s->size % CRYPTO_RECORD_PLAIN : CRYPTO_RECORD_PLAIN;
+	s->body = s->tag_fill = 0;
+	s->in_record = 1;
+	return 0;
 }
 
-/* Authenticates and decrypts one record of wire bytes at in (may be
- * s->buf) into s->buf and hands the plaintext to the sink. */
-static int
-open_record(struct crypto_stream *s, const uint8_t *in, size_t wire,
-    int final, crypto_sink_fn sink, void *arg)
+/* The current record is through: on to the next one, or done. */
+static void
+record_end(struct crypto_stream *s)
 {
-	size_t n = wire - CRYPTO_TAG_LEN;
-	gpg_error_t e = record_begin(s, final);
+	s->in_record = 0;
+	if (s->rec == s->last)
+		s->done = 1;
+	else
+		s->rec++;
+}
 
-	if (e == 0)
-		e = in == s->buf ? gcry_cipher_decrypt(s->h, s->buf, n, NULL, 0)
-		    : gcry_cipher_decrypt(s->h, s->buf, n, in, n);
-	if (e == 0)
-		e = gcry_cipher_checktag(s->h, in + n, CRYPTO_TAG_LEN);
+/* Encryptor: appends the tag and hands body || tag to the sink. */
+static int
+seal(struct crypto_stream *s, crypto_sink_fn sink, void *arg)
+{
+	gpg_error_t e = gcry_cipher_gettag(s->h, s->buf + s->rec_len,
+	    CRYPTO_TAG_LEN);
+
+	if (e != 0) {
+		log_error("file %s: cannot seal record %llu: %s", s->name,
+		    (unsigned long long)s->rec, gcry_strerror(e));
+		return -EIO;
+	}
+	record_end(s);
+	return sink(arg, s->buf, s->rec_len + CRYPTO_TAG_LEN);
+}
+
+/* Encryptor: each push goes through GCM into the record buffer; a full
+ * record is sealed at once, the final one only by finish. */
+static int
+push_plain(struct crypto_stream *s, const uint8_t *in, size_t len,
+    crypto_sink_fn sink, void *arg)
+{
+	int rc = 0;
+
+	while (len > 0 && rc == 0) {
+		size_t n;
+
+		if (!s->in_record && (rc = record_begin(s)) != 0)
+			break;
+		if (s->body == s->rec_len) {
+			log_error("file %s: more data than the %llu bytes "
+			    "declared", s->name, (unsigned long long)s->size);
+			return -EINVAL;
+		}
+		n = s->rec_len - s->body < len ? s->rec_len - s->body : len;
+		if (gcry_cipher_encrypt(s->h, s->buf + s->body, n, in, n)) {
+			log_error("file %s: cannot encrypt", s->name);
+			return -EIO;
+		}
+		s->body += n;
+		in += n;
+		len -= n;
+		if (s->body == s->rec_len && s->rec != s->last)
+			rc = seal(s, sink, arg);
+	}
+	return rc;
+}
+
+/* Decryptor: the tag is complete; release the plaintext if it is good. */
+static int
+open_record(struct crypto_stream *s, crypto_sink_fn sink, void *arg)
+{
+	gpg_error_t e = gcry_cipher_checktag(s->h, s->buf + s->rec_len,
+	    CRYPTO_TAG_LEN);
+	size_t n = s->rec_len;
+
 	if (gpg_err_code(e) == GPG_ERR_CHECKSUM) {
 		crypto_wipe(s->buf, n);
 		log_error("file %s: record %llu failed authentication",
@@ -171,62 +217,16 @@ open_record(struct crypto_stream *s, const uint8_t *in, size_t wire,
 		return -EBADMSG;
 	}
 	if (e != 0) {
-		log_error("file %s: cannot decrypt record %llu: %s", s->name,
+		log_error("file %s: cannot check record %llu: %s", s->name,
 		    (unsigned long long)s->rec, gcry_strerror(e));
 		return -EIO;
 	}
-	s->rec++;
-	s->plain += n;
+	record_end(s);
 	return n > 0 ? sink(arg, s->buf, n) : 0;	/* empty final record */
 }
 
-/* Encryptor: whole records straight from in, the rest via s->buf. */
-static int
-push_plain(struct crypto_stream *s, const uint8_t *in, size_t len,
-    crypto_sink_fn sink, void *arg)
-{
-	int rc = 0;
-
-	if (len > s->size - s->plain - s->fill) {
-		log_error("file %s: more data than the %llu bytes declared",
-		    s->name, (unsigned long long)s->size);
-		return -EINVAL;
-	}
-	while (len > 0 && rc == 0) {
-		size_t n = CRYPTO_RECORD_PLAIN - s->fill;
-
-		if (s->fill == 0 && len >= CRYPTO_RECORD_PLAIN) {
-			rc = seal(s, in, n, 0, sink, arg);
-		} else {
-			n = len < n ? len : n;
-			memcpy(s->buf + s->fill, in, n);
-			s->fill += n;
-			/* A full record is never the final one. */
-			if (s->fill == CRYPTO_RECORD_PLAIN) {
-				s->fill = 0;
-				rc = seal(s, s->buf, CRYPTO_RECORD_PLAIN, 0,
-				    sink, arg);
-			}
-		}
-		in += n;
-		len -= n;
-	}
-	return rc;
-}
-
-/* A full-size record must leave room for the final one after it. */
-static int
-check_full_record(struct crypto_stream *s)
-{
-	if (s->size - s->plain < CRYPTO_RECORD_PLAIN) {
-		log_error("file %s: stream is longer than the %llu bytes "
-		    "declared", s->name, (unsigned long long)s->size);
-		return -EBADMSG;
-	}
-	return 0;
-}
-
-/* Decryptor: whole records straight from in, the rest via s->buf. */
+/* Decryptor: body bytes go through GCM into the record buffer, tag bytes
+ * are collected after it; plaintext leaves only via open_record. */
 static int
 push_wire(struct crypto_stream *s, const uint8_t *in, size_t len,
     crypto_sink_fn sink, void *arg)
@@ -234,21 +234,31 @@ push_wire(struct crypto_stream *s, const uint8_t *in, size_t len,
 	int rc = 0;
 
 	while (len > 0 && rc == 0) {
-		size_t n = CRYPTO_RECORD_WIRE - s->fill;
+		size_t n;
 
-		if (s->fill == 0 && len >= CRYPTO_RECORD_WIRE) {
-			if ((rc = check_full_record(s)) == 0)
-				rc = open_record(s, in, n, 0, sink, arg);
-		} else {
-			n = len < n ? len : n;
-			memcpy(s->buf + s->fill, in, n);
-			s->fill += n;
-			if (s->fill == CRYPTO_RECORD_WIRE) {
-				s->fill = 0;
-				if ((rc = check_full_record(s)) == 0)
-					rc = open_record(s, s->buf,
-					    CRYPTO_RECORD_WIRE, 0, sink, arg);
+		if (s->done) {
+			log_error("file %s: stream is longer than the %llu "
+			    "bytes declared", s->name,
+			    (unsigned long long)s->size);
+			return -EBADMSG;
+		}
+		if (!s->in_record && (rc = record_begin(s)) != 0)
+			break;
+		if (s->body < s->rec_len) {
+			n = s->rec_len - s->body < len ? s->rec_len - s->body
+			    : len;
+			if (gcry_cipher_decrypt(s->h, s->buf + s->body, n, in,
+			    n)) {
+				log_error("file %s: cannot decrypt", s->name);
+				return -EIO;
 			}
+			s->body += n;
+		} else {
+			n = CRYPTO_TAG_LEN - s->tag_fill < len ?
+			    CRYPTO_TAG_LEN - s->tag_fill : len;
+			memcpy(s->buf + s->rec_len + s->tag_fill, in, n);
+			if ((s->tag_fill += n) == CRYPTO_TAG_LEN)
+				rc = open_record(s, sink, arg);
 		}
 		in += n;
 		len -= n;
@@ -272,34 +282,41 @@ crypto_stream_push(struct crypto_stream *s, const void *buf, size_t len,
 	return s->err;
 }
 
-static int
-finish_plain(struct crypto_stream *s, crypto_sink_fn sink, void *arg)
+static uint64_t
+position(const struct crypto_stream *s)
 {
-	if (s->plain + s->fill != s->size) {
-		log_error("file %s: %llu bytes of data, %llu declared",
-		    s->name, (unsigned long long)(s->plain + s->fill),
-		    (unsigned long long)s->size);
-		return -EINVAL;
-	}
-	return seal(s, s->buf, s->fill, 1, sink, arg);
+	return s->done ? s->size
+	    : s->rec * CRYPTO_RECORD_PLAIN + (s->in_record ? s->body : 0);
 }
 
 static int
-finish_wire(struct crypto_stream *s, crypto_sink_fn sink, void *arg)
+finish_plain(struct crypto_stream *s, crypto_sink_fn sink, void *arg)
 {
-	if (s->fill < CRYPTO_TAG_LEN) {
-		log_error("file %s: stream ends without its final record",
-		    s->name);
-		return -EBADMSG;
+	int rc;
+
+	if (!s->in_record && (rc = record_begin(s)) != 0)
+		return rc;
+	if (s->rec != s->last || s->body != s->rec_len) {
+		log_error("file %s: %llu bytes of data, %llu declared",
+		    s->name, (unsigned long long)position(s),
+		    (unsigned long long)s->size);
+		return -EINVAL;
 	}
-	if (s->plain + s->fill - CRYPTO_TAG_LEN != s->size) {
-		log_error("file %s: stream ends at %llu bytes, %llu declared",
-		    s->name,
-		    (unsigned long long)(s->plain + s->fill - CRYPTO_TAG_LEN),
+	return seal(s, sink, arg);
+}
+
+static int
+finish_wire(struct crypto_stream *s)
+{
+	if (!s->done) {
+		log_error("file %s: stream ends in record %llu before the "
+		    "final record verified (%llu of %llu bytes)", s->name,
+		    (unsigned long long)s->rec,
+		    (unsigned long long)position(s),
 		    (unsigned long long)s->size);
 		return -EBADMSG;
 	}
-	return open_record(s, s->buf, s->fill, 1, sink, arg);
+	return 0;
 }
 
 int
@@ -311,8 +328,7 @@ crypto_stream_finish(struct crypto_stream *s, crypto_sink_fn sink, void *arg)
 		return -EINVAL;
 	s->started = 1;
 	s->finished = 1;
-	s->err = s->encrypt ? finish_plain(s, sink, arg)
-	    : finish_wire(s, sink, arg);
+	s->err = s->encrypt ? finish_plain(s, sink, arg) : finish_wire(s);
 	return s->err;
 }
 
