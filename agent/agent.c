@@ -9,6 +9,7 @@
 #include "agent/exitcode.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/mirror.h"
 #include "agent/peer.h"
 #include "agent/service.h"
 #include "agent/stanza.h"
@@ -16,6 +17,14 @@
 #include "store/store.h"
 
 #define STATUS_MAX (256 * 1024)
+
+static void
+on_trust(void *arg, const char *bare, const char *full, int trusted)
+{
+	struct agent *a = arg;
+
+	mirror_peer(a->mirror, bare, full, trusted);
+}
 
 int
 agent_open(struct agent *a)
@@ -28,17 +37,21 @@ agent_open(struct agent *a)
 		log_error("cannot load the peer list");
 		return XS_EXIT_STATE;
 	}
-	static const char *const features[] = {
-		NS_XS_PAIR,
-	};
-	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
-		service_add_feature(a->svc, features[i]);
+	service_add_feature(a->svc, NS_XS_PAIR);
+	struct mirror_env env = {.cfg = a->cfg, .loop = a->loop, .st = a->store,
+	    .id = a->id, .peers = a->peers, .svc = a->svc,
+	    .xc = conn_get_strophe(a->conn)};
+	if (mirror_new(&env, &a->mirror) < 0)
+		return XS_EXIT_STATE;
+	peers_set_listener(a->peers, on_trust, a);
 	return XS_EXIT_OK;
 }
 
 void
 agent_close(struct agent *a)
 {
+	mirror_free(a->mirror);
+	a->mirror = NULL;
 	peers_free(a->peers);
 	a->peers = NULL;
 	crypto_identity_free(a->id);
@@ -50,6 +63,7 @@ agent_close(struct agent *a)
 void
 agent_went_online(struct agent *a)
 {
+	mirror_online(a->mirror, conn_get_bound_jid(a->conn));
 	peers_online(a->peers, a->svc, conn_get_strophe(a->conn));
 }
 
@@ -58,6 +72,8 @@ agent_went_offline(struct agent *a)
 {
 	if (a->peers)
 		peers_offline(a->peers);
+	if (a->mirror)
+		mirror_online(a->mirror, NULL);
 }
 
 void
@@ -66,6 +82,7 @@ agent_tick(struct agent *a)
 	/* `slave add` and `slave remove` write the store from another
 	 * process: picking them up here bounds the delay to a second */
 	peers_reload(a->peers);
+	mirror_tick(a->mirror);
 }
 
 void
@@ -102,6 +119,8 @@ agent_status_json(struct agent *a)
 	off = json_addf(buf, off, STATUS_MAX, ",\"reconnects\":%u},\"%s\":",
 	    a->failures, a->cfg->role == CFG_ROLE_MASTER ? "slaves" : "masters");
 	off = peers_status_json(a->peers, buf, off, STATUS_MAX);
+	off = json_addf(buf, off, STATUS_MAX, ",\"transfer\":");
+	off = mirror_status_json(a->mirror, buf, off, STATUS_MAX);
 	json_addf(buf, off, STATUS_MAX, "}\n");
 	return buf;
 }

@@ -17,6 +17,7 @@ struct control;
 struct peers;
 struct store;
 struct crypto_identity;
+struct mirror;
 
 struct agent {
 	const struct cfg *cfg;
@@ -27,6 +28,7 @@ struct agent {
 	struct peers *peers;    /* agent/peer.c */
 	struct store *store;
 	struct crypto_identity *id;
+	struct mirror *mirror;  /* agent/mirror*.c */
 	int sigfd, lockfd;
 	int fd_registered;      /* the XMPP socket as registered, or -1 */
 	unsigned fd_gen;

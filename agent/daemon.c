@@ -288,11 +288,6 @@ setup(struct agent *a)
 		log_error("cannot set up signal handling: %s", strerror(-r));
 		return XS_EXIT_FAILURE;
 	}
-	if ((r = agent_open(a)) != XS_EXIT_OK)
-		return r;
-	if (control_listen(a->loop, a->cfg->state_dir, control_cb, a,
-	    &a->control) < 0)
-		return XS_EXIT_STATE;
 	if (cfg_password_read(a->cfg, &pw) < 0)
 		return XS_EXIT_CONFIG;
 	r = conn_new(a->cfg, pw, on_conn_event, a, &a->conn);
@@ -301,6 +296,11 @@ setup(struct agent *a)
 		log_error("cannot set up the XMPP connection: %s", strerror(-r));
 		return XS_EXIT_FAILURE;
 	}
+	if ((r = agent_open(a)) != XS_EXIT_OK)
+		return r;
+	if (control_listen(a->loop, a->cfg->state_dir, control_cb, a,
+	    &a->control) < 0)
+		return XS_EXIT_STATE;
 	return XS_EXIT_OK;
 }
 
@@ -322,9 +322,9 @@ daemon_run(const struct cfg *cfg)
 			a.exit_status = XS_EXIT_FAILURE;
 		r = a.exit_status;
 	}
-	conn_free(a.conn);
 	control_free(a.control);
 	agent_close(&a);
+	conn_free(a.conn);
 	service_free(a.svc);
 	if (a.sigfd >= 0)
 		close(a.sigfd);

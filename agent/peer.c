@@ -39,7 +39,33 @@ struct peers {
 	struct peer *v[MAX_PEERS];
 	size_t n;
 	unsigned seq;
+	peers_trust_cb cb;
+	void *cb_arg;
 };
+
+void
+peers_set_listener(struct peers *p, peers_trust_cb cb, void *arg)
+{
+	p->cb = cb;
+	p->cb_arg = arg;
+}
+
+/* Tells the listener that pe lost the trust it had. */
+static void
+untrust(struct peers *p, struct peer *pe)
+{
+	if (pe->proven && p->cb)
+		p->cb(p->cb_arg, pe->jid, NULL, 0);
+	pe->proven = 0;
+}
+
+static void
+trust(struct peers *p, struct peer *pe)
+{
+	pe->proven = 1;
+	if (p->cb)
+		p->cb(p->cb_arg, pe->jid, pe->full, 1);
+}
 
 const char *
 peer_key_name(enum peer_key k)
@@ -96,6 +122,7 @@ add_peer(struct peers *p, const char *jid, const char *fpr)
 static void
 drop_peer(struct peers *p, size_t i)
 {
+	untrust(p, p->v[i]);
 	free(p->v[i]->expected_fpr);
 	free(p->v[i]);
 	p->v[i] = p->v[--p->n];
@@ -284,13 +311,13 @@ judge_key(struct peers *p, struct peer *pe, const uint8_t x[32],
 				return;
 			}
 			pe->key = PEER_KEY_PINNED;
-			pe->proven = 1;
 			log_info("%s proved its pinned key (%s)", pe->full, fpr);
+			trust(p, pe);
 			return;
 		}
 		crypto_fingerprint(pe->x25519, pe->ed25519, old, sizeof(old));
 		pe->key = PEER_KEY_CHANGED;
-		pe->proven = 0;
+		untrust(p, pe);
 		store_peer_key_mark_changed(p->st, pe->jid, x, e);
 		log_error("KEY CHANGED: %s now presents key %s, but %s is pinned; "
 		    "ALL TRAFFIC WITH %s IS STOPPED. If the change is expected, %s",
@@ -315,10 +342,10 @@ judge_key(struct peers *p, struct peer *pe, const uint8_t x[32],
 	memcpy(pe->x25519, x, 32);
 	memcpy(pe->ed25519, e, 32);
 	pe->key = PEER_KEY_PINNED;
-	pe->proven = 1;
 	log_info("pinned the key of %s: %s (%s)", pe->jid, fpr,
 	    pe->expected_fpr ? "matches the fingerprint given" :
 	    "trust on first use");
+	trust(p, pe);
 }
 
 static int
@@ -374,6 +401,8 @@ peer_came_online(struct peers *p, struct peer *pe, const char *from)
 	/* a peer that (re)appears may have missed our directed presence */
 	if (!was || strcmp(pe->full, from) != 0)
 		send_presence(p, from, NULL);
+	if (was && strcmp(pe->full, from) != 0)
+		untrust(p, pe); /* another session: it proves its key again */
 	snprintf(pe->full, sizeof(pe->full), "%s", from);
 	pe->last_seen = time(NULL);
 	if (p->cfg->role == CFG_ROLE_MASTER)
@@ -385,12 +414,12 @@ peer_came_online(struct peers *p, struct peer *pe, const char *from)
 }
 
 static void
-peer_went_offline(struct peer *pe)
+peer_went_offline(struct peers *p, struct peer *pe)
 {
 	if (pe->full[0])
 		log_info("%s went offline", pe->full);
+	untrust(p, pe);
 	pe->full[0] = '\0';
-	pe->proven = 0;
 	pe->pair_id[0] = '\0';
 }
 
@@ -419,7 +448,7 @@ on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	if (type == NULL)
 		peer_came_online(p, pe, from);
 	else if (strcmp(type, "unavailable") == 0 && strcmp(pe->full, from) == 0)
-		peer_went_offline(pe);
+		peer_went_offline(p, pe);
 	return 1;
 }
 
@@ -443,8 +472,8 @@ peers_offline(struct peers *p)
 {
 	p->conn = NULL;
 	for (size_t i = 0; i < p->n; i++) {
+		untrust(p, p->v[i]);
 		p->v[i]->full[0] = '\0';
-		p->v[i]->proven = 0;
 		p->v[i]->pair_id[0] = '\0';
 	}
 }

@@ -38,6 +38,14 @@ enum peer_key {
 int peers_new(const struct cfg *cfg, struct store *st,
     const struct crypto_identity *id, struct peers **out);
 
+/* Told when a peer becomes trusted (its pinned key proven in this
+ * session; full is its full JID) or stops being trusted (full NULL). */
+typedef void (*peers_trust_cb)(void *arg, const char *bare, const char *full,
+    int trusted);
+
+/* Sets the one trust listener. */
+void peers_set_listener(struct peers *p, peers_trust_cb cb, void *arg);
+
 /* Frees the table. NULL is allowed. */
 void peers_free(struct peers *p);
 
