@@ -190,3 +190,37 @@ xs_conf() { # NAME ROLE USER [key=value ...]
 	} >"$_d/conf"
 	echo "$_d/conf"
 }
+
+# tree_manifest DIR: one line per entry below DIR, sorted: type, path,
+# mode, size, mtime (files and symlinks), sha256 (files), link target.
+# Directory mtimes are left out: they change whenever an entry is added.
+# Names matching $XS_TREE_SKIP (a find -name pattern) are left out too.
+tree_manifest() {
+	(cd "$1" && find . -mindepth 1 ! -name '.xmpp-sync-tmp.*' ! -name "${XS_TREE_SKIP:-.xmpp-sync-tmp.*}" -printf '%y %P %m %s %T@ %l\n' | sort |
+	while read -r y p m s t l; do
+		case $y in
+		f) echo "f $p $m $s $t $(sha256sum <"$p" | cut -c1-64)" ;;
+		l) echo "l $p $t -> $l" ;;
+		d) echo "d $p $m" ;;
+		*) echo "? $p" ;;
+		esac
+	done)
+}
+
+# trees_equal A B: 0 when both trees have the same manifest
+trees_equal() {
+	[ "$(tree_manifest "$1")" = "$(tree_manifest "$2")" ]
+}
+
+# wait_trees_equal A B SECS: wait until equal; on timeout print a diff
+wait_trees_equal() {
+	_n=$(($3 * 5))
+	while [ "$_n" -gt 0 ]; do
+		trees_equal "$1" "$2" && return 0
+		sleep 0.2; _n=$((_n - 1))
+	done
+	tree_manifest "$1" >"$XS_TMP/tree.a"
+	tree_manifest "$2" >"$XS_TMP/tree.b"
+	diff "$XS_TMP/tree.a" "$XS_TMP/tree.b" | head -20 | sed 's/^/#   /'
+	return 1
+}
