@@ -1,5 +1,6 @@
 /* files.c -- the file index: records, tombstones, changes since a seq. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,18 +213,14 @@ store_file_delete(struct store *s, const char *path, int64_t *seq)
 	return r;
 }
 
-int
-store_changes_since(struct store *s, int64_t since,
+/* Calls cb with each row of the prepared, bound st, then finalizes it. */
+static int
+walk_rows(struct store *s, sqlite3_stmt *st,
     int (*cb)(const struct store_file *f, void *arg), void *arg)
 {
-	sqlite3_stmt *st;
 	struct store_file f;
 	int r;
 
-	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
-	    " WHERE seq > ?1 ORDER BY seq", &st)) < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, since);
 	while ((r = store_step_row(s, st)) == 1) {
 		row_to_file(st, &f);
 		if ((r = cb(&f, arg)) != 0) {
@@ -232,6 +229,80 @@ store_changes_since(struct store *s, int64_t since,
 		}
 	}
 	return r;
+}
+
+int
+store_changes_since(struct store *s, int64_t since,
+    int (*cb)(const struct store_file *f, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	    " WHERE seq > ?1 ORDER BY seq", &st)) < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, since);
+	return walk_rows(s, st, cb, arg);
+}
+
+/* Paths are never empty, so "" sorts before every one of them. */
+int
+store_file_list(struct store *s, const char *after, size_t max,
+    int (*cb)(const struct store_file *f, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (max == 0)
+		return 0;
+	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	    " WHERE deleted = 0 AND path > ?1 ORDER BY path LIMIT ?2",
+	    &st)) < 0)
+		return r;
+	store_bind_text(st, 1, after ? after : "");
+	sqlite3_bind_int64(st, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+	return walk_rows(s, st, cb, arg);
+}
+
+/* Below "d" is the byte range ["d/", "d0"): '0' follows '/'. */
+int
+store_file_below(struct store *s, const char *dir,
+    int (*cb)(const struct store_file *f, void *arg), void *arg)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	    " WHERE deleted = 0 AND path >= ?1 || '/' AND path < ?1 || '0'"
+	    " ORDER BY path", &st)) < 0)
+		return r;
+	store_bind_text(st, 1, dir);
+	return walk_rows(s, st, cb, arg);
+}
+
+int
+store_file_find_sha256(struct store *s, const uint8_t sha256[32],
+    struct store_file *out)
+{
+	sqlite3_stmt *st;
+	struct store_file f;
+	int r, err = 0;
+
+	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	    " WHERE sha256 = ?1 AND deleted = 0 AND type = 'file'"
+	    " ORDER BY path LIMIT 1", &st)) < 0)
+		return r;
+	sqlite3_bind_blob(st, 1, sha256, 32, SQLITE_TRANSIENT);
+	if ((r = store_step_row(s, st)) <= 0)
+		return r < 0 ? r : -ENOENT;
+	row_to_file(st, &f);
+	*out = f;
+	out->path = store_col_dup(st, 0, &err);
+	out->target = NULL;
+	sqlite3_finalize(st);
+	if (err < 0)
+		store_file_clear(out);
+	return err;
 }
 
 int

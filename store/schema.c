@@ -1,7 +1,9 @@
 /* schema.c -- the database schema as a list of forward migrations.
  *
  * Version 1 is the index every agent keeps; version 2 adds what a master
- * needs to serve slaves and what both sides need to pin keys. A step runs
+ * needs to serve slaves and what both sides need to pin keys; version 3
+ * indexes live files by checksum, so a slave can copy content it already
+ * holds under another name instead of receiving it again. A step runs
  * inside the transaction that also sets PRAGMA user_version, so a crash
  * leaves the database at the old or the new version, never between.
  *
@@ -70,9 +72,13 @@ static const char schema_v2[] =
 	"CREATE INDEX outbox_order ON outbox (slave, seq, path);"
 	"CREATE INDEX outbox_src ON outbox (slave, src) WHERE src IS NOT NULL;";
 
+static const char schema_v3[] =
+	"CREATE INDEX files_live_sha256 ON files (sha256) WHERE deleted = 0;";
+
 const struct store_migration store_migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
+	{3, schema_v3},
 };
 
 const int store_n_migrations =

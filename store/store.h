@@ -41,7 +41,7 @@
 struct store;
 
 /* The schema version this build writes; see store/schema.c. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* ---- open, close, transactions ------------------------------------- */
 
@@ -151,6 +151,27 @@ int store_file_delete(struct store *s, const char *path, int64_t *seq);
  * cb must not write to the store. Returns 0, cb's value, or -errno. */
 int store_changes_since(struct store *s, int64_t since,
     int (*cb)(const struct store_file *f, void *arg), void *arg);
+
+/* Calls cb for up to max live records (no tombstones) whose path sorts
+ * after `after` (bytewise; NULL: from the first), in path order, so a
+ * directory comes before what is below it: one page of a manifest. cb
+ * must not write to the store; a nonzero return stops the walk and is
+ * returned. Returns 0, cb's value, or -errno. */
+int store_file_list(struct store *s, const char *after, size_t max,
+    int (*cb)(const struct store_file *f, void *arg), void *arg);
+
+/* Calls cb for every live record strictly below directory dir (not dir
+ * itself), in path order. cb must not write to the store; a nonzero
+ * return stops the walk and is returned. Returns 0, cb's value, or
+ * -errno. */
+int store_file_below(struct store *s, const char *dir,
+    int (*cb)(const struct store_file *f, void *arg), void *arg);
+
+/* Loads into *out a live file record whose checksum is sha256 (the first
+ * by path if several). Returns 0, -ENOENT if there is none, -ENOMEM. The
+ * caller frees with store_file_clear(). */
+int store_file_find_sha256(struct store *s, const uint8_t sha256[32],
+    struct store_file *out);
 
 /* Sets *seq to the seq of the latest change (0 for an empty index).
  * Returns 0 or -errno. */

@@ -151,6 +151,43 @@ t_v1_db_migrates_keeping_data(void)
 	return 0;
 }
 
+/* Version 3 indexes checksums: rows written by version 1 are found. */
+static int
+t_v1_db_migrates_to_sha256_index(void)
+{
+	struct tdb t;
+	struct store_file f = {0};
+	uint8_t sha[32];
+	long long idx = 0;
+	int r;
+
+	memset(sha, 0xab, sizeof(sha));
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(raw_exec(t.path, v1_schema), SQLITE_OK);
+	EXPECT_INT(raw_exec(t.path, "INSERT INTO files (path, type, size,"
+	    " sha256, seq) VALUES ('old/f', 'file', 3, zeroblob(32), 2),"
+	    " ('old/g', 'file', 4, x'" "abababababababababababababababab"
+	    "abababababababababababababababab" "', 3);"
+	    "UPDATE meta SET value = 4 WHERE key = 'next_seq';"), SQLITE_OK);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	r = store_file_find_sha256(t.s, sha, &f);
+	char *got = f.path ? strdup(f.path) : NULL;
+	int64_t size = f.size;
+	store_file_clear(&f);
+	store_close(t.s);
+	t.s = NULL;
+	EXPECT_INT(raw_int(t.path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'index' AND name = 'files_live_sha256'", &idx),
+	    SQLITE_OK);
+	tdb_close(&t);
+	EXPECT_INT(r, 0);
+	EXPECT_STR(got, "old/g");
+	free(got);
+	EXPECT_INT(size, 4);
+	EXPECT_INT(idx, 1);
+	return 0;
+}
+
 static int
 t_too_new_db_refused(void)
 {
@@ -406,6 +443,101 @@ t_scan_end_tombstones_unseen_children_first(void)
 	EXPECT_INT(deleted, 2);
 	const char *got = sn.buf;
 	EXPECT_STR(got, "-d/a -d");
+	return 0;
+}
+
+static int
+collect_path(const struct store_file *f, void *arg)
+{
+	struct seen *sn = arg;
+	size_t n = strlen(sn->buf);
+
+	snprintf(sn->buf + n, sizeof(sn->buf) - n, "%s%s", n ? " " : "",
+	    f->path);
+	return 0;
+}
+
+static int
+t_list_pages_live_records_in_path_order(void)
+{
+	static const char *const paths[] = {"b", "a/x", "a", "a.b", "c", "a/y"};
+	struct tdb t;
+	struct seen p1 = {0}, p2 = {0}, p3 = {0}, none = {0};
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct store_file f = mkfile(paths[i], 1, 1, (uint8_t)i);
+
+		EXPECT_INT(store_file_put(t.s, &f, NULL, NULL), 0);
+	}
+	EXPECT_INT(store_file_delete(t.s, "a/y", NULL), 0);
+	EXPECT_INT(store_file_list(t.s, NULL, 2, collect_path, &p1), 0);
+	EXPECT_INT(store_file_list(t.s, "a.b", 2, collect_path, &p2), 0);
+	EXPECT_INT(store_file_list(t.s, "b", 2, collect_path, &p3), 0);
+	EXPECT_INT(store_file_list(t.s, NULL, 0, collect_path, &none), 0);
+	tdb_close(&t);
+	const char *g1 = p1.buf, *g2 = p2.buf, *g3 = p3.buf, *g0 = none.buf;
+	EXPECT_STR(g1, "a a.b");	/* '.' sorts before '/' */
+	EXPECT_STR(g2, "a/x b");	/* tombstone a/y left out */
+	EXPECT_STR(g3, "c");
+	EXPECT_STR(g0, "");
+	return 0;
+}
+
+static int
+t_below_lists_subtree_not_lookalikes(void)
+{
+	static const char *const paths[] = {"d", "d/a", "d/e/f", "d0", "d.x",
+	    "dx/a", "d/gone"};
+	struct tdb t;
+	struct seen sn = {0};
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct store_file f = mkfile(paths[i], 1, 1, (uint8_t)i);
+
+		EXPECT_INT(store_file_put(t.s, &f, NULL, NULL), 0);
+	}
+	EXPECT_INT(store_file_delete(t.s, "d/gone", NULL), 0);
+	EXPECT_INT(store_file_below(t.s, "d", collect_path, &sn), 0);
+	tdb_close(&t);
+	const char *got = sn.buf;
+	EXPECT_STR(got, "d/a d/e/f");
+	return 0;
+}
+
+static int
+t_find_sha256_live_files_only(void)
+{
+	struct tdb t;
+	struct store_file a = mkfile("z", 5, 1, 7), b = mkfile("y", 5, 1, 7);
+	struct store_file f;
+	uint8_t want[32], other[32];
+	int r1, r2, r3;
+
+	memset(want, 7, sizeof(want));
+	memset(other, 8, sizeof(other));
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_file_put(t.s, &a, NULL, NULL), 0);
+	EXPECT_INT(store_file_put(t.s, &b, NULL, NULL), 0);
+	EXPECT_INT(store_file_delete(t.s, "y", NULL), 0);
+	r1 = store_file_find_sha256(t.s, want, &f);
+	char *got = f.path ? strdup(f.path) : NULL;
+	int64_t size = f.size;
+	store_file_clear(&f);
+	r2 = store_file_find_sha256(t.s, other, &f);
+	EXPECT_INT(store_file_delete(t.s, "z", NULL), 0);
+	r3 = store_file_find_sha256(t.s, want, &f);
+	tdb_close(&t);
+	EXPECT_INT(r1, 0);
+	EXPECT_STR(got, "z");		/* y is a tombstone */
+	free(got);
+	EXPECT_INT(size, 5);
+	EXPECT_INT(r2, -ENOENT);
+	EXPECT_INT(r3, -ENOENT);
 	return 0;
 }
 
@@ -719,6 +851,7 @@ t_outbox_rejects_bad_requests(void)
 static const struct unit_test tests[] = {
 	{"fresh_db_gets_latest_user_version", t_fresh_db_latest_version},
 	{"v1_db_migrates_keeping_data", t_v1_db_migrates_keeping_data},
+	{"v1_db_migrates_to_sha256_index", t_v1_db_migrates_to_sha256_index},
 	{"too_new_db_refused_and_untouched", t_too_new_db_refused},
 	{"not_a_database_refused", t_not_a_database_refused},
 	{"wal_mode_and_foreign_keys_on", t_wal_mode_and_foreign_keys_on},
@@ -733,6 +866,11 @@ static const struct unit_test tests[] = {
 	 t_recreate_after_tombstone_is_added},
 	{"scan_end_tombstones_unseen_children_first",
 	 t_scan_end_tombstones_unseen_children_first},
+	{"list_pages_live_records_in_path_order",
+	 t_list_pages_live_records_in_path_order},
+	{"below_lists_subtree_not_lookalikes",
+	 t_below_lists_subtree_not_lookalikes},
+	{"find_sha256_live_files_only", t_find_sha256_live_files_only},
 	{"slaves_add_remove_list_duplicate",
 	 t_slaves_add_remove_list_duplicate},
 	{"slave_readd_after_remove_starts_over",

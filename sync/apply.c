@@ -1,0 +1,607 @@
+/* apply.c -- the applier's context and the helpers its operations share:
+ * path checks, parent directories, attributes, records, removal of
+ * subtrees; and the manifest. See apply.h and apply_int.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gcrypt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/log.h"
+#include "store/store.h"
+#include "sync/apply_int.h"
+#include "sync/path.h"
+#include "sync/scan.h"
+
+#define ESCAPED_MAX 160		/* bytes of a refused path shown in a log */
+#define RM_MAX_DEPTH 1024	/* directory levels apply_rm_tree descends */
+#define RM_PASSES 3		/* readdir passes before a directory is empty */
+
+/* ---- context --------------------------------------------------------- */
+
+static void
+free_ignore(struct apply *a)
+{
+	for (size_t i = 0; i < a->nignore; i++)
+		free(a->ignore[i]);
+	free(a->ignore);
+}
+
+static int
+copy_ignore(struct apply *a, const char *const *ignore, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if ((a->ignore = calloc(n, sizeof(*a->ignore))) == NULL)
+		return -ENOMEM;
+	for (a->nignore = 0; a->nignore < n; a->nignore++)
+		if ((a->ignore[a->nignore] = strdup(ignore[a->nignore])) ==
+		    NULL)
+			return -ENOMEM;
+	return 0;
+}
+
+int
+apply_open(const char *root, struct store *st, const char *const *ignore,
+    size_t nignore, struct apply **out)
+{
+	struct apply *a;
+	int r;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return -ENOMEM;
+	a->rootfd = -1;
+	a->st = st;
+	a->max_size = APPLY_MAX_SIZE_DEFAULT;
+	if ((a->root = strdup(root)) == NULL ||
+	    (r = copy_ignore(a, ignore, nignore)) < 0) {
+		apply_free(a);
+		return -ENOMEM;
+	}
+	if ((a->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		r = -errno;
+		log_error("cannot open %s: %s", root, strerror(-r));
+		apply_free(a);
+		return r;
+	}
+	*out = a;
+	return 0;
+}
+
+void
+apply_free(struct apply *a)
+{
+	if (a == NULL)
+		return;
+	if (a->rootfd >= 0)
+		close(a->rootfd);
+	free_ignore(a);
+	free(a->root);
+	free(a);
+}
+
+void
+apply_set_max_size(struct apply *a, uint64_t max)
+{
+	a->max_size = max ? max : APPLY_MAX_SIZE_DEFAULT;
+}
+
+int
+apply_manifest(struct apply *a, const char *after, size_t max,
+    int (*cb)(const struct store_file *f, void *arg), void *arg)
+{
+	return store_file_list(a->st, after, max, cb, arg);
+}
+
+/* ---- checks and messages --------------------------------------------- */
+
+/* A refused path may hold any byte: show it with \xNN escapes, cut. */
+static const char *
+escape(char *buf, size_t size, const char *p)
+{
+	size_t o = 0;
+
+	for (; p && *p && o + 8 < size; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	snprintf(buf + o, size - o, "%s", p && *p ? "..." : "");
+	return buf;
+}
+
+/* Whether a component of path starts like one of our temp files. */
+static int
+has_temp_component(const char *path)
+{
+	size_t n = strlen(PATH_TMP_PREFIX);
+
+	for (const char *c = path; c; c = strchr(c, '/')) {
+		if (*c == '/')
+			c++;
+		if (strncmp(c, PATH_TMP_PREFIX, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+apply_check(const char *what, const char *path)
+{
+	char esc[ESCAPED_MAX];
+
+	if (path == NULL || path_check_relative(path, strlen(path)) < 0) {
+		log_warn("refusing to %s \"%s\": not a clean relative path",
+		    what, escape(esc, sizeof(esc), path));
+		return -EINVAL;
+	}
+	if (has_temp_component(path)) {
+		log_warn("refusing to %s %s: a temp file name", what, path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+apply_check_ignored(struct apply *a, const char *what, const char *path,
+    int is_dir)
+{
+	if (!path_ignored((const char *const *)a->ignore, a->nignore, path,
+	    is_dir))
+		return 0;
+	log_info("refusing to %s %s: ignored here", what, path);
+	return -EPERM;
+}
+
+int
+apply_fail(const char *what, const char *path, int r)
+{
+	if (r == -ELOOP || r == -ENOTDIR || r == -EXDEV)
+		log_warn("refusing to %s %s: a symlink or file is in the way",
+		    what, path);
+	else
+		log_error("cannot %s %s: %s", what, path, strerror(-r));
+	return r;
+}
+
+/* ---- the file system ------------------------------------------------- */
+
+int64_t
+apply_mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+void
+apply_timespec(int64_t mtime_ns, struct timespec ts[2])
+{
+	int64_t sec = mtime_ns / 1000000000, ns = mtime_ns % 1000000000;
+
+	if (ns < 0) {		/* before 1970: nanoseconds stay positive */
+		ns += 1000000000;
+		sec--;
+	}
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = (long)ns;
+}
+
+int
+apply_parent(struct apply *a, const char *path, const char **name)
+{
+	int fd = path_open_parent(a->rootfd, path, name), dfd;
+
+	if (fd < 0)
+		return fd;
+	/* path_open_parent gives an O_PATH descriptor, which fsync refuses */
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		dfd = -errno;
+	close(fd);
+	return dfd;
+}
+
+int
+apply_lstat(int dfd, const char *name, struct stat *st)
+{
+	return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+int
+apply_fsync_dir(int dfd, const char *path)
+{
+	if (fsync(dfd) == 0)
+		return 0;
+	return apply_fail("sync the directory of", path, -errno);
+}
+
+int
+apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns)
+{
+	struct timespec ts[2];
+
+	apply_timespec(mtime_ns, ts);
+	if (fchmod(fd, (mode_t)(mode & 07777)) < 0)
+		return apply_fail("set the mode of", path, -errno);
+	if (futimens(fd, ts) < 0)
+		return apply_fail("set the mtime of", path, -errno);
+	if (fsync(fd) < 0)
+		return apply_fail("sync", path, -errno);
+	return 0;
+}
+
+/* Sets the attributes by name, for what cannot be opened: a symlink
+ * (mtime only), something we may not read (a mode without u+r). */
+static int
+attrs_by_name(int dfd, const char *name, const char *path, int is_link,
+    uint32_t mode, int64_t mtime_ns)
+{
+	struct timespec ts[2];
+
+	apply_timespec(mtime_ns, ts);
+	if (!is_link && fchmodat(dfd, name, (mode_t)(mode & 07777),
+	    AT_SYMLINK_NOFOLLOW) < 0)
+		return apply_fail("set the mode of", path, -errno);
+	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return apply_fail("set the mtime of", path, -errno);
+	return 0;
+}
+
+int
+apply_attrs_at(int dfd, const char *name, const char *path, uint32_t mode,
+    int64_t mtime_ns)
+{
+	struct stat st, fst;
+	int fd, r;
+
+	if ((r = apply_lstat(dfd, name, &st)) < 0)
+		return apply_fail("set the metadata of", path, r);
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return attrs_by_name(dfd, name, path, S_ISLNK(st.st_mode),
+		    mode, mtime_ns);
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0 && errno == EACCES) {
+		/* we may change the mode but not read: the new mode applies,
+		 * made durable by the directory's fsync at best */
+		log_debug("%s is not readable: setting its metadata by name",
+		    path);
+		return attrs_by_name(dfd, name, path, 0, mode, mtime_ns);
+	}
+	if (fd < 0)
+		return apply_fail("open", path, -errno);
+	if (fstat(fd, &fst) < 0 || fst.st_ino != st.st_ino ||
+	    fst.st_dev != st.st_dev) {
+		close(fd);
+		log_warn("%s changed while being updated", path);
+		return -EAGAIN;
+	}
+	r = apply_attrs_fd(fd, path, mode, mtime_ns);
+	close(fd);
+	return r;
+}
+
+/* ---- removal of a subtree -------------------------------------------- */
+
+struct rm {
+	dev_t dev;		/* never cross into another file system */
+	char path[PATH_MAX];	/* what is being removed, for messages */
+};
+
+static int rm_at(struct rm *c, int dfd, const char *name, int depth);
+
+/* Removes everything in the directory fd (closed here). Removing while
+ * reading may make readdir skip entries: read again until a pass finds
+ * nothing, a bounded number of times. */
+static int
+rm_contents(struct rm *c, int fd, int depth)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int r = 0, n = 1;
+
+	if (d == NULL) {
+		r = -errno;
+		close(fd);
+		return apply_fail("read", c->path, r);
+	}
+	for (int pass = 0; r == 0 && n > 0 && pass < RM_PASSES; pass++) {
+		rewinddir(d);
+		for (n = 0; r == 0; n++) {
+			errno = 0;
+			if ((de = readdir(d)) == NULL) {
+				if (errno != 0)
+					r = apply_fail("read", c->path, -errno);
+				break;
+			}
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				n--;
+			else
+				r = rm_at(c, dirfd(d), de->d_name, depth + 1);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* Removes the directory name in dfd (st: its lstat) with its contents.
+ * One without u+rwx is given it first: it is going away anyway. */
+static int
+rm_dir(struct rm *c, int dfd, const char *name, const struct stat *st,
+    int depth)
+{
+	int fd, r;
+
+	if (st->st_dev != c->dev) {
+		log_warn("refusing to remove %s: another file system is "
+		    "mounted there", c->path);
+		return -EXDEV;
+	}
+	if (depth > RM_MAX_DEPTH) {
+		log_warn("refusing to remove %s: more than %d levels deep",
+		    c->path, RM_MAX_DEPTH);
+		return -ELOOP;
+	}
+	if ((st->st_mode & 0700) != 0700 && fchmodat(dfd, name,
+	    (st->st_mode & 07777) | 0700, AT_SYMLINK_NOFOLLOW) < 0)
+		return apply_fail("remove", c->path, -errno);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : apply_fail("remove", c->path,
+		    -errno);
+	if ((r = rm_contents(c, fd, depth)) < 0)
+		return r;
+	if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return apply_fail("remove", c->path, -errno);
+	return 0;
+}
+
+static int
+rm_at(struct rm *c, int dfd, const char *name, int depth)
+{
+	size_t len = strlen(c->path);
+	struct stat st;
+	int r;
+
+	if (depth > 0)		/* messages name the entry; a long one is cut */
+		snprintf(c->path + len, sizeof(c->path) - len, "/%s", name);
+	if ((r = apply_lstat(dfd, name, &st)) == -ENOENT)
+		r = 0;
+	else if (r < 0)
+		r = apply_fail("remove", c->path, r);
+	else if (S_ISDIR(st.st_mode))
+		r = rm_dir(c, dfd, name, &st, depth);
+	else if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+		r = apply_fail("remove", c->path, -errno);
+	c->path[len] = '\0';
+	return r;
+}
+
+int
+apply_rm_tree(int dfd, const char *name, const char *path)
+{
+	struct rm *c = malloc(sizeof(*c));
+	struct stat st;
+	int r;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if (fstat(dfd, &st) < 0) {
+		r = apply_fail("remove", path, -errno);
+		free(c);
+		return r;
+	}
+	c->dev = st.st_dev;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	r = rm_at(c, dfd, name, 0);
+	free(c);
+	return r;
+}
+
+/* ---- records --------------------------------------------------------- */
+
+int
+apply_known_sha(struct apply *a, const char *path, const struct stat *st,
+    uint8_t out[32])
+{
+	struct store_file f;
+	int r, hit;
+
+	if ((r = store_file_get(a->st, path, &f)) < 0)
+		return r == -ENOENT ? 0 : r;
+	hit = !f.deleted && f.type == STORE_FILE && f.has_sha256 &&
+	    f.size == st->st_size && f.mtime_ns == apply_mtime_ns(st);
+	if (hit)
+		memcpy(out, f.sha256, 32);
+	store_file_clear(&f);
+	return hit;
+}
+
+int
+apply_record_stat(struct apply *a, const char *path, const struct stat *st,
+    const uint8_t *sha, const char *target)
+{
+	struct store_file f = {
+		.path = path, .mode = st->st_mode & 07777,
+		.mtime_ns = apply_mtime_ns(st), .target = target,
+	};
+
+	if (S_ISREG(st->st_mode)) {
+		f.type = STORE_FILE;
+		f.size = st->st_size;
+		f.has_sha256 = 1;
+		memcpy(f.sha256, sha, 32);
+	} else if (S_ISDIR(st->st_mode))
+		f.type = STORE_DIR;
+	else
+		f.type = STORE_SYMLINK;
+	return store_file_put(a->st, &f, NULL, NULL);
+}
+
+/* Reads name (st: its lstat) through SHA-256. Returns 0, 1 if it changed
+ * meanwhile (logged; its checksum would describe no state it had), or
+ * -errno (logged). */
+static int
+hash_at(int dfd, const char *name, const char *path, const struct stat *st,
+    uint8_t out[32])
+{
+	struct stat after;
+	int64_t bytes = 0;
+	int fd, r;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0)
+		return apply_fail("open", path, -errno);
+	if ((r = scan_hash_fd(fd, out, &bytes)) == 0 && fstat(fd, &after) < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0)
+		return apply_fail("read", path, r);
+	if (after.st_ino != st->st_ino || after.st_size != st->st_size ||
+	    bytes != st->st_size ||
+	    apply_mtime_ns(&after) != apply_mtime_ns(st)) {
+		log_info("not recording %s: it changed while being read", path);
+		return 1;
+	}
+	return 0;
+}
+
+int
+apply_record_at(struct apply *a, int dfd, const char *name, const char *path,
+    const uint8_t *sha)
+{
+	char target[PATH_MAX];
+	uint8_t sum[32];
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	if ((r = apply_lstat(dfd, name, &st)) < 0)
+		return r == -ENOENT ? r : apply_fail("stat", path, r);
+	if (S_ISREG(st.st_mode) && sha == NULL) {
+		if ((r = apply_known_sha(a, path, &st, sum)) < 0)
+			return r;
+		if (r == 0 && (r = hash_at(dfd, name, path, &st, sum)) != 0)
+			return r < 0 ? r : 0;
+		sha = sum;
+	} else if (S_ISLNK(st.st_mode)) {
+		if ((n = readlinkat(dfd, name, target, sizeof(target))) < 0)
+			return apply_fail("read the link", path, -errno);
+		if ((size_t)n >= sizeof(target)) {
+			log_warn("not recording %s: link text too long", path);
+			return 0;
+		}
+		target[n] = '\0';
+	} else if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		log_debug("not recording %s: not a file, directory or symlink",
+		    path);
+		return 0;
+	}
+	return apply_record_stat(a, path, &st, sha,
+	    S_ISLNK(st.st_mode) ? target : NULL);
+}
+
+/* ---- lists of records ------------------------------------------------ */
+
+int
+apply_end(struct apply *a, int r)
+{
+	if (r == 0 && (r = store_commit(a->st)) == 0)
+		return 0;
+	store_rollback(a->st);
+	return r;
+}
+
+static int
+recs_add(const struct store_file *f, void *arg)
+{
+	struct apply_recs *l = arg;
+	struct store_file *c;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct store_file *v = realloc(l->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	c = &l->v[l->n];
+	*c = *f;
+	c->path = strdup(f->path);
+	c->target = f->target ? strdup(f->target) : NULL;
+	l->n++;
+	if (c->path == NULL || (f->target && c->target == NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+int
+apply_recs_below(struct apply *a, const char *dir, struct apply_recs *l)
+{
+	return store_file_below(a->st, dir, recs_add, l);
+}
+
+void
+apply_recs_free(struct apply_recs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		store_file_clear(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int
+apply_forget_tree(struct apply *a, const char *path, int self)
+{
+	struct apply_recs l = {0};
+	int r;
+
+	if ((r = apply_recs_below(a, path, &l)) < 0 ||
+	    (r = store_begin(a->st)) < 0) {
+		apply_recs_free(&l);
+		return r;
+	}
+	for (size_t i = l.n; r == 0 && i > 0; i--)	/* deepest first */
+		if ((r = store_file_delete(a->st, l.v[i - 1].path, NULL)) ==
+		    -ENOENT)
+			r = 0;
+	if (r == 0 && self &&
+	    (r = store_file_delete(a->st, path, NULL)) == -ENOENT)
+		r = 0;
+	apply_recs_free(&l);
+	return apply_end(a, r);
+}
+
+/* ---- temp names ------------------------------------------------------ */
+
+int
+apply_temp_name(char out[APPLY_TMP_NAME], const char *kind, const char *path,
+    const void *extra, size_t n)
+{
+	gcry_md_hd_t h;
+	const uint8_t *d;
+	size_t o = strlen(PATH_TMP_PREFIX);
+
+	if (gcry_md_open(&h, GCRY_MD_SHA256, 0) != 0)
+		return -ENOMEM;
+	gcry_md_write(h, kind, strlen(kind) + 1);
+	gcry_md_write(h, path, strlen(path) + 1);
+	gcry_md_write(h, extra, n);
+	d = gcry_md_read(h, GCRY_MD_SHA256);
+	memcpy(out, PATH_TMP_PREFIX, o);
+	for (int i = 0; i < 16; i++, o += 2)
+		snprintf(out + o, 3, "%02x", d[i]);
+	gcry_md_close(h);
+	return 0;
+}

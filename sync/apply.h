@@ -1,0 +1,195 @@
+/* apply.h -- the slave's applier: make the mirrored folder what the master
+ * says, and record it in the slave's store once it is durable.
+ *
+ * The protocol glue parses operations from the network and calls these
+ * functions; nothing here knows XML or XMPP. Every path comes from the
+ * network, so every path is checked first: path_check_relative() (else
+ * -EINVAL), none of its components one of our temp names (-EINVAL), and
+ * not ignored by the slave's own patterns (-EPERM: the slave keeps its
+ * hands off; the glue may acknowledge and move on). Refusals are logged
+ * with the path escaped, since it may hold any byte.
+ *
+ * Everything is done through a directory descriptor of the root, opening
+ * each parent with path_open_parent(): a symlink or a file on the way is
+ * refused (-ELOOP, -ENOTDIR), so nothing outside the root is ever read,
+ * written or removed, whatever is planted inside it. Symlinks are stored
+ * and replaced, never followed; removals unlink a link itself.
+ *
+ * Order of durability: the change is made, the file or directory is
+ * fsynced, then its parent directory is fsynced, and only then is the
+ * store updated (store_file_put / store_file_delete, a subtree in one
+ * transaction). A crash in between leaves the disk ahead of the store;
+ * the master repeats an operation it has no ack for, every operation is
+ * idempotent, and a repeat brings the store up to date (a rename whose
+ * source is gone and whose destination exists moves the records again).
+ * The slave's scan catches up with anything else.
+ *
+ * Modes are permission bits (07777; not applied to symlinks, which have
+ * none); mtimes are nanoseconds since the epoch, set with utimensat(2)
+ * and recorded as the file system then reports them. The operations do
+ * not create missing parents: the master sends directories first, and a
+ * missing parent is -ENOENT.
+ *
+ * Received content goes through the sink (apply_put_*): into a temp file
+ * named PATH_TMP_PREFIX + an id derived from (path, size, sha256) in the
+ * target's directory, so an interrupted transfer of the same content is
+ * found again and resumed; it is verified against the whole file's SHA-256
+ * before it is renamed to its final name.
+ *
+ * Runs synchronously; one struct apply per thread (the store is not
+ * thread-safe). libgcrypt must be initialised first.
+ */
+#ifndef XS_APPLY_H
+#define XS_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct apply;
+struct apply_put;
+
+/* Largest file apply_put_begin() accepts unless apply_set_max_size()
+ * says otherwise: 1 TiB. */
+#define APPLY_MAX_SIZE_DEFAULT ((uint64_t)1 << 40)
+
+/* Opens the applier for the folder root (kept open as a directory fd),
+ * recording in st (borrowed: it must outlive the applier). ignore: the
+ * slave's ignore patterns (see path.h), copied. Returns 0 and sets *out,
+ * -ENOMEM, or open's -errno (logged). Free with apply_free(). */
+int apply_open(const char *root, struct store *st, const char *const *ignore,
+    size_t nignore, struct apply **out);
+
+/* Closes the root and frees a. NULL is a no-op. Put sessions still open
+ * must be finished or aborted first. */
+void apply_free(struct apply *a);
+
+/* Sets the largest size apply_put_begin() accepts (0: the default). */
+void apply_set_max_size(struct apply *a, uint64_t max);
+
+/* ---- metadata operations ---------------------------------------------
+ *
+ * Each is idempotent: applied twice, the second finds the work done and
+ * only confirms the record. Each returns 0, -EINVAL or -EPERM for a
+ * refused path (see the top), -ELOOP or -ENOTDIR for a symlink or file
+ * in the way, -ENOENT where stated, another -errno from the file system
+ * (logged), or a store error (logged by the store). */
+
+/* Makes path a directory with mode and mtime_ns: a directory already
+ * there is kept with its contents; a file or symlink there is replaced
+ * (the link itself, never its target). Returns as above; -ENOENT if the
+ * parent is missing. */
+int apply_mkdir(struct apply *a, const char *path, uint32_t mode,
+    int64_t mtime_ns);
+
+/* Removes whatever is at path: a file or symlink (the link itself), a
+ * directory with everything below it. Nothing there is success. The
+ * records of path and of everything below it become tombstones. Returns
+ * as above. */
+int apply_delete(struct apply *a, const char *path);
+
+/* The same as apply_delete(): the master's rmdir removes the whole
+ * subtree (a compacted directory rename may have left children on the
+ * slave), and whatever else is at path goes too. Returns as above. */
+int apply_rmdir(struct apply *a, const char *path);
+
+/* Renames from to to within the folder, replacing whatever is at to (a
+ * directory there is removed with its subtree first), then applies mode
+ * and mtime_ns to to. The records of from and of everything below it
+ * move to the same place below to, keeping their checksums; what was
+ * recorded at or below to is tombstoned. If from is gone but to exists,
+ * this is a repeat: from's remaining records move, the metadata is
+ * applied, and it succeeds. Returns as above; -ENOENT if neither exists
+ * or to's parent is missing; -EINVAL if to is below from. */
+int apply_rename(struct apply *a, const char *from, const char *to,
+    uint32_t mode, int64_t mtime_ns);
+
+/* Sets mode (not on a symlink) and mtime_ns of what is at path, without
+ * following a symlink, and updates its record. Returns as above; -ENOENT
+ * if nothing is there. */
+int apply_meta(struct apply *a, const char *path, uint32_t mode,
+    int64_t mtime_ns);
+
+/* Makes path a symlink with the link text target (stored as given, even
+ * if it points outside the folder: it is never followed here) and mtime
+ * mtime_ns, replacing what is there (a directory with its subtree); the
+ * new link appears atomically. Returns as above; -EINVAL also for an
+ * empty target or one of PATH_MAX bytes or more; -ENOENT if the parent
+ * is missing. */
+int apply_symlink(struct apply *a, const char *path, const char *target,
+    int64_t mtime_ns);
+
+/* ---- content ---------------------------------------------------------- */
+
+/* Whether the slave already holds exactly this content at path: a regular
+ * file of size bytes whose SHA-256 is sha256 (taken from its record when
+ * the record's size and mtime match the file, else read from disk). If
+ * so, applies mode and mtime_ns, records it and sets *have = 1; otherwise
+ * sets *have = 0 and changes nothing (also for a directory, symlink or
+ * nothing at path, or a missing parent). Returns 0, -EINVAL/-EPERM for a
+ * refused path, -ELOOP/-ENOTDIR for a symlink or file on the way, or
+ * another -errno (logged). */
+int apply_have(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns, int *have);
+
+/* Produces path from content the slave already holds elsewhere: looks up
+ * a live record with sha256 (store_file_find_sha256), checks that the
+ * file is still as recorded, copies it through the sink (verified like a
+ * transfer) and records it. Sets *done = 1 if path now holds the content,
+ * 0 if there was no usable copy (nothing changed at path; the caller
+ * transfers it instead). Returns 0, or an error as for apply_put_begin()
+ * and apply_put_finish() other than -EBADMSG (a source that changed on
+ * disk gives *done = 0). */
+int apply_copy_local(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns, int *done);
+
+/* Starts receiving path (size bytes whose SHA-256 is sha256; mode and
+ * mtime_ns applied at the end). Opens the parent beneath the root and
+ * creates or reopens the temp file for this (path, size, sha256) there,
+ * taking an exclusive lock on it. *have_bytes gets the length of what an
+ * earlier, interrupted session left in it if that is shorter than size:
+ * the sender resumes there; else the temp is emptied and *have_bytes = 0.
+ * Returns 0 and sets *out, -EINVAL/-EPERM for a refused path, -EFBIG if
+ * size exceeds the maximum, -ENOENT if the parent is missing,
+ * -ELOOP/-ENOTDIR for a symlink or file on the way, -EBUSY if another
+ * session holds this temp, another -errno (all logged). End the session
+ * with apply_put_finish() or apply_put_abort(). */
+int apply_put_begin(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
+    struct apply_put **out, uint64_t *have_bytes);
+
+/* Appends n bytes of plaintext to the temp file. Returns 0, -EFBIG if
+ * they would go beyond the declared size (nothing written), or write's
+ * -errno (logged). The session stays open either way. */
+int apply_put_write(struct apply_put *p, const void *buf, size_t n);
+
+/* Verifies and installs the file: its length must be the declared size
+ * and the SHA-256 of the whole temp file (a resumed prefix included) the
+ * declared one. Then sets mode and mtime, fsyncs it, renames it over
+ * path (a directory there is removed with its subtree first), fsyncs the
+ * directory and records it. Returns 0; -ENODATA if fewer bytes than
+ * declared arrived (temp kept: a later session resumes it); -EBADMSG if
+ * the checksum or length is wrong (temp removed, nothing at path
+ * changed); another -errno (logged) or a store error. p is freed in
+ * every case. */
+int apply_put_finish(struct apply_put *p);
+
+/* Ends a session without installing anything: keep = 1 leaves the temp
+ * file for a later session to resume, 0 removes it. p is freed; NULL is
+ * a no-op. */
+void apply_put_abort(struct apply_put *p, int keep);
+
+/* ---- manifest ----------------------------------------------------------- */
+
+/* Calls cb for up to max of the slave's live records (path, type, size,
+ * mtime_ns, mode, sha256, target; strings borrowed for the call) whose
+ * path sorts after `after` (bytewise; NULL: from the first), in path
+ * order: one page of the manifest for a full reconciliation. The next
+ * page starts after the last path seen. cb must not call into the
+ * applier or write to the store; a nonzero return stops and is
+ * returned. Returns 0, cb's value, or a store error. */
+int apply_manifest(struct apply *a, const char *after, size_t max,
+    int (*cb)(const struct store_file *f, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,132 @@
+/* apply_int.h -- shared by the files of the applier only; not an API.
+ *
+ *   apply.c       the context, path checks, parents, attributes, records,
+ *                 removal of subtrees, the manifest
+ *   apply_ops.c   metadata operations: mkdir, delete, rename, meta, symlink
+ *   apply_sink.c  content: the put sink, have, copy from a local file
+ *
+ * Helpers that say "logged" log the cause once; the others return the
+ * code for the caller to log with what it was doing. */
+#ifndef XS_APPLY_INT_H
+#define XS_APPLY_INT_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "sync/apply.h"
+#include "sync/path.h"
+
+struct apply {
+	int rootfd;		/* the folder, O_RDONLY | O_DIRECTORY */
+	char *root;		/* for messages */
+	struct store *st;	/* borrowed */
+	char **ignore;
+	size_t nignore;
+	uint64_t max_size;
+};
+
+/* Checks a path from the network: path_check_relative(), and no
+ * component is one of our temp names. Returns 0 or -EINVAL (logged as
+ * refused, with what: the operation). */
+int apply_check(const char *what, const char *path);
+
+/* Whether path (is_dir: as a directory) is ignored here. Returns 0 or
+ * -EPERM (logged). */
+int apply_check_ignored(struct apply *a, const char *what, const char *path,
+    int is_dir);
+
+/* Logs that what on path failed with -r, as a refusal when a symlink or
+ * file was in the way. Returns r. */
+int apply_fail(const char *what, const char *path, int r);
+
+/* Opens the directory holding path beneath the root for reading (so it
+ * can be fsynced) and sets *name to path's last component. Returns the
+ * descriptor or -errno as for path_open_parent() (not logged). */
+int apply_parent(struct apply *a, const char *path, const char **name);
+
+/* lstat of name in dfd. Returns 0, or -errno (not logged; -ENOENT when
+ * nothing is there). */
+int apply_lstat(int dfd, const char *name, struct stat *st);
+
+/* fsyncs the directory dfd. Returns 0 or -errno (logged for path). */
+int apply_fsync_dir(int dfd, const char *path);
+
+/* Sets mode (unless a symlink) and mtime of name in dfd without following
+ * a symlink, and makes it durable (fsync of the object; a symlink's
+ * change is made durable by its directory's fsync). Returns 0 or -errno
+ * (logged for path). */
+int apply_attrs_at(int dfd, const char *name, const char *path, uint32_t mode,
+    int64_t mtime_ns);
+
+/* The same on an open regular file or directory. Returns 0 or -errno
+ * (logged for path). */
+int apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns);
+
+/* Removes whatever is at name in dfd: unlinks a file or symlink, removes
+ * a directory with everything below it, never following a symlink and
+ * never leaving the file system of dfd. Nothing there is success.
+ * Returns 0 or -errno (logged for path). */
+int apply_rm_tree(int dfd, const char *name, const char *path);
+
+/* Checksum of path from its live record, if the record is a file of st's
+ * size and mtime. Returns 1 (out set), 0 (no usable record), or a store
+ * error. */
+int apply_known_sha(struct apply *a, const char *path, const struct stat *st,
+    uint8_t out[32]);
+
+/* Records path as st describes it: a file with checksum sha, a
+ * directory, or a symlink with text target. Call once it is durable.
+ * Returns 0 or a store error. */
+int apply_record_stat(struct apply *a, const char *path, const struct stat *st,
+    const uint8_t *sha, const char *target);
+
+/* Records what is now at name in dfd as path: its type, size, mode and
+ * mtime as lstat reports them; for a file the checksum sha (if not NULL,
+ * already verified), else a recorded one that still matches, else read
+ * from the file; for a symlink its text. Something else (a fifo, a
+ * device) is not recorded. Call once the change is durable. Returns 0,
+ * -ENOENT if nothing is there, another -errno (logged), or a store
+ * error. */
+int apply_record_at(struct apply *a, int dfd, const char *name,
+    const char *path, const uint8_t *sha);
+
+/* Copies of live records (strings owned). */
+struct apply_recs {
+	struct store_file *v;
+	size_t n, cap;
+};
+
+/* Appends copies of the live records below dir to l, in path order.
+ * Returns 0, -ENOMEM or a store error; free l with apply_recs_free()
+ * either way. */
+int apply_recs_below(struct apply *a, const char *dir, struct apply_recs *l);
+
+/* Frees the records of l and empties it. */
+void apply_recs_free(struct apply_recs *l);
+
+/* Ends a transaction opened with store_begin(): commits if r == 0, else
+ * rolls back. Returns r or the commit's error. */
+int apply_end(struct apply *a, int r);
+
+/* Tombstones the live records below path, and path's own if self, in
+ * one transaction. Returns 0 or a store error. */
+int apply_forget_tree(struct apply *a, const char *path, int self);
+
+/* Size of a temp name with its NUL: the prefix and 32 hex digits. */
+#define APPLY_TMP_NAME (sizeof(PATH_TMP_PREFIX) + 32)
+
+/* Writes to out our temp name for (kind, path, the n bytes at extra): the
+ * same inputs give the same name, so an interrupted job finds its temp
+ * again. Returns 0 or -ENOMEM. */
+int apply_temp_name(char out[APPLY_TMP_NAME], const char *kind,
+    const char *path, const void *extra, size_t n);
+
+/* mtime of st in nanoseconds since the epoch. */
+int64_t apply_mtime_ns(const struct stat *st);
+
+/* Fills ts for utimensat/futimens: atime and mtime both mtime_ns. */
+void apply_timespec(int64_t mtime_ns, struct timespec ts[2]);
+
+#endif

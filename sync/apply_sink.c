@@ -1,0 +1,429 @@
+/* apply_sink.c -- received content: the put sink (temp file, resume,
+ * verify, install), whether the slave already has a file, and copies of
+ * content it holds under another name. See apply.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/log.h"
+#include "store/store.h"
+#include "sync/apply_int.h"
+#include "sync/path.h"
+#include "sync/scan.h"
+
+#define COPY_BUF (128 * 1024)
+
+struct apply_put {
+	struct apply *a;
+	int dfd;			/* the target's directory */
+	int fd;				/* the temp file, locked */
+	char *path;
+	const char *name;		/* last component, in path */
+	char tmp[APPLY_TMP_NAME];
+	uint64_t size, written;
+	uint8_t sha256[32];
+	uint32_t mode;
+	int64_t mtime_ns;
+};
+
+static void
+put_free(struct apply_put *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->dfd >= 0)
+		close(p->dfd);
+	free(p->path);
+	free(p);
+}
+
+/* The temp name of (path, size, sha256). */
+static int
+put_temp_name(struct apply_put *p)
+{
+	uint8_t id[40];
+
+	for (int i = 0; i < 8; i++)
+		id[i] = (uint8_t)(p->size >> (56 - 8 * i));
+	memcpy(id + 8, p->sha256, 32);
+	return apply_temp_name(p->tmp, "put", p->path, id, sizeof(id));
+}
+
+/* Opens (creating) the temp file and locks it. Something other than a
+ * regular file of ours there (a fifo, a directory, a hard link that
+ * could lead out of the folder) is removed first. */
+static int
+put_open_temp(struct apply_put *p)
+{
+	struct stat st;
+	int r;
+
+	if (apply_lstat(p->dfd, p->tmp, &st) == 0 &&
+	    (!S_ISREG(st.st_mode) || st.st_nlink != 1) &&
+	    (r = apply_rm_tree(p->dfd, p->tmp, p->path)) < 0)
+		return r;
+	p->fd = openat(p->dfd, p->tmp, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (p->fd < 0)
+		return apply_fail("create a temp file for", p->path, -errno);
+	if (fstat(p->fd, &st) < 0)
+		return apply_fail("stat the temp file of", p->path, -errno);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		log_warn("refusing to receive %s: its temp file was replaced",
+		    p->path);
+		return -EEXIST;
+	}
+	if (flock(p->fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return apply_fail("lock the temp file of", p->path,
+			    -errno);
+		log_warn("cannot receive %s: another transfer of it is running",
+		    p->path);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Keeps a proper prefix for resuming; anything else starts over. */
+static int
+put_resume_point(struct apply_put *p)
+{
+	struct stat st;
+
+	if (fstat(p->fd, &st) < 0)
+		return apply_fail("stat the temp file of", p->path, -errno);
+	p->written = (uint64_t)st.st_size;
+	if (p->written >= p->size) {
+		if (ftruncate(p->fd, 0) < 0)
+			return apply_fail("empty the temp file of", p->path,
+			    -errno);
+		p->written = 0;
+	}
+	if (lseek(p->fd, (off_t)p->written, SEEK_SET) < 0)
+		return apply_fail("seek in the temp file of", p->path, -errno);
+	return 0;
+}
+
+static int
+put_check(struct apply *a, const char *path, uint64_t size)
+{
+	int r;
+
+	if ((r = apply_check("receive", path)) < 0 ||
+	    (r = apply_check_ignored(a, "receive", path, 0)) < 0)
+		return r;
+	if (size > a->max_size || size > (uint64_t)INT64_MAX) {
+		log_warn("refusing to receive %s: %llu bytes, more than the "
+		    "limit of %llu", path, (unsigned long long)size,
+		    (unsigned long long)a->max_size);
+		return -EFBIG;
+	}
+	return 0;
+}
+
+int
+apply_put_begin(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
+    struct apply_put **out, uint64_t *have_bytes)
+{
+	struct apply_put *p;
+	int r;
+
+	if ((r = put_check(a, path, size)) < 0)
+		return r;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return -ENOMEM;
+	*p = (struct apply_put){.a = a, .dfd = -1, .fd = -1, .size = size,
+	    .mode = mode, .mtime_ns = mtime_ns};
+	memcpy(p->sha256, sha256, 32);
+	if ((p->path = strdup(path)) == NULL || put_temp_name(p) < 0) {
+		put_free(p);
+		return -ENOMEM;
+	}
+	if ((p->dfd = apply_parent(a, p->path, &p->name)) < 0)
+		r = apply_fail("receive", path, p->dfd);
+	else if ((r = put_open_temp(p)) == 0)
+		r = put_resume_point(p);
+	if (r < 0) {
+		put_free(p);
+		return r;
+	}
+	*have_bytes = p->written;
+	*out = p;
+	return 0;
+}
+
+int
+apply_put_write(struct apply_put *p, const void *buf, size_t n)
+{
+	const uint8_t *b = buf;
+	ssize_t w;
+
+	if (n > p->size - p->written) {
+		log_warn("refusing data for %s beyond its size of %llu bytes",
+		    p->path, (unsigned long long)p->size);
+		return -EFBIG;
+	}
+	while (n > 0) {
+		if ((w = write(p->fd, b, n)) < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return apply_fail("write the temp file of", p->path,
+			    -errno);
+		b += w;
+		n -= (size_t)w;
+		p->written += (uint64_t)w;
+	}
+	return 0;
+}
+
+void
+apply_put_abort(struct apply_put *p, int keep)
+{
+	if (p == NULL)
+		return;
+	if (!keep && unlinkat(p->dfd, p->tmp, 0) < 0 && errno != ENOENT)
+		log_warn("cannot remove the temp file of %s: %s", p->path,
+		    strerror(errno));
+	put_free(p);
+}
+
+/* Checks length and checksum of the whole temp file. Returns 0,
+ * -ENODATA (short: kept), -EBADMSG (removed), or -errno. */
+static int
+put_verify(struct apply_put *p)
+{
+	uint8_t sum[32];
+	int64_t bytes = 0;
+	struct stat st;
+	int r = 0;
+
+	if (fstat(p->fd, &st) < 0)
+		return apply_fail("stat the temp file of", p->path, -errno);
+	if ((uint64_t)st.st_size < p->size) {
+		log_warn("cannot install %s: %lld of %llu bytes arrived",
+		    p->path, (long long)st.st_size,
+		    (unsigned long long)p->size);
+		return -ENODATA;
+	}
+	if (lseek(p->fd, 0, SEEK_SET) < 0 ||
+	    (r = scan_hash_fd(p->fd, sum, &bytes)) < 0)
+		return apply_fail("read the temp file of", p->path,
+		    r < 0 ? r : -errno);
+	if ((uint64_t)bytes == p->size && memcmp(sum, p->sha256, 32) == 0)
+		return 0;
+	log_warn("refusing %s: its content does not match its checksum",
+	    p->path);
+	if (unlinkat(p->dfd, p->tmp, 0) < 0)
+		log_warn("cannot remove the temp file of %s: %s", p->path,
+		    strerror(errno));
+	return -EBADMSG;
+}
+
+/* Renames the verified temp file over the final name; a directory there
+ * goes first, with its subtree. Sets *was_dir. */
+static int
+put_install(struct apply_put *p, int *was_dir)
+{
+	struct stat st;
+	int r;
+
+	*was_dir = apply_lstat(p->dfd, p->name, &st) == 0 &&
+	    S_ISDIR(st.st_mode);
+	if (*was_dir && (r = apply_rm_tree(p->dfd, p->name, p->path)) < 0)
+		return r;
+	if (renameat(p->dfd, p->tmp, p->dfd, p->name) < 0)
+		return apply_fail("install", p->path, -errno);
+	return apply_fsync_dir(p->dfd, p->path);
+}
+
+int
+apply_put_finish(struct apply_put *p)
+{
+	struct stat st;
+	int r, was_dir = 0;
+
+	if ((r = put_verify(p)) == 0 &&
+	    (r = apply_attrs_fd(p->fd, p->path, p->mode, p->mtime_ns)) == 0 &&
+	    (r = put_install(p, &was_dir)) == 0 && fstat(p->fd, &st) < 0)
+		r = apply_fail("stat", p->path, -errno);
+	if (r == 0 && was_dir)
+		r = apply_forget_tree(p->a, p->path, 0);
+	/* the record describes the inode installed, whatever came since */
+	if (r == 0)
+		r = apply_record_stat(p->a, p->path, &st, p->sha256, NULL);
+	put_free(p);
+	return r;
+}
+
+/* ---- have ------------------------------------------------------------ */
+
+/* Opens name (st: its lstat) for reading, checking it is still that
+ * file. Returns the descriptor, -EAGAIN if it changed, or -errno. */
+static int
+open_same(int dfd, const char *name, const struct stat *st)
+{
+	struct stat fst;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &fst) < 0 || fst.st_dev != st->st_dev ||
+	    fst.st_ino != st->st_ino || !S_ISREG(fst.st_mode)) {
+		close(fd);
+		return -EAGAIN;
+	}
+	return fd;
+}
+
+/* Whether the open file fd (st: its stat) has content sha256: by its
+ * record, else by reading it. Returns 1, 0, or -errno (logged). */
+static int
+same_content(struct apply *a, const char *path, int fd, const struct stat *st,
+    const uint8_t sha256[32])
+{
+	uint8_t sum[32];
+	struct stat after;
+	int64_t bytes = 0;
+	int r;
+
+	if ((r = apply_known_sha(a, path, st, sum)) < 0)
+		return r;
+	if (r == 1)
+		return memcmp(sum, sha256, 32) == 0;
+	if ((r = scan_hash_fd(fd, sum, &bytes)) < 0)
+		return apply_fail("read", path, r);
+	if (fstat(fd, &after) < 0)
+		return apply_fail("stat", path, -errno);
+	if (bytes != st->st_size || after.st_size != st->st_size ||
+	    apply_mtime_ns(&after) != apply_mtime_ns(st))
+		return 0;	/* changing under us: not what was asked */
+	return memcmp(sum, sha256, 32) == 0;
+}
+
+/* Applies the metadata to the matching file fd and records it. */
+static int
+have_confirm(struct apply *a, const char *path, int fd, uint32_t mode,
+    int64_t mtime_ns, const uint8_t sha256[32])
+{
+	struct stat st;
+	int r;
+
+	if ((r = apply_attrs_fd(fd, path, mode, mtime_ns)) < 0)
+		return r;
+	if (fstat(fd, &st) < 0)
+		return apply_fail("stat", path, -errno);
+	return apply_record_stat(a, path, &st, sha256, NULL);
+}
+
+int
+apply_have(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns, int *have)
+{
+	const char *name;
+	struct stat st;
+	int dfd, fd, r;
+
+	*have = 0;
+	if ((r = apply_check("look up", path)) < 0 ||
+	    (r = apply_check_ignored(a, "look up", path, 0)) < 0)
+		return r;
+	if ((dfd = apply_parent(a, path, &name)) == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return apply_fail("look up", path, dfd);
+	r = apply_lstat(dfd, name, &st);
+	if (r < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+		close(dfd);
+		return r < 0 && r != -ENOENT ? apply_fail("stat", path, r) : 0;
+	}
+	fd = open_same(dfd, name, &st);
+	close(dfd);
+	if (fd == -EACCES || fd == -EAGAIN || fd == -ENOENT)
+		return 0;	/* a transfer replaces it */
+	if (fd < 0)
+		return apply_fail("open", path, fd);
+	if ((r = same_content(a, path, fd, &st, sha256)) == 1 &&
+	    (r = have_confirm(a, path, fd, mode, mtime_ns, sha256)) == 0)
+		*have = 1;
+	close(fd);
+	return r < 0 ? r : 0;
+}
+
+/* ---- copy from a local file ------------------------------------------ */
+
+/* Opens the file recorded as src if it is still as recorded. Returns the
+ * descriptor, or -ESTALE (nothing to copy from; logged at debug). */
+static int
+open_source(struct apply *a, const struct store_file *src)
+{
+	struct stat st;
+	int fd = path_open_beneath(a->rootfd, src->path, O_RDONLY |
+	    O_NONBLOCK | O_NOCTTY, 0);
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size == src->size && apply_mtime_ns(&st) == src->mtime_ns)
+		return fd;
+	log_debug("cannot copy from %s: not as recorded", src->path);
+	if (fd >= 0)
+		close(fd);
+	return -ESTALE;
+}
+
+/* Feeds src from offset `from` into the session. Returns 0 or -errno. */
+static int
+copy_into(struct apply_put *p, int src, uint64_t from, const char *spath)
+{
+	uint8_t *buf = malloc(COPY_BUF);
+	ssize_t n;
+	int r = 0;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	if (lseek(src, (off_t)from, SEEK_SET) < 0)
+		r = apply_fail("seek in", spath, -errno);
+	while (r == 0 && (n = read(src, buf, COPY_BUF)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = apply_fail("read", spath, -errno);
+		else if ((r = apply_put_write(p, buf, (size_t)n)) == -EFBIG)
+			r = -EBADMSG;	/* the source grew: not as recorded */
+	}
+	free(buf);
+	return r;
+}
+
+int
+apply_copy_local(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns, int *done)
+{
+	struct store_file src;
+	struct apply_put *p;
+	uint64_t have;
+	int fd, r;
+
+	*done = 0;
+	if ((r = put_check(a, path, size)) < 0)
+		return r;
+	if ((r = store_file_find_sha256(a->st, sha256, &src)) < 0)
+		return r == -ENOENT ? 0 : r;
+	if ((uint64_t)src.size != size || (fd = open_source(a, &src)) < 0) {
+		store_file_clear(&src);
+		return 0;
+	}
+	r = apply_put_begin(a, path, size, sha256, mode, mtime_ns, &p, &have);
+	if (r == 0 && (r = copy_into(p, fd, have, src.path)) < 0)
+		apply_put_abort(p, r != -EBADMSG);
+	else if (r == 0 && (r = apply_put_finish(p)) == 0)
+		*done = 1;
+	close(fd);
+	store_file_clear(&src);
+	return r == -EBADMSG || r == -ENODATA ? 0 : r;
+}
