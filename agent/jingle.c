@@ -158,7 +158,7 @@ ttype_name(const struct session *s)
 {
 	if (s->ttype == JT_IBB)
 		return "ibb";
-	return s->s5 && s->s5->decided == 2 ? "proxy" : "s5b";
+	return s->via_proxy ? "proxy" : "s5b";
 }
 
 static void

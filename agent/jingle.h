@@ -191,6 +191,7 @@ struct jingle_config {
 	unsigned window;         /* sessions in flight per peer; 0: 8 */
 	unsigned ibb_block_size; /* bytes per IBB <data/>; 0: 16384 */
 	unsigned timeout_ms;     /* per stage; 0: 30000 */
+	uint64_t max_rate;       /* sender: bytes/s per session; 0: no cap */
 	/* Direct SOCKS5 candidates: the host and port to advertise instead
 	 * of the local addresses and the listening port (port forwarding;
 	 * tests point them at a closed port). NULL/0: discovered. */

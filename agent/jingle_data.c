@@ -188,12 +188,47 @@ deliver(struct session *s, const unsigned char *p, size_t n)
 		jingle_data_receive_done(s);
 }
 
+/* ---- rate cap (sender) ---- */
+
+static void ibb_pump(struct session *s);
+
+static long
+rate_resume(struct loop *l, void *arg)
+{
+	struct session *s = arg;
+
+	s->rate_timer = 0;
+	if (s->data_fd >= 0)
+		loop_fd_mod(l, s->data_fd, LOOP_READ | LOOP_WRITE);
+	else
+		ibb_pump(s);
+	return LOOP_TIMER_END;
+}
+
+/* Returns 1 (and arranges to resume) when the session is ahead of
+ * max_rate, else 0. */
+static int
+over_rate(struct session *s)
+{
+	uint64_t rate = s->j->cfg.max_rate;
+	int64_t el = loop_now_ms() - s->xfer_ms;
+
+	if (rate == 0 || s->wire_done * 1000 <= rate * (uint64_t)(el > 0 ? el : 0))
+		return 0;
+	if (s->rate_timer == 0) {
+		if (s->data_fd >= 0)
+			loop_fd_mod(s->j->l, s->data_fd, LOOP_READ);
+		s->rate_timer = loop_timer_add(s->j->l, 20, rate_resume, s);
+	}
+	return 1;
+}
+
 /* ---- SOCKS5 socket ---- */
 
 static void
 sock_send(struct session *s)
 {
-	for (int i = 0; i < ROUNDS_PER_EVENT; i++) {
+	for (int i = 0; i < ROUNDS_PER_EVENT && !over_rate(s); i++) {
 		int r = fill(s);
 		if (r < 0) {
 			source_failed(s, r);
@@ -277,6 +312,7 @@ jingle_data_socket(struct session *s, int fd)
 {
 	s->data_fd = fd;
 	s->state = SS_TRANSFER;
+	s->xfer_ms = loop_now_ms();
 	jingle_touch(s);
 	if (loop_fd_add(s->j->l, fd, s->sending ? LOOP_READ | LOOP_WRITE :
 	    LOOP_READ, on_sock, s) < 0) {
@@ -296,7 +332,8 @@ ibb_pump(struct session *s)
 {
 	struct jingle *j = s->j;
 
-	while (s->state == SS_TRANSFER && s->ibb_inflight < JINGLE_IBB_WINDOW) {
+	while (s->state == SS_TRANSFER && s->ibb_inflight < JINGLE_IBB_WINDOW &&
+	    !over_rate(s)) {
 		int r = fill(s);
 		if (r < 0) {
 			source_failed(s, r);
@@ -359,6 +396,7 @@ jingle_data_ibb_acked(struct session *s, int ok)
 	if (!s->ibb_open) {
 		s->ibb_open = 1;
 		s->state = SS_TRANSFER;
+		s->xfer_ms = loop_now_ms();
 		log_debug("%s: ibb open, block size %u", s->file.name,
 		    s->block_size);
 	} else if (s->ibb_inflight)
@@ -469,6 +507,10 @@ jingle_data_free(struct session *s, int keep)
 {
 	struct jingle *j = s->j;
 
+	if (s->rate_timer) {
+		loop_timer_del(j->l, s->rate_timer);
+		s->rate_timer = 0;
+	}
 	if (s->data_fd >= 0) {
 		loop_fd_del(j->l, s->data_fd);
 		close(s->data_fd);

@@ -89,6 +89,7 @@ struct session {
 	size_t fam;             /* index into cfg.transports being tried */
 	enum jingle_ttype ttype;
 	int replacing;          /* transport-replace sent, no answer yet */
+	int via_proxy;          /* the SOCKS5 stream goes through a proxy */
 	struct s5b_neg *s5;
 	int data_fd;            /* the chosen SOCKS5 socket, -1 if none */
 	/* IBB */
@@ -106,6 +107,8 @@ struct session {
 	uint64_t read_off;      /* next plaintext byte to read from the source */
 	int src_done;           /* the filter has seen last=1 */
 	int64_t started_ms;
+	int64_t xfer_ms;        /* when bytes started to flow */
+	int64_t rate_timer;     /* pending resume after a rate pause */
 };
 
 struct queued {

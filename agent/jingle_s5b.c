@@ -451,6 +451,7 @@ jingle_s5b_activate_reply(struct session *s, int ok)
 static void
 use_proxy_log(struct session *s, const char *whose)
 {
+	s->via_proxy = 1;
 	if (jingle_transport_allowed(s->j, CFG_TRANSPORT_S5B))
 		log_warn("fallback: no direct SOCKS5 connection for %s with %s; "
 		    "using %s proxy", s->file.name, s->peer, whose);

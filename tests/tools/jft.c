@@ -7,10 +7,16 @@
  *       sorted) to PEER (full JID); exits 0 when every file arrived
  *   jft -c CONF [options] recv DIR
  *       accepts offers into DIR; with --count N exits after N files
+ *   jft -c CONF probe PEER
+ *       sends malformed and out-of-order Jingle/IBB requests to PEER and
+ *       prints each reply ("probe NAME error COND [JINGLE-COND]" or
+ *       "probe NAME result") and each request PEER sends ("peer ACTION
+ *       REASON"); exits after all replies plus two seconds
  *
  * options: --transports s5b,proxy,ibb   --window N   --block N
  *          --s5b-port P (advertise this port for direct candidates)
  *          --timeout MS   --max-size N   --count N   -v
+ *          --rate BYTES_PER_S (sender cap per session)
  * Prints one line per file ("sent NAME ok", "received NAME ok ...",
  * "... failed REASON: TEXT") and "total N files B bytes in T ms".
  */
@@ -21,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "agent/config.h"
 #include "agent/conn.h"
@@ -40,7 +49,7 @@ struct tool {
 	unsigned done, ok, want;
 	uint64_t bytes;
 	int64_t t0;
-	int submitted, rc, finished;
+	int submitted, rc, finished, probing;
 };
 
 static void
@@ -76,6 +85,138 @@ on_done(void *arg, const struct jingle_info *in, int err,
 	}
 }
 
+
+/* ---- probe mode: hostile requests ---- */
+
+#define H "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+#define INIT(sid, name, size, tr) "<iq type='set' to='%1$s' id='%3$s'>" \
+	"<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' " \
+	"initiator='%2$s' sid='" sid "'><content creator='initiator' " \
+	"name='f' senders='initiator'><description xmlns='" JINGLE_NS_FT "'>" \
+	"<file><name>" name "</name><size>" size "</size><hash xmlns='" \
+	JINGLE_NS_HASH "' algo='sha-256'>" H "</hash></file></description>" \
+	tr "</content></jingle></iq>"
+#define IBBT "<transport xmlns='" JINGLE_NS_IBB "' sid='i1' block-size='4096'/>"
+
+static const struct probe {
+	const char *name, *xml;
+} probes[] = {
+	{"missing_sid", "<iq type='set' to='%1$s' id='%3$s'><jingle xmlns='"
+	    JINGLE_NS "' action='session-initiate' initiator='%2$s'/></iq>"},
+	{"unknown_action", "<iq type='set' to='%1$s' id='%3$s'><jingle xmlns='"
+	    JINGLE_NS "' action='session-dance' sid='p2'/></iq>"},
+	{"bad_candidate_port", INIT("p3", "port.bin", "10",
+	    "<transport xmlns='" JINGLE_NS_S5B "' sid='t3' mode='tcp'>"
+	    "<candidate cid='c1' host='127.0.0.1' jid='%2$s' port='99999' "
+	    "priority='8257536' type='direct'/></transport>")},
+	{"dotdot_name", INIT("p4", "../evil", "10", IBBT)},
+	{"absolute_name", INIT("p5", "/tmp/xs-evil-abs", "10", IBBT)},
+	{"inner_dotdot_name", INIT("p6", "a/../../evil2", "10", IBBT)},
+	{"unknown_session", "<iq type='set' to='%1$s' id='%3$s'><jingle xmlns='"
+	    JINGLE_NS "' action='transport-info' sid='nope'/></iq>"},
+	{"too_large", INIT("p8", "big.bin", "99999999999999", IBBT)},
+	{"ooo_initiate", INIT("p9", "ooo.bin", "10", IBBT)},
+	{"ooo_accept", "<iq type='set' to='%1$s' id='%3$s'><jingle xmlns='"
+	    JINGLE_NS "' action='session-accept' sid='p9' responder='%1$s'/></iq>"},
+	{"ibb_unknown_sid", "<iq type='set' to='%1$s' id='%3$s'><data xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='zz' seq='0'>AAAA</data></iq>"},
+	{"no_hash", "<iq type='set' to='%1$s' id='%3$s'><jingle xmlns='"
+	    JINGLE_NS "' action='session-initiate' initiator='%2$s' sid='p12'>"
+	    "<content creator='initiator' name='f' senders='initiator'>"
+	    "<description xmlns='" JINGLE_NS_FT "'><file><name>nohash</name>"
+	    "<size>1</size></file></description>" IBBT "</content></jingle></iq>"},
+};
+#define NPROBES (sizeof(probes) / sizeof(probes[0]))
+
+static int
+probe_reply(xmpp_conn_t *xc, xmpp_stanza_t *st, void *arg)
+{
+	struct tool *t = arg;
+	const char *id = xmpp_stanza_get_id(st), *type = xmpp_stanza_get_type(st);
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error"), *c;
+	char conds[200] = "";
+
+	(void)xc;
+	for (c = e ? xmpp_stanza_get_children(e) : NULL; c;
+	    c = xmpp_stanza_get_next(c))
+		if (xmpp_stanza_is_tag(c) && strcmp(xmpp_stanza_get_name(c),
+		    "text") != 0) {
+			strncat(conds, " ", sizeof(conds) - strlen(conds) - 1);
+			strncat(conds, xmpp_stanza_get_name(c),
+			    sizeof(conds) - strlen(conds) - 1);
+		}
+	printf("probe %s %s%s\n", probes[atoi(id + 6)].name, type, conds);
+	fflush(stdout);
+	t->done++;
+	return 0;
+}
+
+/* Acks whatever the peer sends and prints the action and reason. */
+static int
+probe_incoming(xmpp_conn_t *xc, xmpp_stanza_t *st, void *arg)
+{
+	xmpp_stanza_t *j = xmpp_stanza_get_child_by_ns(st, JINGLE_NS), *r, *c;
+	xmpp_stanza_t *res = xmpp_iq_new(xmpp_conn_get_context(xc), "result",
+	    xmpp_stanza_get_id(st));
+	const char *reason = "-";
+
+	(void)arg;
+	xmpp_stanza_set_to(res, xmpp_stanza_get_from(st));
+	xmpp_send(xc, res);
+	xmpp_stanza_release(res);
+	if (j == NULL)
+		return 1;
+	r = xmpp_stanza_get_child_by_name(j, "reason");
+	for (c = r ? xmpp_stanza_get_children(r) : NULL; c;
+	    c = xmpp_stanza_get_next(c))
+		if (xmpp_stanza_is_tag(c) && strcmp(xmpp_stanza_get_name(c),
+		    "text") != 0)
+			reason = xmpp_stanza_get_name(c);
+	printf("peer %s %s %s\n", xmpp_stanza_get_attribute(j, "action"),
+	    xmpp_stanza_get_attribute(j, "sid"), reason);
+	fflush(stdout);
+	return 1;
+}
+
+static void
+probe_start(struct tool *t)
+{
+	xmpp_conn_t *xc = conn_get_strophe(t->conn);
+	xmpp_ctx_t *ctx = conn_get_ctx(t->conn);
+	char xml[4096], id[16];
+
+	xmpp_handler_add(xc, probe_incoming, NULL, "iq", "set", t);
+	for (size_t i = 0; i < NPROBES; i++) {
+		snprintf(id, sizeof(id), "probe-%zu", i);
+		snprintf(xml, sizeof(xml), probes[i].xml, t->peer,
+		    conn_get_bound_jid(t->conn), id);
+		xmpp_stanza_t *st = xmpp_stanza_new_from_string(ctx, xml);
+		if (st == NULL) {
+			fprintf(stderr, "jft: bad probe %s\n", probes[i].name);
+			continue;
+		}
+		xmpp_id_handler_add(xc, probe_reply, id, t);
+		xmpp_send(xc, st);
+		xmpp_stanza_release(st);
+	}
+	t->t0 = loop_now_ms();
+}
+
+static long
+probe_tick(struct loop *l, void *arg)
+{
+	struct tool *t = arg;
+
+	if (t->t0 && (loop_now_ms() - t->t0 > 10000 ||
+	    (t->done == NPROBES && loop_now_ms() - t->t0 > 2000))) {
+		t->rc = t->done == NPROBES ? 0 : 1;
+		t->finished = 1;
+		loop_stop(l);
+		return LOOP_TIMER_END;
+	}
+	return 100;
+}
+
 static int
 submit(struct tool *t)
 {
@@ -106,12 +247,44 @@ submit(struct tool *t)
 	return 0;
 }
 
+/* libstrophe's socket, captured when it is made, so the loop wakes up
+ * when the server sends something instead of polling. The callback has
+ * no user pointer: this is the tool's one global. */
+static int strophe_fd = -1;
+
+static int
+on_sockopt(xmpp_conn_t *xc, void *sock)
+{
+	int one = 1;
+
+	(void)xc;
+	strophe_fd = *(int *)sock;
+	/* small stanzas back to back: without this, Nagle and delayed ACKs
+	 * add 40 ms to many round trips */
+	setsockopt(strophe_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return xmpp_sockopt_cb_keepalive(xc, sock);
+}
+
+static void
+on_strophe_fd(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	(void)l; (void)fd; (void)ev; (void)arg;
+	/* the idle hook runs libstrophe right after this */
+}
+
 static void
 on_conn(struct conn *c, int online, void *arg)
 {
 	struct tool *t = arg;
 
-	jingle_online(t->j, online ? conn_get_bound_jid(c) : NULL);
+	if (t->j)
+		jingle_online(t->j, online ? conn_get_bound_jid(c) : NULL);
+	if (online && strophe_fd >= 0)
+		loop_fd_add(t->l, strophe_fd, LOOP_READ, on_strophe_fd, t);
+	if (!online && strophe_fd >= 0) {
+		loop_fd_del(t->l, strophe_fd);
+		strophe_fd = -1;
+	}
 	if (online) {
 		/* initial presence: some servers route IQs only to available
 		 * resources */
@@ -120,6 +293,10 @@ on_conn(struct conn *c, int online, void *arg)
 		xmpp_stanza_release(p);
 		printf("connected as %s\n", conn_get_bound_jid(c));
 		fflush(stdout);
+	}
+	if (online && t->probing && !t->submitted) {
+		t->submitted = 1;
+		probe_start(t);
 	}
 	if (online && t->sending && !t->submitted) {
 		t->submitted = 1;
@@ -144,7 +321,7 @@ idle(struct loop *l, void *arg)
 	/* libstrophe reads at most 4 KiB per call; drain what TLS holds */
 	for (int i = 0; i < 8; i++)
 		conn_run_once(t->conn, 0);
-	return jingle_pending(t->j) ? 1 : 10;
+	return t->j && jingle_pending(t->j) ? 1 : 10;
 }
 
 static int
@@ -206,7 +383,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: jft -c CONF [options] send PEER ROOT [NAME...]\n"
-	    "       jft -c CONF [options] recv DIR\n");
+	    "       jft -c CONF [options] recv DIR\n"
+	    "       jft -c CONF probe PEER\n");
 	exit(2);
 }
 
@@ -238,6 +416,7 @@ main(int argc, char **argv)
 		else if (strcmp(o, "--timeout") == 0) jc.timeout_ms = (unsigned)atoi(v);
 		else if (strcmp(o, "--max-size") == 0) jc.max_file_size = strtoull(v, NULL, 10);
 		else if (strcmp(o, "--count") == 0) t.want = (unsigned)atoi(v);
+		else if (strcmp(o, "--rate") == 0) jc.max_rate = strtoull(v, NULL, 10);
 		else usage();
 	}
 	if (conf == NULL || i >= argc)
@@ -269,19 +448,27 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[i], "recv") == 0 && i + 1 < argc) {
 		t.root = argv[i + 1];
 		jc.sink = jingle_file_sink(t.root);
+	} else if (strcmp(argv[i], "probe") == 0 && i + 1 < argc) {
+		t.probing = 1;
+		t.peer = argv[i + 1];
 	} else
 		usage();
 	if (cfg_password_read(t.cfg, &pw) < 0 || loop_new(&t.l) < 0)
 		return 2;
 	r = conn_new(t.cfg, pw, on_conn, &t, &t.conn);
 	cfg_password_free(pw);
-	if (r < 0 || jingle_new(t.l, conn_get_strophe(t.conn), &jc, &cb, &t.j) < 0)
+	if (r < 0 || (!t.probing &&
+	    jingle_new(t.l, conn_get_strophe(t.conn), &jc, &cb, &t.j) < 0))
 		return 2;
+	xmpp_conn_set_sockopt_callback(conn_get_strophe(t.conn), on_sockopt);
 	loop_set_idle(t.l, idle, &t);
+	if (t.probing)
+		loop_timer_add(t.l, 100, probe_tick, &t);
 	if (conn_start(t.conn) < 0)
 		return 3;
 	loop_run(t.l);
 	jingle_free(t.j);
+	t.j = NULL;
 	for (i = 0; i < 20 && conn_get_state(t.conn) != CONN_OFFLINE; i++) {
 		if (i == 0)
 			conn_stop(t.conn);
