@@ -50,6 +50,7 @@ struct tool {
 	uint64_t bytes;
 	int64_t t0;
 	int submitted, rc, finished, probing;
+	int names_owned;        /* names came from list_dir() */
 };
 
 static void
@@ -351,6 +352,7 @@ list_dir(struct tool *t)
 			t->names = realloc(t->names, cap * sizeof(*t->names));
 		}
 		t->names[t->nnames++] = strdup(e->d_name);
+		t->names_owned = 1;
 	}
 	closedir(d);
 	qsort(t->names, t->nnames, sizeof(*t->names), cmp_str);
@@ -476,6 +478,10 @@ main(int argc, char **argv)
 	}
 	conn_free(t.conn);
 	loop_free(t.l);
+	for (size_t k = 0; t.names_owned && k < t.nnames; k++)
+		free(t.names[k]);
+	if (t.names_owned)
+		free(t.names);
 	cfg_free(t.cfg);
 	return t.rc;
 }
