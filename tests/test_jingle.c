@@ -1,0 +1,732 @@
+/* test_jingle.c -- the Jingle engine without a server: stanza parsing and
+ * building for every action, error replies to malformed and out-of-order
+ * requests, dst.addr, IBB sequence numbers and base64, the SOCKS5
+ * handshakes over loopback, the path rule, and the default file sink. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gcrypt.h>
+
+#include "agent/ibb.h"
+#include "agent/jingle.h"
+#include "agent/jingle_xml.h"
+#include "agent/log.h"
+#include "agent/loop.h"
+#include "agent/s5b.h"
+#include "tests/unit.h"
+
+#define ALICE "alice@example.org/a"
+#define BOB "bob@example.org/b"
+#define HASH_EMPTY "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+static xmpp_ctx_t *
+ctx_get(void)
+{
+	static xmpp_ctx_t *ctx;
+
+	if (ctx == NULL) {
+		xmpp_initialize();
+		ctx = xmpp_ctx_new(NULL, NULL);
+	}
+	return ctx;
+}
+
+static xmpp_stanza_t *
+from_xml(const char *xml)
+{
+	return xmpp_stanza_new_from_string(ctx_get(), xml);
+}
+
+/* ---- dst.addr, IBB seq, base64, path rule ---- */
+
+static int
+t_dstaddr_matches_sha1sum(void)
+{
+	char out[S5B_DST_LEN + 1];
+
+	/* printf '%s' 'vj3hs98yromeo@montague.example/dr4hcr0st3lup4c'\
+	 *   'juliet@capulet.example/balcony' | sha1sum */
+	s5b_dstaddr("vj3hs98y", "romeo@montague.example/dr4hcr0st3lup4c",
+	    "juliet@capulet.example/balcony", out);
+	const char *got = out;
+	EXPECT_STR(got, "4c2ebc3ebfb489ed2e6f221be7af8a1e48a987b7");
+	return 0;
+}
+
+static int
+t_ibb_seq_wraps_after_65535(void)
+{
+	unsigned char buf[16];
+	struct ibb_msg m;
+	char err[64];
+	xmpp_stanza_t *iq;
+
+	EXPECT_INT(ibb_seq_next(0), 1);
+	EXPECT_INT(ibb_seq_next(65534), 65535);
+	EXPECT_INT(ibb_seq_next(65535), 0);
+	iq = ibb_data_new(ctx_get(), BOB, "s1", 65535,
+	    (const unsigned char *)"abc", 3);
+	EXPECT(iq != NULL, "build");
+	xmpp_stanza_set_from(iq, ALICE);
+	EXPECT_INT(ibb_parse(iq, buf, sizeof(buf), &m, err, sizeof(err)), 0);
+	EXPECT_INT(m.kind, IBB_DATA);
+	EXPECT_INT(m.seq, 65535);
+	EXPECT_INT(m.len, 3);
+	EXPECT(memcmp(buf, "abc", 3) == 0, "data");
+	xmpp_stanza_release(iq);
+	iq = from_xml("<iq type='set'><data xmlns='http://jabber.org/protocol/ibb'"
+	    " sid='s' seq='65536'>AAAA</data></iq>");
+	EXPECT_INT(ibb_parse(iq, buf, sizeof(buf), &m, err, sizeof(err)), -EINVAL);
+	xmpp_stanza_release(iq);
+	return 0;
+}
+
+static int
+t_ibb_base64_strict(void)
+{
+	unsigned char out[8];
+
+	EXPECT_INT(ibb_b64_decode("aGVsbG8=", 8, out, sizeof(out)), 5);
+	EXPECT(memcmp(out, "hello", 5) == 0, "decoded");
+	EXPECT_INT(ibb_b64_decode("aGVs\nbG8=", 9, out, sizeof(out)), 5);
+	EXPECT_INT(ibb_b64_decode("aGVsbG8", 7, out, sizeof(out)), -EINVAL);
+	EXPECT_INT(ibb_b64_decode("aG!sbG8=", 8, out, sizeof(out)), -EINVAL);
+	EXPECT_INT(ibb_b64_decode("aGVs=G8=", 8, out, sizeof(out)), -EINVAL);
+	EXPECT_INT(ibb_b64_decode("aGVsbG8gd29ybGQ=", 16, out, sizeof(out)),
+	    -EMSGSIZE);
+	return 0;
+}
+
+static int
+t_path_rule(void)
+{
+	static const struct { const char *p; int ok; } cases[] = {
+		{"a", 1}, {"a/b/c.txt", 1}, {".hidden", 1}, {"a/..b", 1},
+		{"", 0}, {"/etc/passwd", 0}, {"..", 0}, {"../x", 0},
+		{"a/../b", 0}, {"a/..", 0}, {"./a", 0}, {"a//b", 0}, {"a/", 0},
+		{"a\\b", 0}, {"a\nb", 0}, {"a/./b", 0},
+	};
+	char longp[JINGLE_NAME_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		EXPECT((jingle_path_check(cases[i].p) == 0) == cases[i].ok,
+		    "path '%s'", cases[i].p);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	EXPECT_INT(jingle_path_check(longp), -EINVAL);
+	return 0;
+}
+
+/* ---- parsing and building ---- */
+
+static int
+t_parse_session_initiate_s5b(void)
+{
+	xmpp_stanza_t *iq = from_xml("<iq type='set' from='" ALICE "'><jingle "
+	    "xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='S1' "
+	    "initiator='" ALICE "'><content creator='initiator' name='f' "
+	    "senders='initiator'><description xmlns='urn:xmpp:jingle:apps:"
+	    "file-transfer:5'><file><name>dir/a.txt</name><size>6144</size>"
+	    "<date>2015-07-26T21:46:00Z</date><hash xmlns='urn:xmpp:hashes:2' "
+	    "algo='sha-256'>" HASH_EMPTY "</hash></file></description>"
+	    "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='T1' "
+	    "mode='tcp' dstaddr='abc'><candidate cid='c1' host='192.0.2.1' "
+	    "jid='" ALICE "' port='5086' priority='8257636' type='direct'/>"
+	    "<candidate cid='c2' host='proxy.example' jid='proxy.example' "
+	    "port='7777' priority='655360' type='proxy'/></transport>"
+	    "</content></jingle></iq>");
+	struct jingle_msg *m = malloc(sizeof(*m));
+	char err[128];
+
+	EXPECT(iq && m, "setup");
+	EXPECT_INT(jingle_xml_parse(iq, m, err, sizeof(err)), 0);
+	EXPECT_INT(m->action, JA_SESSION_INITIATE);
+	const char *sid = m->sid, *ini = m->initiator, *tsid = m->tr.sid;
+	EXPECT_STR(sid, "S1");
+	EXPECT_STR(ini, ALICE);
+	EXPECT_INT(m->senders, 1);
+	EXPECT_STR(m->file.name, "dir/a.txt");
+	EXPECT_INT(m->file.size, 6144);
+	EXPECT_INT(m->file.mtime, 1437947160);
+	EXPECT_INT(m->file.has_hash, 1);
+	EXPECT_INT(m->file.sha256[0], 0xe3);
+	EXPECT_INT(m->tr.type, JT_S5B);
+	EXPECT_STR(tsid, "T1");
+	EXPECT_INT(m->tr.ncands, 2);
+	EXPECT_INT(m->tr.cands[0].port, 5086);
+	EXPECT_INT(m->tr.cands[1].type, JC_PROXY);
+	EXPECT_INT(m->tr.cands[1].priority, 655360);
+	free(m);
+	xmpp_stanza_release(iq);
+	return 0;
+}
+
+/* Builds action a with transport t and reason r, parses it back. */
+static int
+roundtrip(enum jingle_action a, const struct jingle_transport *t,
+    enum jingle_reason r, const uint64_t *range, struct jingle_msg *m)
+{
+	struct jingle_file f = {.name = (char *)"x/y.bin", .size = 42,
+	    .mtime = 1000000000, .has_hash = 1};
+	xmpp_stanza_t *jn, *c, *iq;
+	char err[128];
+	int rc;
+
+	memset(f.sha256, 7, 32);
+	iq = jingle_xml_iq(ctx_get(), BOB, a, "SID", ALICE, NULL, &jn);
+	if (iq == NULL)
+		return -ENOMEM;
+	if (t) {
+		c = jingle_xml_add_content(jn, "f");
+		if (a == JA_SESSION_INITIATE || a == JA_SESSION_ACCEPT)
+			jingle_xml_add_file(c, &f, range);
+		jingle_xml_add_transport(c, t);
+	}
+	if (r)
+		jingle_xml_add_reason(jn, r, "why not");
+	rc = jingle_xml_parse(iq, m, err, sizeof(err));
+	xmpp_stanza_release(iq);
+	return rc;
+}
+
+static int
+t_build_parse_every_action(void)
+{
+	struct jingle_msg *m = malloc(sizeof(*m));
+	struct jingle_transport *t = calloc(1, sizeof(*t));
+	uint64_t off = 17;
+
+	EXPECT(m && t, "alloc");
+	t->type = JT_S5B;
+	snprintf(t->sid, sizeof(t->sid), "T");
+	snprintf(t->dstaddr, sizeof(t->dstaddr), "d");
+	t->ncands = 1;
+	snprintf(t->cands[0].cid, JX_CID_MAX, "c1");
+	snprintf(t->cands[0].host, JX_HOST_MAX, "127.0.0.1");
+	snprintf(t->cands[0].jid, JX_JID_MAX, ALICE);
+	t->cands[0].port = 1234;
+	t->cands[0].priority = 100;
+	t->cands[0].type = JC_DIRECT;
+	EXPECT_INT(roundtrip(JA_SESSION_INITIATE, t, 0, NULL, m), 0);
+	EXPECT_INT(m->action, JA_SESSION_INITIATE);
+	EXPECT_STR(m->file.name, "x/y.bin");
+	EXPECT_INT(m->file.size, 42);
+	EXPECT_INT(m->file.mtime, 1000000000);
+	EXPECT_INT(m->file.sha256[31], 7);
+	EXPECT_INT(m->tr.cands[0].port, 1234);
+	EXPECT_INT(m->has_range, 0);
+	EXPECT_INT(roundtrip(JA_SESSION_ACCEPT, t, 0, &off, m), 0);
+	EXPECT_INT(m->has_range, 1);
+	EXPECT_INT(m->range_offset, 17);
+	t->ncands = 0;
+	t->has_used = 1;
+	snprintf(t->used_cid, sizeof(t->used_cid), "c9");
+	EXPECT_INT(roundtrip(JA_TRANSPORT_INFO, t, 0, NULL, m), 0);
+	EXPECT_INT(m->tr.has_used, 1);
+	const char *used = m->tr.used_cid;
+	EXPECT_STR(used, "c9");
+	t->has_used = 0;
+	t->has_activated = 1;
+	snprintf(t->activated_cid, sizeof(t->activated_cid), "c8");
+	EXPECT_INT(roundtrip(JA_TRANSPORT_INFO, t, 0, NULL, m), 0);
+	const char *act = m->tr.activated_cid;
+	EXPECT_STR(act, "c8");
+	t->has_activated = 0;
+	t->cand_error = 1;
+	EXPECT_INT(roundtrip(JA_TRANSPORT_INFO, t, 0, NULL, m), 0);
+	EXPECT_INT(m->tr.cand_error, 1);
+	t->cand_error = 0;
+	t->proxy_error = 1;
+	EXPECT_INT(roundtrip(JA_TRANSPORT_INFO, t, 0, NULL, m), 0);
+	EXPECT_INT(m->tr.proxy_error, 1);
+	memset(t, 0, sizeof(*t));
+	t->type = JT_IBB;
+	snprintf(t->sid, sizeof(t->sid), "I");
+	t->block_size = 8192;
+	for (enum jingle_action a = JA_TRANSPORT_REPLACE; a <= JA_TRANSPORT_REJECT;
+	    a++) {
+		EXPECT_INT(roundtrip(a, t, 0, NULL, m), 0);
+		EXPECT_INT(m->action, a);
+		EXPECT_INT(m->tr.type, JT_IBB);
+		EXPECT_INT(m->tr.block_size, 8192);
+	}
+	for (int r = JINGLE_R_SUCCESS; r < JINGLE_R_COUNT; r++) {
+		EXPECT_INT(roundtrip(JA_SESSION_TERMINATE, NULL,
+		    (enum jingle_reason)r, NULL, m), 0);
+		EXPECT_INT(m->reason, r);
+		const char *text = m->reason_text;
+		EXPECT_STR(text, "why not");
+	}
+	EXPECT_INT(roundtrip(JA_SESSION_INFO, NULL, 0, NULL, m), 0);
+	EXPECT_INT(m->action, JA_SESSION_INFO);
+	free(m);
+	free(t);
+	return 0;
+}
+
+static int
+t_parse_rejects_malformed(void)
+{
+	static const struct { const char *name, *inner; int rc; } cases[] = {
+		{"missing sid", "action='session-info'", -EINVAL},
+		{"missing action", "sid='s'", -EINVAL},
+		{"unknown action", "action='session-dance' sid='s'", -ENOTSUP},
+		{"bad port", "action='transport-info' sid='s'><content name='f'>"
+		    "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='t'>"
+		    "<candidate cid='c' host='h' jid='j' port='99999' priority='1'/>"
+		    "</transport></content", -EINVAL},
+		{"port zero", "action='transport-info' sid='s'><content name='f'>"
+		    "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='t'>"
+		    "<candidate cid='c' host='h' jid='j' port='0' priority='1'/>"
+		    "</transport></content", -EINVAL},
+		{"port text", "action='transport-info' sid='s'><content name='f'>"
+		    "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='t'>"
+		    "<candidate cid='c' host='h' jid='j' port='8o' priority='1'/>"
+		    "</transport></content", -EINVAL},
+		{"negative size", "action='session-initiate' sid='s'><content "
+		    "name='f'><description xmlns='urn:xmpp:jingle:apps:file-"
+		    "transfer:5'><file><size>-1</size></file></description>"
+		    "</content", -EINVAL},
+		{"short hash", "action='session-initiate' sid='s'><content "
+		    "name='f'><description xmlns='urn:xmpp:jingle:apps:file-"
+		    "transfer:5'><file><hash xmlns='urn:xmpp:hashes:2' "
+		    "algo='sha-256'>AAAA</hash></file></description></content",
+		    -EINVAL},
+		{"two contents", "action='session-info' sid='s'><content "
+		    "name='a'/><content name='b'/", -EINVAL},
+		{"bad ibb block", "action='transport-replace' sid='s'><content "
+		    "name='f'><transport xmlns='urn:xmpp:jingle:transports:ibb:1' "
+		    "sid='i' block-size='70000'/></content", -EINVAL},
+	};
+	struct jingle_msg *m = malloc(sizeof(*m));
+	char xml[2048], err[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(xml, sizeof(xml), "<iq type='set'><jingle xmlns="
+		    "'urn:xmpp:jingle:1' %s></jingle></iq>", cases[i].inner);
+		xmpp_stanza_t *iq = from_xml(xml);
+		EXPECT(iq != NULL, "xml for %s", cases[i].name);
+		EXPECT(jingle_xml_parse(iq, m, err, sizeof(err)) == cases[i].rc,
+		    "%s: want %d", cases[i].name, cases[i].rc);
+		EXPECT(err[0] != '\0', "%s: a reason", cases[i].name);
+		xmpp_stanza_release(iq);
+	}
+	free(m);
+	return 0;
+}
+
+/* ---- the engine's replies, without a server ---- */
+
+struct out {
+	char *text[64];
+	int n;
+};
+
+static void
+capture(void *arg, xmpp_stanza_t *st)
+{
+	struct out *o = arg;
+	size_t len;
+
+	if (o->n < 64 && xmpp_stanza_to_text(st, &o->text[o->n], &len) == 0)
+		o->n++;
+}
+
+static void
+out_clear(struct out *o)
+{
+	for (int i = 0; i < o->n; i++)
+		xmpp_free(ctx_get(), o->text[i]);
+	o->n = 0;
+}
+
+static int
+out_has(const struct out *o, const char *a, const char *b)
+{
+	for (int i = 0; i < o->n; i++)
+		if (strstr(o->text[i], a) && (b == NULL || strstr(o->text[i], b)))
+			return 1;
+	return 0;
+}
+
+struct rig {
+	struct loop *l;
+	struct jingle *j;
+	struct out o;
+	char dir[64];
+};
+
+static int
+rig_up(struct rig *r)
+{
+	struct jingle_config cfg = {.max_file_size = 1000};
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "/tmp/xs-test.XXXXXX");
+	if (mkdtemp(r->dir) == NULL || loop_new(&r->l) < 0)
+		return -1;
+	cfg.sink = jingle_file_sink(r->dir);
+	cfg.transports[0] = CFG_TRANSPORT_IBB;
+	cfg.ntransports = 1;
+	if (jingle_new(r->l, NULL, &cfg, NULL, &r->j) < 0)
+		return -1;
+	jingle_set_ctx(r->j, ctx_get());
+	jingle_set_output(r->j, capture, &r->o);
+	jingle_online(r->j, BOB);
+	return 0;
+}
+
+static void
+rig_down(struct rig *r)
+{
+	char cmd[128];
+
+	jingle_free(r->j);
+	loop_free(r->l);
+	out_clear(&r->o);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", r->dir);
+}
+
+static void
+feed(struct rig *r, const char *xml)
+{
+	xmpp_stanza_t *st = from_xml(xml);
+
+	out_clear(&r->o);
+	if (st) {
+		jingle_input(r->j, st);
+		xmpp_stanza_release(st);
+	}
+}
+
+#define OFFER(sid, name, size) "<iq type='set' id='q1' from='" ALICE "' to='" \
+	BOB "'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' " \
+	"sid='" sid "' initiator='" ALICE "'><content creator='initiator' " \
+	"name='f' senders='initiator'><description xmlns='urn:xmpp:jingle:" \
+	"apps:file-transfer:5'><file><name>" name "</name><size>" size \
+	"</size><hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>" HASH_EMPTY \
+	"</hash></file></description><transport xmlns='urn:xmpp:jingle:" \
+	"transports:ibb:1' sid='I1' block-size='4096'/></content></jingle></iq>"
+
+static int
+t_engine_error_replies(void)
+{
+	struct rig r;
+
+	EXPECT_INT(rig_up(&r), 0);
+	feed(&r, "<iq type='set' id='q1' from='" ALICE "'><jingle xmlns="
+	    "'urn:xmpp:jingle:1' action='transport-info' sid='nope'/></iq>");
+	EXPECT(out_has(&r.o, "item-not-found", "unknown-session"), "%s",
+	    r.o.n ? r.o.text[0] : "nothing sent");
+	feed(&r, "<iq type='set' id='q1' from='" ALICE "'><jingle xmlns="
+	    "'urn:xmpp:jingle:1' action='session-initiate'/></iq>");
+	EXPECT(out_has(&r.o, "type=\"error\"", "bad-request"), "missing sid");
+	feed(&r, "<iq type='set' id='q1' from='" ALICE "'><jingle xmlns="
+	    "'urn:xmpp:jingle:1' action='session-dance' sid='x'/></iq>");
+	EXPECT(out_has(&r.o, "feature-not-implemented", NULL), "unknown action");
+	feed(&r, OFFER("s1", "../evil", "1"));
+	EXPECT(out_has(&r.o, "not-acceptable", NULL), "dotdot name");
+	feed(&r, OFFER("s2", "/abs", "1"));
+	EXPECT(out_has(&r.o, "not-acceptable", NULL), "absolute name");
+	feed(&r, "<iq type='set' id='q1' from='alice@example.org'><jingle xmlns="
+	    "'urn:xmpp:jingle:1' action='session-info' sid='x'/></iq>");
+	EXPECT(out_has(&r.o, "bad-request", NULL), "bare JID sender");
+	feed(&r, "<iq type='set' id='q1' from='" ALICE "'><open xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='zz' block-size='4096'/></iq>");
+	EXPECT(out_has(&r.o, "item-not-found", NULL), "ibb unknown sid");
+	rig_down(&r);
+	return 0;
+}
+
+static int
+t_engine_accepts_then_rejects_out_of_order(void)
+{
+	struct rig r;
+
+	EXPECT_INT(rig_up(&r), 0);
+	feed(&r, OFFER("s3", "ok.bin", "10"));
+	EXPECT(out_has(&r.o, "type=\"result\"", NULL), "ack");
+	EXPECT(out_has(&r.o, "session-accept", "block-size=\"4096\""),
+	    "accept with ibb");
+	feed(&r, "<iq type='set' id='q2' from='" ALICE "'><jingle xmlns="
+	    "'urn:xmpp:jingle:1' action='session-accept' sid='s3'/></iq>");
+	EXPECT(out_has(&r.o, "unexpected-request", "out-of-order"),
+	    "accept sent to the responder");
+	feed(&r, "<iq type='set' id='q3' from='" ALICE "'><data xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' seq='0'>AAAA</data></iq>");
+	EXPECT(out_has(&r.o, "unexpected-request", NULL), "data before open");
+	feed(&r, OFFER("s4", "big.bin", "1001"));
+	EXPECT(out_has(&r.o, "session-terminate", "media-error"), "too large");
+	feed(&r, "<iq type='set' id='q4' from='" ALICE "'><jingle xmlns="
+	    "'urn:xmpp:jingle:1' action='session-terminate' sid='s3'><reason>"
+	    "<cancel/></reason></jingle></iq>");
+	EXPECT(out_has(&r.o, "type=\"result\"", NULL), "terminate acked");
+	rig_down(&r);
+	return 0;
+}
+
+/* A whole IBB transfer into the sink, hostile extra bytes included. */
+static int
+t_engine_ibb_receive_and_overflow(void)
+{
+	struct rig r;
+	char path[128];
+	struct stat st;
+
+	EXPECT_INT(rig_up(&r), 0);
+	/* 10 bytes of zeros declared with the hash of the empty file:
+	 * complete but wrong, so nothing may appear */
+	feed(&r, OFFER("s5", "z.bin", "3"));
+	feed(&r, "<iq type='set' id='o' from='" ALICE "'><open xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' block-size='4096'/></iq>");
+	EXPECT(out_has(&r.o, "type=\"result\"", NULL), "open acked");
+	feed(&r, "<iq type='set' id='d' from='" ALICE "'><data xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' seq='0'>AAAAAAAA</data></iq>");
+	EXPECT(out_has(&r.o, "session-terminate", "media-error"),
+	    "6 bytes for a 3-byte file: %s", r.o.n ? r.o.text[r.o.n - 1] : "");
+	snprintf(path, sizeof(path), "%s/z.bin", r.dir);
+	EXPECT(stat(path, &st) < 0, "no file at the final path");
+	feed(&r, OFFER("s6", "w.bin", "3"));
+	feed(&r, "<iq type='set' id='o' from='" ALICE "'><open xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' block-size='4096'/></iq>");
+	feed(&r, "<iq type='set' id='d' from='" ALICE "'><data xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' seq='0'>AAAA</data></iq>");
+	EXPECT(out_has(&r.o, "session-terminate", "media-error"),
+	    "hash mismatch");
+	EXPECT(out_has(&r.o, "sha-256 mismatch", NULL), "says why");
+	snprintf(path, sizeof(path), "%s/w.bin", r.dir);
+	EXPECT(stat(path, &st) < 0, "no file after a mismatch");
+	rig_down(&r);
+	return 0;
+}
+
+/* ---- SOCKS5 over loopback ---- */
+
+struct hs {
+	struct s5b *srv, *cli;
+	int srv_err, cli_err, srv_done, cli_done;
+	int lfd;
+	struct loop *l;
+	const char *want;
+};
+
+static int
+hs_match(void *arg, const char *dst)
+{
+	struct hs *h = arg;
+
+	return strcmp(dst, h->want) == 0 ? 0 : -EACCES;
+}
+
+static void
+hs_srv_done(struct s5b *c, int err, void *arg)
+{
+	struct hs *h = arg;
+
+	(void)c;
+	h->srv_err = err;
+	h->srv_done = 1;
+}
+
+static void
+hs_cli_done(struct s5b *c, int err, void *arg)
+{
+	struct hs *h = arg;
+
+	(void)c;
+	h->cli_err = err;
+	h->cli_done = 1;
+}
+
+static void
+hs_accept(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct hs *h = arg;
+	int c = accept(fd, NULL, NULL);
+
+	(void)ev;
+	if (c >= 0)
+		s5b_serve(l, c, 2000, hs_match, hs_srv_done, h, &h->srv);
+}
+
+static int
+handshake(const char *want, const char *ask, struct hs *h)
+{
+	uint16_t port;
+	int64_t t0 = loop_now_ms();
+
+	memset(h, 0, sizeof(*h));
+	h->want = want;
+	if (loop_new(&h->l) < 0 || (h->lfd = s5b_listen(&port)) < 0)
+		return -1;
+	loop_fd_add(h->l, h->lfd, LOOP_READ, hs_accept, h);
+	if (s5b_connect(h->l, "127.0.0.1", port, ask, 2000, hs_cli_done, h,
+	    &h->cli) < 0)
+		return -1;
+	while ((!h->cli_done || !h->srv_done) && loop_now_ms() - t0 < 3000)
+		loop_run_once(h->l, 50);
+	return 0;
+}
+
+static void
+handshake_free(struct hs *h)
+{
+	s5b_free(h->srv);
+	s5b_free(h->cli);
+	loop_fd_del(h->l, h->lfd);
+	close(h->lfd);
+	loop_free(h->l);
+}
+
+static int
+t_socks5_handshake_loopback(void)
+{
+	char dst[S5B_DST_LEN + 1], buf[8];
+	struct hs h;
+	int a, b;
+
+	s5b_dstaddr("sid", ALICE, BOB, dst);
+	EXPECT_INT(handshake(dst, dst, &h), 0);
+	EXPECT_INT(h.cli_done, 1);
+	EXPECT_INT(h.srv_done, 1);
+	EXPECT_INT(h.cli_err, 0);
+	EXPECT_INT(h.srv_err, 0);
+	const char *want = dst;
+	EXPECT_STR(s5b_get_dst(h.srv), want);
+	a = s5b_take_fd(h.cli);
+	b = s5b_take_fd(h.srv);
+	h.cli = h.srv = NULL;
+	EXPECT_INT(write(a, "hello", 5), 5);
+	usleep(10000);
+	EXPECT_INT(read(b, buf, sizeof(buf)), 5);
+	EXPECT(memcmp(buf, "hello", 5) == 0, "bytes pass");
+	close(a);
+	close(b);
+	handshake_free(&h);
+	return 0;
+}
+
+static int
+t_socks5_wrong_dst_refused(void)
+{
+	char dst[S5B_DST_LEN + 1], other[S5B_DST_LEN + 1];
+	struct hs h;
+
+	s5b_dstaddr("sid", ALICE, BOB, dst);
+	s5b_dstaddr("sid", BOB, ALICE, other);
+	EXPECT_INT(handshake(dst, other, &h), 0);
+	EXPECT_INT(h.cli_err, -EACCES);
+	EXPECT(h.srv_err < 0, "server side fails too");
+	handshake_free(&h);
+	return 0;
+}
+
+/* ---- the default sink ---- */
+
+static int
+t_file_sink_resumes_a_kept_prefix(void)
+{
+	char dir[] = "/tmp/xs-test.XXXXXX", path[128], cmd[128];
+	unsigned char data[1000], got[1000];
+	struct jingle_file f = {.name = (char *)"d/e/f.bin", .size = 1000,
+	    .has_hash = 1};
+	struct jingle_sink k;
+	uint64_t have;
+	void *h;
+	int fd;
+
+	EXPECT(mkdtemp(dir) != NULL, "tmpdir");
+	for (int i = 0; i < 1000; i++)
+		data[i] = (unsigned char)(i * 7);
+	gcry_md_hash_buffer(GCRY_MD_SHA256, f.sha256, data, sizeof(data));
+	k = jingle_file_sink(dir);
+	EXPECT_INT(k.open(k.arg, ALICE, &f, &h, &have), 0);
+	EXPECT_INT(have, 0);
+	EXPECT_INT(k.write(h, data, 400), 0);
+	k.abort(h, 1);
+	EXPECT_INT(k.open(k.arg, ALICE, &f, &h, &have), 0);
+	EXPECT_INT(have, 400);
+	EXPECT_INT(k.write(h, data + 400, 600), 0);
+	EXPECT_INT(k.write(h, data, 1), -EMSGSIZE);
+	EXPECT_INT(k.finish(h), 0);
+	snprintf(path, sizeof(path), "%s/d/e/f.bin", dir);
+	fd = open(path, O_RDONLY);
+	EXPECT(fd >= 0, "final file");
+	EXPECT_INT(read(fd, got, sizeof(got)), 1000);
+	close(fd);
+	EXPECT(memcmp(got, data, 1000) == 0, "content");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	EXPECT_INT(system(cmd), 0);
+	return 0;
+}
+
+static int
+t_file_sink_refuses_symlinked_parent(void)
+{
+	char dir[] = "/tmp/xs-test.XXXXXX", out[] = "/tmp/xs-test.XXXXXX";
+	char link[128], cmd[256], path[128];
+	struct jingle_file f = {.name = (char *)"l/x.bin", .size = 0,
+	    .has_hash = 1};
+	struct jingle_sink k;
+	struct stat st;
+	uint64_t have;
+	void *h;
+
+	EXPECT(mkdtemp(dir) && mkdtemp(out), "tmpdirs");
+	gcry_md_hash_buffer(GCRY_MD_SHA256, f.sha256, "", 0);
+	snprintf(link, sizeof(link), "%s/l", dir);
+	EXPECT_INT(symlink(out, link), 0);
+	k = jingle_file_sink(dir);
+	EXPECT_INT(k.open(k.arg, ALICE, &f, &h, &have), 0);
+	EXPECT(k.finish(h) < 0, "a symlinked folder is not followed");
+	snprintf(path, sizeof(path), "%s/x.bin", out);
+	EXPECT(stat(path, &st) < 0, "nothing outside the folder");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, out);
+	EXPECT_INT(system(cmd), 0);
+	return 0;
+}
+
+static const struct unit_test tests[] = {
+	{"dstaddr_matches_sha1sum", t_dstaddr_matches_sha1sum},
+	{"ibb_seq_wraps_after_65535", t_ibb_seq_wraps_after_65535},
+	{"ibb_base64_strict", t_ibb_base64_strict},
+	{"path_rule", t_path_rule},
+	{"parse_session_initiate_s5b", t_parse_session_initiate_s5b},
+	{"build_parse_every_action", t_build_parse_every_action},
+	{"parse_rejects_malformed", t_parse_rejects_malformed},
+	{"engine_error_replies", t_engine_error_replies},
+	{"engine_accepts_then_rejects_out_of_order",
+	    t_engine_accepts_then_rejects_out_of_order},
+	{"engine_ibb_receive_overflow_and_mismatch",
+	    t_engine_ibb_receive_and_overflow},
+	{"socks5_handshake_loopback", t_socks5_handshake_loopback},
+	{"socks5_wrong_dst_refused", t_socks5_wrong_dst_refused},
+	{"file_sink_resumes_a_kept_prefix", t_file_sink_resumes_a_kept_prefix},
+	{"file_sink_refuses_symlinked_parent",
+	    t_file_sink_refuses_symlinked_parent},
+};
+
+int
+main(int argc, char **argv)
+{
+	int r;
+
+	log_set_level(LOG_LVL_ERROR);
+	if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
+		gcry_check_version(NULL);
+		gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	}
+	r = unit_run("test_jingle.c", tests, sizeof(tests) / sizeof(tests[0]),
+	    argc, argv);
+	xmpp_ctx_free(ctx_get());
+	xmpp_shutdown();
+	return r;
+}
