@@ -1166,18 +1166,20 @@ jingle_free(struct jingle *j)
 	if (j == NULL)
 		return;
 	j->cb.done = NULL;
+	/* the queue goes first: ending a session would start the next */
+	while ((q = j->qhead) != NULL) {
+		j->qhead = q->next;
+		free(q->file.name);
+		free(q->peer);
+		free(q);
+	}
+	j->qtail = NULL;
 	while (j->sessions)
 		jingle_session_end(j->sessions, -ECANCELED, JINGLE_R_GONE,
 		    "shutting down", j->me != NULL);
 	while ((s = j->dead) != NULL) {
 		j->dead = s->next;
 		session_free(s);
-	}
-	while ((q = j->qhead) != NULL) {
-		j->qhead = q->next;
-		free(q->file.name);
-		free(q->peer);
-		free(q);
 	}
 	while ((p = j->piqs) != NULL) {
 		j->piqs = p->next;

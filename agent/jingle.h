@@ -29,6 +29,17 @@
  * a ranged resume) before anything appears at the final path; that check
  * is the sink's job (see jingle_sink.finish) because only the sink can read
  * the prefix it kept.
+ *
+ * For the owner of the loop (see tests/tools/jft.c for a working example):
+ * - watch libstrophe's socket in the loop (xmpp_conn_set_sockopt_callback
+ *   hands it over) and call xmpp_run_once(ctx, 0) a few times per
+ *   iteration: it reads at most 4 KiB per call, and TLS may hold more
+ *   than the socket shows. Polling instead adds its period to every
+ *   signalling round trip.
+ * - set TCP_NODELAY on that socket: Jingle signalling is small stanzas
+ *   back to back, which Nagle and delayed ACKs stall by 40 ms each.
+ * - a session that ends is reported through callbacks.done exactly once;
+ *   jingle_free() reports nothing.
  */
 #ifndef XS_JINGLE_H
 #define XS_JINGLE_H

@@ -3,9 +3,8 @@
 # (with mod_proxy65), driven by tests/tools/jft.
 #
 # - 0 B, 1 B, 64 KiB and 100 MiB arrive bit-identical over each transport
-#   forced alone: s5b, proxy, ibb (IBB gets 8 MiB instead of 100 MiB
-#   unless XS_JINGLE_FULL=1: at ~3 MiB/s through Prosody it would take
-#   most of the time budget of `make check`)
+#   forced alone: s5b, proxy, ibb (IBB moves ~2 MiB/s through Prosody,
+#   so its 100 MiB run takes ~50 s; XS_JINGLE_QUICK=1 uses 8 MiB instead)
 # - direct candidates pointing at a closed port: the proxy carries it
 # - a transfer killed (-9) at about half resumes with a range request
 # - 200 files of 4 KiB with a window of 8 sessions vs one at a time
@@ -23,8 +22,8 @@ JFT=$XS_BUILD/tests/tools/jft
 PEER=bob@xs.test/xmpp-sync
 [ -x "$JFT" ] || { echo "FAIL setup: $JFT not built"; exit 1; }
 MIB=1048576
-IBB_MIB=8
-[ -n "${XS_JINGLE_FULL:-}" ] && IBB_MIB=100
+IBB_MIB=100
+[ -n "${XS_JINGLE_QUICK:-}" ] && IBB_MIB=8
 
 now_ms() { date +%s%3N; }
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
