@@ -1,5 +1,8 @@
 /* conn.c -- see conn.h */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,10 +191,15 @@ sockopt_cb(xmpp_conn_t *xc, void *sock)
 {
 	struct conn *c = conn_lookup(xc);
 
+	int one = 1;
+
 	if (c) {
 		c->fd = *(int *)sock;
 		c->fd_gen++;
 	}
+	/* stanzas are small and answered: Nagle would add ~40 ms to each
+	 * round trip of the signalling */
+	setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return xmpp_sockopt_cb_keepalive(xc, sock);
 }
 

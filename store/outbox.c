@@ -231,7 +231,11 @@ rename_from(struct store *s, const char *slave, const char *src,
 {
 	int r = 0;
 
-	if (!es->found || es->kind == STORE_OP_META) {
+	/* a pending mkdir of a directory the slave has only updates its
+	 * metadata (its mtime changes whenever an entry is added): the
+	 * slave renames what it has, children included */
+	if (!es->found || es->kind == STORE_OP_META ||
+	    (es->kind == STORE_OP_MKDIR && !es->fresh)) {
 		if (es->found)
 			r = entry_drop(s, slave, src);
 		if (r == 0)

@@ -710,6 +710,8 @@ static const struct ob_case ob_cases[] = {
 	 {{MK, "d", 0, NEW}, {P, "d/x", 0, NEW}, {D, "d/x", 0, 0}, {RD, "d", 0, 0}}, ""},
 	{"rename of a synced file stays a rename", {{RN, "b", "a", NEW}},
 	 "rename b<a*@1"},
+	{"rename of a synced directory with a pending mkdir stays a rename",
+	 {{MK, "d", 0, 0}, {RN, "e", "d", NEW}}, "rename e<d*@2"},
 	{"rename of a new file is a create", {{P, "a", 0, NEW},
 	  {RN, "b", "a", NEW}}, "put b*@2"},
 	{"rename of a modified file is delete and put",
