@@ -978,6 +978,13 @@ jingle_input(struct jingle *j, xmpp_stanza_t *st)
 	}
 	if (strcmp(type, "set") != 0)
 		return;
+	/* the owner decides who may talk to the engine at all; nobody else
+	 * gets past this line */
+	if (j->cb.authorize && j->cb.authorize(j->cb.arg,
+	    xmpp_stanza_get_from(st)) != 0) {
+		send_error(j, st, "auth", "forbidden", NULL, NULL);
+		return;
+	}
 	if (xmpp_stanza_get_child_by_name_and_ns(st, "jingle", JINGLE_NS))
 		on_jingle_set(j, st);
 	else if (xmpp_stanza_get_child_by_ns(st, IBB_NS))

@@ -167,6 +167,11 @@ struct jingle_source {
 /* The owner's decisions and notifications. Any may be NULL except where
  * noted. */
 struct jingle_callbacks {
+	/* Both sides: whether peer (full JID, possibly NULL) may send the
+	 * engine any Jingle or IBB request. Nonzero: the request is answered
+	 * with a forbidden error and nothing else happens (the callback logs
+	 * why). NULL: everyone may. */
+	int (*authorize)(void *arg, const char *peer);
 	/* Receiver: accept (return 0) or reject (a jingle_reason, usually
 	 * JINGLE_R_DECLINE) an offer from peer (full JID). The engine has
 	 * already checked the name (safe relative path) and the size

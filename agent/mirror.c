@@ -222,6 +222,21 @@ on_done(void *arg, const struct jingle_info *in, int err,
 	}
 }
 
+/* Only peers whose pinned key was proven in this session may talk to the
+ * engine; a stranger's session-initiate gets forbidden. */
+static int
+authorize(void *arg, const char *peer)
+{
+	struct mirror *m = arg;
+
+	if (peer && peers_trusted(m->env.peers, peer))
+		return 0;
+	log_warn("refused a Jingle request from %s: not %s with a proven key; "
+	    "nothing written", peer ? peer : "(no sender)",
+	    m->env.cfg->role == CFG_ROLE_SLAVE ? "our master" : "a registered slave");
+	return -EPERM;
+}
+
 static int
 reject_offer(void *arg, const char *peer, const struct jingle_file *f)
 {
@@ -234,6 +249,7 @@ reject_offer(void *arg, const char *peer, const struct jingle_file *f)
 void
 mirror_crypto_callbacks(struct mirror *m, struct jingle_callbacks *cb)
 {
+	cb->authorize = authorize;
 	cb->content_build = content_build;
 	cb->content_read = content_read;
 	cb->filter_new = filter_new;

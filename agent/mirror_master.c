@@ -424,6 +424,22 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	}
 }
 
+/* A metadata update failed (the slave may have lost the path): queue the
+ * whole thing instead. */
+static void
+resend_whole(struct mirror *m, struct mslave *ms, const char *path)
+{
+	struct store_file f;
+
+	if (store_file_get(m->env.st, path, &f) < 0)
+		return;
+	if (!f.deleted)
+		store_outbox_enqueue(m->env.st, ms->jid, path, f.type == STORE_DIR ?
+		    STORE_OP_MKDIR : f.type == STORE_SYMLINK ? STORE_OP_SYMLINK :
+		    STORE_OP_PUT, f.seq, NULL, 0);
+	store_file_clear(&f);
+}
+
 static int
 on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
@@ -458,6 +474,8 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			    e ? e : "no reason given");
 			store_outbox_failed(m->env.st, ms->jid, ms->batch[i].path);
 			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+			if (ms->batch[i].kind == STORE_OP_META)
+				resend_whole(m, ms, ms->batch[i].path);
 		}
 	}
 	batch_clear(ms);

@@ -243,6 +243,26 @@ record_gone(struct plan *p, const char *path)
 	return r;
 }
 
+/* Whether the live record of f->path has the same type and content as f
+ * (so only its metadata can differ). */
+static int
+same_content(struct plan *p, const struct store_file *f)
+{
+	struct store_file old;
+	int same;
+
+	if (store_file_get(p->st, f->path, &old) < 0)
+		return 0;
+	same = !old.deleted && old.type == f->type;
+	if (same && f->type == STORE_FILE)
+		same = old.size == f->size && old.has_sha256 &&
+		    memcmp(old.sha256, f->sha256, 32) == 0;
+	if (same && f->type == STORE_SYMLINK)
+		same = old.target && f->target && strcmp(old.target, f->target) == 0;
+	store_file_clear(&old);
+	return same;
+}
+
 static int
 record_path(struct plan *p, const char *path)
 {
@@ -250,7 +270,7 @@ record_path(struct plan *p, const char *path)
 	enum store_change chg;
 	char target[4096];
 	int64_t seq;
-	int r;
+	int r, meta_only;
 
 	if (path_check_relative(path, strlen(path)) < 0 || path_is_temp(path))
 		return 0;
@@ -266,10 +286,13 @@ record_path(struct plan *p, const char *path)
 	}
 	if (path_ignored(p->ignore, p->nignore, path, f.type == STORE_DIR))
 		return 0;
+	meta_only = same_content(p, &f);
 	if ((r = store_file_put(p->st, &f, &chg, &seq)) < 0 || chg == STORE_UNCHANGED)
 		return r;
-	return enqueue_all(p, path, op_for(f.type, 0), seq, NULL,
-	    chg == STORE_ADDED ? STORE_OP_NEW : 0);
+	/* only mode or mtime changed: a meta operation, which also leaves a
+	 * pending rename of the path a rename (it applies the metadata) */
+	return enqueue_all(p, path, meta_only ? STORE_OP_META : op_for(f.type, 0),
+	    seq, NULL, chg == STORE_ADDED ? STORE_OP_NEW : 0);
 }
 
 int

@@ -74,16 +74,21 @@ keys_before=$(sqlite3 "$XS_TMP/s/state/xmpp-sync.db" 'select count(*), hex(group
 "$XS_BUILD/tests/tools/xsend" mallory@xs.test secret-mallory 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 4 \
 	"<iq type='get' id='evil1' to='bob@xs.test/xmpp-sync'><identity xmlns='urn:xmpp-sync:pair:0' nonce='AAAAAAAAAAAAAAAAAAAAAA=='/></iq>" \
 	"<iq type='set' id='evil2' to='bob@xs.test/xmpp-sync'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s1' initiator='mallory@xs.test/x'><content creator='initiator' name='f'><description xmlns='urn:xmpp:jingle:apps:file-transfer:5'><file><name>evil.txt</name><size>5</size></file></description><transport xmlns='urn:xmpp:jingle:transports:ibb:1' sid='t1' block-size='4096'/></content></jingle></iq>" \
+	"<iq type='set' id='evil3' to='bob@xs.test/xmpp-sync'><sync xmlns='urn:xmpp-sync:meta:0'><op k='mkdir' p='evil-dir' m='755' t='0' q='1'/><op k='symlink' p='evil-link' l='/etc/passwd' m='777' t='0' q='2'/></sync></iq>" \
 	>"$XS_TMP/mallory.out" 2>&1
 e1=$(grep -c 'id="evil1"[^>]*type="error"\|type="error"[^>]*id="evil1"' "$XS_TMP/mallory.out")
 e2=$(grep -c 'id="evil2"[^>]*type="error"\|type="error"[^>]*id="evil2"' "$XS_TMP/mallory.out")
+e3=$(grep -c 'id="evil3"[^>]*type="error"\|type="error"[^>]*id="evil3"' "$XS_TMP/mallory.out")
 after=$(ls -A "$XS_TMP/s/dir" | wc -l)
 keys_after=$(sqlite3 "$XS_TMP/s/state/xmpp-sync.db" 'select count(*), hex(group_concat(x25519)) from peer_keys' 2>&1)
-if [ "$e1" = 1 ] && [ "$e2" = 1 ] && [ "$before" = "$after" ] && [ "$keys_before" = "$keys_after" ] &&
-   grep -q 'refused.*mallory@xs.test' "$XS_TMP/s.log"; then
+if [ "$e1" = 1 ] && [ "$e2" = 1 ] && [ "$e3" = 1 ] && [ "$before" = "$after" ] && [ "$keys_before" = "$keys_after" ] &&
+   grep -q 'refused an identity query from mallory@xs.test' "$XS_TMP/s.log" &&
+   grep -q 'refused a Jingle request from mallory@xs.test' "$XS_TMP/s.log" &&
+   grep -q 'refused a sync request from mallory@xs.test' "$XS_TMP/s.log" &&
+   grep -q 'id="evil2"[^>]*type="error"[^>]*>.*<forbidden\|type="error"[^>]*id="evil2".*<forbidden' "$XS_TMP/mallory.out"; then
 	pass stranger_refused_logged_nothing_written
 else
-	fail stranger_refused_logged_nothing_written "errors $e1/$e2 files $before->$after keys '$keys_before'->'$keys_after': $(cat "$XS_TMP/mallory.out")"
+	fail stranger_refused_logged_nothing_written "errors $e1/$e2/$e3 files $before->$after keys '$keys_before'->'$keys_after': $(cat "$XS_TMP/mallory.out")"
 fi
 grep -q 'evil.txt' "$XS_TMP/s/dir" 2>/dev/null && fail stranger_file "evil.txt written"
 

@@ -86,8 +86,9 @@ if wait_trees_equal "$MD" "$S2D" 180; then
 else
 	fail offline_slave_converges "$(tail -n 5 "$XS_TMP/s2.log")"
 fi
-dups=$(grep -o 'received [^ ]*' "$XS_TMP/s2.log" | sort | uniq -d | head -3)
-n=$(grep -c 'received ' "$XS_TMP/s2.log")
+# one line per file the slave verified and installed
+dups=$(grep -o 'received [^ ]* ([0-9]* bytes, verified)' "$XS_TMP/s2.log" | cut -d' ' -f2 | sort | uniq -d | head -3)
+n=$(grep -c 'received [^ ]* ([0-9]* bytes, verified)' "$XS_TMP/s2.log")
 if [ -z "$dups" ] && ! grep -q 'received short.txt' "$XS_TMP/s2.log"; then
 	pass offline_each_path_at_most_once
 	note "slave 2 received $n files after reconnecting"
@@ -126,7 +127,7 @@ rm -rf "$XS_TMP/s2/state"; mkdir "$XS_TMP/s2/state"
 : >"$XS_TMP/s2.log"
 start_s2
 if wait_trees_equal "$MD" "$S2D" 120 && xs_wait_log "$XS_TMP/s2.log" 'in sync with the master' 30; then
-	n=$(grep -c 'received ' "$XS_TMP/s2.log")
+	n=$(grep -c 'received [^ ]* ([0-9]* bytes, verified)' "$XS_TMP/s2.log")
 	[ "$n" = 0 ] && pass lost_store_resync_sends_nothing_identical ||
 		fail lost_store_resync_sends_nothing_identical "$n files received again"
 else
