@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,7 +46,7 @@ log_set_timestamps(int on)
 void
 log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	char line[2048];
+	char *line = NULL;
 	char ts[80] = "";
 	va_list ap;
 
@@ -62,8 +63,11 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 		    tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
 	}
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
 	va_end(ap);
 	/* one write per line so concurrent writers do not interleave */
-	fprintf(stderr, "%sxmpp-sync: %s: %s\n", ts, names[lvl], line);
+	fprintf(stderr, "%sxmpp-sync: %s: %s\n", ts, names[lvl],
+	    line ? line : fmt);
+	free(line);
 }

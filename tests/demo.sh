@@ -11,7 +11,8 @@ X=$XS_BIN
 prosody_start
 prosody_adduser master secret-master
 prosody_adduser slave secret-slave
-rm -rf "$demo/master/state" "$demo/slave/state"
+# demo/ is the demo's own folder (ignored by git): start from scratch
+rm -rf "$demo"
 mkdir -p "$demo/master" "$demo/slave"
 M=$(xs_conf m master master)
 S=$(xs_conf s slave slave master=master@xs.test)
