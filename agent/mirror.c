@@ -269,6 +269,8 @@ make_jingle(struct mirror *m)
 	memcpy(jc.transports, c->transports, sizeof(jc.transports));
 	jc.ntransports = c->ntransports;
 	jc.max_file_size = c->max_file_size;
+	/* many small files are bound by round trips, not bandwidth */
+	jc.window = 32;
 	if (c->role == CFG_ROLE_MASTER) {
 		jc.source = jingle_file_source(c->dir);
 		cb.accept_offer = reject_offer;

@@ -192,19 +192,23 @@ xs_conf() { # NAME ROLE USER [key=value ...]
 }
 
 # tree_manifest DIR: one line per entry below DIR, sorted: type, path,
-# mode, size, mtime (files and symlinks), sha256 (files), link target.
-# Directory mtimes are left out: they change whenever an entry is added.
-# Names matching $XS_TREE_SKIP (a find -name pattern) are left out too.
+# mode, size, mtime (files and symlinks), link target; then the SHA-256 of
+# every file. Directory mtimes are left out: they change whenever an entry
+# is added. Names matching $XS_TREE_SKIP (a find -name pattern) are left
+# out too, and so are our temp files.
 tree_manifest() {
-	(cd "$1" && find . -mindepth 1 ! -name '.xmpp-sync-tmp.*' ! -name "${XS_TREE_SKIP:-.xmpp-sync-tmp.*}" -printf '%y %P %m %s %T@ %l\n' | sort |
-	while read -r y p m s t l; do
-		case $y in
-		f) echo "f $p $m $s $t $(sha256sum <"$p" | cut -c1-64)" ;;
-		l) echo "l $p $t -> $l" ;;
-		d) echo "d $p $m" ;;
-		*) echo "? $p" ;;
-		esac
-	done)
+	(cd "$1" || exit 1
+	skip=${XS_TREE_SKIP:-.xmpp-sync-tmp.*}
+	find . -mindepth 1 ! -name '.xmpp-sync-tmp.*' ! -name "$skip" \
+		\( -type d -printf 'd %P %m\n' -o -type l -printf 'l %P %T@ -> %l\n' \
+		-o -type f -printf 'f %P %m %s %T@\n' -o -printf '? %P\n' \) | LC_ALL=C sort
+	find . -type f ! -name '.xmpp-sync-tmp.*' ! -name "$skip" -exec sha256sum {} + |
+		LC_ALL=C sort -k2)
+}
+
+# tree_count DIR: number of entries (cheap, for polling)
+tree_count() {
+	find "$1" -mindepth 1 ! -name '.xmpp-sync-tmp.*' ! -name "${XS_TREE_SKIP:-.xmpp-sync-tmp.*}" | wc -l
 }
 
 # trees_equal A B: 0 when both trees have the same manifest
@@ -212,12 +216,16 @@ trees_equal() {
 	[ "$(tree_manifest "$1")" = "$(tree_manifest "$2")" ]
 }
 
-# wait_trees_equal A B SECS: wait until equal; on timeout print a diff
+# wait_trees_equal A B SECS: wait until equal; on timeout print a diff.
+# Polls the cheap entry count first, the full comparison only when the
+# counts agree.
 wait_trees_equal() {
-	_n=$(($3 * 5))
-	while [ "$_n" -gt 0 ]; do
-		trees_equal "$1" "$2" && return 0
-		sleep 0.2; _n=$((_n - 1))
+	_end=$(( $(date +%s) + $3 ))
+	while [ "$(date +%s)" -lt "$_end" ]; do
+		if [ "$(tree_count "$1")" = "$(tree_count "$2")" ] && trees_equal "$1" "$2"; then
+			return 0
+		fi
+		sleep 0.3
 	done
 	tree_manifest "$1" >"$XS_TMP/tree.a"
 	tree_manifest "$2" >"$XS_TMP/tree.b"
