@@ -5,7 +5,7 @@
 set -u
 PKGS="gcc make pkg-config libc6-dev libstrophe-dev libinotifytools0-dev
 libgcrypt20-dev libsqlite3-dev sqlite3 prosody lua-sec openssl
-coreutils procps diffutils findutils iproute2 rsync strace"
+coreutils procps diffutils findutils iproute2 rsync strace bc"
 
 missing=""
 for p in $PKGS; do
