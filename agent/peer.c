@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/crypto.h"
 #include "agent/json.h"
@@ -393,6 +394,55 @@ on_pair_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	return 0;
 }
 
+/* The answer to our disco#info query: says what the peer can do. */
+static int
+on_peer_disco(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	static const char *const want[] = {NS_XS_PAIR, NS_XS_META, NS_XS_JET,
+	    "urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:file-transfer:5"};
+	const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st);
+	xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(st, NS_DISCO_INFO);
+
+	(void)conn;
+	(void)arg;
+	if (type == NULL || (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
+		return 1; /* not the answer: keep waiting */
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int found = 0;
+		for (xmpp_stanza_t *f = q ? xmpp_stanza_get_children(q) : NULL;
+		    f && !found; f = xmpp_stanza_get_next(f)) {
+			const char *var = xmpp_stanza_is_tag(f) ?
+			    xmpp_stanza_get_attribute(f, "var") : NULL;
+			found = var && strcmp(var, want[i]) == 0;
+		}
+		if (!found) {
+			log_warn("%s does not advertise %s: is it an xmpp-sync agent "
+			    "of a compatible version?", from ? from : "peer", want[i]);
+			return 0;
+		}
+	}
+	log_debug("%s advertises every feature we need", from ? from : "peer");
+	return 0;
+}
+
+/* Asks a peer what it supports (XEP-0030). */
+static void
+query_disco(struct peers *p, struct peer *pe)
+{
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(p->conn);
+	char id[64];
+	xmpp_stanza_t *iq;
+
+	snprintf(id, sizeof(id), "disco-%u-%u", (unsigned)getpid(), ++p->seq);
+	if ((iq = xmpp_iq_new(ctx, "get", id)) == NULL)
+		return;
+	xmpp_stanza_set_to(iq, pe->full);
+	stanza_add_child(ctx, iq, "query", NS_DISCO_INFO);
+	xmpp_id_handler_add(p->conn, on_peer_disco, id, p);
+	xmpp_send(p->conn, iq);
+	xmpp_stanza_release(iq);
+}
+
 static void
 peer_came_online(struct peers *p, struct peer *pe, const char *from)
 {
@@ -407,8 +457,10 @@ peer_came_online(struct peers *p, struct peer *pe, const char *from)
 	pe->last_seen = time(NULL);
 	if (p->cfg->role == CFG_ROLE_MASTER)
 		store_slave_seen(p->st, pe->jid, pe->last_seen);
-	if (!was)
+	if (!was) {
 		log_info("%s is online", from);
+		query_disco(p, pe);
+	}
 	if (!pe->proven)
 		start_pairing(p, pe);
 }
