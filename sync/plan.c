@@ -554,7 +554,8 @@ plan_reconcile(struct plan *p, const char *slave, const struct plan_entry *m,
 		return -ENOMEM;
 	if (n)
 		memcpy(theirs, m, n * sizeof(*theirs)); /* shallow: strings shared */
-	qsort(theirs, n, sizeof(*theirs), by_path);
+	if (n)
+		qsort(theirs, n, sizeof(*theirs), by_path);
 	if ((r = store_changes_since(p->st, 0, collect_live, &mine)) < 0 ||
 	    (r = store_last_seq(p->st, &last)) < 0 || (r = store_begin(p->st)) < 0)
 		goto out;
@@ -568,7 +569,8 @@ plan_reconcile(struct plan *p, const char *slave, const struct plan_entry *m,
 		    mine.seq[i], NULL, s ? 0 : STORE_OP_NEW);
 		q++;
 	}
-	qsort(mine.v, mine.n, sizeof(*mine.v), by_path); /* seq[] now unused */
+	if (mine.n) /* seq[] is unused from here on */
+		qsort(mine.v, mine.n, sizeof(*mine.v), by_path);
 	for (size_t i = 0; r == 0 && delete_extras && i < n; i++) {
 		if (mine.n && bsearch(&theirs[i], mine.v, mine.n, sizeof(*mine.v), by_path))
 			continue;
