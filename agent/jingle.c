@@ -1164,6 +1164,24 @@ jingle_online(struct jingle *j, const char *me)
 }
 
 void
+jingle_peer_gone(struct jingle *j, const char *peer)
+{
+	struct session *s, *next;
+
+	for (s = j->sessions; s; s = next) {
+		next = s->next;
+		/* an earlier end may have started queued sessions: they are
+		 * new entries at the head and are not for this peer's old
+		 * sessions, so only sessions with peer are ended */
+		if (strcmp(s->peer, peer) == 0) {
+			jingle_session_end(s, -ENOTCONN, JINGLE_R_GONE,
+			    "peer went offline", 0);
+			next = j->sessions; /* the list changed: start over */
+		}
+	}
+}
+
+void
 jingle_free(struct jingle *j)
 {
 	struct session *s;

@@ -234,6 +234,11 @@ int jingle_new(struct loop *l, xmpp_conn_t *xc, const struct jingle_config *cfg,
  * with -ENOTCONN and queued work stays queued). Returns nothing. */
 void jingle_online(struct jingle *j, const char *me);
 
+/* The peer (full JID) went offline: ends its sessions at once without
+ * telling it (a receiver keeps the bytes so far for a resume; a sender's
+ * files go back to the owner through callbacks.done). Returns nothing. */
+void jingle_peer_gone(struct jingle *j, const char *peer);
+
 /* Queues the transfer of f to peer (full JID). f is copied; cookie is
  * handed back in jingle_info. Returns 0 or a negative errno (-EINVAL for a
  * bad name or peer). The outcome arrives through callbacks.done. */

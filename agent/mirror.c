@@ -151,30 +151,45 @@ buf_sink(void *arg, const void *buf, size_t len)
 	return jingle_buf_put(arg, buf, len);
 }
 
+/* A session's record stream, and the plaintext offset it starts at
+ * (a resumed transfer starts at a record boundary). */
+struct filter_state {
+	struct crypto_stream *cs;
+	uint64_t offset;
+};
+
 static int
 filter_process(void *st, const unsigned char *in, size_t n, int last,
     struct jingle_buf *out)
 {
+	struct filter_state *fs = st;
 	int r = 0;
 
 	if (n)
-		r = crypto_stream_push(st, in, n, buf_sink, out);
+		r = crypto_stream_push(fs->cs, in, n, buf_sink, out);
 	if (r == 0 && last)
-		r = crypto_stream_finish(st, buf_sink, out);
+		r = crypto_stream_finish(fs->cs, buf_sink, out);
 	return r;
 }
 
+/* Wire bytes for the len plaintext bytes from the offset on: the records
+ * from the offset's record to the end. */
 static uint64_t
 filter_wire_len(void *st, uint64_t len)
 {
-	(void)st;
-	return crypto_ciphertext_size(len);
+	struct filter_state *fs = st;
+	uint64_t skipped = fs->offset / CRYPTO_RECORD_PLAIN * CRYPTO_RECORD_WIRE;
+
+	return crypto_ciphertext_size(fs->offset + len) - skipped;
 }
 
 static void
 filter_free(void *st)
 {
-	crypto_stream_free(st);
+	struct filter_state *fs = st;
+
+	crypto_stream_free(fs->cs);
+	free(fs);
 }
 
 static int
@@ -183,14 +198,28 @@ filter_new(void *arg, const struct jingle_info *in, struct jingle_filter *out)
 	struct mirror *m = arg;
 	struct pending_stream *p = pend_slot(m, in->sid);
 
+	struct filter_state *fs;
+	int r;
+
 	if (p == NULL)
 		return -EPERM; /* never a session without its security element */
-	if (in->offset != 0)
-		return -ENOTSUP; /* resumed ranges restart from zero: see sink */
+	if (in->offset % CRYPTO_RECORD_PLAIN != 0) {
+		log_warn("%s: range offset %llu is not at a record boundary",
+		    in->sid, (unsigned long long)in->offset);
+		return -EINVAL;
+	}
+	if ((fs = calloc(1, sizeof(*fs))) == NULL)
+		return -ENOMEM;
+	if ((r = crypto_stream_start_at(p->cs, in->offset / CRYPTO_RECORD_PLAIN)) < 0) {
+		free(fs);
+		return r;
+	}
+	fs->cs = p->cs;
+	fs->offset = in->offset;
 	out->process = filter_process;
 	out->wire_len = filter_wire_len;
 	out->free = filter_free;
-	out->st = p->cs;
+	out->st = fs;
 	memset(p, 0, sizeof(*p)); /* the filter owns the stream now */
 	return 0;
 }
@@ -342,6 +371,10 @@ mirror_online(struct mirror *m, const char *me)
 void
 mirror_peer(struct mirror *m, const char *bare, const char *full, int trusted)
 {
+	/* its sessions cannot go on: end them now rather than at their
+	 * timeouts, so a returning peer can resume at once */
+	if (!trusted && full)
+		jingle_peer_gone(m->jingle, full);
 	if (m->env.cfg->role == CFG_ROLE_MASTER)
 		mirror_master_peer(m, bare, full, trusted);
 }

@@ -41,7 +41,8 @@ void mirror_free(struct mirror *m);
 void mirror_online(struct mirror *m, const char *me);
 
 /* A peer's trust changed: trusted = 1 once its pinned key is proven in
- * this session (full is its full JID), 0 when it goes away. */
+ * this session (full is its full JID), 0 when it goes away (full: the JID
+ * it had, or NULL); its transfers then end at once. */
 void mirror_peer(struct mirror *m, const char *bare, const char *full,
     int trusted);
 

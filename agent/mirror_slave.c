@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/crypto.h"
 #include "agent/log.h"
 #include "agent/mirror_int.h"
 #include "agent/peer.h"
@@ -277,14 +278,24 @@ sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
 	sh->m = m;
 	r = apply_put_begin(m->apply, e->path, e->size, e->sha256, e->mode,
 	    e->mtime_ns, &sh->p, have);
+	/* the prefix of an interrupted transfer holds whole verified records
+	 * (the decryptor releases nothing else); a new session encrypts from
+	 * a record boundary (docs/protocol.md 1.8), so keep whole records */
 	if (r == 0 && *have > 0) {
-		/* each transfer has its own key: a kept prefix cannot be
-		 * continued under a new one, so start over */
-		apply_put_abort(sh->p, 0);
-		r = apply_put_begin(m->apply, e->path, e->size, e->sha256,
-		    e->mode, e->mtime_ns, &sh->p, have);
+		uint64_t keep = *have - *have % CRYPTO_RECORD_PLAIN;
+		if (keep > 0 && (r = apply_put_truncate(sh->p, keep)) == 0) {
+			*have = keep;
+			log_info("resuming %s from byte %llu", e->path,
+			    (unsigned long long)keep);
+		} else if (r == 0) {
+			apply_put_abort(sh->p, 0);
+			r = apply_put_begin(m->apply, e->path, e->size, e->sha256,
+			    e->mode, e->mtime_ns, &sh->p, have);
+		}
 	}
-	if (r < 0 || *have > 0) {
+	if (r < 0 || *have % CRYPTO_RECORD_PLAIN != 0) {
+		if (r == 0)
+			apply_put_abort(sh->p, 0);
 		free(sh->path);
 		free(sh);
 		return r < 0 ? r : -EIO;

@@ -56,7 +56,7 @@ static void
 untrust(struct peers *p, struct peer *pe)
 {
 	if (pe->proven && p->cb)
-		p->cb(p->cb_arg, pe->jid, NULL, 0);
+		p->cb(p->cb_arg, pe->jid, pe->full[0] ? pe->full : NULL, 0);
 	pe->proven = 0;
 }
 

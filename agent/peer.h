@@ -39,7 +39,8 @@ int peers_new(const struct cfg *cfg, struct store *st,
     const struct crypto_identity *id, struct peers **out);
 
 /* Told when a peer becomes trusted (its pinned key proven in this
- * session; full is its full JID) or stops being trusted (full NULL). */
+ * session; full is its full JID) or stops being trusted (full: the JID
+ * that was trusted, if known). */
 typedef void (*peers_trust_cb)(void *arg, const char *bare, const char *full,
     int trusted);
 

@@ -164,6 +164,11 @@ int apply_put_begin(struct apply *a, const char *path, uint64_t size,
  * -errno (logged). The session stays open either way. */
 int apply_put_write(struct apply_put *p, const void *buf, size_t n);
 
+/* Cuts the temp file back to its first len bytes (a resume must start at
+ * a boundary the sender can encrypt from), so the next write goes at len.
+ * Returns 0, -EINVAL if len is more than was written, or -errno. */
+int apply_put_truncate(struct apply_put *p, uint64_t len);
+
 /* Verifies and installs the file: its length must be the declared size
  * and the SHA-256 of the whole temp file (a resumed prefix included) the
  * declared one. Then sets mode and mtime, fsyncs it, renames it over

@@ -182,6 +182,22 @@ apply_put_write(struct apply_put *p, const void *buf, size_t n)
 	return 0;
 }
 
+int
+apply_put_truncate(struct apply_put *p, uint64_t len)
+{
+	if (len > p->written)
+		return -EINVAL;
+	if (ftruncate(p->fd, (off_t)len) < 0 ||
+	    lseek(p->fd, (off_t)len, SEEK_SET) < 0) {
+		int r = -errno;
+		log_error("cannot cut the temp file of %s to %llu bytes: %s",
+		    p->path, (unsigned long long)len, strerror(errno));
+		return r;
+	}
+	p->written = len;
+	return 0;
+}
+
 void
 apply_put_abort(struct apply_put *p, int keep)
 {

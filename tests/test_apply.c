@@ -915,7 +915,35 @@ t_manifest_pages_in_path_order(void)
 	return 0;
 }
 
+/* A resume cuts the kept prefix back to a boundary; the bytes written
+ * after the cut replace what was there, and the whole file verifies. */
+static int
+t_put_truncate_then_resume(void)
+{
+	char *body = pattern(1000, 5);
+	struct apply_put *p;
+	uint8_t sha[32];
+	uint64_t have = 0;
+	int r;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT(body != NULL, "out of memory");
+	sha_of(body, 1000, sha);
+	EXPECT_INT(apply_put_begin(fx.a, "t", 1000, sha, 0644, T1, &p, &have), 0);
+	EXPECT_INT(apply_put_write(p, body, 300), 0);
+	EXPECT_INT(apply_put_write(p, "garbage!", 8), 0); /* beyond the cut */
+	EXPECT_INT(apply_put_truncate(p, 400), -EINVAL); /* more than written */
+	EXPECT_INT(apply_put_truncate(p, 256), 0);
+	EXPECT_INT(apply_put_write(p, body + 256, 1000 - 256), 0);
+	EXPECT_INT(apply_put_finish(p), 0);
+	r = check("t", STORE_FILE, 0644, T1, body, NULL);
+	free(body);
+	EXPECT_INT(r, 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"put_truncate_then_resume", t_put_truncate_then_resume},
 	{"mkdir_twice_sets_mode_mtime_record",
 	 t_mkdir_twice_sets_mode_mtime_record},
 	{"mkdir_replaces_file_and_symlink", t_mkdir_replaces_file_and_symlink},
