@@ -39,7 +39,7 @@ endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # libinotifytools ships no .pc file
-LIBS       := $(PKG_LIBS) -linotifytools -lm
+LIBS       := $(PKG_LIBS) -linotifytools -lm -pthread
 
 SRCS     := $(wildcard agent/*.c sync/*.c store/*.c)
 OBJS     := $(SRCS:%.c=$(B)/%.o)

@@ -13,6 +13,7 @@ struct plan;
 struct watch;
 struct apply;
 struct crypto_stream;
+struct hasher;
 
 #define MIRROR_MAX_SLAVES 256
 #define MIRROR_MAX_INFLIGHT 64   /* content transfers queued per slave */
@@ -70,6 +71,7 @@ struct mirror {
 	/* master */
 	struct plan *plan;
 	struct watch *watch;
+	struct hasher *hasher;  /* large files are hashed off the loop */
 	int64_t next_rescan_ms;
 	int64_t watch_timer;
 	int degraded;

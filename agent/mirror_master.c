@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "agent/hasher.h"
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/mirror_int.h"
@@ -18,6 +19,9 @@
 #include "sync/watch.h"
 
 #define RETRY_MS 5000
+/* Files at least this large are hashed on the worker thread; a smaller
+ * one costs the loop a few milliseconds at most. */
+#define ASYNC_HASH_MIN (4 << 20)
 #define DEGRADED_RESCAN_MS 60000
 
 /* What a transfer's cookie names: which slave wants which path as of
@@ -554,10 +558,41 @@ on_event(const struct watch_event *ev, void *arg)
 		    DEGRADED_RESCAN_MS / 1000);
 		break;
 	default:
-		if (ev->path[0])
-			plan_path_changed(m->plan, ev->path);
+		if (ev->path[0] == '\0')
+			break;
+		if (m->hasher && (ev->kind == WATCH_CHANGED || ev->kind == WATCH_ATTRIB)) {
+			int64_t size = 0;
+			/* a result for a busy path is checked against the
+			 * file as it is then, and hashed again if it moved on */
+			if (hasher_busy(m->hasher, ev->path))
+				break;
+			if (plan_hash_needed(m->plan, ev->path, &size) &&
+			    size >= ASYNC_HASH_MIN &&
+			    hasher_submit(m->hasher, ev->path) == 0)
+				break;
+		}
+		plan_path_changed(m->plan, ev->path);
 		break;
 	}
+}
+
+static void
+on_hashed(const struct hasher_result *r, void *arg)
+{
+	struct mirror *m = arg;
+	int e;
+
+	log_debug("hashed %s (%lld bytes) on the worker thread", r->path,
+	    (long long)r->size);
+	if (r->err < 0)
+		e = plan_path_changed(m->plan, r->path);
+	else
+		e = plan_path_hashed(m->plan, r->path, r->size, r->mtime_ns,
+		    r->sha256);
+	if (e == -EAGAIN)
+		hasher_submit(m->hasher, r->path);
+	for (size_t i = 0; i < m->nslaves; i++)
+		pump(m, m->slaves[i]);
 }
 
 static void
@@ -621,6 +656,10 @@ mirror_master_new(struct mirror *m)
 	    on_watch_fd, m)) < 0 ||
 	    (m->watch_timer = loop_timer_add(m->env.loop, 250, watch_timer, m)) < 0)
 		return r < 0 ? r : (int)m->watch_timer;
+	if ((r = hasher_new(m->env.loop, plan_rootfd(m->plan), on_hashed, m,
+	    &m->hasher)) < 0)
+		log_warn("cannot start the hashing thread (%s): large files are "
+		    "hashed on the event loop", strerror(-r));
 	rescan(m, "start");
 	return 0;
 }
@@ -628,6 +667,7 @@ mirror_master_new(struct mirror *m)
 void
 mirror_master_free(struct mirror *m)
 {
+	hasher_free(m->hasher);
 	if (m->watch) {
 		loop_fd_del(m->env.loop, watch_fd(m->watch));
 		loop_timer_del(m->env.loop, m->watch_timer);

@@ -18,6 +18,13 @@ struct plan {
 	struct store *st;
 	const char *const *ignore;
 	size_t nignore;
+	/* a checksum computed elsewhere (plan_path_hashed), valid while the
+	 * file still has this size and mtime */
+	struct {
+		const char *path;
+		int64_t size, mtime_ns;
+		const uint8_t *sha256;
+	} hint;
 };
 
 /* A growable list of strings, for collecting inside store callbacks (which
@@ -165,6 +172,11 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
 	f->type = STORE_FILE;
 	f->size = sb.st_size;
 	f->has_sha256 = 1;
+	if (p->hint.path && strcmp(p->hint.path, path) == 0 &&
+	    p->hint.size == f->size && p->hint.mtime_ns == f->mtime_ns) {
+		memcpy(f->sha256, p->hint.sha256, 32);
+		return 0;
+	}
 	if (store_file_get(p->st, path, &old) == 0) {
 		int same = !old.deleted && old.type == STORE_FILE &&
 		    old.has_sha256 && old.size == f->size &&
@@ -365,6 +377,55 @@ rename_records(struct plan *p, const char *from, const char *to)
 out:
 	strv_free(&below);
 	return r;
+}
+
+int
+plan_hash_needed(struct plan *p, const char *path, int64_t *size)
+{
+	struct store_file old;
+	struct stat sb;
+	int64_t mt;
+	int need = 1;
+
+	if (path_check_relative(path, strlen(path)) < 0 || path_is_temp(path) ||
+	    fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(sb.st_mode) || path_ignored(p->ignore, p->nignore, path, 0))
+		return 0;
+	mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	if (store_file_get(p->st, path, &old) == 0) {
+		need = old.deleted || old.type != STORE_FILE || !old.has_sha256 ||
+		    old.size != sb.st_size || old.mtime_ns != mt;
+		store_file_clear(&old);
+	}
+	*size = sb.st_size;
+	return need;
+}
+
+int
+plan_path_hashed(struct plan *p, const char *path, int64_t size,
+    int64_t mtime_ns, const uint8_t sha256[32])
+{
+	struct stat sb;
+	int r;
+
+	if (fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return plan_path_changed(p, path); /* gone: record that */
+	if (!S_ISREG(sb.st_mode) || sb.st_size != size ||
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != mtime_ns)
+		return -EAGAIN; /* changed while being hashed */
+	p->hint.path = path;
+	p->hint.size = size;
+	p->hint.mtime_ns = mtime_ns;
+	p->hint.sha256 = sha256;
+	r = plan_path_changed(p, path);
+	memset(&p->hint, 0, sizeof(p->hint));
+	return r;
+}
+
+int
+plan_rootfd(const struct plan *p)
+{
+	return p->rootfd;
 }
 
 int

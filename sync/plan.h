@@ -36,6 +36,20 @@ void plan_free(struct plan *p);
  * negative errno (logged). */
 int plan_path_changed(struct plan *p, const char *path);
 
+/* Whether path is a regular file whose content must be hashed before it
+ * can be recorded (its size or mtime differ from the record). Sets *size.
+ * Returns 1 or 0. */
+int plan_hash_needed(struct plan *p, const char *path, int64_t *size);
+
+/* Records path like plan_path_changed(), with a SHA-256 computed elsewhere
+ * over the file as it was at size and mtime_ns. Returns 0, -EAGAIN if the
+ * file changed since (hash it again), or a negative errno. */
+int plan_path_hashed(struct plan *p, const char *path, int64_t size,
+    int64_t mtime_ns, const uint8_t sha256[32]);
+
+/* Returns the directory fd of the folder (borrowed). */
+int plan_rootfd(const struct plan *p);
+
 /* A rename within the folder (from the watcher): moves the index records
  * (a directory with everything below it) and queues one rename per slave,
  * so no content is sent again. Returns 0 or a negative errno. */

@@ -47,6 +47,7 @@ echo "more" >>"$MD/a.txt"                        # append
 head -c 1000 /dev/urandom >"$MD/t.bin"; truncate -s 10 "$MD/t.bin"   # truncate
 echo new >"$MD/new.txt"                          # create
 echo gone >"$MD/gone.txt"
+head -c 20971520 /dev/urandom >"$MD/live-big.bin"  # hashed off the loop
 both create_modify_append_truncate 30
 rm "$MD/gone.txt"                                # delete
 mv "$MD/new.txt" "$MD/renamed.txt"               # rename a file

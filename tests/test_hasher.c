@@ -1,0 +1,99 @@
+/* test_hasher.c -- the hashing thread: results arrive on the loop with the
+ * right checksum, size and mtime; a missing file reports its error; a
+ * queued path is busy until its result is delivered. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/crypto.h"
+#include "agent/hasher.h"
+#include "agent/loop.h"
+#include "tests/unit.h"
+
+struct got {
+	int n;
+	char path[64];
+	int err;
+	int64_t size;
+	char hex[65];
+};
+
+static void
+on_done(const struct hasher_result *r, void *arg)
+{
+	struct got *g = arg;	/* g[0].n counts; g[1], g[2] hold results */
+	struct got *slot = &g[g->n + 1];
+
+	if (g->n < 2) {
+		snprintf(slot->path, sizeof(slot->path), "%s", r->path);
+		slot->err = r->err;
+		slot->size = r->size;
+		for (int i = 0; i < 32; i++)
+			sprintf(slot->hex + 2 * i, "%02x", r->sha256[i]);
+	}
+	g->n++;
+}
+
+static int
+t_hashes_off_the_loop_and_reports_errors(void)
+{
+	char dir[] = "/tmp/xs-test.XXXXXX", cmd[256], want[65] = "";
+	struct got g[3];
+	struct loop *l;
+	struct hasher *h;
+	int rootfd;
+	FILE *f;
+
+	memset(g, 0, sizeof(g));
+	EXPECT(mkdtemp(dir) != NULL, "mkdtemp");
+	snprintf(cmd, sizeof(cmd), "head -c 5000000 /dev/urandom > %s/big", dir);
+	EXPECT(system(cmd) == 0, "cannot make the file");
+	snprintf(cmd, sizeof(cmd), "sha256sum %s/big", dir);
+	EXPECT((f = popen(cmd, "r")) != NULL, "popen");
+	EXPECT(fscanf(f, "%64s", want) == 1, "sha256sum output");
+	pclose(f);
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
+	EXPECT_INT(loop_new(&l), 0);
+	EXPECT_INT(hasher_new(l, rootfd, on_done, g, &h), 0);
+	EXPECT_INT(hasher_submit(h, "big"), 0);
+	EXPECT(hasher_busy(h, "big"), "a queued path is busy");
+	EXPECT(!hasher_busy(h, "other"), "another path is not busy");
+	int64_t end = loop_now_ms() + 10000;
+	while (g[0].n < 1 && loop_now_ms() < end)
+		loop_run_once(l, 100);
+	EXPECT_INT(g[0].n, 1);
+	EXPECT(!hasher_busy(h, "big"), "still busy after delivery");
+	EXPECT_STR(g[1].path, "big");
+	EXPECT_INT(g[1].err, 0);
+	EXPECT_INT(g[1].size, 5000000);
+	EXPECT_STR(g[1].hex, want);
+	EXPECT_INT(hasher_submit(h, "missing"), 0);
+	while (g[0].n < 2 && loop_now_ms() < end)
+		loop_run_once(l, 100);
+	EXPECT_INT(g[2].err, -ENOENT);
+	hasher_free(h);
+	loop_free(l);
+	close(rootfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	EXPECT(system(cmd) == 0, "cleanup");
+	return 0;
+}
+
+static const struct unit_test tests[] = {
+	{"hashes_off_the_loop_and_reports_errors",
+	 t_hashes_off_the_loop_and_reports_errors},
+};
+
+int
+main(int argc, char **argv)
+{
+	if (crypto_global_init() < 0) {
+		printf("FAIL test_hasher.c/init: libgcrypt\n");
+		return 1;
+	}
+	return unit_run("test_hasher.c", tests, sizeof(tests) / sizeof(tests[0]),
+	    argc, argv);
+}
