@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gcrypt.h>
+
 #include "agent/log.h"
 #include "store/store.h"
 #include "sync/apply_int.h"
@@ -29,11 +31,16 @@ struct apply_put {
 	uint8_t sha256[32];
 	uint32_t mode;
 	int64_t mtime_ns;
+	/* SHA-256 of the first `written` bytes, kept as data arrives so
+	 * finishing a large file does not read it all again */
+	gcry_md_hd_t md;
 };
 
 static void
 put_free(struct apply_put *p)
 {
+	if (p->md)
+		gcry_md_close(p->md);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->dfd >= 0)
@@ -109,6 +116,33 @@ put_resume_point(struct apply_put *p)
 	return 0;
 }
 
+/* Restarts the running checksum over the first len bytes of the temp
+ * file (a kept prefix, read once), leaving the offset at len. */
+static int
+put_rehash(struct apply_put *p, uint64_t len)
+{
+	uint8_t buf[65536];
+	uint64_t left = len;
+
+	if (p->md == NULL && gcry_md_open(&p->md, GCRY_MD_SHA256, 0) != 0)
+		return -ENOMEM;
+	gcry_md_reset(p->md);
+	if (lseek(p->fd, 0, SEEK_SET) < 0)
+		return apply_fail("seek in the temp file of", p->path, -errno);
+	while (left > 0) {
+		ssize_t n = read(p->fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return apply_fail("read the temp file of", p->path,
+			    n < 0 ? -errno : -EIO);
+		gcry_md_write(p->md, buf, (size_t)n);
+		left -= (uint64_t)n;
+	}
+	return lseek(p->fd, (off_t)len, SEEK_SET) < 0 ?
+	    apply_fail("seek in the temp file of", p->path, -errno) : 0;
+}
+
 static int
 put_check(struct apply *a, const char *path, uint64_t size)
 {
@@ -147,8 +181,8 @@ apply_put_begin(struct apply *a, const char *path, uint64_t size,
 	}
 	if ((p->dfd = apply_parent(a, p->path, &p->name)) < 0)
 		r = apply_fail("receive", path, p->dfd);
-	else if ((r = put_open_temp(p)) == 0)
-		r = put_resume_point(p);
+	else if ((r = put_open_temp(p)) == 0 && (r = put_resume_point(p)) == 0)
+		r = put_rehash(p, p->written);
 	if (r < 0) {
 		put_free(p);
 		return r;
@@ -175,6 +209,7 @@ apply_put_write(struct apply_put *p, const void *buf, size_t n)
 		if (w < 0)
 			return apply_fail("write the temp file of", p->path,
 			    -errno);
+		gcry_md_write(p->md, b, (size_t)w);
 		b += w;
 		n -= (size_t)w;
 		p->written += (uint64_t)w;
@@ -187,13 +222,16 @@ apply_put_truncate(struct apply_put *p, uint64_t len)
 {
 	if (len > p->written)
 		return -EINVAL;
-	if (ftruncate(p->fd, (off_t)len) < 0 ||
-	    lseek(p->fd, (off_t)len, SEEK_SET) < 0) {
-		int r = -errno;
+	int r;
+
+	if (ftruncate(p->fd, (off_t)len) < 0) {
+		r = -errno;
 		log_error("cannot cut the temp file of %s to %llu bytes: %s",
 		    p->path, (unsigned long long)len, strerror(errno));
 		return r;
 	}
+	if ((r = put_rehash(p, len)) < 0)
+		return r;
 	p->written = len;
 	return 0;
 }
@@ -209,7 +247,8 @@ apply_put_abort(struct apply_put *p, int keep)
 	put_free(p);
 }
 
-/* Checks length and checksum of the whole temp file. Returns 0,
+/* Checks length and checksum of the whole temp file (the checksum kept
+ * while it was written, over the resumed prefix too). Returns 0,
  * -ENODATA (short: kept), -EBADMSG (removed), or -errno. */
 static int
 put_verify(struct apply_put *p)
@@ -227,11 +266,11 @@ put_verify(struct apply_put *p)
 		    (unsigned long long)p->size);
 		return -ENODATA;
 	}
-	if (lseek(p->fd, 0, SEEK_SET) < 0 ||
-	    (r = scan_hash_fd(p->fd, sum, &bytes)) < 0)
-		return apply_fail("read the temp file of", p->path,
-		    r < 0 ? r : -errno);
-	if ((uint64_t)bytes == p->size && memcmp(sum, p->sha256, 32) == 0)
+	(void)r;
+	bytes = (int64_t)p->written;
+	memcpy(sum, gcry_md_read(p->md, GCRY_MD_SHA256), 32);
+	if ((uint64_t)st.st_size == p->size && (uint64_t)bytes == p->size &&
+	    memcmp(sum, p->sha256, 32) == 0)
 		return 0;
 	log_warn("refusing %s: its content does not match its checksum",
 	    p->path);
