@@ -272,10 +272,10 @@ const char *jingle_reason_name(enum jingle_reason r);
 /* Returns the reason for an element name, or JINGLE_R_NONE. */
 enum jingle_reason jingle_reason_parse(const char *name);
 
-/* Returns 0 if p is a safe relative path: not empty, at most
- * JINGLE_NAME_MAX bytes, no leading '/', no empty, "." or ".."
- * components, no backslash or control characters. Else -EINVAL.
- * (To be replaced by sync/path.h path_check_relative().) */
+/* Returns 0 if p is a safe relative path by the rule of sync/path.h
+ * (path_check_relative: no leading '/', no empty, "." or ".." components,
+ * no control characters), at most JINGLE_NAME_MAX bytes and without a
+ * backslash. Else -EINVAL. */
 int jingle_path_check(const char *p);
 
 /* Default sink: writes to <dir>/.xmpp-sync-tmp.<id>, where id is derived

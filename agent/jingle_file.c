@@ -16,6 +16,7 @@
 #include <gcrypt.h>
 
 #include "agent/jingle.h"
+#include "sync/path.h"
 #include "agent/log.h"
 
 #define TMP_PREFIX ".xmpp-sync-tmp."
@@ -23,23 +24,13 @@
 int
 jingle_path_check(const char *p)
 {
-	size_t len, i, start = 0;
+	size_t len;
 
-	if (p == NULL || (len = strlen(p)) == 0 || len > JINGLE_NAME_MAX ||
-	    p[0] == '/')
+	/* the folder's one path rule (sync/path.h), plus: no backslash in a
+	 * name offered to a peer, which other systems take as a separator */
+	if (p == NULL || (len = strlen(p)) > JINGLE_NAME_MAX || strchr(p, '\\'))
 		return -EINVAL;
-	for (i = 0; i <= len; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == '/' || c == '\0') {
-			size_t n = i - start;
-			if (n == 0 || (n == 1 && p[start] == '.') ||
-			    (n == 2 && p[start] == '.' && p[start + 1] == '.'))
-				return -EINVAL;
-			start = i + 1;
-		} else if (c < 0x20 || c == 0x7f || c == '\\')
-			return -EINVAL;
-	}
-	return 0;
+	return path_check_relative(p, len) < 0 ? -EINVAL : 0;
 }
 
 /* ---- SHA-256 ---- */
