@@ -137,6 +137,11 @@ cmd_slave(const struct cfg *cfg, int argc, char **argv)
 		    "says role = slave\n", cfg->path);
 		return XS_EXIT_USAGE;
 	}
+	/* the command line is checked before the state is touched */
+	if (!((strcmp(argv[1], "add") == 0 && (argc == 3 || argc == 5)) ||
+	    (strcmp(argv[1], "remove") == 0 && argc == 3) ||
+	    (strcmp(argv[1], "list") == 0 && argc == 2)))
+		return usage_err("slave add JID [--fingerprint HEX] | slave remove JID | slave list");
 	if ((r = state_open(cfg, &st, NULL)) != XS_EXIT_OK)
 		return r;
 	if (strcmp(argv[1], "add") == 0)

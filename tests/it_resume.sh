@@ -13,7 +13,7 @@ S=$(xs_conf s slave s master=m@xs.test transports=ibb)
 MD=$XS_TMP/m/dir SD=$XS_TMP/s/dir
 "$X" -c "$M" init >/dev/null && "$X" -c "$S" init >/dev/null || { fail init init; exit 1; }
 "$X" -c "$M" slave add s@xs.test >/dev/null
-size=$((24 * 1048576))
+size=$((40 * 1048576))
 head -c "$size" /dev/urandom >"$MD/big.bin"
 xs_spawn "$XS_TMP/s.log" "$X" -c "$S" run
 xs_spawn "$XS_TMP/m.log" "$X" -c "$M" run; MPID=$XS_LASTPID
