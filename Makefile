@@ -41,7 +41,7 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # libinotifytools ships no .pc file
 LIBS       := $(PKG_LIBS) -linotifytools -lm -pthread
 
-SRCS     := $(wildcard agent/*.c sync/*.c store/*.c)
+SRCS     := $(wildcard agent/*.c agent/*/*.c sync/*.c store/*.c)
 OBJS     := $(SRCS:%.c=$(B)/%.o)
 LIBOBJS  := $(filter-out $(B)/agent/main.o,$(OBJS))
 TESTSRCS := $(wildcard tests/test_*.c)

@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "agent/agent.h"
-#include "agent/crypto.h"
+#include "agent/crypto/crypto.h"
 #include "agent/exitcode.h"
 #include "agent/json.h"
 #include "agent/log.h"
-#include "agent/mirror.h"
-#include "agent/peer.h"
-#include "agent/service.h"
-#include "agent/stanza.h"
+#include "agent/mirror/mirror.h"
+#include "agent/xmpp/peer.h"
+#include "agent/xmpp/service.h"
+#include "agent/xmpp/stanza.h"
 #include "agent/state.h"
 #include "store/store.h"
 

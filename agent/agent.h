@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "agent/config.h"
-#include "agent/conn.h"
+#include "agent/xmpp/conn.h"
 
 struct loop;
 struct service;

@@ -15,13 +15,13 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "agent/conn.h"
+#include "agent/xmpp/conn.h"
 #include "agent/control.h"
 #include "agent/daemon.h"
 #include "agent/exitcode.h"
 #include "agent/log.h"
 #include "agent/loop.h"
-#include "agent/service.h"
+#include "agent/xmpp/service.h"
 
 #define BACKOFF_MIN_MS 1000LL
 #define BACKOFF_MAX_MS 300000LL

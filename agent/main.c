@@ -9,7 +9,7 @@
 
 #include "agent/cmd.h"
 #include "agent/config.h"
-#include "agent/crypto.h"
+#include "agent/crypto/crypto.h"
 #include "agent/daemon.h"
 #include "agent/exitcode.h"
 #include "agent/log.h"

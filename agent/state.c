@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/crypto.h"
+#include "agent/crypto/crypto.h"
 #include "agent/exitcode.h"
 #include "agent/log.h"
 #include "agent/state.h"

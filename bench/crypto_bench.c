@@ -28,8 +28,8 @@
 
 #include <gcrypt.h>
 
-#include "agent/crypto.h"
-#include "agent/crypto_impl.h"
+#include "agent/crypto/crypto.h"
+#include "agent/crypto/crypto_int.h"
 
 #define CHUNK	65536
 #define RUNS	5

@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/crypto.h"
-#include "agent/crypto_impl.h"
+#include "agent/crypto/crypto.h"
+#include "agent/crypto/crypto_int.h"
 #include "tests/unit.h"
 
 #define INIT() EXPECT_INT(crypto_global_init(), 0)

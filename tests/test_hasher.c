@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/crypto.h"
-#include "agent/hasher.h"
+#include "agent/crypto/crypto.h"
+#include "sync/hasher.h"
 #include "agent/loop.h"
 #include "tests/unit.h"
 

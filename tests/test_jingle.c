@@ -13,12 +13,12 @@
 
 #include <gcrypt.h>
 
-#include "agent/ibb.h"
-#include "agent/jingle.h"
-#include "agent/jingle_xml.h"
+#include "agent/jingle/ibb.h"
+#include "agent/jingle/jingle.h"
+#include "agent/jingle/xml.h"
 #include "agent/log.h"
 #include "agent/loop.h"
-#include "agent/s5b.h"
+#include "agent/jingle/socks5.h"
 #include "tests/unit.h"
 
 #define ALICE "alice@example.org/a"

@@ -32,8 +32,8 @@
 #include <sys/socket.h>
 
 #include "agent/config.h"
-#include "agent/conn.h"
-#include "agent/jingle.h"
+#include "agent/xmpp/conn.h"
+#include "agent/jingle/jingle.h"
 #include "agent/log.h"
 #include "agent/loop.h"
 

@@ -1,0 +1,118 @@
+/* crypto/crypto_int.h -- internals shared by agent/crypto*.c and
+ * tests/test_crypto.c. Nothing outside the crypto module includes this:
+ * the rest of the program sees only agent/crypto.h.
+ *
+ * The deterministic entry points here (fixed secrets, fixed ephemeral
+ * key) exist so the tests can pin the wire format with known answers;
+ * production code goes through the random ones in crypto.h.
+ */
+#ifndef XS_CRYPTO_IMPL_H
+#define XS_CRYPTO_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/crypto/crypto.h"
+
+#define CRYPTO_AES_KEY_LEN	32
+#define CRYPTO_NONCE_LEN	12
+#define CRYPTO_SHA256_LEN	32
+
+/* Labels that separate the uses of one key (docs/protocol.md). */
+#define CRYPTO_LABEL_FILEKEY	"xmpp-sync jet 0 file key"
+#define CRYPTO_LABEL_ENVELOPE	"xmpp-sync jet 0 envelope"
+
+/* The identity: secrets in secure memory, public keys beside them. */
+struct crypto_identity {
+	uint8_t *x_sec;			/* 32 bytes, secure memory */
+	uint8_t *ed_sec;		/* 32 bytes (RFC 8032 seed), secure */
+	uint8_t x_pub[CRYPTO_KEY_LEN];
+	uint8_t ed_pub[CRYPTO_KEY_LEN];
+};
+
+/* Secure memory: NULL when out of memory; free wipes. */
+void *crypto_secure_alloc(size_t n);
+void crypto_secure_free(void *p, size_t n);
+/* Overwrites n bytes in a way the compiler keeps. */
+void crypto_wipe(void *p, size_t n);
+/* Fills n bytes from libgcrypt's random generator, at the level for
+ * long-term keys when long_term != 0, for session keys otherwise. */
+void crypto_random(void *p, size_t n, int long_term);
+
+/* X25519 (RFC 7748): out = X25519(scalar, point); point NULL means the
+ * base point 9. Returns 0, -EINVAL when the result is all zero (a
+ * low-order peer key), -EIO. */
+int crypto_x25519(uint8_t out[32], const uint8_t scalar[32],
+    const uint8_t *point);
+
+/* Ed25519 public key from a 32-byte secret seed. Returns 0 or -EIO. */
+int crypto_ed25519_public(uint8_t pub[32], const uint8_t seed[32]);
+
+/* Ed25519 signature with seed/pub. Returns 0 or -EIO. */
+int crypto_ed25519_sign(const uint8_t seed[32], const uint8_t pub[32],
+    const void *msg, size_t len, uint8_t sig[64]);
+
+/* SHA-256 of the concatenation of n buffers. */
+void crypto_sha256(uint8_t out[32], const void *a, size_t alen,
+    const void *b, size_t blen);
+
+/* HKDF-SHA-256 (RFC 5869). salt may be NULL/0 (then 32 zero bytes).
+ * okm_len <= 255 * 32. Returns 0, -EINVAL or -EIO. */
+int crypto_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm,
+    size_t ikm_len, const void *info, size_t info_len, uint8_t *okm,
+    size_t okm_len);
+
+/* Lowercase hex of len bytes into out (2 * len + 1 bytes). */
+void crypto_hex_encode(const uint8_t *in, size_t len, char *out);
+/* Exactly 2 * len hex digits, either case. Returns 0 or -EINVAL. */
+int crypto_hex_decode(const char *hex, uint8_t *out, size_t len);
+
+/* An identity from fixed secrets. Returns 0 and *out, -ENOMEM, -EIO. */
+int crypto_identity_from_secrets(const uint8_t x_sec[32],
+    const uint8_t ed_sec[32], struct crypto_identity **out);
+
+/* Canonical encoding of a binding (see docs/protocol.md):
+ * u32be len || sid || u32be len || content || u32be len || name ||
+ * u64be size. Returns the encoded length (<= cap), or 0 when b is
+ * invalid or cap too small (logged). */
+size_t crypto_bind_encode(const struct crypto_bind *b, uint8_t *out,
+    size_t cap);
+#define CRYPTO_BIND_ENC_MAX	(3 * (4 + CRYPTO_BIND_MAX) + 8)
+
+/* The per-file key schedule: from the ECDH shared secret, the ephemeral
+ * and the receiver's X25519 public keys and the binding, 44 bytes of
+ * HKDF output: AES-256 key || 12-byte nonce base. Returns 0, -EINVAL,
+ * -EIO. */
+int crypto_file_keys(const uint8_t shared[32], const uint8_t eph_pub[32],
+    const uint8_t peer_pub[32], const struct crypto_bind *b,
+    uint8_t key[CRYPTO_AES_KEY_LEN], uint8_t nonce[CRYPTO_NONCE_LEN]);
+
+/* The byte string the master signs. Returns its length, 0 on a bad b. */
+size_t crypto_envelope_message(const uint8_t eph_pub[32],
+    const uint8_t peer_pub[32], const struct crypto_bind *b, uint8_t *out,
+    size_t cap);
+#define CRYPTO_ENVMSG_MAX	(sizeof(CRYPTO_LABEL_ENVELOPE) + 64 + \
+				 CRYPTO_BIND_ENC_MAX)
+
+/* crypto_file_sender_new with a given ephemeral secret (tests only). */
+int crypto_file_sender_new_eph(const struct crypto_identity *me,
+    const uint8_t peer_x25519[32], const struct crypto_bind *b,
+    const uint8_t eph_sec[32], struct crypto_envelope *env_out,
+    struct crypto_stream **enc_out);
+
+/* A stream from raw keys: encrypt != 0 for the sender. size is the bound
+ * plaintext size, name is used in log messages only (copied).
+ * Returns 0 and *out, -EINVAL, -ENOMEM, -EIO. */
+int crypto_stream_new(int encrypt, const uint8_t key[CRYPTO_AES_KEY_LEN],
+    const uint8_t nonce[CRYPTO_NONCE_LEN], uint64_t size, const char *name,
+    struct crypto_stream **out);
+
+/* The nonce of record i: nonce base XOR (0^32 || u64be(i)). */
+void crypto_record_nonce(const uint8_t base[CRYPTO_NONCE_LEN], uint64_t i,
+    uint8_t out[CRYPTO_NONCE_LEN]);
+
+/* The associated data of record i: u64be(i) || final (0 or 1). */
+#define CRYPTO_AD_LEN	9
+void crypto_record_ad(uint64_t i, int final, uint8_t out[CRYPTO_AD_LEN]);
+
+#endif

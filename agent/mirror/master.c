@@ -1,0 +1,683 @@
+/* mirror/master.c -- the master side: the watcher and scans feed the
+ * planner; each trusted slave gets a hello, a full reconciliation when it
+ * has no state (or local changes), then its outbox in batches of sync
+ * operations, with content sent by Jingle where the slave answers "need". */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "sync/hasher.h"
+#include "agent/log.h"
+#include "agent/loop.h"
+#include "agent/mirror/mirror_int.h"
+#include "agent/xmpp/stanza.h"
+#include "sync/plan.h"
+#include "sync/scan.h"
+#include "sync/watch.h"
+
+#define RETRY_MS 5000
+/* Files at least this large are hashed on the worker thread; a smaller
+ * one costs the loop a few milliseconds at most. */
+#define ASYNC_HASH_MIN (4 << 20)
+#define DEGRADED_RESCAN_MS 60000
+
+/* What a transfer's cookie names: which slave wants which path as of
+ * which seq. */
+struct xfer {
+	char jid[1024];
+	char *path;
+	int64_t seq;
+};
+
+static void pump(struct mirror *m, struct mslave *ms);
+
+static struct mslave *
+slave_find(struct mirror *m, const char *bare)
+{
+	for (size_t i = 0; i < m->nslaves; i++)
+		if (strcmp(m->slaves[i]->jid, bare) == 0)
+			return m->slaves[i];
+	return NULL;
+}
+
+static struct mslave *
+slave_get(struct mirror *m, const char *bare)
+{
+	struct mslave *ms = slave_find(m, bare);
+
+	if (ms || m->nslaves == MIRROR_MAX_SLAVES)
+		return ms;
+	if ((ms = calloc(1, sizeof(*ms))) == NULL)
+		return NULL;
+	snprintf(ms->jid, sizeof(ms->jid), "%s", bare);
+	m->slaves[m->nslaves++] = ms;
+	return ms;
+}
+
+static void
+batch_clear(struct mslave *ms)
+{
+	for (size_t i = 0; i < ms->nbatch; i++)
+		free(ms->batch[i].path);
+	ms->nbatch = 0;
+}
+
+static void
+manifest_clear(struct mslave *ms)
+{
+	plan_entries_clear(ms->man, ms->nman);
+	free(ms->man);
+	ms->man = NULL;
+	ms->nman = ms->capman = 0;
+}
+
+static void
+inflight_clear(struct mslave *ms)
+{
+	for (size_t i = 0; i < ms->ninflight; i++)
+		free(ms->inflight[i]);
+	ms->ninflight = 0;
+}
+
+static int
+inflight_has(const struct mslave *ms, const char *path)
+{
+	for (size_t i = 0; i < ms->ninflight; i++)
+		if (strcmp(ms->inflight[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+inflight_drop(struct mslave *ms, const char *path)
+{
+	for (size_t i = 0; i < ms->ninflight; i++) {
+		if (strcmp(ms->inflight[i], path) != 0)
+			continue;
+		free(ms->inflight[i]);
+		ms->inflight[i] = ms->inflight[--ms->ninflight];
+		ms->inflight_seq[i] = ms->inflight_seq[ms->ninflight];
+		return;
+	}
+}
+
+/* Sends iq (consumed) to the slave with a fresh id and handler. */
+static void
+send_iq(struct mirror *m, struct mslave *ms, xmpp_stanza_t *iq,
+    xmpp_handler h)
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char rnd[6];
+
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(ms->iq_id, sizeof(ms->iq_id), "xs-");
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		ms->iq_id[3 + 2 * i] = hexd[rnd[i] >> 4];
+		ms->iq_id[4 + 2 * i] = hexd[rnd[i] & 15];
+	}
+	ms->iq_id[3 + 2 * sizeof(rnd)] = '\0';
+	xmpp_stanza_set_id(iq, ms->iq_id);
+	xmpp_stanza_set_to(iq, ms->full);
+	xmpp_id_handler_add(m->env.xc, h, ms->iq_id, m);
+	xmpp_send(m->env.xc, iq);
+	xmpp_stanza_release(iq);
+}
+
+/* Finds the slave whose request this answer is; NULL for stale ones. */
+static struct mslave *
+answer_for(struct mirror *m, xmpp_stanza_t *st)
+{
+	const char *id = xmpp_stanza_get_id(st), *type = xmpp_stanza_get_type(st);
+
+	if (id == NULL || type == NULL ||
+	    (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
+		return NULL;
+	for (size_t i = 0; i < m->nslaves; i++) {
+		struct mslave *ms = m->slaves[i];
+		if (ms->iq_id[0] && strcmp(ms->iq_id, id) == 0 &&
+		    stanza_jid_matches(xmpp_stanza_get_from(st), ms->jid)) {
+			ms->iq_id[0] = '\0';
+			return ms;
+		}
+	}
+	return NULL;
+}
+
+static int
+failed_answer(struct mslave *ms, xmpp_stanza_t *st, const char *what)
+{
+	if (strcmp(xmpp_stanza_get_type(st), "error") != 0)
+		return 0;
+	log_warn("%s refused our %s request; retrying in %d s", ms->jid, what,
+	    RETRY_MS / 1000);
+	ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+	return 1;
+}
+
+static int on_manifest(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg);
+
+static void
+ask_manifest(struct mirror *m, struct mslave *ms, const char *after)
+{
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(m->env.xc);
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "get", "x"), *q;
+
+	if (iq == NULL)
+		return;
+	if ((q = stanza_add_child(ctx, iq, "manifest", NS_XS_META)) && after)
+		xmpp_stanza_set_attribute(q, "after", after);
+	ms->phase = MS_MANIFEST;
+	send_iq(m, ms, iq, on_manifest);
+}
+
+static int
+on_manifest(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct mirror *m = arg;
+	struct mslave *ms = answer_for(m, st);
+	xmpp_stanza_t *q;
+	int64_t queued = 0;
+
+	(void)conn;
+	if (ms == NULL)
+		return 0;
+	if (failed_answer(ms, st, "manifest")) {
+		ms->phase = MS_IDLE;
+		manifest_clear(ms);
+		return 0;
+	}
+	q = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
+	for (xmpp_stanza_t *e = q ? xmpp_stanza_get_children(q) : NULL; e;
+	    e = xmpp_stanza_get_next(e)) {
+		if (!xmpp_stanza_is_tag(e))
+			continue;
+		if (ms->nman == ms->capman) {
+			size_t cap = ms->capman ? ms->capman * 2 : 512;
+			struct plan_entry *v = realloc(ms->man, cap * sizeof(*v));
+			if (v == NULL)
+				return 0;
+			ms->man = v;
+			ms->capman = cap;
+		}
+		if (sync_entry_parse(e, &ms->man[ms->nman]) == 0)
+			ms->nman++;
+	}
+	if (q && ms->nman && strcmp(xmpp_stanza_get_attribute(q, "more") ?
+	    xmpp_stanza_get_attribute(q, "more") : "0", "1") == 0) {
+		ask_manifest(m, ms, ms->man[ms->nman - 1].path);
+		return 0;
+	}
+	if (plan_reconcile(m->plan, ms->jid, ms->man, ms->nman,
+	    m->env.cfg->delete_extras, &queued) == 0) {
+		log_info("%s: reconciled against its manifest of %zu entries; %lld "
+		    "operations queued", ms->jid, ms->nman, (long long)queued);
+		ms->phase = MS_READY;
+	} else
+		ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+	manifest_clear(ms);
+	pump(m, ms);
+	return 0;
+}
+
+static int
+on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct mirror *m = arg;
+	struct mslave *ms = answer_for(m, st);
+	struct store_slave sl;
+	xmpp_stanza_t *h;
+	const char *state;
+	int never = 1;
+
+	(void)conn;
+	if (ms == NULL)
+		return 0;
+	if (failed_answer(ms, st, "hello")) {
+		ms->phase = MS_IDLE;
+		return 0;
+	}
+	h = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
+	state = h ? xmpp_stanza_get_attribute(h, "state") : NULL;
+	if (store_slave_get(m->env.st, ms->jid, &sl) == 0) {
+		never = sl.applied_seq == 0;
+		store_slave_clear(&sl);
+	}
+	if (state == NULL || strcmp(state, "ok") != 0 || never) {
+		log_info("%s: %s; reconciling by manifest", ms->jid,
+		    never ? "never synced" : state && strcmp(state, "dirty") == 0 ?
+		    "it has local changes" : "it has no state");
+		ask_manifest(m, ms, NULL);
+		return 0;
+	}
+	ms->phase = MS_READY;
+	pump(m, ms);
+	return 0;
+}
+
+static void
+say_hello(struct mirror *m, struct mslave *ms)
+{
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(m->env.xc);
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "get", "x");
+
+	if (iq == NULL)
+		return;
+	stanza_add_child(ctx, iq, "hello", NS_XS_META);
+	ms->phase = MS_HELLO;
+	send_iq(m, ms, iq, on_hello);
+}
+
+void
+mirror_master_peer(struct mirror *m, const char *bare, const char *full,
+    int trusted)
+{
+	struct mslave *ms = trusted ? slave_get(m, bare) : slave_find(m, bare);
+
+	if (ms == NULL)
+		return;
+	batch_clear(ms);
+	inflight_clear(ms);
+	manifest_clear(ms);
+	ms->iq_id[0] = '\0';
+	ms->phase = MS_IDLE;
+	ms->complete_sent = 0;
+	ms->full[0] = '\0';
+	if (!trusted || full == NULL)
+		return;
+	snprintf(ms->full, sizeof(ms->full), "%s", full);
+	ms->retry_at_ms = 0;
+	say_hello(m, ms);
+}
+
+static int on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg);
+
+struct batch_ctx {
+	struct mirror *m;
+	struct mslave *ms;
+	xmpp_stanza_t *q;
+	xmpp_ctx_t *ctx;
+};
+
+/* Turns one outbox entry into an <op/> with the index record's current
+ * metadata. */
+static int
+add_op(const struct store_op *op, void *arg)
+{
+	struct batch_ctx *bc = arg;
+	struct mslave *ms = bc->ms;
+	struct store_file f;
+	struct sync_op o = {.kind = op->kind, .path = op->path, .from = op->src,
+	    .seq = op->seq};
+	int have = 0;
+
+	if (ms->nbatch == SYNC_MAX_OPS)
+		return 1;
+	if (inflight_has(ms, op->path))
+		return 0;
+	if (op->kind != STORE_OP_DELETE && op->kind != STORE_OP_RMDIR) {
+		if (store_file_get(bc->m->env.st, op->path, &f) < 0)
+			return 0;
+		have = !f.deleted;
+		if (have) {
+			o.size = (uint64_t)f.size;
+			o.has_sha256 = f.has_sha256 && op->kind == STORE_OP_PUT;
+			memcpy(o.sha256, f.sha256, 32);
+			o.mode = f.mode;
+			o.mtime_ns = f.mtime_ns;
+		}
+		if (have && f.type == STORE_SYMLINK && f.target)
+			o.target = strdup(f.target);
+		store_file_clear(&f);
+		if (!have)
+			return 0; /* gone meanwhile: its delete follows */
+	}
+	if (sync_op_build(bc->ctx, bc->q, &o) < 0) {
+		free((char *)o.target);
+		return -ENOMEM;
+	}
+	free((char *)o.target);
+	ms->batch[ms->nbatch].path = strdup(op->path);
+	ms->batch[ms->nbatch].seq = op->seq;
+	ms->batch[ms->nbatch].kind = op->kind;
+	ms->batch[ms->nbatch].size = o.size;
+	memcpy(ms->batch[ms->nbatch].sha256, o.sha256, 32);
+	ms->batch[ms->nbatch].mtime_ns = o.mtime_ns;
+	ms->nbatch++;
+	return 0;
+}
+
+/* Nothing left for this slave: tell it which seq it now mirrors. */
+static void
+maybe_complete(struct mirror *m, struct mslave *ms, struct batch_ctx *bc)
+{
+	int64_t n = 0, fanout = 0;
+	char buf[32];
+
+	if (ms->ninflight || store_outbox_count(m->env.st, ms->jid, &n) < 0 || n)
+		return;
+	store_meta_get_int(m->env.st, PLAN_META_FANOUT, &fanout);
+	if (fanout == 0)
+		store_last_seq(m->env.st, &fanout);
+	if (ms->complete_sent == fanout && fanout != 0)
+		return;
+	snprintf(buf, sizeof(buf), "%lld", (long long)fanout);
+	xmpp_stanza_set_attribute(bc->q, "complete", buf);
+	ms->complete_sent = fanout;
+	store_slave_applied(m->env.st, ms->jid, fanout, time(NULL));
+}
+
+static void
+pump(struct mirror *m, struct mslave *ms)
+{
+	struct batch_ctx bc = {.m = m, .ms = ms,
+	    .ctx = xmpp_conn_get_context(m->env.xc)};
+	xmpp_stanza_t *iq;
+
+	if (!m->online || ms->phase != MS_READY || ms->iq_id[0] ||
+	    ms->full[0] == '\0' || loop_now_ms() < ms->retry_at_ms)
+		return;
+	if ((iq = xmpp_iq_new(bc.ctx, "set", "x")) == NULL)
+		return;
+	if ((bc.q = stanza_add_child(bc.ctx, iq, "sync", NS_XS_META)) == NULL) {
+		xmpp_stanza_release(iq);
+		return;
+	}
+	batch_clear(ms);
+	if (ms->ninflight < MIRROR_MAX_INFLIGHT)
+		store_outbox_next(m->env.st, ms->jid,
+		    SYNC_MAX_OPS + (int)ms->ninflight, add_op, &bc);
+	if (ms->nbatch == 0)
+		maybe_complete(m, ms, &bc);
+	if (ms->nbatch == 0 && xmpp_stanza_get_attribute(bc.q, "complete") == NULL) {
+		xmpp_stanza_release(iq);
+		return;
+	}
+	m->ops_sent += ms->nbatch;
+	send_iq(m, ms, iq, on_sync);
+}
+
+static void
+start_transfer(struct mirror *m, struct mslave *ms, size_t i)
+{
+	struct jingle_file f = {.name = ms->batch[i].path,
+	    .size = ms->batch[i].size, .has_hash = 1,
+	    .mtime = ms->batch[i].mtime_ns / 1000000000};
+	struct xfer *x = calloc(1, sizeof(*x));
+
+	memcpy(f.sha256, ms->batch[i].sha256, 32);
+	if (x == NULL || (x->path = strdup(ms->batch[i].path)) == NULL ||
+	    ms->ninflight == MIRROR_MAX_INFLIGHT ||
+	    (ms->inflight[ms->ninflight] = strdup(ms->batch[i].path)) == NULL) {
+		if (x)
+			free(x->path);
+		free(x);
+		return;
+	}
+	snprintf(x->jid, sizeof(x->jid), "%s", ms->jid);
+	x->seq = ms->batch[i].seq;
+	ms->inflight_seq[ms->ninflight++] = x->seq;
+	if (jingle_send(m->jingle, ms->full, &f, x) < 0) {
+		log_warn("cannot send %s to %s", x->path, ms->full);
+		inflight_drop(ms, x->path);
+		free(x->path);
+		free(x);
+	}
+}
+
+/* A metadata update failed (the slave may have lost the path): queue the
+ * whole thing instead. */
+static void
+resend_whole(struct mirror *m, struct mslave *ms, const char *path)
+{
+	struct store_file f;
+
+	if (store_file_get(m->env.st, path, &f) < 0)
+		return;
+	if (!f.deleted)
+		store_outbox_enqueue(m->env.st, ms->jid, path, f.type == STORE_DIR ?
+		    STORE_OP_MKDIR : f.type == STORE_SYMLINK ? STORE_OP_SYMLINK :
+		    STORE_OP_PUT, f.seq, NULL, 0);
+	store_file_clear(&f);
+}
+
+static int
+on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct mirror *m = arg;
+	struct mslave *ms = answer_for(m, st);
+	xmpp_stanza_t *q;
+
+	(void)conn;
+	if (ms == NULL)
+		return 0;
+	if (failed_answer(ms, st, "sync")) {
+		batch_clear(ms);
+		return 0;
+	}
+	q = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
+	for (xmpp_stanza_t *r = q ? xmpp_stanza_get_children(q) : NULL; r;
+	    r = xmpp_stanza_get_next(r)) {
+		const char *is = xmpp_stanza_get_attribute(r, "i");
+		const char *s = xmpp_stanza_get_attribute(r, "s");
+		long i = is ? strtol(is, NULL, 10) : -1;
+		if (!xmpp_stanza_is_tag(r) || s == NULL || i < 0 || (size_t)i >= ms->nbatch)
+			continue;
+		if (strcmp(s, "ok") == 0)
+			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
+			    ms->batch[i].seq);
+		else if (strcmp(s, "need") == 0 && ms->batch[i].kind == STORE_OP_PUT)
+			start_transfer(m, ms, (size_t)i);
+		else {
+			const char *e = xmpp_stanza_get_attribute(r, "e");
+			log_warn("%s could not apply %s %s: %s; will retry", ms->jid,
+			    sync_kind_name(ms->batch[i].kind), ms->batch[i].path,
+			    e ? e : "no reason given");
+			store_outbox_failed(m->env.st, ms->jid, ms->batch[i].path);
+			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+			if (ms->batch[i].kind == STORE_OP_META)
+				resend_whole(m, ms, ms->batch[i].path);
+		}
+	}
+	batch_clear(ms);
+	pump(m, ms);
+	return 0;
+}
+
+void
+mirror_master_done(struct mirror *m, const struct jingle_info *in, int err,
+    enum jingle_reason reason, const char *text)
+{
+	struct xfer *x = in->cookie;
+	struct mslave *ms = x ? slave_find(m, x->jid) : NULL;
+
+	if (x == NULL)
+		return;
+	if (ms)
+		inflight_drop(ms, x->path);
+	if (err == 0) {
+		store_outbox_done(m->env.st, x->jid, x->path, x->seq);
+		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
+		    (unsigned long long)in->file->size);
+	} else {
+		log_warn("sending %s to %s failed: %s%s%s; will retry", x->path,
+		    in->peer, jingle_reason_name(reason), text ? ": " : "",
+		    text ? text : "");
+		store_outbox_failed(m->env.st, x->jid, x->path);
+		if (ms)
+			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+	}
+	free(x->path);
+	free(x);
+	if (ms)
+		pump(m, ms);
+}
+
+static void
+rescan(struct mirror *m, const char *why)
+{
+	const struct cfg *c = m->env.cfg;
+	struct scan_opts so = {.root = c->dir,
+	    .ignore = (const char *const *)c->ignore, .n_ignore = c->nignore};
+	struct scan_stats ss;
+
+	if (scan_run(m->env.st, &so, &ss) < 0)
+		return;
+	if (ss.added + ss.changed + ss.deleted > 0 || strcmp(why, "start") == 0)
+		log_info("scan (%s): %lld files, %lld dirs, %lld symlinks; %lld "
+		    "added, %lld changed, %lld deleted; %lld bytes hashed", why,
+		    (long long)ss.files, (long long)ss.dirs, (long long)ss.symlinks,
+		    (long long)ss.added, (long long)ss.changed,
+		    (long long)ss.deleted, (long long)ss.bytes_hashed);
+	plan_fanout(m->plan);
+	m->next_rescan_ms = loop_now_ms() + (m->degraded ? DEGRADED_RESCAN_MS :
+	    (int64_t)c->rescan_interval * 1000);
+}
+
+static void
+on_event(const struct watch_event *ev, void *arg)
+{
+	struct mirror *m = arg;
+
+	log_debug("watch: %s %s%s%s", watch_kind_name(ev->kind), ev->path,
+	    ev->old_path ? " from " : "", ev->old_path ? ev->old_path : "");
+	switch (ev->kind) {
+	case WATCH_RENAMED:
+		plan_renamed(m->plan, ev->old_path, ev->path);
+		break;
+	case WATCH_RESCAN:
+		rescan(m, "events were lost");
+		break;
+	case WATCH_DEGRADED:
+		m->degraded = 1;
+		m->next_rescan_ms = loop_now_ms() + DEGRADED_RESCAN_MS;
+		log_warn("falling back to a full rescan every %d s",
+		    DEGRADED_RESCAN_MS / 1000);
+		break;
+	default:
+		if (ev->path[0] == '\0')
+			break;
+		if (m->hasher && (ev->kind == WATCH_CHANGED || ev->kind == WATCH_ATTRIB)) {
+			int64_t size = 0;
+			/* a result for a busy path is checked against the
+			 * file as it is then, and hashed again if it moved on */
+			if (hasher_busy(m->hasher, ev->path))
+				break;
+			if (plan_hash_needed(m->plan, ev->path, &size) &&
+			    size >= ASYNC_HASH_MIN &&
+			    hasher_submit(m->hasher, ev->path) == 0)
+				break;
+		}
+		plan_path_changed(m->plan, ev->path);
+		break;
+	}
+}
+
+static void
+on_hashed(const struct hasher_result *r, void *arg)
+{
+	struct mirror *m = arg;
+	int e;
+
+	log_debug("hashed %s (%lld bytes) on the worker thread", r->path,
+	    (long long)r->size);
+	if (r->err < 0)
+		e = plan_path_changed(m->plan, r->path);
+	else
+		e = plan_path_hashed(m->plan, r->path, r->size, r->mtime_ns,
+		    r->sha256);
+	if (e == -EAGAIN)
+		hasher_submit(m->hasher, r->path);
+	for (size_t i = 0; i < m->nslaves; i++)
+		pump(m, m->slaves[i]);
+}
+
+static void
+on_watch_fd(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct mirror *m = arg;
+
+	(void)l;
+	(void)fd;
+	(void)ev;
+	watch_process(m->watch, on_event, m);
+	for (size_t i = 0; i < m->nslaves; i++)
+		pump(m, m->slaves[i]);
+}
+
+static long
+watch_timer(struct loop *l, void *arg)
+{
+	struct mirror *m = arg;
+	long t;
+
+	(void)l;
+	if (watch_flush_due(m->watch, on_event, m) > 0)
+		for (size_t i = 0; i < m->nslaves; i++)
+			pump(m, m->slaves[i]);
+	t = watch_next_timeout_ms(m->watch);
+	return t < 0 ? 250 : t < 10 ? 10 : t;
+}
+
+void
+mirror_master_tick(struct mirror *m)
+{
+	if (loop_now_ms() >= m->next_rescan_ms)
+		rescan(m, m->degraded ? "no inotify watches" : "periodic");
+	for (size_t i = 0; i < m->nslaves; i++) {
+		struct mslave *ms = m->slaves[i];
+		if (ms->full[0] && ms->phase == MS_IDLE && ms->iq_id[0] == '\0' &&
+		    loop_now_ms() >= ms->retry_at_ms)
+			say_hello(m, ms);
+		else
+			pump(m, ms);
+	}
+}
+
+int
+mirror_master_new(struct mirror *m)
+{
+	const struct cfg *c = m->env.cfg;
+	int r;
+
+	if ((r = plan_new(c->dir, m->env.st, (const char *const *)c->ignore,
+	    c->nignore, &m->plan)) < 0)
+		return r;
+	/* watch first, then scan: nothing that changes in between is missed */
+	r = watch_new(c->dir, c->ignore, c->nignore, &m->watch);
+	if (r < 0) {
+		log_warn("cannot watch %s: %s; falling back to a full rescan every "
+		    "%d s", c->dir, strerror(-r), DEGRADED_RESCAN_MS / 1000);
+		m->degraded = 1;
+	} else if ((r = loop_fd_add(m->env.loop, watch_fd(m->watch), LOOP_READ,
+	    on_watch_fd, m)) < 0 ||
+	    (m->watch_timer = loop_timer_add(m->env.loop, 250, watch_timer, m)) < 0)
+		return r < 0 ? r : (int)m->watch_timer;
+	if ((r = hasher_new(m->env.loop, plan_rootfd(m->plan), on_hashed, m,
+	    &m->hasher)) < 0)
+		log_warn("cannot start the hashing thread (%s): large files are "
+		    "hashed on the event loop", strerror(-r));
+	rescan(m, "start");
+	return 0;
+}
+
+void
+mirror_master_free(struct mirror *m)
+{
+	hasher_free(m->hasher);
+	if (m->watch) {
+		loop_fd_del(m->env.loop, watch_fd(m->watch));
+		loop_timer_del(m->env.loop, m->watch_timer);
+		watch_free(m->watch);
+	}
+	for (size_t i = 0; i < m->nslaves; i++) {
+		batch_clear(m->slaves[i]);
+		inflight_clear(m->slaves[i]);
+		manifest_clear(m->slaves[i]);
+		free(m->slaves[i]);
+	}
+	plan_free(m->plan);
+}

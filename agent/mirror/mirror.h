@@ -1,0 +1,57 @@
+/* mirror/mirror.h -- the sync engine on the wire: what master and slave say to
+ * each other (agent/syncproto.h) and the file transfers between them
+ * (agent/jingle.h, encrypted with agent/crypto.h). The master side feeds
+ * the watcher and scans into the planner (sync/plan.h) and drains each
+ * slave's outbox; the slave side applies (sync/apply.h). */
+#ifndef XS_MIRROR_H
+#define XS_MIRROR_H
+
+#include <stdint.h>
+#include <strophe.h>
+
+#include "agent/config.h"
+
+struct loop;
+struct store;
+struct crypto_identity;
+struct peers;
+struct service;
+struct mirror;
+
+struct mirror_env {
+	const struct cfg *cfg;
+	struct loop *loop;
+	struct store *st;
+	const struct crypto_identity *id;
+	struct peers *peers;
+	struct service *svc;
+	xmpp_conn_t *xc;
+};
+
+/* Sets up the side of cfg's role: a first scan of the folder, then (master)
+ * the watcher and periodic rescans, or (slave) the applier. env is copied;
+ * what it points to must outlive the mirror. Returns 0 and sets *out
+ * (free with mirror_free()), or a negative errno after logging why. */
+int mirror_new(const struct mirror_env *env, struct mirror **out);
+
+/* Frees the mirror. NULL is allowed. */
+void mirror_free(struct mirror *m);
+
+/* The connection is up as full JID me, or down (me = NULL). */
+void mirror_online(struct mirror *m, const char *me);
+
+/* A peer's trust changed: trusted = 1 once its pinned key is proven in
+ * this session (full is its full JID), 0 when it goes away (full: the JID
+ * it had, or NULL); its transfers then end at once. */
+void mirror_peer(struct mirror *m, const char *bare, const char *full,
+    int trusted);
+
+/* Called about once a second. */
+void mirror_tick(struct mirror *m);
+
+/* Appends {"bytes_sent":N,...} counters for status. Returns the new
+ * offset. */
+size_t mirror_status_json(const struct mirror *m, char *buf, size_t off,
+    size_t len);
+
+#endif

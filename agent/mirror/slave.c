@@ -1,0 +1,382 @@
+/* mirror/slave.c -- the slave side: answers the master's hello, manifest
+ * and sync requests (agent/syncproto.h), and receives file content into
+ * the applier. Nothing is accepted from anyone but the master whose
+ * pinned key was proven in this session. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/crypto/crypto.h"
+#include "agent/log.h"
+#include "agent/mirror/mirror_int.h"
+#include "agent/xmpp/peer.h"
+#include "agent/xmpp/service.h"
+#include "agent/xmpp/stanza.h"
+#include "sync/apply.h"
+#include "sync/path.h"
+#include "sync/plan.h"
+#include "sync/scan.h"
+
+static struct expect *
+expect_find(struct mirror *m, const char *path)
+{
+	for (size_t i = 0; i < m->nexpect; i++)
+		if (strcmp(m->expect[i].path, path) == 0)
+			return &m->expect[i];
+	return NULL;
+}
+
+static void
+expect_drop(struct mirror *m, const char *path)
+{
+	struct expect *e = expect_find(m, path);
+
+	if (e == NULL)
+		return;
+	free(e->path);
+	*e = m->expect[--m->nexpect];
+}
+
+static int
+expect_add(struct mirror *m, const struct sync_op *o)
+{
+	struct expect *e = expect_find(m, o->path);
+
+	if (e == NULL) {
+		if (m->nexpect == m->capexpect) {
+			size_t cap = m->capexpect ? m->capexpect * 2 : 64;
+			struct expect *v = realloc(m->expect, cap * sizeof(*v));
+			if (v == NULL)
+				return -ENOMEM;
+			m->expect = v;
+			m->capexpect = cap;
+		}
+		e = &m->expect[m->nexpect];
+		if ((e->path = strdup(o->path)) == NULL)
+			return -ENOMEM;
+		m->nexpect++;
+	}
+	e->size = o->size;
+	memcpy(e->sha256, o->sha256, 32);
+	e->mode = o->mode;
+	e->mtime_ns = o->mtime_ns;
+	return 0;
+}
+
+/* Applies one operation. Returns "ok", "need" (content must come by
+ * Jingle) or NULL with *err set. */
+static const char *
+apply_op(struct mirror *m, const struct sync_op *o, int *err)
+{
+	struct apply *a = m->apply;
+	int have = 0, r = 0;
+
+	switch (o->kind) {
+	case STORE_OP_PUT:
+		if ((r = apply_have(a, o->path, o->size, o->sha256, o->mode,
+		    o->mtime_ns, &have)) == 0 && !have)
+			r = apply_copy_local(a, o->path, o->size, o->sha256,
+			    o->mode, o->mtime_ns, &have);
+		if (r == 0 && !have) {
+			r = expect_add(m, o);
+			*err = r;
+			return r == 0 ? "need" : NULL;
+		}
+		break;
+	case STORE_OP_MKDIR: r = apply_mkdir(a, o->path, o->mode, o->mtime_ns); break;
+	case STORE_OP_DELETE: r = apply_delete(a, o->path); break;
+	case STORE_OP_RMDIR: r = apply_rmdir(a, o->path); break;
+	case STORE_OP_RENAME:
+		r = apply_rename(a, o->from, o->path, o->mode, o->mtime_ns);
+		break;
+	case STORE_OP_META: r = apply_meta(a, o->path, o->mode, o->mtime_ns); break;
+	case STORE_OP_SYMLINK:
+		r = apply_symlink(a, o->path, o->target, o->mtime_ns);
+		break;
+	}
+	*err = r;
+	if (r == 0)
+		m->ops_applied++;
+	return r == 0 ? "ok" : NULL;
+}
+
+static void
+on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
+    xmpp_stanza_t *q)
+{
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
+	xmpp_stanza_t *r = stanza_iq_result(ctx, iq), *out, *el;
+	const char *complete = xmpp_stanza_get_attribute(q, "complete");
+	int i = 0;
+
+	if (r == NULL || (out = stanza_add_child(ctx, r, "sync", NS_XS_META)) == NULL)
+		goto out;
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(q); c && i < SYNC_MAX_OPS;
+	    c = xmpp_stanza_get_next(c)) {
+		struct sync_op o;
+		const char *why, *st;
+		char idx[16];
+		int err = 0;
+
+		if (!xmpp_stanza_is_tag(c))
+			continue;
+		if ((el = stanza_add_child(ctx, out, "r", NULL)) == NULL)
+			break;
+		snprintf(idx, sizeof(idx), "%d", i++);
+		xmpp_stanza_set_attribute(el, "i", idx);
+		if (sync_op_parse(c, &o, &why) < 0) {
+			log_warn("refused an operation from the master: %s", why);
+			xmpp_stanza_set_attribute(el, "s", "fail");
+			xmpp_stanza_set_attribute(el, "e", why);
+			continue;
+		}
+		st = apply_op(m, &o, &err);
+		xmpp_stanza_set_attribute(el, "s", st ? st : "fail");
+		if (st == NULL)
+			xmpp_stanza_set_attribute(el, "e", strerror(-err));
+	}
+	if (complete && m->nexpect == 0) {
+		long long seq = strtoll(complete, NULL, 10);
+		store_meta_set_int(m->env.st, STORE_META_MASTER_SEQ, seq);
+		if (m->dirty)
+			log_info("local changes replaced by the master's state");
+		m->dirty = 0;
+		log_info("in sync with the master (seq %lld)", seq);
+	}
+	xmpp_send(conn, r);
+out:
+	if (r)
+		xmpp_stanza_release(r);
+}
+
+struct manifest_ctx {
+	xmpp_ctx_t *ctx;
+	xmpp_stanza_t *out;
+	size_t n;
+};
+
+static int
+add_entry(const struct store_file *f, void *arg)
+{
+	struct manifest_ctx *mc = arg;
+
+	mc->n++;
+	return sync_entry_build(mc->ctx, mc->out, f);
+}
+
+static void
+on_manifest(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
+    xmpp_stanza_t *q)
+{
+	struct manifest_ctx mc = {.ctx = xmpp_conn_get_context(conn)};
+	const char *after = xmpp_stanza_get_attribute(q, "after");
+	xmpp_stanza_t *r = stanza_iq_result(mc.ctx, iq);
+
+	if (after && (after[0] == '\0' || path_check_relative(after, strlen(after)) < 0))
+		after = NULL;
+	if (r == NULL || (mc.out = stanza_add_child(mc.ctx, r, "manifest", NS_XS_META)) == NULL ||
+	    apply_manifest(m->apply, after, SYNC_MANIFEST_PAGE, add_entry, &mc) < 0) {
+		if (r)
+			xmpp_stanza_release(r);
+		stanza_send_iq_error(conn, iq, "wait", "internal-server-error",
+		    NULL, NULL, NULL);
+		return;
+	}
+	xmpp_stanza_set_attribute(mc.out, "more", mc.n == SYNC_MANIFEST_PAGE ? "1" : "0");
+	xmpp_send(conn, r);
+	xmpp_stanza_release(r);
+}
+
+static void
+on_hello(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq)
+{
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
+	xmpp_stanza_t *r = stanza_iq_result(ctx, iq), *h;
+	int64_t seq = 0;
+	int fresh = store_meta_get_int(m->env.st, STORE_META_MASTER_SEQ, &seq) < 0;
+	char buf[32];
+
+	if (r == NULL)
+		return;
+	if ((h = stanza_add_child(ctx, r, "hello", NS_XS_META))) {
+		xmpp_stanza_set_attribute(h, "state", fresh ? "fresh" :
+		    m->dirty ? "dirty" : "ok");
+		snprintf(buf, sizeof(buf), "%lld", (long long)seq);
+		xmpp_stanza_set_attribute(h, "seq", buf);
+	}
+	xmpp_send(conn, r);
+	xmpp_stanza_release(r);
+}
+
+static void
+on_meta_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
+{
+	struct mirror *m = arg;
+	const char *from = xmpp_stanza_get_from(iq);
+	const char *name = xmpp_stanza_get_name(q), *type = xmpp_stanza_get_type(iq);
+
+	if (!peers_trusted(m->env.peers, from)) {
+		log_warn("refused a sync request from %s: not our master with a "
+		    "proven key; nothing written", from ? from : "(no sender)");
+		stanza_send_iq_error(conn, iq, "auth", "forbidden", NULL, NULL, NULL);
+		return;
+	}
+	if (strcmp(name, "hello") == 0 && strcmp(type, "get") == 0)
+		on_hello(m, conn, iq);
+	else if (strcmp(name, "manifest") == 0 && strcmp(type, "get") == 0)
+		on_manifest(m, conn, iq, q);
+	else if (strcmp(name, "sync") == 0 && strcmp(type, "set") == 0)
+		on_sync(m, conn, iq, q);
+	else
+		stanza_send_iq_error(conn, iq, "cancel", "feature-not-implemented",
+		    NULL, NULL, NULL);
+}
+
+int
+mirror_slave_accept(void *arg, const char *peer, const struct jingle_file *f)
+{
+	struct mirror *m = arg;
+	struct expect *e;
+
+	if (!peers_trusted(m->env.peers, peer)) {
+		log_warn("refused a file offer (%s) from %s: not our master with a "
+		    "proven key", f->name, peer);
+		return JINGLE_R_DECLINE;
+	}
+	e = expect_find(m, f->name);
+	if (e == NULL || e->size != f->size || !f->has_hash ||
+	    memcmp(e->sha256, f->sha256, 32) != 0) {
+		log_warn("refused a file offer (%s) from %s: not announced by a "
+		    "sync operation with this size and checksum", f->name, peer);
+		return JINGLE_R_DECLINE;
+	}
+	return 0;
+}
+
+struct sink_handle {
+	struct mirror *m;
+	struct apply_put *p;
+	char *path;
+};
+
+static int
+sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
+    uint64_t *have)
+{
+	struct mirror *m = arg;
+	struct expect *e = expect_find(m, f->name);
+	struct sink_handle *sh;
+	int r;
+
+	if (e == NULL || !peers_trusted(m->env.peers, peer))
+		return -EPERM;
+	if ((sh = calloc(1, sizeof(*sh))) == NULL || (sh->path = strdup(f->name)) == NULL) {
+		free(sh);
+		return -ENOMEM;
+	}
+	sh->m = m;
+	r = apply_put_begin(m->apply, e->path, e->size, e->sha256, e->mode,
+	    e->mtime_ns, &sh->p, have);
+	/* the prefix of an interrupted transfer holds whole verified records
+	 * (the decryptor releases nothing else); a new session encrypts from
+	 * a record boundary (docs/protocol.md 1.8), so keep whole records */
+	if (r == 0 && *have > 0) {
+		uint64_t keep = *have - *have % CRYPTO_RECORD_PLAIN;
+		if (keep > 0 && (r = apply_put_truncate(sh->p, keep)) == 0) {
+			*have = keep;
+			log_info("resuming %s from byte %llu", e->path,
+			    (unsigned long long)keep);
+		} else if (r == 0) {
+			apply_put_abort(sh->p, 0);
+			r = apply_put_begin(m->apply, e->path, e->size, e->sha256,
+			    e->mode, e->mtime_ns, &sh->p, have);
+		}
+	}
+	if (r < 0 || *have % CRYPTO_RECORD_PLAIN != 0) {
+		if (r == 0)
+			apply_put_abort(sh->p, 0);
+		free(sh->path);
+		free(sh);
+		return r < 0 ? r : -EIO;
+	}
+	*h = sh;
+	return 0;
+}
+
+static int
+sink_write(void *h, const unsigned char *p, size_t n)
+{
+	struct sink_handle *sh = h;
+
+	return apply_put_write(sh->p, p, n);
+}
+
+static int
+sink_finish(void *h)
+{
+	struct sink_handle *sh = h;
+	int r = apply_put_finish(sh->p);
+
+	if (r == 0)
+		expect_drop(sh->m, sh->path);
+	free(sh->path);
+	free(sh);
+	return r;
+}
+
+static void
+sink_abort(void *h, int keep)
+{
+	struct sink_handle *sh = h;
+
+	apply_put_abort(sh->p, keep);
+	free(sh->path);
+	free(sh);
+}
+
+void
+mirror_slave_sink(struct mirror *m, struct jingle_sink *sink)
+{
+	sink->open = sink_open;
+	sink->write = sink_write;
+	sink->finish = sink_finish;
+	sink->abort = sink_abort;
+	sink->arg = m;
+}
+
+int
+mirror_slave_new(struct mirror *m)
+{
+	const struct cfg *c = m->env.cfg;
+	struct scan_opts so = {.root = c->dir,
+	    .ignore = (const char *const *)c->ignore, .n_ignore = c->nignore};
+	struct scan_stats ss;
+	int64_t seq;
+	int r;
+
+	if ((r = apply_open(c->dir, m->env.st, (const char *const *)c->ignore,
+	    c->nignore, &m->apply)) < 0)
+		return r;
+	apply_set_max_size(m->apply, c->max_file_size);
+	/* what is on disk now is what the master will compare with */
+	if ((r = scan_run(m->env.st, &so, &ss)) < 0)
+		return r;
+	if (store_meta_get_int(m->env.st, STORE_META_MASTER_SEQ, &seq) == 0 &&
+	    ss.added + ss.changed + ss.deleted > 0) {
+		m->dirty = 1;
+		log_warn("%lld local changes in %s since the last sync; the master's "
+		    "state will replace them (one-way mirror)",
+		    (long long)(ss.added + ss.changed + ss.deleted), c->dir);
+	}
+	return service_route(m->env.svc, NS_XS_META, on_meta_iq, m);
+}
+
+void
+mirror_slave_free(struct mirror *m)
+{
+	for (size_t i = 0; i < m->nexpect; i++)
+		free(m->expect[i].path);
+	free(m->expect);
+	apply_free(m->apply);
+}

@@ -1,0 +1,215 @@
+/* xmpp/service.c -- see service.h */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/log.h"
+#include "agent/loop.h"
+#include "agent/xmpp/service.h"
+#include "agent/xmpp/stanza.h"
+
+#define MAX_ROUTES 16
+#define MAX_FEATURES 24
+#define PING_IDLE_MS 30000    /* ping after this much silence */
+#define PING_TIMEOUT_MS 20000 /* and give up after this */
+
+struct route {
+	const char *ns;
+	service_iq_fn fn;  /* NULL: handled elsewhere */
+	void *arg;
+};
+
+struct service {
+	struct route routes[MAX_ROUTES];
+	int nroutes;
+	const char *features[MAX_FEATURES];
+	int nfeatures;
+	int64_t last_traffic_ms;
+	int64_t ping_sent_ms;      /* 0: none outstanding */
+	unsigned ping_seq;
+	char ping_id[32];
+};
+
+int
+service_new(struct service **out)
+{
+	struct service *s = calloc(1, sizeof(*s));
+
+	*out = s;
+	if (s == NULL)
+		return -ENOMEM;
+	static const char *const base[] = {
+		NS_DISCO_INFO, NS_PING,
+	};
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		s->features[s->nfeatures++] = base[i];
+	s->last_traffic_ms = loop_now_ms();
+	return 0;
+}
+
+void
+service_free(struct service *s)
+{
+	free(s);
+}
+
+static int
+add_route(struct service *s, const char *ns, service_iq_fn fn, void *arg)
+{
+	for (int i = 0; i < s->nroutes; i++)
+		if (strcmp(s->routes[i].ns, ns) == 0)
+			return -EEXIST;
+	if (s->nroutes == MAX_ROUTES)
+		return -ENOSPC;
+	s->routes[s->nroutes++] = (struct route){ns, fn, arg};
+	return 0;
+}
+
+int
+service_route(struct service *s, const char *ns, service_iq_fn fn, void *arg)
+{
+	return add_route(s, ns, fn, arg);
+}
+
+int
+service_route_external(struct service *s, const char *ns)
+{
+	return add_route(s, ns, NULL, NULL);
+}
+
+int
+service_add_feature(struct service *s, const char *feature)
+{
+	if (s->nfeatures == MAX_FEATURES)
+		return -ENOSPC;
+	s->features[s->nfeatures++] = feature;
+	return 0;
+}
+
+static void
+answer_disco(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq)
+{
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
+	xmpp_stanza_t *r = stanza_iq_result(ctx, iq), *q, *id, *f;
+
+	if (r == NULL)
+		return;
+	q = stanza_add_child(ctx, r, "query", NS_DISCO_INFO);
+	if (q && (id = stanza_add_child(ctx, q, "identity", NULL))) {
+		xmpp_stanza_set_attribute(id, "category", "client");
+		xmpp_stanza_set_attribute(id, "type", "bot");
+		xmpp_stanza_set_attribute(id, "name", "xmpp-sync " XS_VERSION);
+	}
+	for (int i = 0; q && i < s->nfeatures; i++)
+		if ((f = stanza_add_child(ctx, q, "feature", NULL)))
+			xmpp_stanza_set_attribute(f, "var", s->features[i]);
+	xmpp_send(conn, r);
+	xmpp_stanza_release(r);
+}
+
+static int
+on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
+{
+	struct service *s = arg;
+	const char *type = xmpp_stanza_get_type(iq), *ns;
+	xmpp_stanza_t *payload;
+
+	s->last_traffic_ms = loop_now_ms();
+	if (type == NULL || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
+		return 1; /* results and errors go to id handlers */
+	payload = stanza_first_element(iq);
+	ns = payload ? xmpp_stanza_get_ns(payload) : NULL;
+	if (ns == NULL) {
+		stanza_send_iq_error(conn, iq, "modify", "bad-request", NULL,
+		    NULL, "iq without a payload");
+		return 1;
+	}
+	if (strcmp(ns, NS_DISCO_INFO) == 0 && strcmp(type, "get") == 0 &&
+	    xmpp_stanza_get_attribute(payload, "node") == NULL) {
+		answer_disco(s, conn, iq);
+		return 1;
+	}
+	if (strcmp(ns, NS_PING) == 0 && strcmp(type, "get") == 0) {
+		xmpp_stanza_t *r = stanza_iq_result(xmpp_conn_get_context(conn), iq);
+		if (r) {
+			xmpp_send(conn, r);
+			xmpp_stanza_release(r);
+		}
+		return 1;
+	}
+	for (int i = 0; i < s->nroutes; i++) {
+		if (strcmp(s->routes[i].ns, ns) != 0)
+			continue;
+		if (s->routes[i].fn)
+			s->routes[i].fn(conn, iq, payload, s->routes[i].arg);
+		return 1;
+	}
+	log_debug("iq %s in %s from %s: not handled", type, ns,
+	    xmpp_stanza_get_from(iq) ? xmpp_stanza_get_from(iq) : "server");
+	stanza_send_iq_error(conn, iq, "cancel", "service-unavailable", NULL,
+	    NULL, NULL);
+	return 1;
+}
+
+static int
+on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct service *s = arg;
+
+	(void)conn;
+	(void)st;
+	s->last_traffic_ms = loop_now_ms();
+	return 1;
+}
+
+static int
+on_pong(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
+{
+	struct service *s = arg;
+
+	(void)conn;
+	(void)st;
+	s->ping_sent_ms = 0;
+	s->last_traffic_ms = loop_now_ms();
+	return 0; /* one-shot */
+}
+
+void
+service_attach(struct service *s, xmpp_conn_t *conn)
+{
+	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, s);
+	xmpp_handler_add(conn, on_any, NULL, "presence", NULL, s);
+	xmpp_handler_add(conn, on_any, NULL, "message", NULL, s);
+	s->ping_sent_ms = 0;
+	s->last_traffic_ms = loop_now_ms();
+}
+
+void
+service_saw_traffic(struct service *s)
+{
+	s->last_traffic_ms = loop_now_ms();
+}
+
+int
+service_keepalive(struct service *s, xmpp_conn_t *conn)
+{
+	int64_t now = loop_now_ms();
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
+	xmpp_stanza_t *iq;
+
+	if (s->ping_sent_ms)
+		return now - s->ping_sent_ms > PING_TIMEOUT_MS;
+	if (now - s->last_traffic_ms < PING_IDLE_MS)
+		return 0;
+	snprintf(s->ping_id, sizeof(s->ping_id), "ping-%u", ++s->ping_seq);
+	iq = xmpp_iq_new(ctx, "get", s->ping_id);
+	if (iq == NULL)
+		return 0;
+	stanza_add_child(ctx, iq, "ping", NS_PING);
+	xmpp_id_handler_add(conn, on_pong, s->ping_id, s);
+	xmpp_send(conn, iq);
+	xmpp_stanza_release(iq);
+	s->ping_sent_ms = now;
+	return 0;
+}

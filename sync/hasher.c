@@ -1,0 +1,209 @@
+/* hasher.c -- see hasher.h. One worker thread, a job list and a result
+ * list under one mutex; an eventfd wakes the loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sync/hasher.h"
+#include "agent/loop.h"
+#include "sync/scan.h"
+
+struct job {
+	struct job *next;
+	char *path;
+	int err;
+	int64_t size, mtime_ns;
+	uint8_t sha256[32];
+};
+
+struct hasher {
+	struct loop *loop;
+	int rootfd, efd;
+	hasher_done_cb cb;
+	void *arg;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *todo, *done;  /* LIFO lists; order does not matter */
+	char *current;            /* path in the worker's hands */
+	int stop;
+};
+
+static void
+hash_one(struct hasher *h, struct job *j)
+{
+	struct stat st;
+	int fd = openat(h->rootfd, j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0) {
+		j->err = -errno;
+		return;
+	}
+	j->err = scan_hash_fd(fd, j->sha256, NULL);
+	if (j->err == 0 && fstat(fd, &st) < 0)
+		j->err = -errno;
+	if (j->err == 0) {
+		j->size = st.st_size;
+		j->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		    st.st_mtim.tv_nsec;
+	}
+	close(fd);
+}
+
+static void *
+worker(void *arg)
+{
+	struct hasher *h = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (!h->stop && h->todo == NULL)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if (h->stop)
+			break;
+		struct job *j = h->todo;
+		h->todo = j->next;
+		h->current = j->path;
+		pthread_mutex_unlock(&h->mu);
+		hash_one(h, j);
+		pthread_mutex_lock(&h->mu);
+		h->current = NULL;
+		j->next = h->done;
+		h->done = j;
+		/* a full counter means the loop is awake anyway */
+		ssize_t w = write(h->efd, &one, sizeof(one));
+		(void)w;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static void
+deliver(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct hasher *h = arg;
+	uint64_t n;
+	struct job *list;
+
+	(void)l;
+	(void)ev;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&h->mu);
+	list = h->done;
+	h->done = NULL;
+	pthread_mutex_unlock(&h->mu);
+	while (list) {
+		struct job *j = list;
+		struct hasher_result r = {.path = j->path, .err = j->err,
+		    .size = j->size, .mtime_ns = j->mtime_ns};
+		list = j->next;
+		memcpy(r.sha256, j->sha256, 32);
+		h->cb(&r, h->arg);
+		free(j->path);
+		free(j);
+	}
+}
+
+int
+hasher_new(struct loop *l, int rootfd, hasher_done_cb cb, void *arg,
+    struct hasher **out)
+{
+	struct hasher *h = calloc(1, sizeof(*h));
+	int r;
+
+	*out = NULL;
+	if (h == NULL)
+		return -ENOMEM;
+	h->loop = l;
+	h->rootfd = rootfd;
+	h->cb = cb;
+	h->arg = arg;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	if ((h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		r = -errno;
+		free(h);
+		return r;
+	}
+	if ((r = loop_fd_add(l, h->efd, LOOP_READ, deliver, h)) < 0 ||
+	    (r = -pthread_create(&h->thread, NULL, worker, h)) < 0) {
+		loop_fd_del(l, h->efd);
+		close(h->efd);
+		free(h);
+		return r;
+	}
+	*out = h;
+	return 0;
+}
+
+static void
+free_list(struct job *j)
+{
+	while (j) {
+		struct job *n = j->next;
+		free(j->path);
+		free(j);
+		j = n;
+	}
+}
+
+void
+hasher_free(struct hasher *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->stop = 1;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->thread, NULL);
+	free_list(h->todo);
+	free_list(h->done);
+	loop_fd_del(h->loop, h->efd);
+	close(h->efd);
+	pthread_mutex_destroy(&h->mu);
+	pthread_cond_destroy(&h->cv);
+	free(h);
+}
+
+int
+hasher_submit(struct hasher *h, const char *path)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || (j->path = strdup(path)) == NULL) {
+		free(j);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&h->mu);
+	j->next = h->todo;
+	h->todo = j;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	return 0;
+}
+
+int
+hasher_busy(const struct hasher *h, const char *path)
+{
+	struct hasher *hh = (struct hasher *)h;
+	int busy = 0;
+
+	pthread_mutex_lock(&hh->mu);
+	if (hh->current && strcmp(hh->current, path) == 0)
+		busy = 1;
+	for (struct job *j = hh->todo; j && !busy; j = j->next)
+		busy = strcmp(j->path, path) == 0;
+	for (struct job *j = hh->done; j && !busy; j = j->next)
+		busy = strcmp(j->path, path) == 0;
+	pthread_mutex_unlock(&hh->mu);
+	return busy;
+}
