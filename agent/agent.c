@@ -6,14 +6,10 @@
 
 #include "agent/agent.h"
 #include "agent/crypto/crypto.h"
-#include "agent/exitcode.h"
 #include "agent/json.h"
 #include "agent/log.h"
 #include "agent/mirror/mirror.h"
-#include "agent/xmpp/peer.h"
-#include "agent/xmpp/service.h"
-#include "agent/xmpp/stanza.h"
-#include "agent/state.h"
+#include "agent/xmpp/xmpp.h"
 #include "store/store.h"
 
 #define STATUS_MAX (256 * 1024)

@@ -1,7 +1,6 @@
-/* agent.h -- the daemon's context object and what happens on connection
- * events: peers (the master's slaves, or the slave's master), pairing and
- * key pinning, presence, and the status report. daemon.c owns the loop and
- * the connection and calls in here. */
+/* agent.h -- the program's own header: named exit statuses, the commands of
+ * the command line, the state directory, the daemon and its context object.
+ * The files directly in agent/ (not the module folders) share it. */
 #ifndef XS_AGENT_H
 #define XS_AGENT_H
 
@@ -9,7 +8,56 @@
 #include <time.h>
 
 #include "agent/config.h"
-#include "agent/xmpp/conn.h"
+#include "agent/xmpp/xmpp.h"
+
+/* Named exit statuses of the xmpp-sync command.
+ * Listed in README.md ("Exit status"); scripts rely on the numbers. */
+
+enum xs_exit {
+	XS_EXIT_OK = 0,       /* success */
+	XS_EXIT_FAILURE = 1,  /* any other failure */
+	XS_EXIT_USAGE = 2,    /* bad command line */
+	XS_EXIT_CONFIG = 3,   /* configuration file invalid or unreadable */
+	XS_EXIT_STATE = 4,    /* state directory, database or keys unusable */
+	XS_EXIT_AUTH = 5,     /* the XMPP server refused our credentials */
+	XS_EXIT_TLS = 6,      /* TLS failed: certificate not trusted, no TLS */
+	XS_EXIT_NETWORK = 7,  /* server unreachable */
+	XS_EXIT_NODAEMON = 8, /* status: no daemon is running */
+};
+
+/* The commands of the xmpp-sync command line. */
+
+/* Runs the command in argv[0] with its arguments. Returns an exit status
+ * above (XS_EXIT_USAGE for an unknown command). */
+int cmd_dispatch(const struct cfg *cfg, int argc, char **argv);
+
+/* The state directory: database and identity keys, shared by
+ * the daemon and the commands that work without it. */
+
+struct store;
+struct crypto_identity;
+
+#define STATE_DB_NAME "xmpp-sync.db"
+
+/* Creates state_dir (mode 0700) if missing, the database, and the
+ * identity keys unless they exist. Prints what it did. Returns an exit
+ * status (XS_EXIT_OK, XS_EXIT_STATE). */
+int state_init(const struct cfg *cfg);
+
+/* Opens the database and, if id is not NULL, loads the identity. Logs
+ * why on failure (with the hint to run init). Returns XS_EXIT_OK and sets
+ * *st (store_close()) and *id (crypto_identity_free()), or an exit
+ * status. */
+int state_open(const struct cfg *cfg, struct store **st,
+    struct crypto_identity **id);
+
+/* `xmpp-sync run`: the long-running agent. */
+
+/* Runs the daemon in the foreground until SIGTERM or SIGINT.
+ * Returns an exit status above: XS_EXIT_OK after a clean
+ * stop, XS_EXIT_AUTH or XS_EXIT_TLS when the very first login fails for
+ * that reason (later failures are retried with backoff). */
+int daemon_run(const struct cfg *cfg);
 
 struct loop;
 struct service;
@@ -25,7 +73,7 @@ struct agent {
 	struct conn *conn;
 	struct service *svc;
 	struct control *control;
-	struct peers *peers;    /* agent/peer.c */
+	struct peers *peers;    /* agent/xmpp/peer.c */
 	struct store *store;
 	struct crypto_identity *id;
 	struct mirror *mirror;  /* agent/mirror*.c */

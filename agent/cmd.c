@@ -1,16 +1,13 @@
-/* cmd.c -- see cmd.h: one function per command. */
+/* cmd.c -- see agent.h: one function per command. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cmd.h"
+#include "agent/agent.h"
 #include "agent/control.h"
 #include "agent/crypto/crypto.h"
-#include "agent/daemon.h"
-#include "agent/exitcode.h"
 #include "agent/log.h"
-#include "agent/state.h"
 #include "store/store.h"
 
 static int

@@ -1,4 +1,4 @@
-/* daemon.c -- see daemon.h. The daemon is one event loop (agent/loop.h)
+/* daemon.c -- see agent.h. The daemon is one event loop (agent/loop.h)
  * owning: the XMPP connection, a signalfd, the control socket, and the
  * timers for reconnects and keepalive pings. */
 #include <errno.h>
@@ -15,13 +15,10 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
-#include "agent/xmpp/conn.h"
+#include "agent/xmpp/xmpp.h"
 #include "agent/control.h"
-#include "agent/daemon.h"
-#include "agent/exitcode.h"
 #include "agent/log.h"
 #include "agent/loop.h"
-#include "agent/xmpp/service.h"
 
 #define BACKOFF_MIN_MS 1000LL
 #define BACKOFF_MAX_MS 300000LL

@@ -1,5 +1,5 @@
 /* main.c -- command line: global options, then one command.
- * Each command lives in agent/cmd_*.c or agent/daemon.c. */
+ * Each command lives in agent/cmd.c or agent/daemon.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,11 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/cmd.h"
+#include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/crypto/crypto.h"
-#include "agent/daemon.h"
-#include "agent/exitcode.h"
 #include "agent/log.h"
 
 static const char usage_text[] =

@@ -1,4 +1,4 @@
-/* state.c -- see state.h */
+/* state.c -- see agent.h */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,9 +7,8 @@
 #include <unistd.h>
 
 #include "agent/crypto/crypto.h"
-#include "agent/exitcode.h"
+#include "agent/agent.h"
 #include "agent/log.h"
-#include "agent/state.h"
 #include "store/store.h"
 
 static const char *

@@ -13,12 +13,10 @@
 
 #include <gcrypt.h>
 
-#include "agent/jingle/ibb.h"
+#include "agent/jingle/jingle_int.h"
 #include "agent/jingle/jingle.h"
-#include "agent/jingle/xml.h"
 #include "agent/log.h"
 #include "agent/loop.h"
-#include "agent/jingle/socks5.h"
 #include "tests/unit.h"
 
 #define ALICE "alice@example.org/a"

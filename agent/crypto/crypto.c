@@ -1,6 +1,6 @@
 /* crypto/crypto.c -- libgcrypt set-up and the primitives the rest of the crypto
  * module builds on: secure memory, X25519, Ed25519, SHA-256, HKDF.
- * See crypto.h for the module and crypto_impl.h for these contracts.
+ * See crypto.h for the module and crypto_int.h for these contracts.
  *
  * libgcrypt is a process-wide singleton; it is configured here and
  * nowhere else.

@@ -2,16 +2,16 @@
  *
  * Three layers, each in its own file:
  *
- *   identity (crypto_identity.c)  long-term X25519 + Ed25519 keys, stored
+ *   identity (identity.c)         long-term X25519 + Ed25519 keys, stored
  *                                 0600 in the state directory; fingerprints
- *   per file (crypto_file.c)      ephemeral X25519 + HKDF-SHA-256 file key,
+ *   per file (file.c)             ephemeral X25519 + HKDF-SHA-256 file key,
  *                                 bound to sid / content / name / size and
  *                                 signed by the master's Ed25519 key
- *   records  (crypto_stream.c)    AES-256-GCM in 64 KiB records, counter
+ *   records  (stream.c)           AES-256-GCM in 64 KiB records, counter
  *                                 nonces, the last record marked final
  *
  * Primitives and library set-up live in crypto.c, text encodings
- * (hex, base64, fingerprints) in crypto_encode.c. The wire format is in
+ * (hex, base64, fingerprints) in encode.c. The wire format is in
  * docs/protocol.md, section "Security"; this header is the C contract.
  *
  * Errors: 0 on success or a negative errno code. -EBADMSG means "failed

@@ -1,6 +1,6 @@
 /* crypto/crypto_int.h -- internals shared by agent/crypto*.c and
  * tests/test_crypto.c. Nothing outside the crypto module includes this:
- * the rest of the program sees only agent/crypto.h.
+ * the rest of the program sees only agent/crypto/crypto.h.
  *
  * The deterministic entry points here (fixed secrets, fixed ephemeral
  * key) exist so the tests can pin the wire format with known answers;

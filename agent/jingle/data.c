@@ -14,7 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/jingle/ibb.h"
 #include "agent/jingle/jingle_int.h"
 #include "agent/log.h"
 

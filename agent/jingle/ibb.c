@@ -1,10 +1,9 @@
-/* jingle/ibb.c -- see ibb.h */
+/* jingle/ibb.c -- see jingle_int.h */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/jingle/ibb.h"
-#include "agent/jingle/xml.h"
+#include "agent/jingle/jingle_int.h"
 
 uint16_t
 ibb_seq_next(uint16_t s)

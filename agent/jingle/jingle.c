@@ -13,7 +13,6 @@
 
 #include <gcrypt.h>
 
-#include "agent/jingle/ibb.h"
 #include "agent/jingle/jingle_int.h"
 #include "agent/log.h"
 

@@ -7,8 +7,8 @@
  * or rejects through jingle_callbacks.accept_offer.
  *
  * Transports, in the order of jingle_config.transports: XEP-0260 SOCKS5
- * with direct candidates (agent/s5b.c), the same with the server's
- * XEP-0065 proxy (agent/s5b_proxy.c), and XEP-0261 IBB (agent/ibb.c) as the
+ * with direct candidates (s5b.c, socks5.c), the same with the server's
+ * XEP-0065 proxy (s5b.c), and XEP-0261 IBB (ibb.c) as the
  * last resort via transport-replace. Everything runs inside the daemon's
  * loop (agent/loop.h); libstrophe handlers run from xmpp_run_once(), which
  * the owner calls every iteration.
@@ -16,7 +16,7 @@
  * Data path (constant memory, whatever the file size):
  *   sender:   source --read--> filter --bytes--> transport
  *   receiver: transport --bytes--> filter --> sink
- * The filter is where end-to-end encryption (agent/crypto.h) plugs in; the
+ * The filter is where end-to-end encryption (agent/crypto/crypto.h) plugs in; the
  * default filter passes bytes through.
  *
  * Sizes on the wire: <size/> and <range offset/> are always PLAINTEXT

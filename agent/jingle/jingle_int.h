@@ -1,19 +1,278 @@
 /* jingle/jingle_int.h -- what the files of the Jingle engine share (not for the
- * rest of the daemon, which uses agent/jingle.h):
+ * rest of the daemon, which uses agent/jingle/jingle.h; unit tests may use it):
  *
- *   jingle.c       engine, IQ dispatch, session state machine, timeouts
- *   jingle_xml.c   stanza parsing and building
- *   jingle_s5b.c   XEP-0260 negotiation (candidates, nomination, proxy)
- *   jingle_data.c  moving bytes: source -> filter -> socket/IBB -> filter -> sink
- *   jingle_file.c  default file sink and source, path rule, SHA-256
- *   s5b.c, ibb.c   SOCKS5 handshakes and IBB stanzas
+ *   jingle.c   engine, IQ dispatch, session state machine, timeouts
+ *   xml.c      stanza parsing and building (jingle_xml_)
+ *   s5b.c      XEP-0260 negotiation (candidates, nomination, proxy)
+ *   data.c     moving bytes: source -> filter -> socket/IBB -> filter -> sink
+ *   file.c     default file sink and source, path rule, SHA-256
+ *   socks5.c   SOCKS5 handshakes (s5b_)
+ *   ibb.c      IBB stanzas (ibb_)
  */
 #ifndef XS_JINGLE_INT_H
 #define XS_JINGLE_INT_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <strophe.h>
+
 #include "agent/jingle/jingle.h"
-#include "agent/jingle/xml.h"
-#include "agent/jingle/socks5.h"
+#include "agent/loop.h"
+
+/* Jingle stanzas: parse one incoming <jingle/> IQ into a
+ * bounded struct, and build every outgoing action.
+ *
+ * Parsing is strict and bounded: every string has a maximum length, every
+ * list a maximum count, numbers are range-checked; anything else is a
+ * bad-request with a short explanation, never a crash. The parser knows
+ * the shape of the elements, not the session state (jingle.c).
+ */
+
+#define JX_SID_MAX   128
+#define JX_JID_MAX   1024
+#define JX_CID_MAX   64
+#define JX_HOST_MAX  256
+#define JX_TEXT_MAX  256
+#define JX_MAX_CANDS 16
+
+enum jingle_action {
+	JA_NONE = 0,
+	JA_SESSION_INITIATE,
+	JA_SESSION_ACCEPT,
+	JA_SESSION_TERMINATE,
+	JA_SESSION_INFO,
+	JA_TRANSPORT_INFO,
+	JA_TRANSPORT_REPLACE,
+	JA_TRANSPORT_ACCEPT,
+	JA_TRANSPORT_REJECT,
+	JA_CONTENT_ADD,
+	JA_CONTENT_ACCEPT,
+	JA_CONTENT_MODIFY,
+	JA_CONTENT_REJECT,
+	JA_CONTENT_REMOVE,
+	JA_DESCRIPTION_INFO,
+	JA_SECURITY_INFO,
+};
+
+enum jingle_ttype { JT_NONE = 0, JT_S5B, JT_IBB, JT_OTHER };
+
+enum jingle_ctype { JC_DIRECT = 1, JC_PROXY, JC_ASSISTED, JC_TUNNEL };
+
+struct jingle_cand {
+	char cid[JX_CID_MAX + 1];
+	char host[JX_HOST_MAX + 1];
+	char jid[JX_JID_MAX + 1];
+	uint16_t port;
+	uint32_t priority;
+	enum jingle_ctype type;
+};
+
+/* The transport element of a content, either flavour. */
+struct jingle_transport {
+	enum jingle_ttype type;
+	char sid[JX_SID_MAX + 1];
+	/* s5b */
+	char dstaddr[JX_CID_MAX + 1];
+	struct jingle_cand cands[JX_MAX_CANDS];
+	unsigned ncands;
+	int has_used;  char used_cid[JX_CID_MAX + 1];
+	int has_activated;  char activated_cid[JX_CID_MAX + 1];
+	int cand_error, proxy_error;
+	/* ibb */
+	unsigned block_size;
+};
+
+struct jingle_msg {
+	enum jingle_action action;
+	char sid[JX_SID_MAX + 1];
+	char initiator[JX_JID_MAX + 1];
+	char responder[JX_JID_MAX + 1];
+	int has_content;
+	char content_name[JX_CID_MAX + 1];
+	int creator_initiator;  /* creator='initiator' (the default) */
+	int senders;            /* 0 none, 1 initiator, 2 responder, 3 both */
+	xmpp_stanza_t *content; /* borrowed from the IQ */
+	int has_file;
+	struct jingle_file file;       /* name points into name_buf */
+	char name_buf[JINGLE_NAME_MAX + 1];
+	int has_range;
+	uint64_t range_offset;
+	struct jingle_transport tr;
+	enum jingle_reason reason;
+	char reason_text[JX_TEXT_MAX + 1];
+	int info_received;      /* session-info with <received/> */
+};
+
+/* Returns the action for its attribute value, or JA_NONE. */
+enum jingle_action jingle_xml_action_parse(const char *s);
+
+/* Returns the attribute value of an action. */
+const char *jingle_xml_action_name(enum jingle_action a);
+
+/* Parses the <jingle/> child of an IQ set into *m. On failure writes a
+ * short reason to err (for the bad-request text) and returns -EINVAL, or
+ * -ENOTSUP for an unknown action (feature-not-implemented). */
+int jingle_xml_parse(xmpp_stanza_t *iq, struct jingle_msg *m, char *err,
+    size_t errlen);
+
+/* Makes <iq type='set' to=peer id=fresh><jingle action sid .../></iq>.
+ * initiator/responder may be NULL. Sets *jingle to the borrowed child.
+ * Returns the IQ (release with xmpp_stanza_release()) or NULL. */
+xmpp_stanza_t *jingle_xml_iq(xmpp_ctx_t *ctx, const char *to,
+    enum jingle_action a, const char *sid, const char *initiator,
+    const char *responder, xmpp_stanza_t **jingle);
+
+/* Adds <content creator='initiator' name senders='initiator'/> to
+ * jingle. Returns the borrowed content element or NULL. */
+xmpp_stanza_t *jingle_xml_add_content(xmpp_stanza_t *jingle, const char *name);
+
+/* Adds the XEP-0234 <description><file/></description> to content; with
+ * range != NULL a <range offset=*range/> is included. Returns 0 or -ENOMEM. */
+int jingle_xml_add_file(xmpp_stanza_t *content, const struct jingle_file *f,
+    const uint64_t *range);
+
+/* Adds a transport element described by t (s5b: sid, dstaddr,
+ * candidates and at most one of used/error/activated/proxy-error; ibb:
+ * sid, block-size) to content. Returns 0 or -ENOMEM. */
+int jingle_xml_add_transport(xmpp_stanza_t *content,
+    const struct jingle_transport *t);
+
+/* Adds <reason><cond/><text/></reason>; text may be NULL. Returns 0 or
+ * -ENOMEM. */
+int jingle_xml_add_reason(xmpp_stanza_t *jingle, enum jingle_reason r,
+    const char *text);
+
+/* Builds an error reply to iq: type ("cancel", "modify", ...), the
+ * stanza condition (e.g. "item-not-found"), an optional Jingle condition
+ * ("unknown-session", "out-of-order", ...) and optional text. Returns the
+ * reply (release it) or NULL. */
+xmpp_stanza_t *jingle_xml_error(xmpp_stanza_t *iq, const char *type,
+    const char *cond, const char *jcond, const char *text);
+
+/* Makes a child element <name xmlns=ns/> of parent (ns may be NULL).
+ * Returns it (borrowed) or NULL. */
+xmpp_stanza_t *jingle_xml_child(xmpp_stanza_t *parent, const char *name,
+    const char *ns);
+
+/* Adds a text child to el. Returns 0 or -ENOMEM. */
+int jingle_xml_text(xmpp_stanza_t *el, const char *text);
+
+/* Parses a decimal uint64 with no sign, spaces or overflow. Returns 0 or
+ * -EINVAL. */
+int jingle_xml_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* SOCKS5 bytestream connections (XEP-0065 / RFC 1928 subset) on
+ * the event loop: the client side (connect to a candidate or a proxy) and
+ * the server side (a peer connecting to our listening socket). Only what
+ * XEP-0065 uses: no authentication, CONNECT, address type "domain name"
+ * carrying the 40-hex-digit dst.addr, port 0.
+ *
+ * A struct s5b lives only during the handshake. When it completes, the
+ * callback runs with err = 0 and the owner takes the socket with
+ * s5b_take_fd(); on failure (err < 0) the owner frees it. All sockets are
+ * non-blocking and never block the loop, except that a candidate host
+ * that is not a numeric address is resolved with getaddrinfo().
+ */
+
+#define S5B_DST_LEN 40 /* hex SHA-1 */
+
+struct s5b;
+
+/* Handshake finished: err is 0 or a negative errno (-ETIMEDOUT,
+ * -ECONNREFUSED, -EPROTO for a bad reply, -EACCES when refused). The
+ * callback may free c or take its fd; s5b does not touch c afterwards. */
+typedef void (*s5b_done_cb)(struct s5b *c, int err, void *arg);
+
+/* Server side: decides whether a requested dst.addr is expected.
+ * Returns 0 to accept, a negative errno to refuse (reply "not allowed"). */
+typedef int (*s5b_match_cb)(void *arg, const char *dst);
+
+/* Computes dst.addr = hex(SHA-1(sid || requester || target)) into out
+ * (41 bytes, NUL-terminated). Returns nothing. */
+void s5b_dstaddr(const char *sid, const char *requester, const char *target,
+    char out[S5B_DST_LEN + 1]);
+
+/* Connects to host:port and asks for dst. Returns 0 and sets *out (free
+ * with s5b_free() unless taken), or a negative errno; cb is then called
+ * exactly once, never from inside this call. */
+int s5b_connect(struct loop *l, const char *host, uint16_t port,
+    const char *dst, long timeout_ms, s5b_done_cb cb, void *arg,
+    struct s5b **out);
+
+/* Runs the server side on an accepted socket fd (made non-blocking here;
+ * owned by c from now on). Returns 0 and sets *out, or a negative errno
+ * (fd is closed). cb is called once the reply is sent, or on failure. */
+int s5b_serve(struct loop *l, int fd, long timeout_ms, s5b_match_cb match,
+    s5b_done_cb cb, void *arg, struct s5b **out);
+
+/* Returns the dst.addr requested (server) or asked for (client),
+ * borrowed. */
+const char *s5b_get_dst(const struct s5b *c);
+
+/* Returns the owner's tag (set with s5b_set_tag), for callbacks. */
+void *s5b_get_tag(const struct s5b *c);
+void s5b_set_tag(struct s5b *c, void *tag);
+
+/* After a successful handshake: returns the socket (no longer watched by
+ * the loop; the caller closes it) and frees c. */
+int s5b_take_fd(struct s5b *c);
+
+/* Stops watching, closes the socket and frees c. NULL is allowed. */
+void s5b_free(struct s5b *c);
+
+/* Opens a non-blocking listening TCP socket on all addresses (IPv6
+ * dual-stack when available) on an ephemeral port. Returns the fd and
+ * sets *port, or a negative errno. */
+int s5b_listen(uint16_t *port);
+
+/* XEP-0047 In-Band Bytestreams, the stanza layer: build and
+ * parse <open/>, <data/> and <close/> (IQ stanzas only), and the 16-bit
+ * sequence numbers that wrap from 65535 to 0. The flow (window of
+ * unacknowledged <data/>, which session a sid belongs to) lives in
+ * data.c.
+ */
+
+#define IBB_NS "http://jabber.org/protocol/ibb"
+#define IBB_SID_MAX 128
+#define IBB_BLOCK_MAX 65535
+
+enum ibb_kind { IBB_NONE = 0, IBB_OPEN, IBB_DATA, IBB_CLOSE };
+
+struct ibb_msg {
+	enum ibb_kind kind;
+	char sid[IBB_SID_MAX + 1];
+	unsigned block_size;   /* open */
+	uint16_t seq;          /* data */
+	size_t len;            /* data: decoded bytes in the caller's buffer */
+};
+
+/* Makes <iq type='set' to id=fresh><open .../></iq>. Returns the stanza
+ * (release it) or NULL. */
+xmpp_stanza_t *ibb_open_new(xmpp_ctx_t *ctx, const char *to, const char *sid,
+    unsigned block_size);
+
+/* Makes an IQ with <data seq sid>base64(p, n)</data>. Returns the stanza
+ * (release it) or NULL. */
+xmpp_stanza_t *ibb_data_new(xmpp_ctx_t *ctx, const char *to, const char *sid,
+    uint16_t seq, const unsigned char *p, size_t n);
+
+/* Makes an IQ with <close sid/>. Returns the stanza (release it) or NULL. */
+xmpp_stanza_t *ibb_close_new(xmpp_ctx_t *ctx, const char *to, const char *sid);
+
+/* Parses the IBB child of an IQ set. Data is decoded into buf (cap
+ * bytes; more is an error). Returns 0, or -EINVAL with a short reason in
+ * err, or -EMSGSIZE when the data exceeds cap. */
+int ibb_parse(xmpp_stanza_t *iq, unsigned char *buf, size_t cap,
+    struct ibb_msg *m, char *err, size_t errlen);
+
+/* Returns the sequence number after s (65535 is followed by 0). */
+uint16_t ibb_seq_next(uint16_t s);
+
+/* Decodes base64 (RFC 4648, padding required, no whitespace but line
+ * breaks) into out (cap bytes). Returns the decoded length, or -EINVAL /
+ * -EMSGSIZE. */
+long ibb_b64_decode(const char *in, size_t inlen, unsigned char *out,
+    size_t cap);
 
 #define JINGLE_CHUNK 65536      /* bytes read from a source or socket at once */
 #define JINGLE_IBB_WINDOW 8     /* unacknowledged IBB <data/> per session */

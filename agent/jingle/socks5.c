@@ -1,4 +1,4 @@
-/* jingle/socks5.c -- see s5b.h */
+/* jingle/socks5.c -- see jingle_int.h */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <strophe.h>
 
 #include "agent/log.h"
-#include "agent/jingle/socks5.h"
+#include "agent/jingle/jingle_int.h"
 
 enum s5b_state {
 	C_CONNECTING,   /* client: TCP connect in progress */

@@ -1,4 +1,4 @@
-/* jingle/xml.c -- see jingle_xml.h */
+/* jingle/xml.c -- see jingle_int.h */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/jingle/xml.h"
+#include "agent/jingle/jingle_int.h"
 
 static const char *const action_names[] = {
 	[JA_SESSION_INITIATE] = "session-initiate",

@@ -13,7 +13,7 @@
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/mirror/mirror_int.h"
-#include "agent/xmpp/stanza.h"
+#include "agent/xmpp/xmpp.h"
 #include "sync/plan.h"
 #include "sync/scan.h"
 #include "sync/watch.h"

@@ -12,9 +12,7 @@
 #include "agent/json.h"
 #include "agent/log.h"
 #include "agent/mirror/mirror_int.h"
-#include "agent/xmpp/peer.h"
-#include "agent/xmpp/service.h"
-#include "agent/xmpp/stanza.h"
+#include "agent/xmpp/xmpp.h"
 
 static struct pending_stream *
 pend_slot(struct mirror *m, const char *sid)

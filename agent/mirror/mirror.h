@@ -1,6 +1,6 @@
 /* mirror/mirror.h -- the sync engine on the wire: what master and slave say to
- * each other (agent/syncproto.h) and the file transfers between them
- * (agent/jingle.h, encrypted with agent/crypto.h). The master side feeds
+ * each other (syncproto_ in mirror_int.h) and the file transfers between them
+ * (agent/jingle/jingle.h, encrypted with agent/crypto/crypto.h). The master side feeds
  * the watcher and scans into the planner (sync/plan.h) and drains each
  * slave's outbox; the slave side applies (sync/apply.h). */
 #ifndef XS_MIRROR_H

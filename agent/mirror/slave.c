@@ -1,5 +1,5 @@
 /* mirror/slave.c -- the slave side: answers the master's hello, manifest
- * and sync requests (agent/syncproto.h), and receives file content into
+ * and sync requests (syncproto_ in mirror_int.h), and receives file content into
  * the applier. Nothing is accepted from anyone but the master whose
  * pinned key was proven in this session. */
 #include <errno.h>
@@ -10,9 +10,7 @@
 #include "agent/crypto/crypto.h"
 #include "agent/log.h"
 #include "agent/mirror/mirror_int.h"
-#include "agent/xmpp/peer.h"
-#include "agent/xmpp/service.h"
-#include "agent/xmpp/stanza.h"
+#include "agent/xmpp/xmpp.h"
 #include "sync/apply.h"
 #include "sync/path.h"
 #include "sync/plan.h"

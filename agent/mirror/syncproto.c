@@ -1,12 +1,12 @@
-/* mirror/syncproto.c -- see syncproto.h */
+/* mirror/syncproto.c -- see mirror_int.h */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/xmpp/stanza.h"
-#include "agent/mirror/syncproto.h"
+#include "agent/xmpp/xmpp.h"
+#include "agent/mirror/mirror_int.h"
 #include "sync/path.h"
 #include "sync/plan.h"
 

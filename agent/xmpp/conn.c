@@ -1,4 +1,4 @@
-/* xmpp/conn.c -- see conn.h */
+/* xmpp/conn.c -- see xmpp.h */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/xmpp/conn.h"
+#include "agent/xmpp/xmpp.h"
 #include "agent/log.h"
 
 #define ATTEMPT_DEADLINE_MS 30000

@@ -1,4 +1,4 @@
-/* xmpp/peer.c -- see peer.h */
+/* xmpp/peer.c -- see xmpp.h */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +10,7 @@
 #include "agent/crypto/crypto.h"
 #include "agent/json.h"
 #include "agent/log.h"
-#include "agent/xmpp/peer.h"
-#include "agent/xmpp/service.h"
-#include "agent/xmpp/stanza.h"
+#include "agent/xmpp/xmpp.h"
 #include "store/store.h"
 
 #define MAX_PEERS 1024
@@ -194,7 +192,7 @@ send_presence(struct peers *p, const char *to, const char *type)
 	xmpp_stanza_release(pr);
 }
 
-/* The byte string an identity answer signs (see peer.h). Returns its
+/* The byte string an identity answer signs (see xmpp.h). Returns its
  * length, or 0 if it does not fit. */
 static size_t
 pair_statement(uint8_t *buf, size_t cap, const char *responder,

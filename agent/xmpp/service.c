@@ -1,4 +1,4 @@
-/* xmpp/service.c -- see service.h */
+/* xmpp/service.c -- see xmpp.h */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,8 +6,7 @@
 
 #include "agent/log.h"
 #include "agent/loop.h"
-#include "agent/xmpp/service.h"
-#include "agent/xmpp/stanza.h"
+#include "agent/xmpp/xmpp.h"
 
 #define MAX_ROUTES 16
 #define MAX_FEATURES 24

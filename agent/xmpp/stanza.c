@@ -1,10 +1,10 @@
-/* xmpp/stanza.c -- see stanza.h */
+/* xmpp/stanza.c -- see xmpp.h */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "agent/xmpp/stanza.h"
+#include "agent/xmpp/xmpp.h"
 
 int
 stanza_bare_jid(const char *jid, char *buf, size_t len)

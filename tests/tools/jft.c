@@ -32,7 +32,7 @@
 #include <sys/socket.h>
 
 #include "agent/config.h"
-#include "agent/xmpp/conn.h"
+#include "agent/xmpp/xmpp.h"
 #include "agent/jingle/jingle.h"
 #include "agent/log.h"
 #include "agent/loop.h"
