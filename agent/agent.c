@@ -46,6 +46,10 @@ agent_open(struct agent *a)
 void
 agent_close(struct agent *a)
 {
+	/* the peers' trust listener calls into the mirror: unhook it before
+	 * the mirror goes, whatever state the connection is in */
+	if (a->peers)
+		peers_set_listener(a->peers, NULL, NULL);
 	mirror_free(a->mirror);
 	a->mirror = NULL;
 	peers_free(a->peers);

@@ -172,6 +172,9 @@ peers_free(struct peers *p)
 {
 	if (p == NULL)
 		return;
+	/* teardown is not a loss of trust: whoever listened may already be
+	 * gone (the daemon frees the mirror first) */
+	p->cb = NULL;
 	while (p->n)
 		drop_peer(p, 0);
 	free(p);

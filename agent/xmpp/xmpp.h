@@ -217,10 +217,11 @@ int peers_new(const struct cfg *cfg, struct store *st,
 typedef void (*peers_trust_cb)(void *arg, const char *bare, const char *full,
     int trusted);
 
-/* Sets the one trust listener. */
+/* Sets the one trust listener; cb NULL removes it. Returns nothing. */
 void peers_set_listener(struct peers *p, peers_trust_cb cb, void *arg);
 
-/* Frees the table. NULL is allowed. */
+/* Frees the table without telling the listener (teardown is no loss of
+ * trust). NULL is allowed. Returns nothing. */
 void peers_free(struct peers *p);
 
 /* Registers routes and handlers (pairing IQs, presence) on a fresh
