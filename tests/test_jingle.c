@@ -692,6 +692,46 @@ t_file_sink_refuses_symlinked_parent(void)
 	return 0;
 }
 
+/* A directory replaced by a symlink after the scan: the source must refuse
+ * to read through it, and still read an ordinary file. */
+static int
+t_file_source_refuses_symlinked_dir(void)
+{
+	char dir[] = "/tmp/xs-test.XXXXXX", out[] = "/tmp/xs-test.XXXXXX";
+	char p[160], cmd[256];
+	struct jingle_file in = {.name = (char *)"d/secret.txt"};
+	struct jingle_file ok = {.name = (char *)"plain.txt"};
+	struct jingle_source s;
+	unsigned char buf[16];
+	void *h = NULL;
+	FILE *fp;
+
+	EXPECT(mkdtemp(dir) && mkdtemp(out), "tmpdirs");
+	snprintf(p, sizeof(p), "%s/secret.txt", out);
+	EXPECT((fp = fopen(p, "w")) != NULL, "outside file");
+	fputs("outside", fp);
+	fclose(fp);
+	snprintf(p, sizeof(p), "%s/plain.txt", dir);
+	EXPECT((fp = fopen(p, "w")) != NULL, "inside file");
+	fputs("inside", fp);
+	fclose(fp);
+	snprintf(p, sizeof(p), "%s/d", dir);
+	EXPECT_INT(symlink(out, p), 0);
+	s = jingle_file_source(dir);
+	EXPECT(s.open(s.arg, &in, NULL, &h) < 0, "read through a symlinked dir");
+	EXPECT_INT(s.open(s.arg, &ok, NULL, &h), 0);
+	EXPECT_INT(s.read(h, 0, buf, sizeof(buf)), 6);
+	EXPECT(memcmp(buf, "inside", 6) == 0, "content of the plain file");
+	s.close(h);
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	EXPECT_INT(mkfifo(p, 0600), 0);
+	in.name = (char *)"fifo";
+	EXPECT_INT(s.open(s.arg, &in, NULL, &h), -EINVAL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, out);
+	EXPECT_INT(system(cmd), 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"dstaddr_matches_sha1sum", t_dstaddr_matches_sha1sum},
 	{"ibb_seq_wraps_after_65535", t_ibb_seq_wraps_after_65535},
@@ -710,6 +750,8 @@ static const struct unit_test tests[] = {
 	{"file_sink_resumes_a_kept_prefix", t_file_sink_resumes_a_kept_prefix},
 	{"file_sink_refuses_symlinked_parent",
 	    t_file_sink_refuses_symlinked_parent},
+	{"file_source_refuses_symlinked_dir",
+	    t_file_source_refuses_symlinked_dir},
 };
 
 int

@@ -278,19 +278,36 @@ jingle_file_sink(const char *dir)
 
 /* ---- source ---- */
 
+/* Opens <dir>/<name> for reading without following a symlink in any
+ * component: a directory swapped for a symlink after the scan must not
+ * make us read (and send) a file from outside the folder. Only regular
+ * files are sent; O_NONBLOCK keeps a FIFO planted there from blocking. */
 static int
 fsrc_open(void *arg, const struct jingle_file *f, void *cookie, void **h)
 {
-	char path[8192];
-	int *fd = malloc(sizeof(*fd));
+	const char *dir = arg;
+	struct stat st;
+	int root, *fd = malloc(sizeof(*fd));
 
 	(void)cookie;
 	if (fd == NULL)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "%s/%s", (const char *)arg, f->name);
-	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		int r = -errno;
-		log_error("cannot open %s: %s", path, strerror(-r));
+	if ((root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		*fd = -errno;
+	else {
+		*fd = path_open_beneath(root, f->name, O_RDONLY | O_NONBLOCK, 0);
+		close(root);
+	}
+	if (*fd >= 0 && fstat(*fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(*fd);
+		*fd = -EINVAL;
+	}
+	if (*fd < 0) {
+		int r = *fd;
+		log_error("cannot open %s/%s: %s", dir, f->name,
+		    r == -EINVAL ? "not a regular file beneath the folder" :
+		    r == -ELOOP || r == -ENOTDIR || r == -EXDEV ?
+		    "a symlink on the way" : strerror(-r));
 		free(fd);
 		return r;
 	}

@@ -285,7 +285,8 @@ int jingle_path_check(const char *p);
  * sink (no allocation). */
 struct jingle_sink jingle_file_sink(const char *dir);
 
-/* Default source: reads <dir>/<name>. Returns the source. */
+/* Default source: reads the regular file <dir>/<name>, never through a
+ * symlink in any component (path_open_beneath). Returns the source. */
 struct jingle_source jingle_file_source(const char *dir);
 
 /* Computes the SHA-256 of the file at path (blocking; tools and tests).
