@@ -402,6 +402,28 @@ store_outbox_done(struct store *s, const char *slave, const char *path,
 }
 
 int
+store_outbox_sent(struct store *s, const char *slave,
+    const char *const *paths, size_t n)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((r = store_begin(s)) < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if ((r = store_prepare(s, "UPDATE outbox SET fresh = 0"
+		    " WHERE slave = ?1 AND path = ?2 AND fresh = 1", &st)) < 0)
+			break;
+		store_bind_text(st, 1, slave);
+		store_bind_text(st, 2, paths[i]);
+		r = store_step_done(s, st);
+	}
+	return store_end(s, r);
+}
+
+int
 store_outbox_failed(struct store *s, const char *slave, const char *path)
 {
 	return outbox_exec(s, "UPDATE outbox SET attempts = attempts + 1"

@@ -334,8 +334,10 @@ int store_peer_key_forget(struct store *s, const char *jid);
  *   - put over a pending rename's dst: delete src + put dst; delete of it:
  *     delete src (and dst, unless fresh).
  * Entries are listed in seq order (ties by path, so a directory comes
- * before what is below it). An ack removes an entry only if nothing newer
- * was compacted into it meanwhile (store_outbox_done compares seqs). */
+ * before what is below it). An entry that was sent is no longer fresh
+ * (store_outbox_sent): the slave may have the path from then on. An ack
+ * removes an entry only if nothing newer was compacted into it meanwhile
+ * (store_outbox_done compares seqs). */
 
 enum store_op_kind {
 	STORE_OP_PUT = 1,
@@ -380,6 +382,14 @@ int store_outbox_next(struct store *s, const char *slave, int max,
  * there is no entry, -errno. */
 int store_outbox_done(struct store *s, const char *slave, const char *path,
     int64_t seq);
+
+/* Notes that the entries of the n paths were sent to slave: from now on
+ * the slave may have each path, whatever becomes of the delivery, so none
+ * is "fresh" any more (a delete or rename that follows must reach the
+ * slave instead of cancelling against the create). One transaction.
+ * Returns 0 or -errno. */
+int store_outbox_sent(struct store *s, const char *slave,
+    const char *const *paths, size_t n);
 
 /* Counts a failed delivery of path's entry. Returns 0, -ENOENT, -errno. */
 int store_outbox_failed(struct store *s, const char *slave, const char *path);

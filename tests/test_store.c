@@ -827,6 +827,34 @@ t_outbox_done_keeps_newer_change(void)
 	return 0;
 }
 
+/* Once a batch has left, the slave may have its paths: a delete or a
+ * rename that follows must reach the slave even if the path was new. */
+static int
+t_outbox_sent_entry_is_not_cancelled(void)
+{
+	struct tdb t;
+	char buf[512] = "";
+	const char *paths[] = {"a", "c"};
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 1, NULL, NEW), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "c", P, 2, NULL, NEW), 0);
+	EXPECT_INT(store_outbox_sent(t.s, SLAVE, paths, 2), 0);
+	/* a is deleted and c renamed while their puts are in flight */
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", D, 3, NULL, 0), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "d", RN, 4, "c", NEW), 0);
+	/* the puts' acks arrive: the newer entries stay */
+	EXPECT_INT(store_outbox_done(t.s, SLAVE, "a", 1), 0);
+	store_outbox_done(t.s, SLAVE, "c", 2);
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
+	tdb_close(&t);
+	const char *got = buf;
+	EXPECT_STR(got, "delete a@3 delete c@4 put d*@4");
+	return 0;
+}
+
 static int
 t_outbox_rejects_bad_requests(void)
 {
@@ -880,6 +908,8 @@ static const struct unit_test tests[] = {
 	{"key_pin_get_change", t_key_pin_get_change},
 	{"outbox_compaction_table", t_outbox_compaction_table},
 	{"outbox_done_keeps_newer_change", t_outbox_done_keeps_newer_change},
+	{"outbox_sent_entry_is_not_cancelled",
+	    t_outbox_sent_entry_is_not_cancelled},
 	{"outbox_rejects_bad_requests", t_outbox_rejects_bad_requests},
 };
 

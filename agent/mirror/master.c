@@ -370,6 +370,24 @@ maybe_complete(struct mirror *m, struct mslave *ms, struct batch_ctx *bc)
 	store_slave_applied(m->env.st, ms->jid, fanout, time(NULL));
 }
 
+/* From the moment a batch leaves, the slave may have its paths: record
+ * that before sending, so a delete or rename that follows while the batch
+ * or its transfers are in flight is never cancelled out as "create then
+ * delete" (the slave would keep the file forever). Returns 0 or -errno. */
+static int
+mark_sent(struct mirror *m, struct mslave *ms)
+{
+	const char *paths[SYNC_MAX_OPS];
+	int r;
+
+	for (size_t i = 0; i < ms->nbatch; i++)
+		paths[i] = ms->batch[i].path;
+	if ((r = store_outbox_sent(m->env.st, ms->jid, paths, ms->nbatch)) < 0)
+		log_error("cannot record the batch for %s: %s", ms->jid,
+		    strerror(-r));
+	return r;
+}
+
 static void
 pump(struct mirror *m, struct mslave *ms)
 {
@@ -394,6 +412,11 @@ pump(struct mirror *m, struct mslave *ms)
 		maybe_complete(m, ms, &bc);
 	if (ms->nbatch == 0 && xmpp_stanza_get_attribute(bc.q, "complete") == NULL) {
 		xmpp_stanza_release(iq);
+		return;
+	}
+	if (mark_sent(m, ms) < 0) {
+		xmpp_stanza_release(iq);
+		batch_clear(ms);
 		return;
 	}
 	m->ops_sent += ms->nbatch;
