@@ -45,6 +45,7 @@ SRCS     := $(wildcard agent/*.c agent/*/*.c sync/*.c store/*.c)
 OBJS     := $(SRCS:%.c=$(B)/%.o)
 LIBOBJS  := $(filter-out $(B)/agent/main.o,$(OBJS))
 TESTSRCS := $(wildcard tests/test_*.c)
+TESTUTIL := $(B)/tests/testutil.o
 TESTBINS := $(TESTSRCS:tests/%.c=$(B)/tests/%)
 TOOLSRCS := $(wildcard tests/tools/*.c)
 TOOLBINS := $(TOOLSRCS:tests/%.c=$(B)/tests/%)
@@ -63,15 +64,19 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
-$(B)/tests/%: tests/%.c $(LIBOBJS) tests/unit.h
+# tests/testutil.o: helpers every test binary (and tool) links with; named
+# as a target so make keeps it rather than deleting it as intermediate
+$(TESTUTIL): tests/testutil.c
+
+$(B)/tests/%: tests/%.c $(LIBOBJS) $(TESTUTIL) tests/unit.h tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LIBS)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(TESTUTIL) $(LIBS)
 
 $(B)/bench/%: bench/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LIBS)
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(TESTUTIL:.o=.d)
 
 deps:
 	@sh tests/lib/deps.sh

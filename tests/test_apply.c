@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "sync/apply.h"
 #include "sync/path.h"
+#include "tests/testutil.h"
 #include "tests/unit.h"
 
 #define T1 1700000000123456789LL	/* mtimes with nanoseconds */
@@ -36,24 +37,24 @@ static struct fx {
 static void
 teardown(void)
 {
-	char cmd[256];
-
 	apply_free(fx.a);
 	store_close(fx.s);
 	fx.a = NULL;
 	fx.s = NULL;
 	if (fx.dir[0] == '\0')
 		return;
-	snprintf(cmd, sizeof(cmd), "chmod -R u+rwx '%s'; rm -rf '%s'", fx.dir,
-	    fx.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", fx.dir);
+	/* tests leave read-only directories behind: tu_rmtree copes */
+	tu_rmtree(fx.dir);
 	fx.dir[0] = '\0';
 }
 
 static int
 setup(void)
 {
+	static const struct tu_node dirs[] = {
+		{.path = "root/"},
+		{.path = "out/"},
+	};
 	static int registered;
 	char db[128];
 
@@ -65,13 +66,12 @@ setup(void)
 		}
 	}
 	teardown();
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/xs-test.XXXXXX");
-	if (mkdtemp(fx.dir) == NULL)
+	if (tu_tmpdir(fx.dir, sizeof(fx.dir)) < 0)
 		return -1;
 	snprintf(fx.root, sizeof(fx.root), "%s/root", fx.dir);
 	snprintf(fx.out, sizeof(fx.out), "%s/out", fx.dir);
 	snprintf(db, sizeof(db), "%s/state.db", fx.dir);
-	if (mkdir(fx.root, 0755) < 0 || mkdir(fx.out, 0755) < 0)
+	if (tu_tree_make(fx.dir, dirs, sizeof(dirs) / sizeof(dirs[0])) < 0)
 		return -1;
 	if (store_open(db, &fx.s) < 0)
 		return -1;

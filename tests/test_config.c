@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/config.h"
+#include "tests/testutil.h"
 #include "tests/unit.h"
 
 static char tmp[64];
@@ -17,30 +18,24 @@ static char conf[128], pwfile[128], dirpath[128], errfile[128];
 static int
 setup(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/xs-test.XXXXXX");
-	if (mkdtemp(tmp) == NULL)
+	static const struct tu_node files[] = {
+		{.path = "dir/"},
+		{.path = "pw", .content = "hunter2\n", .mode = 0600},
+	};
+
+	if (tu_tmpdir(tmp, sizeof(tmp)) < 0)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/x.conf", tmp);
 	snprintf(pwfile, sizeof(pwfile), "%s/pw", tmp);
 	snprintf(dirpath, sizeof(dirpath), "%s/dir", tmp);
 	snprintf(errfile, sizeof(errfile), "%s/err", tmp);
-	mkdir(dirpath, 0755);
-	FILE *f = fopen(pwfile, "w");
-	if (f == NULL)
-		return -1;
-	fputs("hunter2\n", f);
-	fclose(f);
-	return chmod(pwfile, 0600);
+	return tu_tree_make(tmp, files, sizeof(files) / sizeof(files[0]));
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmp);
+	tu_rmtree(tmp);
 }
 
 /* Writes body (with @DIR@ and @PW@ replaced) to conf, loads it with stderr

@@ -17,6 +17,7 @@
 #include "agent/jingle/jingle.h"
 #include "agent/log.h"
 #include "agent/loop.h"
+#include "tests/testutil.h"
 #include "tests/unit.h"
 
 #define ALICE "alice@example.org/a"
@@ -366,8 +367,7 @@ rig_up(struct rig *r)
 	struct jingle_config cfg = {.max_file_size = 1000};
 
 	memset(r, 0, sizeof(*r));
-	snprintf(r->dir, sizeof(r->dir), "/tmp/xs-test.XXXXXX");
-	if (mkdtemp(r->dir) == NULL || loop_new(&r->l) < 0)
+	if (tu_tmpdir(r->dir, sizeof(r->dir)) < 0 || loop_new(&r->l) < 0)
 		return -1;
 	cfg.sink = jingle_file_sink(r->dir);
 	cfg.transports[0] = CFG_TRANSPORT_IBB;
@@ -383,14 +383,10 @@ rig_up(struct rig *r)
 static void
 rig_down(struct rig *r)
 {
-	char cmd[128];
-
 	jingle_free(r->j);
 	loop_free(r->l);
 	out_clear(&r->o);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", r->dir);
+	tu_rmtree(r->dir);
 }
 
 static void
@@ -632,7 +628,7 @@ t_socks5_wrong_dst_refused(void)
 static int
 t_file_sink_resumes_a_kept_prefix(void)
 {
-	char dir[] = "/tmp/xs-test.XXXXXX", path[128], cmd[128];
+	char dir[sizeof(TU_TMP_TEMPLATE)], path[128];
 	unsigned char data[1000], got[1000];
 	struct jingle_file f = {.name = (char *)"d/e/f.bin", .size = 1000,
 	    .has_hash = 1};
@@ -641,7 +637,7 @@ t_file_sink_resumes_a_kept_prefix(void)
 	void *h;
 	int fd;
 
-	EXPECT(mkdtemp(dir) != NULL, "tmpdir");
+	EXPECT_INT(tu_tmpdir(dir, sizeof(dir)), 0);
 	for (int i = 0; i < 1000; i++)
 		data[i] = (unsigned char)(i * 7);
 	gcry_md_hash_buffer(GCRY_MD_SHA256, f.sha256, data, sizeof(data));
@@ -661,16 +657,15 @@ t_file_sink_resumes_a_kept_prefix(void)
 	EXPECT_INT(read(fd, got, sizeof(got)), 1000);
 	close(fd);
 	EXPECT(memcmp(got, data, 1000) == 0, "content");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	EXPECT_INT(system(cmd), 0);
+	EXPECT_INT(tu_rmtree(dir), 0);
 	return 0;
 }
 
 static int
 t_file_sink_refuses_symlinked_parent(void)
 {
-	char dir[] = "/tmp/xs-test.XXXXXX", out[] = "/tmp/xs-test.XXXXXX";
-	char link[128], cmd[256], path[128];
+	char dir[sizeof(TU_TMP_TEMPLATE)], out[sizeof(TU_TMP_TEMPLATE)];
+	char link[128], path[128];
 	struct jingle_file f = {.name = (char *)"l/x.bin", .size = 0,
 	    .has_hash = 1};
 	struct jingle_sink k;
@@ -678,7 +673,8 @@ t_file_sink_refuses_symlinked_parent(void)
 	uint64_t have;
 	void *h;
 
-	EXPECT(mkdtemp(dir) && mkdtemp(out), "tmpdirs");
+	EXPECT(tu_tmpdir(dir, sizeof(dir)) == 0 &&
+	    tu_tmpdir(out, sizeof(out)) == 0, "tmpdirs");
 	gcry_md_hash_buffer(GCRY_MD_SHA256, f.sha256, "", 0);
 	snprintf(link, sizeof(link), "%s/l", dir);
 	EXPECT_INT(symlink(out, link), 0);
@@ -687,8 +683,8 @@ t_file_sink_refuses_symlinked_parent(void)
 	EXPECT(k.finish(h) < 0, "a symlinked folder is not followed");
 	snprintf(path, sizeof(path), "%s/x.bin", out);
 	EXPECT(stat(path, &st) < 0, "nothing outside the folder");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir, out);
-	EXPECT_INT(system(cmd), 0);
+	EXPECT_INT(tu_rmtree(dir), 0);
+	EXPECT_INT(tu_rmtree(out), 0);
 	return 0;
 }
 

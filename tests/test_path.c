@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sync/path.h"
+#include "tests/testutil.h"
 #include "tests/unit.h"
 
 /* ---- path_check_relative ------------------------------------------- */
@@ -218,34 +219,23 @@ struct troot {
 static int
 troot_make(struct troot *t)
 {
-	char p[160];
-	int fd;
-
-	snprintf(t->root, sizeof(t->root), "/tmp/xs-test.XXXXXX");
-	snprintf(t->outside, sizeof(t->outside), "/tmp/xs-test.XXXXXX");
-	if (!mkdtemp(t->root) || !mkdtemp(t->outside))
-		return -1;
-	snprintf(p, sizeof(p), "%s/d", t->root);
-	if (mkdir(p, 0755) < 0)
-		return -1;
-	snprintf(p, sizeof(p), "%s/d/f", t->root);
-	if ((fd = open(p, O_WRONLY | O_CREAT, 0644)) < 0 ||
-	    write(fd, "hello", 5) != 5)
-		return -1;
-	close(fd);
-	snprintf(p, sizeof(p), "%s/secret", t->outside);
-	if ((fd = open(p, O_WRONLY | O_CREAT, 0644)) < 0)
-		return -1;
-	close(fd);
 	/* a link to a directory outside, one to /tmp itself, one up */
-	snprintf(p, sizeof(p), "%s/out", t->root);
-	if (symlink(t->outside, p) < 0)
+	const struct tu_node root[] = {
+		{.path = "d/"},
+		{.path = "d/f", .content = "hello"},
+		{.path = "out", .link = t->outside},
+		{.path = "d/tmp", .link = "/tmp"},
+		{.path = "up", .link = ".."},
+	};
+	const struct tu_node outside[] = {
+		{.path = "secret"},
+	};
+
+	if (tu_tmpdir(t->root, sizeof(t->root)) < 0 ||
+	    tu_tmpdir(t->outside, sizeof(t->outside)) < 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/d/tmp", t->root);
-	if (symlink("/tmp", p) < 0)
-		return -1;
-	snprintf(p, sizeof(p), "%s/up", t->root);
-	if (symlink("..", p) < 0)
+	if (tu_tree_make(t->root, root, sizeof(root) / sizeof(root[0])) < 0 ||
+	    tu_tree_make(t->outside, outside, 1) < 0)
 		return -1;
 	t->fd = open(t->root, O_RDONLY | O_DIRECTORY);
 	return t->fd < 0 ? -1 : 0;
@@ -254,12 +244,9 @@ troot_make(struct troot *t)
 static void
 troot_free(struct troot *t)
 {
-	char cmd[200];
-
 	close(t->fd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", t->root, t->outside);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", t->root);
+	tu_rmtree(t->root);
+	tu_rmtree(t->outside);
 }
 
 typedef int (*open_fn)(int, const char *, int, mode_t);

@@ -13,6 +13,7 @@
 
 #include "store/store.h"
 #include "sync/scan.h"
+#include "tests/testutil.h"
 #include "tests/unit.h"
 
 #define NFILES 1000
@@ -99,8 +100,7 @@ tree_make(struct tree *t)
 	char p[200];
 
 	memset(t, 0, sizeof(*t));
-	snprintf(t->root, sizeof(t->root), "/tmp/xs-test.XXXXXX");
-	if (mkdtemp(t->root) == NULL)
+	if (tu_tmpdir(t->root, sizeof(t->root)) < 0)
 		return -1;
 	snprintf(t->db, sizeof(t->db), "%s.db", t->root);
 	if (make_dirs(t->root) < 0)
@@ -134,13 +134,15 @@ tree_make(struct tree *t)
 static void
 tree_free(struct tree *t)
 {
-	char cmd[512];
+	static const char *const db_files[] = {"", "-wal", "-shm"};
+	char p[128];
 
 	store_close(t->s);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s-wal' '%s-shm'",
-	    t->root, t->db, t->db, t->db);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", t->root);
+	tu_rmtree(t->root);
+	for (size_t i = 0; i < sizeof(db_files) / sizeof(db_files[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", t->db, db_files[i]);
+		tu_rmtree(p);
+	}
 }
 
 static void
@@ -423,16 +425,15 @@ t_missing_root_is_an_error(void)
 	struct store *s;
 	struct scan_stats st;
 	struct scan_opts o = {.root = "/nonexistent/xs-test"};
-	char db[64] = "/tmp/xs-test.XXXXXX", path[96];
+	char db[sizeof(TU_TMP_TEMPLATE)], path[96];
 	int r;
 
-	EXPECT(mkdtemp(db) != NULL, "mkdtemp");
+	EXPECT_INT(tu_tmpdir(db, sizeof(db)), 0);
 	snprintf(path, sizeof(path), "%s/db", db);
 	EXPECT_INT(store_open(path, &s), 0);
 	r = scan_run(s, &o, &st);
 	store_close(s);
-	snprintf(path, sizeof(path), "rm -rf '%s'", db);
-	EXPECT_INT(system(path), 0);
+	EXPECT_INT(tu_rmtree(db), 0);
 	EXPECT_INT(r, -ENOENT);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "tests/testutil.h"
 #include "tests/unit.h"
 
 struct tdb {
@@ -19,9 +20,10 @@ struct tdb {
 static int
 tdb_open(struct tdb *t)
 {
-	snprintf(t->dir, sizeof(t->dir), "/tmp/xs-test.XXXXXX");
-	if (mkdtemp(t->dir) == NULL)
-		return -errno;
+	int r;
+
+	if ((r = tu_tmpdir(t->dir, sizeof(t->dir))) < 0)
+		return r;
 	snprintf(t->path, sizeof(t->path), "%s/state.db", t->dir);
 	t->s = NULL;
 	return 0;
@@ -30,13 +32,9 @@ tdb_open(struct tdb *t)
 static void
 tdb_close(struct tdb *t)
 {
-	char cmd[128];
-
 	store_close(t->s);
 	t->s = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", t->dir);
+	tu_rmtree(t->dir);
 }
 
 /* Runs sql on path with a plain connection, as an older or newer
