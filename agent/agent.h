@@ -23,6 +23,7 @@ enum xs_exit {
 	XS_EXIT_TLS = 6,      /* TLS failed: certificate not trusted, no TLS */
 	XS_EXIT_NETWORK = 7,  /* server unreachable */
 	XS_EXIT_NODAEMON = 8, /* status: no daemon is running */
+	XS_EXIT_CONFLICT = 9, /* another client uses this JID and resource */
 };
 
 /* The commands of the xmpp-sync command line. */

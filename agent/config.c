@@ -26,13 +26,13 @@ struct parser {
 enum key_id {
 	K_ROLE, K_JID, K_PASSWORD_FILE, K_DIR, K_STATE_DIR, K_MASTER,
 	K_SERVER, K_CA_FILE, K_TRANSPORTS, K_IGNORE, K_DELETE, K_LOG_LEVEL,
-	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_COUNT
+	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
 	"role", "jid", "password_file", "dir", "state_dir", "master",
 	"server", "ca_file", "transports", "ignore", "delete", "log_level",
-	"max_file_size", "rescan_interval",
+	"max_file_size", "rescan_interval", "resource",
 };
 
 static int
@@ -250,6 +250,12 @@ set_key(struct parser *p, enum key_id k, char *v)
 		if (log_level_parse(v, &c->log_level) < 0)
 			return perr(p, "log_level: want error, warn, info or debug, not '%s'", v);
 		return 0;
+	case K_RESOURCE:
+		if (cfg_resource_check(v) < 0)
+			return perr(p, "resource: '%s' is not a resource name (1-%d "
+			    "letters, digits, '.', '_' or '-')", v, CFG_RESOURCE_MAX);
+		snprintf(c->resource, sizeof(c->resource), "%s", v);
+		return 0;
 	case K_MAX_FILE_SIZE:
 		if ((r = parse_u64(p, "max_file_size", v, UINT64_MAX, &n)) < 0)
 			return r;
@@ -394,6 +400,20 @@ set_defaults(struct cfg *c)
 	c->log_level = LOG_LVL_INFO;
 	c->max_file_size = 1ULL << 40;
 	c->rescan_interval = 3600;
+	snprintf(c->resource, sizeof(c->resource), "%s", CFG_RESOURCE_DEFAULT);
+}
+
+int
+cfg_resource_check(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CFG_RESOURCE_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return -EINVAL;
+	return 0;
 }
 
 static int

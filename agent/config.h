@@ -27,6 +27,8 @@ enum cfg_transport {
 	CFG_TRANSPORT_IBB,     /* XEP-0261 in-band bytestreams */
 };
 #define CFG_MAX_TRANSPORTS 3
+#define CFG_RESOURCE_MAX 64
+#define CFG_RESOURCE_DEFAULT "xmpp-sync"
 
 struct cfg {
 	char *path;            /* the file it came from */
@@ -47,7 +49,12 @@ struct cfg {
 	enum log_level log_level;
 	uint64_t max_file_size;   /* slave: largest file accepted, bytes */
 	unsigned rescan_interval; /* master: seconds between full rescans */
+	char resource[CFG_RESOURCE_MAX + 1]; /* our XMPP resource */
 };
+
+/* Checks an XMPP resource for the `resource` key: 1 to CFG_RESOURCE_MAX
+ * ASCII letters, digits, '.', '_' or '-'. Returns 0 or -EINVAL. */
+int cfg_resource_check(const char *s);
 
 /* Reads and checks the file at path. Every problem is printed to stderr
  * as "path:line: message" (the first one found ends parsing). Checks that

@@ -63,6 +63,17 @@ connection_lost(struct agent *a)
 		loop_stop(a->loop);
 		return;
 	}
+	if (f == CONN_FAIL_CONFLICT) {
+		/* logging in again would evict the other client, which would
+		 * do the same to us: stop instead of fighting in a loop */
+		log_error("%s/%s is in use by another client (another daemon "
+		    "with the same account and resource?); stopping: give each "
+		    "daemon on this account its own 'resource'", a->cfg->jid,
+		    a->cfg->resource);
+		a->exit_status = XS_EXIT_CONFLICT;
+		loop_stop(a->loop);
+		return;
+	}
 	if (!a->ever_online && (f == CONN_FAIL_AUTH || f == CONN_FAIL_TLS)) {
 		log_error("login as %s failed: %s", a->cfg->jid, why);
 		a->exit_status = f == CONN_FAIL_AUTH ? XS_EXIT_AUTH : XS_EXIT_TLS;

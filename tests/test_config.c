@@ -102,6 +102,10 @@ static const struct bad_case {
 	{BASE "ca_file = /nonexistent/ca.pem\n", ":6: ca_file: /nonexistent/ca.pem"},
 	{BASE "just some words\n", ":6: expected 'key = value'"},
 	{BASE "ignore =\n", ":6: ignore: empty value"},
+	{BASE "resource = a/b\n", ":6: resource: 'a/b' is not a resource name"},
+	{BASE "resource = photos folder\n", ":6: resource: 'photos folder' is not"},
+	{BASE "resource = " "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+	    ":6: resource: 'xxxx"},
 };
 
 static int
@@ -130,7 +134,8 @@ t_good_file_gives_every_value(void)
 	    "master = a@example.org\nserver = [::1]:5223\nca_file = @PW@\n"
 	    "transports = ibb, proxy\nignore = *.tmp\nignore = build/\n"
 	    "delete = no\nlog_level = debug\nmax_file_size = 2G\n"
-	    "rescan_interval = 600\n", &c, err, sizeof(err));
+	    "rescan_interval = 600\nresource = photos-2.x_y\n", &c, err,
+	    sizeof(err));
 
 	EXPECT(r == 0, "load failed: %s", err);
 	EXPECT_INT(c->role, CFG_ROLE_SLAVE);
@@ -152,6 +157,7 @@ t_good_file_gives_every_value(void)
 	EXPECT(c->max_file_size == 2ULL << 30, "max_file_size %llu",
 	    (unsigned long long)c->max_file_size);
 	EXPECT_INT(c->rescan_interval, 600);
+	EXPECT_STR(c->resource, "photos-2.x_y");
 	cfg_free(c);
 	return 0;
 }
@@ -169,6 +175,7 @@ t_defaults(void)
 	EXPECT_INT(c->delete_extras, 1);
 	EXPECT(c->server_host == NULL, "server_host set");
 	EXPECT_INT(c->rescan_interval, 3600);
+	EXPECT_STR(c->resource, "xmpp-sync");
 	cfg_free(c);
 	return 0;
 }

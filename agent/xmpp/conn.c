@@ -137,6 +137,9 @@ went_down(struct conn *c, int error, xmpp_stream_error_t *se)
 	else if (c->auth_failed)
 		set_fail(c, CONN_FAIL_AUTH, "authentication failed: the server "
 		    "refused the password for this JID");
+	else if (se && se->type == XMPP_SE_CONFLICT)
+		set_fail(c, CONN_FAIL_CONFLICT, "another client logged in with "
+		    "the same resource and the server closed this session");
 	else if (se) {
 		snprintf(buf, sizeof(buf), "stream error from server%s%s",
 		    se->text ? ": " : "", se->text ? se->text : "");
@@ -230,7 +233,7 @@ conn_new(const struct cfg *cfg, const char *password, conn_event_cb cb,
 		conn_free(c);
 		return -ENOMEM;
 	}
-	snprintf(jid, sizeof(jid), "%s/xmpp-sync", cfg->jid);
+	snprintf(jid, sizeof(jid), "%s/%s", cfg->jid, cfg->resource);
 	xmpp_conn_set_jid(c->xc, jid);
 	xmpp_conn_set_pass(c->xc, password);
 	xmpp_conn_set_flags(c->xc, XMPP_CONN_FLAG_MANDATORY_TLS);

@@ -35,6 +35,7 @@ enum conn_fail {
 	CONN_FAIL_AUTH,      /* the server refused our credentials */
 	CONN_FAIL_STREAM,    /* the server closed the stream with an error */
 	CONN_FAIL_TIMEOUT,   /* no login within the attempt deadline */
+	CONN_FAIL_CONFLICT,  /* another client took our full JID (resource) */
 };
 
 /* Called when the connection comes up (online = 1) or goes down (0). */
