@@ -54,8 +54,8 @@ for t in "$@"; do
 	"$bin" -merge=1 "$corpus" "$new" >>"$log" 2>&1 ||
 		{ echo "FAIL fuzz_$t: merge failed, see $log"; status=1; continue; }
 	after=$(ls "$corpus" | wc -l)
-	kib=$(du -sk "$corpus" | cut -f1)
+	bytes=$(cat "$corpus"/* | wc -c)
 	echo "fuzz_$t: ${execs:-?} runs in ${secs}s, no crash;" \
-	    "corpus $before -> $after files ($kib KiB)"
+	    "corpus $before -> $after files ($bytes bytes)"
 done
 exit $status
