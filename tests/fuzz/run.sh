@@ -32,7 +32,12 @@ for t in "$@"; do
 	corpus=$top/tests/fuzz/corpus/$t
 	new=$work/$t.new
 	log=$work/$t.log
-	rm -rf "$new" "$work/$t-"crash-* "$work/$t-"leak-* "$work/$t-"timeout-*
+	if [ ! -x "$bin" ]; then
+		echo "FAIL fuzz_$t: no $bin (make FUZZ=1 fuzz-bins)"
+		status=1
+		continue
+	fi
+	rm -rf "$new"
 	mkdir -p "$new" "$corpus" || exit 1
 	"$bin" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
 	    -rss_limit_mb=2048 -artifact_prefix="$work/$t-" \
