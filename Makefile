@@ -6,6 +6,7 @@
 #   make check SANITIZE=1 the same under AddressSanitizer + UBSan
 #   make demo             private Prosody on loopback, a master and a slave
 #   make bench            benchmarks (numbers, not pass/fail)
+#   make fuzz FUZZ_SECONDS=60  libFuzzer on each tests/fuzz target (clang)
 #   make install PREFIX=/usr/local DESTDIR=
 
 PREFIX   ?= /usr/local
@@ -24,8 +25,16 @@ ifeq ($(DEVELOPER),1)
 XCFLAGS  += -Werror -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wwrite-strings
 endif
 
-# Build directory: sanitizer builds live apart so objects never mix.
-ifneq ($(SANITIZE),)
+# Build directory: sanitizer and fuzzer builds live apart so objects
+# never mix. FUZZ=1 is what `make fuzz` uses: clang, coverage for
+# libFuzzer, ASan + UBSan.
+FUZZ_CC  ?= clang
+ifeq ($(FUZZ),1)
+override CC := $(FUZZ_CC)
+XCFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+XLDFLAGS += -fsanitize=address,undefined
+B        := build/fuzz
+else ifneq ($(SANITIZE),)
 ifeq ($(SANITIZE),1)
 override SANITIZE := address,undefined
 endif
@@ -51,6 +60,14 @@ TOOLSRCS := $(wildcard tests/tools/*.c)
 TOOLBINS := $(TOOLSRCS:tests/%.c=$(B)/tests/%)
 BENCHSRCS := $(wildcard bench/*.c)
 BENCHBINS := $(BENCHSRCS:%.c=$(B)/%)
+# Fuzz targets tests/fuzz/fuzz_<name>.c: make check replays each over
+# tests/fuzz/corpus/<name>/ as test_fuzz_<name>; make fuzz runs them
+# under libFuzzer (FUZZ_TARGETS="name ..." for some of them only).
+FUZZSRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS ?= $(FUZZSRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_SECONDS ?= 60
+REPLAYBINS := $(FUZZSRCS:tests/fuzz/fuzz_%.c=$(B)/tests/test_fuzz_%)
+FUZZBINS   := $(FUZZ_TARGETS:%=$(B)/tests/fuzz/fuzz_%)
 
 all: xmpp-sync
 
@@ -72,6 +89,14 @@ $(B)/tests/%: tests/%.c $(LIBOBJS) $(TESTUTIL) tests/unit.h tests/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(TESTUTIL) $(LIBS)
 
+$(B)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -DFUZZ_NAME='"$*"' -o $@ tests/fuzz/replay.c $< $(LIBOBJS) $(LIBS)
+
+$(B)/tests/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LIBS)
+
 $(B)/bench/%: bench/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $< $(LIBOBJS) $(LIBS)
@@ -81,7 +106,7 @@ $(B)/bench/%: bench/%.c $(LIBOBJS)
 deps:
 	@sh tests/lib/deps.sh
 
-tests: $(B)/xmpp-sync $(TESTBINS) $(TOOLBINS)
+tests: $(B)/xmpp-sync $(TESTBINS) $(REPLAYBINS) $(TOOLBINS)
 
 check: deps
 	@$(MAKE) --no-print-directory tests
@@ -95,6 +120,15 @@ bench: deps
 	@$(MAKE) --no-print-directory xmpp-sync $(BENCHBINS) $(TOOLBINS)
 	@XS_BUILD=$(B) sh bench/run.sh
 
+fuzz-deps:
+	@sh tests/lib/deps.sh fuzz
+
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	@XS_BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-bins: $(FUZZBINS)
+
 install: xmpp-sync
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 xmpp-sync $(DESTDIR)$(BINDIR)/xmpp-sync
@@ -106,4 +140,4 @@ install: xmpp-sync
 clean:
 	rm -rf build xmpp-sync
 
-.PHONY: all deps tests check demo bench install clean
+.PHONY: all deps tests check demo bench fuzz fuzz-deps fuzz-bins install clean

@@ -623,6 +623,48 @@ t_socks5_wrong_dst_refused(void)
 	return 0;
 }
 
+/* Each message of the handshake: complete, cut short, or wrong. */
+static int
+t_socks5_parse_table(void)
+{
+	static const char dst40[] = "0123456789abcdef0123456789abcdef01234567";
+	static const struct {
+		enum s5b_msg k;
+		const char *in;
+		size_t len;
+		long want;
+	} cases[] = {
+		{S5B_MSG_GREETING, "\5\1\0", 3, 3},
+		{S5B_MSG_GREETING, "\5\2\2\0x", 5, 4},
+		{S5B_MSG_GREETING, "\5\2\0", 3, 0},
+		{S5B_MSG_GREETING, "\5\1\2", 3, -EPROTO},
+		{S5B_MSG_GREETING, "\4\1\0", 3, -EPROTO},
+		{S5B_MSG_CHOICE, "\5", 1, 0},
+		{S5B_MSG_CHOICE, "\5\0", 2, 2},
+		{S5B_MSG_CHOICE, "\5\377", 2, -EPROTO},
+		{S5B_MSG_REPLY, "\5\0\0\1\1\2\3\4\0\0", 10, 10},
+		{S5B_MSG_REPLY, "\5\0\0\1\1\2\3\4\0", 9, 0},
+		{S5B_MSG_REPLY, "\5\2\0\1\1\2\3\4\0\0", 10, -EACCES},
+		{S5B_MSG_REPLY, "\5\0\0\7\1\2\3\4\0\0", 10, -EPROTO},
+		{S5B_MSG_REQUEST, "\5\1\0\1\1\2\3\4\0\0", 10, -EPROTO},
+	};
+	unsigned char req[47];
+	char got[S5B_DST_LEN + 1];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		EXPECT(s5b_parse(cases[i].k, (const unsigned char *)cases[i].in,
+		    cases[i].len, got) == cases[i].want, "case %zu", i);
+	memcpy(req, "\5\1\0\3\50", 5);
+	memcpy(req + 5, dst40, 40);
+	req[45] = req[46] = 0;
+	EXPECT_INT(s5b_parse(S5B_MSG_REQUEST, req, 46, got), 0);
+	EXPECT_INT(s5b_parse(S5B_MSG_REQUEST, req, 47, got), 47);
+	EXPECT_STR(got, dst40);
+	req[20] = 'A';  /* dst.addr is lowercase hex */
+	EXPECT_INT(s5b_parse(S5B_MSG_REQUEST, req, 47, got), -EPROTO);
+	return 0;
+}
+
 /* ---- the default sink ---- */
 
 static int
@@ -743,6 +785,7 @@ static const struct unit_test tests[] = {
 	    t_engine_ibb_receive_and_overflow},
 	{"socks5_handshake_loopback", t_socks5_handshake_loopback},
 	{"socks5_wrong_dst_refused", t_socks5_wrong_dst_refused},
+	{"socks5_parse_table", t_socks5_parse_table},
 	{"file_sink_resumes_a_kept_prefix", t_file_sink_resumes_a_kept_prefix},
 	{"file_sink_refuses_symlinked_parent",
 	    t_file_sink_refuses_symlinked_parent},

@@ -176,6 +176,25 @@ int jingle_xml_u64(const char *s, uint64_t max, uint64_t *out);
 
 #define S5B_DST_LEN 40 /* hex SHA-1 */
 
+/* The four messages of the handshake, in the order they travel. */
+enum s5b_msg {
+	S5B_MSG_GREETING,  /* client: 05, n, n methods (one must be 00) */
+	S5B_MSG_CHOICE,    /* server: 05 00 (no authentication) */
+	S5B_MSG_REQUEST,   /* client: 05 01 00 03 40 dst.addr 00 00 */
+	S5B_MSG_REPLY,     /* server: 05 status 00 atyp addr port */
+};
+
+/* Reads a message of kind k from the start of p, of which len bytes
+ * have arrived: no I/O, no state, so the socket code and the fuzzer
+ * share it. For S5B_MSG_REQUEST the dst.addr (40 lowercase hex digits)
+ * is copied into dst (S5B_DST_LEN + 1 bytes); dst is unused otherwise
+ * and may be NULL. Returns the message's length once it is complete and
+ * acceptable, 0 when more bytes are needed, -EPROTO for a malformed
+ * message or one XEP-0065 does not use, or -EACCES for a reply whose
+ * status refuses the request. */
+long s5b_parse(enum s5b_msg k, const unsigned char *p, size_t len,
+    char *dst);
+
 struct s5b;
 
 /* Handshake finished: err is 0 or a negative errno (-ETIMEDOUT,

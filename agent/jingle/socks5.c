@@ -204,6 +204,47 @@ msg_len(const unsigned char *p, size_t len)
 	return -1;
 }
 
+static int
+hexstr(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+long
+s5b_parse(enum s5b_msg k, const unsigned char *p, size_t len, char *dst)
+{
+	long n;
+
+	switch (k) {
+	case S5B_MSG_GREETING:
+		if (len < 2 || len < 2u + p[1])
+			return 0;
+		if (p[0] != 5 || memchr(p + 2, 0, p[1]) == NULL)
+			return -EPROTO;
+		return 2 + p[1];
+	case S5B_MSG_CHOICE:
+		if (len < 2)
+			return 0;
+		return p[0] == 5 && p[1] == 0 ? 2 : -EPROTO;
+	case S5B_MSG_REQUEST:
+	case S5B_MSG_REPLY:
+		break;
+	}
+	if ((n = msg_len(p, len)) == 0 || (size_t)n > len)
+		return n < 0 ? -EPROTO : 0;
+	if (k == S5B_MSG_REPLY)
+		return p[1] == 0 ? n : -EACCES;
+	if (p[1] != 1 || p[3] != 3 || p[4] != S5B_DST_LEN ||
+	    !hexstr(p + 5, S5B_DST_LEN))
+		return -EPROTO;
+	memcpy(dst, p + 5, S5B_DST_LEN);
+	dst[S5B_DST_LEN] = '\0';
+	return n;
+}
+
 static void
 send_request(struct s5b *c, unsigned char cmd_or_status)
 {
@@ -227,32 +268,19 @@ client_step(struct s5b *c)
 	long n;
 
 	if (c->st == C_GREETED) {
-		if (c->inlen < 2)
-			return 0;
-		if (c->in[0] != 5 || c->in[1] != 0)
-			return -EPROTO;
-		consume(c, 2);
+		if ((n = s5b_parse(S5B_MSG_CHOICE, c->in, c->inlen, NULL)) <= 0)
+			return (int)n;
+		consume(c, (size_t)n);
 		c->st = C_REQUESTED;
 		send_request(c, 1);
 	}
 	if (c->st == C_REQUESTED) {
-		if ((n = msg_len(c->in, c->inlen)) == 0 || (size_t)n > c->inlen)
-			return n < 0 ? -EPROTO : 0;
-		if (c->in[1] != 0)
-			return -EACCES;
+		if ((n = s5b_parse(S5B_MSG_REPLY, c->in, c->inlen, NULL)) <= 0)
+			return (int)n;
 		consume(c, (size_t)n);
 		return 1;
 	}
 	return 0;
-}
-
-static int
-hexstr(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-			return 0;
-	return 1;
 }
 
 /* Server steps. Returns 0 to continue, 1 when the reply is out, or a
@@ -264,22 +292,15 @@ server_step(struct s5b *c)
 	int r;
 
 	if (c->st == S_GREETING) {
-		if (c->inlen < 2 || c->inlen < 2u + c->in[1])
-			return 0;
-		if (c->in[0] != 5 || memchr(c->in + 2, 0, c->in[1]) == NULL)
-			return -EPROTO;
-		consume(c, 2u + c->in[1]);
+		if ((n = s5b_parse(S5B_MSG_GREETING, c->in, c->inlen, NULL)) <= 0)
+			return (int)n;
+		consume(c, (size_t)n);
 		c->st = S_REQUEST;
 		queue_out(c, "\x05\x00", 2);
 	}
 	if (c->st == S_REQUEST) {
-		if ((n = msg_len(c->in, c->inlen)) == 0 || (size_t)n > c->inlen)
-			return n < 0 ? -EPROTO : 0;
-		if (c->in[1] != 1 || c->in[3] != 3 || c->in[4] != S5B_DST_LEN ||
-		    !hexstr(c->in + 5, S5B_DST_LEN))
-			return -EPROTO;
-		memcpy(c->dst, c->in + 5, S5B_DST_LEN);
-		c->dst[S5B_DST_LEN] = '\0';
+		if ((n = s5b_parse(S5B_MSG_REQUEST, c->in, c->inlen, c->dst)) <= 0)
+			return (int)n;
 		consume(c, (size_t)n);
 		if ((r = c->match(c->arg, c->dst)) < 0) {
 			send_request(c, 2); /* not allowed by ruleset */

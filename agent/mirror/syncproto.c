@@ -33,16 +33,33 @@ hex(const uint8_t *b, size_t n, char *out)
 }
 
 static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Exactly 2 * n hex digits (n <= 32) into out, which is left alone on
+ * failure. Returns 0 or -EINVAL. */
+static int
 unhex(const char *s, uint8_t *out, size_t n)
 {
-	if (s == NULL || strlen(s) != 2 * n)
+	uint8_t b[32];
+
+	if (s == NULL || n > sizeof(b) || strlen(s) != 2 * n)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
 			return -EINVAL;
-		out[i] = (uint8_t)v;
+		b[i] = (uint8_t)(hi << 4 | lo);
 	}
+	memcpy(out, b, n);
 	return 0;
 }
 

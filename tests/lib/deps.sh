@@ -2,10 +2,21 @@
 # Install the Debian packages that building and testing xmpp-sync need.
 # As root: apt-get installs what is missing. Otherwise: print the command
 # to run and fail, so nothing half-works later.
+#   deps.sh        what make check needs
+#   deps.sh fuzz   what make fuzz adds: clang and its libFuzzer runtime
+#                  (make check replays the fuzz corpus with gcc, not this)
 set -u
 PKGS="gcc make pkg-config libc6-dev libstrophe-dev libinotifytools0-dev
 libgcrypt20-dev libsqlite3-dev sqlite3 prosody lua-sec openssl
 coreutils procps diffutils findutils iproute2 rsync strace bc"
+# Debian 12's clang is clang 14; libFuzzer is in its compiler-rt package.
+FUZZ_PKGS="clang libclang-rt-14-dev"
+what=${1:-}
+case $what in
+"") ;;
+fuzz) PKGS=$FUZZ_PKGS ;;
+*) echo "usage: deps.sh [fuzz]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do
@@ -27,7 +38,7 @@ apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
 	{ echo "deps: apt-get install failed:$missing" >&2; exit 1; }
 # The package starts a system-wide Prosody where an init system runs;
 # the tests run their own and never need that one.
-if command -v systemctl >/dev/null 2>&1; then
+if [ -z "$what" ] && command -v systemctl >/dev/null 2>&1; then
 	systemctl disable --now prosody >/dev/null 2>&1 || true
 fi
 exit 0
