@@ -17,6 +17,7 @@
 #include "sync/apply_int.h"
 #include "sync/path.h"
 #include "sync/scan.h"
+#include "util/util.h"
 
 #define ESCAPED_MAX 160		/* bytes of a refused path shown in a log */
 #define RM_MAX_DEPTH 1024	/* directory levels apply_rm_tree descends */
@@ -174,25 +175,6 @@ apply_fail(const char *what, const char *path, int r)
 
 /* ---- the file system ------------------------------------------------- */
 
-int64_t
-apply_mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
-void
-apply_timespec(int64_t mtime_ns, struct timespec ts[2])
-{
-	int64_t sec = mtime_ns / 1000000000, ns = mtime_ns % 1000000000;
-
-	if (ns < 0) {		/* before 1970: nanoseconds stay positive */
-		ns += 1000000000;
-		sec--;
-	}
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)sec;
-	ts[0].tv_nsec = ts[1].tv_nsec = (long)ns;
-}
-
 int
 apply_parent(struct apply *a, const char *path, const char **name)
 {
@@ -227,7 +209,7 @@ apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns)
 {
 	struct timespec ts[2];
 
-	apply_timespec(mtime_ns, ts);
+	ts[0] = ts[1] = util_ns_ts(mtime_ns);
 	if (fchmod(fd, (mode_t)(mode & 07777)) < 0)
 		return apply_fail("set the mode of", path, -errno);
 	if (futimens(fd, ts) < 0)
@@ -245,7 +227,7 @@ attrs_by_name(int dfd, const char *name, const char *path, int is_link,
 {
 	struct timespec ts[2];
 
-	apply_timespec(mtime_ns, ts);
+	ts[0] = ts[1] = util_ns_ts(mtime_ns);
 	if (!is_link && fchmodat(dfd, name, (mode_t)(mode & 07777),
 	    AT_SYMLINK_NOFOLLOW) < 0)
 		return apply_fail("set the mode of", path, -errno);
@@ -418,7 +400,7 @@ apply_known_sha(struct apply *a, const char *path, const struct stat *st,
 	if ((r = store_file_get(a->st, path, &f)) < 0)
 		return r == -ENOENT ? 0 : r;
 	hit = !f.deleted && f.type == STORE_FILE && f.has_sha256 &&
-	    f.size == st->st_size && f.mtime_ns == apply_mtime_ns(st);
+	    f.size == st->st_size && f.mtime_ns == util_ts_ns(st->st_mtim);
 	if (hit)
 		memcpy(out, f.sha256, 32);
 	store_file_clear(&f);
@@ -431,7 +413,7 @@ apply_record_stat(struct apply *a, const char *path, const struct stat *st,
 {
 	struct store_file f = {
 		.path = path, .mode = st->st_mode & 07777,
-		.mtime_ns = apply_mtime_ns(st), .target = target,
+		.mtime_ns = util_ts_ns(st->st_mtim), .target = target,
 	};
 
 	if (S_ISREG(st->st_mode)) {
@@ -468,7 +450,7 @@ hash_at(int dfd, const char *name, const char *path, const struct stat *st,
 		return apply_fail("read", path, r);
 	if (after.st_ino != st->st_ino || after.st_size != st->st_size ||
 	    bytes != st->st_size ||
-	    apply_mtime_ns(&after) != apply_mtime_ns(st)) {
+	    util_ts_ns(after.st_mtim) != util_ts_ns(st->st_mtim)) {
 		log_info("not recording %s: it changed while being read", path);
 		return 1;
 	}
@@ -527,15 +509,8 @@ recs_add(const struct store_file *f, void *arg)
 	struct apply_recs *l = arg;
 	struct store_file *c;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct store_file *v = realloc(l->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (util_grow(&l->v, l->n + 1, &l->cap, 16) < 0)
+		return -ENOMEM;
 	c = &l->v[l->n];
 	*c = *f;
 	c->path = strdup(f->path);

@@ -12,7 +12,6 @@
 
 #include <stdint.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "store/store.h"
 #include "sync/apply.h"
@@ -122,11 +121,5 @@ int apply_forget_tree(struct apply *a, const char *path, int self);
  * again. Returns 0 or -ENOMEM. */
 int apply_temp_name(char out[APPLY_TMP_NAME], const char *kind,
     const char *path, const void *extra, size_t n);
-
-/* mtime of st in nanoseconds since the epoch. */
-int64_t apply_mtime_ns(const struct stat *st);
-
-/* Fills ts for utimensat/futimens: atime and mtime both mtime_ns. */
-void apply_timespec(int64_t mtime_ns, struct timespec ts[2]);
 
 #endif

@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "sync/apply_int.h"
 #include "sync/path.h"
+#include "util/util.h"
 
 /* ---- mkdir ----------------------------------------------------------- */
 
@@ -143,7 +144,7 @@ link_mtime(int dfd, const char *name, const char *path, int64_t mtime_ns)
 {
 	struct timespec ts[2];
 
-	apply_timespec(mtime_ns, ts);
+	ts[0] = ts[1] = util_ns_ts(mtime_ns);
 	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return apply_fail("set the mtime of", path, -errno);
 	return 0;
@@ -160,7 +161,7 @@ replace_link(int dfd, const char *name, const char *path, const char *tmp,
 	struct stat st;
 	int r;
 
-	apply_timespec(mtime_ns, ts);
+	ts[0] = ts[1] = util_ns_ts(mtime_ns);
 	if ((r = apply_rm_tree(dfd, tmp, path)) < 0)	/* a stale temp */
 		return r;
 	if (symlinkat(target, dfd, tmp) < 0)

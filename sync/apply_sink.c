@@ -17,6 +17,7 @@
 #include "sync/apply_int.h"
 #include "sync/path.h"
 #include "sync/scan.h"
+#include "util/util.h"
 
 #define COPY_BUF (128 * 1024)
 
@@ -357,7 +358,7 @@ same_content(struct apply *a, const char *path, int fd, const struct stat *st,
 	if (fstat(fd, &after) < 0)
 		return apply_fail("stat", path, -errno);
 	if (bytes != st->st_size || after.st_size != st->st_size ||
-	    apply_mtime_ns(&after) != apply_mtime_ns(st))
+	    util_ts_ns(after.st_mtim) != util_ts_ns(st->st_mtim))
 		return 0;	/* changing under us: not what was asked */
 	return memcmp(sum, sha256, 32) == 0;
 }
@@ -423,7 +424,7 @@ open_source(struct apply *a, const struct store_file *src)
 	    O_NONBLOCK | O_NOCTTY, 0);
 
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size == src->size && apply_mtime_ns(&st) == src->mtime_ns)
+	    st.st_size == src->size && util_ts_ns(st.st_mtim) == src->mtime_ns)
 		return fd;
 	log_debug("cannot copy from %s: not as recorded", src->path);
 	if (fd >= 0)

@@ -12,6 +12,7 @@
 #include "sync/hasher.h"
 #include "agent/loop.h"
 #include "sync/scan.h"
+#include "util/util.h"
 
 struct job {
 	struct job *next;
@@ -50,8 +51,7 @@ hash_one(struct hasher *h, struct job *j)
 		j->err = -errno;
 	if (j->err == 0) {
 		j->size = st.st_size;
-		j->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-		    st.st_mtim.tv_nsec;
+		j->mtime_ns = util_ts_ns(st.st_mtim);
 	}
 	close(fd);
 }

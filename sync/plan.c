@@ -11,6 +11,7 @@
 #include "sync/path.h"
 #include "sync/plan.h"
 #include "sync/scan.h"
+#include "util/util.h"
 
 struct plan {
 	int rootfd;
@@ -32,24 +33,17 @@ struct plan {
 struct strv {
 	char **v;
 	int *type;
-	size_t n;
+	size_t n, cap, captype;
 };
 
 static int
 strv_add(struct strv *s, const char *str, int type)
 {
-	char **v = realloc(s->v, (s->n + 1) * sizeof(*v));
-	int *t;
-
-	if (v == NULL)
+	if (util_grow(&s->v, s->n + 1, &s->cap, 16) < 0 ||
+	    util_grow(&s->type, s->n + 1, &s->captype, 16) < 0 ||
+	    (s->v[s->n] = strdup(str)) == NULL)
 		return -ENOMEM;
-	s->v = v;
-	if ((t = realloc(s->type, (s->n + 1) * sizeof(*t))) == NULL)
-		return -ENOMEM;
-	s->type = t;
-	if ((v[s->n] = strdup(str)) == NULL)
-		return -ENOMEM;
-	t[s->n++] = type;
+	s->type[s->n++] = type;
 	return 0;
 }
 
@@ -152,7 +146,7 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
 	f->path = (char *)path;
 	if (fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	f->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	f->mtime_ns = util_ts_ns(sb.st_mtim);
 	f->mode = sb.st_mode & 07777;
 	if (S_ISDIR(sb.st_mode)) {
 		f->type = STORE_DIR;
@@ -391,7 +385,7 @@ plan_hash_needed(struct plan *p, const char *path, int64_t *size)
 	    fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(sb.st_mode) || path_ignored(p->ignore, p->nignore, path, 0))
 		return 0;
-	mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	mt = util_ts_ns(sb.st_mtim);
 	if (store_file_get(p->st, path, &old) == 0) {
 		need = old.deleted || old.type != STORE_FILE || !old.has_sha256 ||
 		    old.size != sb.st_size || old.mtime_ns != mt;
@@ -411,7 +405,7 @@ plan_path_hashed(struct plan *p, const char *path, int64_t size,
 	if (fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return plan_path_changed(p, path); /* gone: record that */
 	if (!S_ISREG(sb.st_mode) || sb.st_size != size ||
-	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != mtime_ns)
+	    util_ts_ns(sb.st_mtim) != mtime_ns)
 		return -EAGAIN; /* changed while being hashed */
 	p->hint.path = path;
 	p->hint.size = size;
@@ -476,14 +470,8 @@ collect_change(const struct store_file *f, void *arg)
 {
 	struct changes *c = arg;
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct change *v = realloc(c->v, cap * sizeof(*v));
-		if (v == NULL)
-			return -ENOMEM;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (util_grow(&c->v, c->n + 1, &c->cap, 256) < 0)
+		return -ENOMEM;
 	if ((c->v[c->n].path = strdup(f->path)) == NULL)
 		return -ENOMEM;
 	c->v[c->n].type = f->type;
@@ -525,7 +513,7 @@ out:
 struct records {
 	struct plan_entry *v;
 	int64_t *seq;
-	size_t n, cap;
+	size_t n, cap, capseq;
 };
 
 static int
@@ -536,18 +524,9 @@ collect_live(const struct store_file *f, void *arg)
 
 	if (f->deleted)
 		return 0;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct plan_entry *v = realloc(c->v, cap * sizeof(*v));
-		int64_t *s;
-		if (v == NULL)
-			return -ENOMEM;
-		c->v = v;
-		if ((s = realloc(c->seq, cap * sizeof(*s))) == NULL)
-			return -ENOMEM;
-		c->seq = s;
-		c->cap = cap;
-	}
+	if (util_grow(&c->v, c->n + 1, &c->cap, 256) < 0 ||
+	    util_grow(&c->seq, c->n + 1, &c->capseq, 256) < 0)
+		return -ENOMEM;
 	e = &c->v[c->n];
 	memset(e, 0, sizeof(*e));
 	e->path = strdup(f->path);

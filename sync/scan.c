@@ -13,6 +13,7 @@
 #include "store/store.h"
 #include "sync/path.h"
 #include "sync/scan.h"
+#include "util/util.h"
 
 #define SCAN_BUF (128 * 1024)
 #define SCAN_BATCH 512
@@ -65,12 +66,6 @@ scan_hash_fd(int fd, uint8_t out[32], int64_t *bytes)
 	r = hash_fd(fd, buf, out, bytes);
 	free(buf);
 	return r;
-}
-
-static int64_t
-mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
 /* Commits every o->batch records so a big tree is not one huge
@@ -141,7 +136,7 @@ stored_sha(struct scan *c, const struct stat *st, uint8_t out[32], int *hit)
 	if ((r = store_file_get(c->s, c->path, &old)) < 0)
 		return r == -ENOENT ? 0 : r;
 	*hit = !old.deleted && old.type == STORE_FILE && old.has_sha256 &&
-	    old.size == st->st_size && old.mtime_ns == mtime_ns(st);
+	    old.size == st->st_size && old.mtime_ns == util_ts_ns(st->st_mtim);
 	if (*hit)
 		memcpy(out, old.sha256, 32);
 	store_file_clear(&old);
@@ -176,7 +171,7 @@ hash_file(struct scan *c, int dfd, const char *name, const struct stat *st,
 	c->st->files_hashed++;
 	c->st->bytes_hashed += bytes;
 	if (after.st_ino != st->st_ino || after.st_size != st->st_size ||
-	    mtime_ns(&after) != mtime_ns(st) || bytes != st->st_size) {
+	    util_ts_ns(after.st_mtim) != util_ts_ns(st->st_mtim) || bytes != st->st_size) {
 		log_info("skipping %s: changed while being read", c->path);
 		c->st->skipped++;
 		r = store_scan_seen(c->s, c->path);
@@ -190,7 +185,7 @@ scan_file(struct scan *c, int dfd, const char *name, const struct stat *st)
 {
 	struct store_file f = {
 		.path = c->path, .type = STORE_FILE, .size = st->st_size,
-		.mtime_ns = mtime_ns(st), .mode = st->st_mode & 07777,
+		.mtime_ns = util_ts_ns(st->st_mtim), .mode = st->st_mode & 07777,
 		.has_sha256 = 1,
 	};
 	int hit, r;
@@ -209,7 +204,7 @@ scan_link(struct scan *c, int dfd, const char *name, const struct stat *st)
 	char *target = (char *)c->buf;
 	struct store_file f = {
 		.path = c->path, .type = STORE_SYMLINK, .target = target,
-		.mtime_ns = mtime_ns(st), .mode = st->st_mode & 07777,
+		.mtime_ns = util_ts_ns(st->st_mtim), .mode = st->st_mode & 07777,
 	};
 	ssize_t n = readlinkat(dfd, name, target, PATH_MAX);
 
@@ -232,7 +227,7 @@ scan_subdir(struct scan *c, int dfd, const char *name, const struct stat *st)
 {
 	struct store_file f = {
 		.path = c->path, .type = STORE_DIR,
-		.mtime_ns = mtime_ns(st), .mode = st->st_mode & 07777,
+		.mtime_ns = util_ts_ns(st->st_mtim), .mode = st->st_mode & 07777,
 	};
 	DIR *d;
 	int fd, e, r;

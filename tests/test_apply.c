@@ -17,6 +17,7 @@
 #include "sync/apply.h"
 #include "sync/path.h"
 #include "tests/unit.h"
+#include "util/util.h"
 
 #define T1 1700000000123456789LL	/* mtimes with nanoseconds */
 #define T2 1600000000987654321LL
@@ -95,12 +96,6 @@ static void
 sha_of(const void *buf, size_t n, uint8_t out[32])
 {
 	gcry_md_hash_buffer(GCRY_MD_SHA256, out, buf, n);
-}
-
-static int64_t
-mtime_of(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
 /* Receives n bytes as path in chunks of `chunk` bytes. */
@@ -212,7 +207,7 @@ check(const char *path, enum store_ftype type, uint32_t mode, int64_t mtime,
 	int r;
 
 	EXPECT_INT(lstat_rel(path, &st), 0);
-	EXPECT_INT(mtime_of(&st), mtime);
+	EXPECT_INT(util_ts_ns(st.st_mtim), mtime);
 	if (type != STORE_SYMLINK)
 		EXPECT_INT(st.st_mode & 07777, mode);
 	EXPECT_INT(store_file_get(fx.s, path, &f), 0);

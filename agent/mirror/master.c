@@ -17,6 +17,7 @@
 #include "sync/plan.h"
 #include "sync/scan.h"
 #include "sync/watch.h"
+#include "util/util.h"
 
 #define RETRY_MS 5000
 /* Files at least this large are hashed on the worker thread; a smaller
@@ -195,14 +196,8 @@ on_manifest(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	    e = xmpp_stanza_get_next(e)) {
 		if (!xmpp_stanza_is_tag(e))
 			continue;
-		if (ms->nman == ms->capman) {
-			size_t cap = ms->capman ? ms->capman * 2 : 512;
-			struct plan_entry *v = realloc(ms->man, cap * sizeof(*v));
-			if (v == NULL)
-				return 0;
-			ms->man = v;
-			ms->capman = cap;
-		}
+		if (util_grow(&ms->man, ms->nman + 1, &ms->capman, 512) < 0)
+			return 0;
 		if (sync_entry_parse(e, &ms->man[ms->nman]) == 0)
 			ms->nman++;
 	}
@@ -405,7 +400,7 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 {
 	struct jingle_file f = {.name = ms->batch[i].path,
 	    .size = ms->batch[i].size, .has_hash = 1,
-	    .mtime = ms->batch[i].mtime_ns / 1000000000};
+	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
 
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
