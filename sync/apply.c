@@ -15,8 +15,8 @@
 #include "agent/log.h"
 #include "store/store.h"
 #include "sync/apply_int.h"
+#include "sync/hashfile.h"
 #include "sync/path.h"
-#include "sync/scan.h"
 #include "util/util.h"
 
 #define ESCAPED_MAX 160		/* bytes of a refused path shown in a log */
@@ -435,25 +435,16 @@ static int
 hash_at(int dfd, const char *name, const char *path, const struct stat *st,
     uint8_t out[32])
 {
-	struct stat after;
-	int64_t bytes = 0;
-	int fd, r;
+	struct hashfile h;
+	int r = hashfile_at(dfd, name, st, &h);
 
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC);
-	if (fd < 0)
-		return apply_fail("open", path, -errno);
-	if ((r = scan_hash_fd(fd, out, &bytes)) == 0 && fstat(fd, &after) < 0)
-		r = -errno;
-	close(fd);
-	if (r < 0)
-		return apply_fail("read", path, r);
-	if (after.st_ino != st->st_ino || after.st_size != st->st_size ||
-	    bytes != st->st_size ||
-	    util_ts_ns(after.st_mtim) != util_ts_ns(st->st_mtim)) {
+	if (r == -EAGAIN) {
 		log_info("not recording %s: it changed while being read", path);
 		return 1;
 	}
+	if (r < 0)
+		return apply_fail("read", path, r);
+	memcpy(out, h.sha256, 32);
 	return 0;
 }
 

@@ -15,8 +15,8 @@
 #include "agent/log.h"
 #include "store/store.h"
 #include "sync/apply_int.h"
+#include "sync/hashfile.h"
 #include "sync/path.h"
-#include "sync/scan.h"
 #include "util/util.h"
 
 #define COPY_BUF (128 * 1024)
@@ -344,23 +344,16 @@ static int
 same_content(struct apply *a, const char *path, int fd, const struct stat *st,
     const uint8_t sha256[32])
 {
-	uint8_t sum[32];
-	struct stat after;
-	int64_t bytes = 0;
+	struct hashfile h;
 	int r;
 
-	if ((r = apply_known_sha(a, path, st, sum)) < 0)
+	if ((r = apply_known_sha(a, path, st, h.sha256)) < 0)
 		return r;
-	if (r == 1)
-		return memcmp(sum, sha256, 32) == 0;
-	if ((r = scan_hash_fd(fd, sum, &bytes)) < 0)
-		return apply_fail("read", path, r);
-	if (fstat(fd, &after) < 0)
-		return apply_fail("stat", path, -errno);
-	if (bytes != st->st_size || after.st_size != st->st_size ||
-	    util_ts_ns(after.st_mtim) != util_ts_ns(st->st_mtim))
+	if (r == 0 && (r = hashfile_fd(fd, st, &h)) == -EAGAIN)
 		return 0;	/* changing under us: not what was asked */
-	return memcmp(sum, sha256, 32) == 0;
+	if (r < 0)
+		return apply_fail("read", path, r);
+	return memcmp(h.sha256, sha256, 32) == 0;
 }
 
 /* Applies the metadata to the matching file fd and records it. */

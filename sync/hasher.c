@@ -1,18 +1,15 @@
 /* hasher.c -- see hasher.h. One worker thread, a job list and a result
  * list under one mutex; an eventfd wakes the loop. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sync/hasher.h"
 #include "agent/loop.h"
-#include "sync/scan.h"
-#include "util/util.h"
+#include "sync/hashfile.h"
 
 struct job {
 	struct job *next;
@@ -38,22 +35,13 @@ struct hasher {
 static void
 hash_one(struct hasher *h, struct job *j)
 {
-	struct stat st;
-	int fd = openat(h->rootfd, j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NOCTTY | O_NONBLOCK);
+	struct hashfile hf;
 
-	if (fd < 0) {
-		j->err = -errno;
+	if ((j->err = hashfile_at(h->rootfd, j->path, NULL, &hf)) < 0)
 		return;
-	}
-	j->err = scan_hash_fd(fd, j->sha256, NULL);
-	if (j->err == 0 && fstat(fd, &st) < 0)
-		j->err = -errno;
-	if (j->err == 0) {
-		j->size = st.st_size;
-		j->mtime_ns = util_ts_ns(st.st_mtim);
-	}
-	close(fd);
+	j->size = hf.size;
+	j->mtime_ns = hf.mtime_ns;
+	memcpy(j->sha256, hf.sha256, 32);
 }
 
 static void *

@@ -12,8 +12,9 @@ struct hasher;
 
 struct hasher_result {
 	const char *path;      /* borrowed for the call */
-	int err;               /* 0, or a negative errno (gone, changed) */
-	int64_t size, mtime_ns;/* what was hashed (fstat after reading) */
+	int err;               /* 0, or hashfile_at()'s negative errno:
+	                        * -ENOENT gone, -EAGAIN changed while read */
+	int64_t size, mtime_ns;/* what was hashed, if err is 0 */
 	uint8_t sha256[32];
 };
 

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "agent/log.h"
+#include "sync/hashfile.h"
 #include "sync/path.h"
 #include "sync/plan.h"
-#include "sync/scan.h"
 #include "util/util.h"
 
 struct plan {
@@ -133,14 +133,16 @@ op_for(enum store_ftype t, int deleted)
 
 /* Fills f from what is on disk at path, reusing the stored checksum when
  * size and mtime are unchanged. Returns 0, -ENOENT if nothing is there,
- * -ENOTSUP for other file types, or -errno. f->path is borrowed. */
+ * -ENOTSUP for other file types, -EAGAIN if the file changed while it was
+ * hashed, or -errno. f->path is borrowed. */
 static int
 read_disk(struct plan *p, const char *path, struct store_file *f,
     char *target, size_t tlen)
 {
 	struct store_file old;
+	struct hashfile h;
 	struct stat sb;
-	int fd, r;
+	int r;
 
 	memset(f, 0, sizeof(*f));
 	f->path = (char *)path;
@@ -181,10 +183,8 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
 		if (same)
 			return 0;
 	}
-	if ((fd = path_open_beneath(p->rootfd, path, O_RDONLY, 0)) < 0)
-		return fd;
-	r = scan_hash_fd(fd, f->sha256, NULL);
-	close(fd);
+	if ((r = hashfile_at(p->rootfd, path, &sb, &h)) == 0)
+		memcpy(f->sha256, h.sha256, 32);
 	return r;
 }
 
@@ -285,6 +285,13 @@ record_path(struct plan *p, const char *path)
 		return record_gone(p, path);
 	if (r == -ENOTSUP)
 		return 0; /* sockets, fifos, devices are not mirrored */
+	if (r == -EAGAIN) {
+		/* its checksum would describe no state it had; the watcher
+		 * reports the write that changed it */
+		log_info("not recording %s yet: it changed while being read",
+		    path);
+		return 0;
+	}
 	if (r < 0) {
 		log_warn("cannot read %s/%s: %s; will retry at the next scan",
 		    p->root, path, strerror(-r));

@@ -579,7 +579,9 @@ on_hashed(const struct hasher_result *r, void *arg)
 
 	log_debug("hashed %s (%lld bytes) on the worker thread", r->path,
 	    (long long)r->size);
-	if (r->err < 0)
+	if (r->err == -EAGAIN)
+		e = -EAGAIN;	/* written to while being read */
+	else if (r->err < 0)
 		e = plan_path_changed(m->plan, r->path);
 	else
 		e = plan_path_hashed(m->plan, r->path, r->size, r->mtime_ns,
