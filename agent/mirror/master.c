@@ -9,11 +9,11 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "sync/hasher.h"
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
+#include "sync/hasher.h"
 #include "sync/plan.h"
 #include "sync/scan.h"
 #include "sync/watch.h"
@@ -588,8 +588,36 @@ on_hashed(const struct hasher_result *r, void *arg)
 		    r->sha256);
 	if (e == -EAGAIN)
 		hasher_submit(m->hasher, r->path);
-	for (size_t i = 0; i < m->nslaves; i++)
-		pump(m, m->slaves[i]);
+}
+
+static void
+on_hasher_fd(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct mirror *m = arg;
+
+	(void)l;
+	(void)fd;
+	(void)ev;
+	if (hasher_process(m->hasher, on_hashed, m) > 0)
+		for (size_t i = 0; i < m->nslaves; i++)
+			pump(m, m->slaves[i]);
+}
+
+/* Large files are hashed off the loop; without the thread they are
+ * hashed on it, which only costs latency. */
+static void
+start_hasher(struct mirror *m)
+{
+	int r = hasher_new(plan_rootfd(m->plan), &m->hasher);
+
+	if (r == 0 && (r = loop_fd_add(m->env.loop, hasher_fd(m->hasher),
+	    LOOP_READ, on_hasher_fd, m)) < 0) {
+		hasher_free(m->hasher);
+		m->hasher = NULL;
+	}
+	if (r < 0)
+		log_warn("cannot start the hashing thread (%s): large files are "
+		    "hashed on the event loop", strerror(-r));
 }
 
 static void
@@ -653,10 +681,7 @@ mirror_master_new(struct mirror *m)
 	    on_watch_fd, m)) < 0 ||
 	    (m->watch_timer = loop_timer_add(m->env.loop, 250, watch_timer, m)) < 0)
 		return r < 0 ? r : (int)m->watch_timer;
-	if ((r = hasher_new(m->env.loop, plan_rootfd(m->plan), on_hashed, m,
-	    &m->hasher)) < 0)
-		log_warn("cannot start the hashing thread (%s): large files are "
-		    "hashed on the event loop", strerror(-r));
+	start_hasher(m);
 	rescan(m, "start");
 	return 0;
 }
@@ -664,7 +689,10 @@ mirror_master_new(struct mirror *m)
 void
 mirror_master_free(struct mirror *m)
 {
-	hasher_free(m->hasher);
+	if (m->hasher) {
+		loop_fd_del(m->env.loop, hasher_fd(m->hasher));
+		hasher_free(m->hasher);
+	}
 	if (m->watch) {
 		loop_fd_del(m->env.loop, watch_fd(m->watch));
 		loop_timer_del(m->env.loop, m->watch_timer);
