@@ -23,7 +23,7 @@ static int
 check_role(const struct cfg *cfg, struct store *st, int set)
 {
 	char *role = NULL;
-	int r = store_meta_get(st, STORE_META_ROLE, &role);
+	int r = store_meta_dup(st, STORE_META_ROLE, &role);
 
 	if (r == -ENOENT && set)
 		return store_meta_set(st, STORE_META_ROLE, role_name(cfg)) < 0 ?

@@ -108,7 +108,7 @@ tombstone(struct store *s, const char *path,
 
 	if ((r = store_file_delete(s, path, NULL)) < 0 || cb == NULL)
 		return r;
-	if ((r = store_file_get(s, path, &f)) < 0)
+	if ((r = store_file_load(s, path, &f)) < 0)
 		return r;
 	r = cb(&f, arg);
 	store_file_clear(&f);

@@ -397,7 +397,7 @@ apply_known_sha(struct apply *a, const char *path, const struct stat *st,
 	struct store_file f;
 	int r, hit;
 
-	if ((r = store_file_get(a->st, path, &f)) < 0)
+	if ((r = store_file_load(a->st, path, &f)) < 0)
 		return r == -ENOENT ? 0 : r;
 	hit = !f.deleted && f.type == STORE_FILE && f.has_sha256 &&
 	    f.size == st->st_size && f.mtime_ns == util_ts_ns(st->st_mtim);

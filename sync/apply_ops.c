@@ -245,7 +245,7 @@ static int
 from_recorded(struct mv *m)
 {
 	struct store_file f;
-	int r = store_file_get(m->a->st, m->from, &f);
+	int r = store_file_load(m->a->st, m->from, &f);
 
 	if (r == 0) {
 		r = !f.deleted;

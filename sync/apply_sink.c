@@ -461,7 +461,7 @@ apply_copy_local(struct apply *a, const char *path, uint64_t size,
 	*done = 0;
 	if ((r = put_check(a, path, size)) < 0)
 		return r;
-	if ((r = store_file_find_sha256(a->st, sha256, &src)) < 0)
+	if ((r = store_file_load_by_sha256(a->st, sha256, &src)) < 0)
 		return r == -ENOENT ? 0 : r;
 	if ((uint64_t)src.size != size || (fd = open_source(a, &src)) < 0) {
 		store_file_clear(&src);

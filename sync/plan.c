@@ -173,7 +173,7 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
 		memcpy(f->sha256, p->hint.sha256, 32);
 		return 0;
 	}
-	if (store_file_get(p->st, path, &old) == 0) {
+	if (store_file_load(p->st, path, &old) == 0) {
 		int same = !old.deleted && old.type == STORE_FILE &&
 		    old.has_sha256 && old.size == f->size &&
 		    old.mtime_ns == f->mtime_ns;
@@ -226,7 +226,7 @@ record_gone(struct plan *p, const char *path)
 	int64_t seq;
 	int r;
 
-	if (store_file_get(p->st, path, &old) < 0)
+	if (store_file_load(p->st, path, &old) < 0)
 		return 0; /* never recorded */
 	int was_dir = !old.deleted && old.type == STORE_DIR, live = !old.deleted;
 	store_file_clear(&old);
@@ -257,7 +257,7 @@ same_content(struct plan *p, const struct store_file *f)
 	struct store_file old;
 	int same;
 
-	if (store_file_get(p->st, f->path, &old) < 0)
+	if (store_file_load(p->st, f->path, &old) < 0)
 		return 0;
 	same = !old.deleted && old.type == f->type;
 	if (same && f->type == STORE_FILE)
@@ -333,7 +333,7 @@ move_record(struct plan *p, const char *from, const char *to, int64_t *seq)
 	struct store_file f;
 	int r;
 
-	if ((r = store_file_get(p->st, from, &f)) < 0)
+	if ((r = store_file_load(p->st, from, &f)) < 0)
 		return r;
 	if (f.deleted) {
 		store_file_clear(&f);
@@ -393,7 +393,7 @@ plan_hash_needed(struct plan *p, const char *path, int64_t *size)
 	    !S_ISREG(sb.st_mode) || path_ignored(p->ignore, p->nignore, path, 0))
 		return 0;
 	mt = util_ts_ns(sb.st_mtim);
-	if (store_file_get(p->st, path, &old) == 0) {
+	if (store_file_load(p->st, path, &old) == 0) {
 		need = old.deleted || old.type != STORE_FILE || !old.has_sha256 ||
 		    old.size != sb.st_size || old.mtime_ns != mt;
 		store_file_clear(&old);
@@ -438,7 +438,7 @@ plan_renamed(struct plan *p, const char *from, const char *to)
 	if (path_check_relative(from, strlen(from)) < 0 ||
 	    path_check_relative(to, strlen(to)) < 0)
 		return -EINVAL;
-	known = store_file_get(p->st, from, &f) == 0 && !f.deleted;
+	known = store_file_load(p->st, from, &f) == 0 && !f.deleted;
 	if (known)
 		store_file_clear(&f);
 	if (!known || path_ignored(p->ignore, p->nignore, from, 0) ||

@@ -91,7 +91,7 @@ stored_sha(struct scan *c, const struct stat *st, uint8_t out[32], int *hit)
 	int r;
 
 	*hit = 0;
-	if ((r = store_file_get(c->s, c->path, &old)) < 0)
+	if ((r = store_file_load(c->s, c->path, &old)) < 0)
 		return r == -ENOENT ? 0 : r;
 	*hit = !old.deleted && old.type == STORE_FILE && old.has_sha256 &&
 	    old.size == st->st_size && old.mtime_ns == util_ts_ns(st->st_mtim);

@@ -174,7 +174,7 @@ static int
 live(const char *path)
 {
 	struct store_file f;
-	int r = store_file_get(fx.s, path, &f);
+	int r = store_file_load(fx.s, path, &f);
 
 	if (r < 0)
 		return r;
@@ -189,7 +189,7 @@ seq_of(const char *path)
 	struct store_file f;
 	int64_t seq = -1;
 
-	if (store_file_get(fx.s, path, &f) == 0)
+	if (store_file_load(fx.s, path, &f) == 0)
 		seq = f.seq;
 	store_file_clear(&f);
 	return seq;
@@ -210,7 +210,7 @@ check(const char *path, enum store_ftype type, uint32_t mode, int64_t mtime,
 	EXPECT_INT(util_ts_ns(st.st_mtim), mtime);
 	if (type != STORE_SYMLINK)
 		EXPECT_INT(st.st_mode & 07777, mode);
-	EXPECT_INT(store_file_get(fx.s, path, &f), 0);
+	EXPECT_INT(store_file_load(fx.s, path, &f), 0);
 	r = f.deleted == 0 && f.type == type && f.mtime_ns == mtime &&
 	    f.mode == (st.st_mode & 07777);
 	if (type == STORE_FILE) {

@@ -44,8 +44,10 @@ slave_find(struct mirror *m, const char *bare)
 	return NULL;
 }
 
+/* The slave bare, added if new. Returns it (owned by m), or NULL when the
+ * table is full or memory is short. */
 static struct mslave *
-slave_get(struct mirror *m, const char *bare)
+slave_find_or_add(struct mirror *m, const char *bare)
 {
 	struct mslave *ms = slave_find(m, bare);
 
@@ -237,7 +239,7 @@ on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	}
 	h = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
 	state = h ? xmpp_stanza_get_attribute(h, "state") : NULL;
-	if (store_slave_get(m->env.st, ms->jid, &sl) == 0) {
+	if (store_slave_load(m->env.st, ms->jid, &sl) == 0) {
 		never = sl.applied_seq == 0;
 		store_slave_clear(&sl);
 	}
@@ -270,7 +272,8 @@ void
 mirror_master_peer(struct mirror *m, const char *bare, const char *full,
     int trusted)
 {
-	struct mslave *ms = trusted ? slave_get(m, bare) : slave_find(m, bare);
+	struct mslave *ms = trusted ? slave_find_or_add(m, bare) :
+	    slave_find(m, bare);
 
 	if (ms == NULL)
 		return;
@@ -314,7 +317,7 @@ add_op(const struct store_op *op, void *arg)
 	if (inflight_has(ms, op->path))
 		return 0;
 	if (op->kind != STORE_OP_DELETE && op->kind != STORE_OP_RMDIR) {
-		if (store_file_get(bc->m->env.st, op->path, &f) < 0)
+		if (store_file_load(bc->m->env.st, op->path, &f) < 0)
 			return 0;
 		have = !f.deleted;
 		if (have) {
@@ -430,7 +433,7 @@ resend_whole(struct mirror *m, struct mslave *ms, const char *path)
 {
 	struct store_file f;
 
-	if (store_file_get(m->env.st, path, &f) < 0)
+	if (store_file_load(m->env.st, path, &f) < 0)
 		return;
 	if (!f.deleted)
 		store_outbox_enqueue(m->env.st, ms->jid, path, f.type == STORE_DIR ?
