@@ -362,9 +362,11 @@ struct store_op {
 };
 
 /* Queues op kind on path for slave (src: the rename source, else NULL;
- * flags: STORE_OP_NEW), compacting as described above. The slave must be
- * registered. Returns 0, -EINVAL (bad kind, rename without src or of a
- * path with a pending delete), -ENOENT (unknown slave), -errno. */
+ * flags: STORE_OP_NEW), compacting as described above. path and src must
+ * already be checked where they entered (see sync/path.h); the store only
+ * refuses an empty one. The slave must be registered. Returns 0, -EINVAL
+ * (bad kind, empty path, rename without src or of a path with a pending
+ * delete), -ENOENT (unknown slave), -errno. */
 int store_outbox_enqueue(struct store *s, const char *slave, const char *path,
     enum store_op_kind kind, int64_t seq, const char *src, int flags);
 

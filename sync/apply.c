@@ -119,36 +119,16 @@ escape(char *buf, size_t size, const char *p)
 	return buf;
 }
 
-/* Whether a component of path starts like one of our temp files. */
-static int
-has_temp_component(const char *path)
-{
-	size_t n = strlen(PATH_TMP_PREFIX);
-
-	for (const char *c = path; c; c = strchr(c, '/')) {
-		if (*c == '/')
-			c++;
-		if (strncmp(c, PATH_TMP_PREFIX, n) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int
 apply_check(const char *what, const char *path)
 {
 	char esc[ESCAPED_MAX];
 
-	if (path == NULL || path_check_relative(path, strlen(path)) < 0) {
-		log_warn("refusing to %s \"%s\": not a clean relative path",
-		    what, escape(esc, sizeof(esc), path));
-		return -EINVAL;
-	}
-	if (has_temp_component(path)) {
-		log_warn("refusing to %s %s: a temp file name", what, path);
-		return -EINVAL;
-	}
-	return 0;
+	if (path_check_synced(path) == 0)
+		return 0;
+	log_warn("refusing to %s \"%s\": not a clean relative path, or a "
+	    "temp file name", what, escape(esc, sizeof(esc), path));
+	return -EINVAL;
 }
 
 int

@@ -26,9 +26,10 @@ struct apply {
 	uint64_t max_size;
 };
 
-/* Checks a path from the network: path_check_relative(), and no
- * component is one of our temp names. Returns 0 or -EINVAL (logged as
- * refused, with what: the operation). */
+/* Checks a path from the network with path_check_synced(): the applier's
+ * own gate, called once by each exported operation; the helpers below
+ * take the checked path. Returns 0 or -EINVAL (logged as refused, with
+ * what: the operation). */
 int apply_check(const char *what, const char *path);
 
 /* Whether path (is_dir: as a directory) is ignored here. Returns 0 or

@@ -161,16 +161,15 @@ put_check(struct apply *a, const char *path, uint64_t size)
 	return 0;
 }
 
-int
-apply_put_begin(struct apply *a, const char *path, uint64_t size,
+/* apply_put_begin() for a path put_check() accepted. */
+static int
+put_begin(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
     struct apply_put **out, uint64_t *have_bytes)
 {
 	struct apply_put *p;
 	int r;
 
-	if ((r = put_check(a, path, size)) < 0)
-		return r;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -ENOMEM;
 	*p = (struct apply_put){.a = a, .dfd = -1, .fd = -1, .size = size,
@@ -191,6 +190,17 @@ apply_put_begin(struct apply *a, const char *path, uint64_t size,
 	*have_bytes = p->written;
 	*out = p;
 	return 0;
+}
+
+int
+apply_put_begin(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
+    struct apply_put **out, uint64_t *have_bytes)
+{
+	int r = put_check(a, path, size);
+
+	return r < 0 ? r : put_begin(a, path, size, sha256, mode, mtime_ns, out,
+	    have_bytes);
 }
 
 int
@@ -467,7 +477,7 @@ apply_copy_local(struct apply *a, const char *path, uint64_t size,
 		store_file_clear(&src);
 		return 0;
 	}
-	r = apply_put_begin(a, path, size, sha256, mode, mtime_ns, &p, &have);
+	r = put_begin(a, path, size, sha256, mode, mtime_ns, &p, &have);
 	if (r == 0 && (r = copy_into(p, fd, have, src.path)) < 0)
 		apply_put_abort(p, r != -EBADMSG);
 	else if (r == 0 && (r = apply_put_finish(p)) == 0)

@@ -278,8 +278,6 @@ record_path(struct plan *p, const char *path)
 	int64_t seq;
 	int r, meta_only;
 
-	if (path_check_relative(path, strlen(path)) < 0 || path_is_temp(path))
-		return 0;
 	r = read_disk(p, path, &f, target, sizeof(target));
 	if (r == -ENOENT || r == -ENOTDIR)
 		return record_gone(p, path);
@@ -297,8 +295,6 @@ record_path(struct plan *p, const char *path)
 		    p->root, path, strerror(-r));
 		return 0;
 	}
-	if (path_ignored(p->ignore, p->nignore, path, f.type == STORE_DIR))
-		return 0;
 	meta_only = same_content(p, &f);
 	if ((r = store_file_put(p->st, &f, &chg, &seq)) < 0 || chg == STORE_UNCHANGED)
 		return r;
@@ -381,6 +377,14 @@ out:
 }
 
 int
+plan_path_check(const struct plan *p, const char *path, int is_dir)
+{
+	if (path_check_synced(path) < 0)
+		return -EINVAL;
+	return path_ignored(p->ignore, p->nignore, path, is_dir) ? -EPERM : 0;
+}
+
+int
 plan_hash_needed(struct plan *p, const char *path, int64_t *size)
 {
 	struct store_file old;
@@ -388,9 +392,8 @@ plan_hash_needed(struct plan *p, const char *path, int64_t *size)
 	int64_t mt;
 	int need = 1;
 
-	if (path_check_relative(path, strlen(path)) < 0 || path_is_temp(path) ||
-	    fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(sb.st_mode) || path_ignored(p->ignore, p->nignore, path, 0))
+	if (fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(sb.st_mode))
 		return 0;
 	mt = util_ts_ns(sb.st_mtim);
 	if (store_file_load(p->st, path, &old) == 0) {
@@ -435,14 +438,10 @@ plan_renamed(struct plan *p, const char *from, const char *to)
 	struct store_file f;
 	int r, known;
 
-	if (path_check_relative(from, strlen(from)) < 0 ||
-	    path_check_relative(to, strlen(to)) < 0)
-		return -EINVAL;
 	known = store_file_load(p->st, from, &f) == 0 && !f.deleted;
 	if (known)
 		store_file_clear(&f);
-	if (!known || path_ignored(p->ignore, p->nignore, from, 0) ||
-	    path_ignored(p->ignore, p->nignore, to, 0)) {
+	if (!known) {
 		/* nothing to move on the slaves: treat as delete + create */
 		if ((r = plan_path_changed(p, from)) < 0)
 			return r;

@@ -535,6 +535,55 @@ rescan(struct mirror *m, const char *why)
 	    (int64_t)c->rescan_interval * 1000);
 }
 
+/* The border for the watcher's paths: each is checked here, once, and
+ * the planner takes it as it is. Returns 1 if path may enter the plan. */
+static int
+admitted(struct mirror *m, const char *path, int is_dir)
+{
+	int r = plan_path_check(m->plan, path, is_dir);
+
+	/* the name may hold control characters: it is not printed */
+	if (r == -EINVAL)
+		log_warn("not mirroring a name that no slave would accept "
+		    "(control character, too long, or a temp file name)");
+	return r == 0;
+}
+
+/* A rename with one end out of sight (ignored, or a name we refuse) is a
+ * deletion or a creation for the slaves. */
+static void
+renamed(struct mirror *m, const struct watch_event *ev)
+{
+	int from = admitted(m, ev->old_path, ev->is_dir);
+	int to = admitted(m, ev->path, ev->is_dir);
+
+	if (from && to)
+		plan_renamed(m->plan, ev->old_path, ev->path);
+	else if (from)
+		plan_path_changed(m->plan, ev->old_path);
+	else if (to)
+		plan_path_changed(m->plan, ev->path);
+}
+
+static void
+changed(struct mirror *m, const struct watch_event *ev)
+{
+	int64_t size = 0;
+
+	if (ev->path[0] == '\0' || !admitted(m, ev->path, ev->is_dir))
+		return;
+	if (m->hasher && (ev->kind == WATCH_CHANGED || ev->kind == WATCH_ATTRIB)) {
+		/* a result for a busy path is checked against the file as
+		 * it is then, and hashed again if it moved on */
+		if (hasher_busy(m->hasher, ev->path))
+			return;
+		if (plan_hash_needed(m->plan, ev->path, &size) &&
+		    size >= ASYNC_HASH_MIN && hasher_submit(m->hasher, ev->path) == 0)
+			return;
+	}
+	plan_path_changed(m->plan, ev->path);
+}
+
 static void
 on_event(const struct watch_event *ev, void *arg)
 {
@@ -544,7 +593,7 @@ on_event(const struct watch_event *ev, void *arg)
 	    ev->old_path ? " from " : "", ev->old_path ? ev->old_path : "");
 	switch (ev->kind) {
 	case WATCH_RENAMED:
-		plan_renamed(m->plan, ev->old_path, ev->path);
+		renamed(m, ev);
 		break;
 	case WATCH_RESCAN:
 		rescan(m, "events were lost");
@@ -556,20 +605,7 @@ on_event(const struct watch_event *ev, void *arg)
 		    DEGRADED_RESCAN_MS / 1000);
 		break;
 	default:
-		if (ev->path[0] == '\0')
-			break;
-		if (m->hasher && (ev->kind == WATCH_CHANGED || ev->kind == WATCH_ATTRIB)) {
-			int64_t size = 0;
-			/* a result for a busy path is checked against the
-			 * file as it is then, and hashed again if it moved on */
-			if (hasher_busy(m->hasher, ev->path))
-				break;
-			if (plan_hash_needed(m->plan, ev->path, &size) &&
-			    size >= ASYNC_HASH_MIN &&
-			    hasher_submit(m->hasher, ev->path) == 0)
-				break;
-		}
-		plan_path_changed(m->plan, ev->path);
+		changed(m, ev);
 		break;
 	}
 }
