@@ -1,6 +1,7 @@
 /* plan.c -- see plan.h */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,7 +351,7 @@ rename_records(struct plan *p, const char *from, const char *to)
 {
 	struct strv below = {0};
 	size_t flen = strlen(from);
-	char np[8192];
+	char np[PATH_MAX];
 	int64_t seq = 0;
 	int r;
 
@@ -359,9 +360,11 @@ rename_records(struct plan *p, const char *from, const char *to)
 	if ((r = move_record(p, from, to, &seq)) < 0)
 		goto out;
 	for (size_t i = 0; r == 0 && i < below.n; i++) {
-		if ((size_t)snprintf(np, sizeof(np), "%s%s", to, below.v[i] + flen) >= sizeof(np))
+		if (path_join(np, sizeof(np), to, below.v[i] + flen + 1) < 0) {
+			log_warn("cannot record the rename of %s to %s: a path "
+			    "below it would be too long", from, to);
 			r = -ENAMETOOLONG;
-		else if ((r = move_record(p, below.v[i], np, NULL)) == -ENOENT)
+		} else if ((r = move_record(p, below.v[i], np, NULL)) == -ENOENT)
 			r = 0;
 	}
 	/* the slave renames the whole subtree with one operation */
@@ -452,8 +455,7 @@ plan_renamed(struct plan *p, const char *from, const char *to)
 	if ((r = rename_records(p, from, to)) == 0)
 		r = set_fanout(p);
 	if (r < 0) {
-		store_rollback(p->st);
-		log_error("cannot record the rename of %s to %s", from, to);
+		store_rollback(p->st);	/* the cause is logged where it arose */
 		return r;
 	}
 	return store_commit(p->st);

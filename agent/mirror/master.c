@@ -405,6 +405,7 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	    .size = ms->batch[i].size, .has_hash = 1,
 	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
+	int r;
 
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
 	if (x == NULL || (x->path = strdup(ms->batch[i].path)) == NULL ||
@@ -418,8 +419,9 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	snprintf(x->jid, sizeof(x->jid), "%s", ms->jid);
 	x->seq = ms->batch[i].seq;
 	ms->inflight_seq[ms->ninflight++] = x->seq;
-	if (jingle_send(m->jingle, ms->full, &f, x) < 0) {
-		log_warn("cannot send %s to %s", x->path, ms->full);
+	if ((r = jingle_send(m->jingle, ms->full, &f, x)) < 0) {
+		log_warn("cannot send %s to %s: %s", x->path, ms->full,
+		    strerror(-r));
 		inflight_drop(ms, x->path);
 		free(x->path);
 		free(x);
@@ -486,8 +488,7 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 }
 
 void
-mirror_master_done(struct mirror *m, const struct jingle_info *in, int err,
-    enum jingle_reason reason, const char *text)
+mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 {
 	struct xfer *x = in->cookie;
 	struct mslave *ms = x ? slave_find(m, x->jid) : NULL;
@@ -501,9 +502,10 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err,
 		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
 		    (unsigned long long)in->file->size);
 	} else {
-		log_warn("sending %s to %s failed: %s%s%s; will retry", x->path,
-		    in->peer, jingle_reason_name(reason), text ? ": " : "",
-		    text ? text : "");
+		/* the engine has logged how the session ended, with its
+		 * reason: this is only what follows */
+		log_debug("%s stays in the outbox of %s; retrying in %d s",
+		    x->path, x->jid, RETRY_MS / 1000);
 		store_outbox_failed(m->env.st, x->jid, x->path);
 		if (ms)
 			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
@@ -711,15 +713,19 @@ mirror_master_new(struct mirror *m)
 	    c->nignore, &m->plan)) < 0)
 		return r;
 	/* watch first, then scan: nothing that changes in between is missed */
-	r = watch_new(c->dir, c->ignore, c->nignore, &m->watch);
-	if (r < 0) {
-		log_warn("cannot watch %s: %s; falling back to a full rescan every "
-		    "%d s", c->dir, strerror(-r), DEGRADED_RESCAN_MS / 1000);
+	if (watch_new(c->dir, c->ignore, c->nignore, &m->watch) < 0) {
+		/* the watcher has said why */
+		log_warn("falling back to a full rescan of %s every %d s",
+		    c->dir, DEGRADED_RESCAN_MS / 1000);
 		m->degraded = 1;
 	} else if ((r = loop_fd_add(m->env.loop, watch_fd(m->watch), LOOP_READ,
 	    on_watch_fd, m)) < 0 ||
-	    (m->watch_timer = loop_timer_add(m->env.loop, 250, watch_timer, m)) < 0)
-		return r < 0 ? r : (int)m->watch_timer;
+	    (r = (int)(m->watch_timer = loop_timer_add(m->env.loop, 250,
+	    watch_timer, m))) < 0) {
+		log_error("cannot add the watcher to the event loop: %s",
+		    strerror(-r));
+		return r;
+	}
 	start_hasher(m);
 	rescan(m, "start");
 	return 0;

@@ -148,7 +148,7 @@ void mirror_master_peer(struct mirror *m, const char *bare, const char *full,
     int trusted);
 void mirror_master_tick(struct mirror *m);
 void mirror_master_done(struct mirror *m, const struct jingle_info *in,
-    int err, enum jingle_reason reason, const char *text);
+    int err);
 
 /* mirror_slave.c */
 int mirror_slave_new(struct mirror *m);
