@@ -631,6 +631,14 @@ on_hashed(const struct hasher_result *r, void *arg)
 		hasher_submit(m->hasher, r->path);
 }
 
+/* New changes may be queued: give every slave its next batch. */
+static void
+pump_all(struct mirror *m)
+{
+	for (size_t i = 0; i < m->nslaves; i++)
+		pump(m, m->slaves[i]);
+}
+
 static void
 on_hasher_fd(struct loop *l, int fd, unsigned ev, void *arg)
 {
@@ -640,8 +648,7 @@ on_hasher_fd(struct loop *l, int fd, unsigned ev, void *arg)
 	(void)fd;
 	(void)ev;
 	if (hasher_process(m->hasher, on_hashed, m) > 0)
-		for (size_t i = 0; i < m->nslaves; i++)
-			pump(m, m->slaves[i]);
+		pump_all(m);
 }
 
 /* Large files are hashed off the loop; without the thread they are
@@ -670,8 +677,7 @@ on_watch_fd(struct loop *l, int fd, unsigned ev, void *arg)
 	(void)fd;
 	(void)ev;
 	watch_process(m->watch, on_event, m);
-	for (size_t i = 0; i < m->nslaves; i++)
-		pump(m, m->slaves[i]);
+	pump_all(m);
 }
 
 static long
@@ -682,8 +688,7 @@ watch_timer(struct loop *l, void *arg)
 
 	(void)l;
 	if (watch_flush_due(m->watch, on_event, m) > 0)
-		for (size_t i = 0; i < m->nslaves; i++)
-			pump(m, m->slaves[i]);
+		pump_all(m);
 	t = watch_next_timeout_ms(m->watch);
 	return t < 0 ? 250 : t < 10 ? 10 : t;
 }
