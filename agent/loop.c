@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/loop.h"
+#include "util/util.h"
 
 #define MAX_EVENTS 64
 
@@ -44,7 +45,7 @@ loop_now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return util_ts_ms(ts);
 }
 
 int
@@ -135,14 +136,8 @@ loop_fd_del(struct loop *l, int fd)
 int64_t
 loop_timer_add(struct loop *l, long delay_ms, loop_timer_cb cb, void *arg)
 {
-	if (l->ntimers == l->captimers) {
-		size_t n = l->captimers ? l->captimers * 2 : 16;
-		struct timer *t = realloc(l->timers, n * sizeof(*t));
-		if (t == NULL)
-			return -ENOMEM;
-		l->timers = t;
-		l->captimers = n;
-	}
+	if (util_grow(&l->timers, l->ntimers + 1, &l->captimers, 16) < 0)
+		return -ENOMEM;
 	l->timers[l->ntimers++] = (struct timer){l->next_id,
 	    loop_now_ms() + (delay_ms > 0 ? delay_ms : 0), cb, arg};
 	return l->next_id++;

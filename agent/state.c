@@ -23,16 +23,16 @@ static int
 check_role(const struct cfg *cfg, struct store *st, int set)
 {
 	char *role = NULL;
-	int r = store_meta_get(st, STORE_META_ROLE, &role);
+	int r = store_meta_dup(st, STORE_META_ROLE, &role);
 
 	if (r == -ENOENT && set)
 		return store_meta_set(st, STORE_META_ROLE, role_name(cfg)) < 0 ?
 		    XS_EXIT_STATE : XS_EXIT_OK;
-	if (r < 0) {
+	if (r == -ENOENT)
 		log_error("%s: database has no role; run xmpp-sync init",
 		    cfg->state_dir);
+	if (r < 0)		/* other errors: the store has said why */
 		return XS_EXIT_STATE;
-	}
 	r = strcmp(role, role_name(cfg)) == 0 ? XS_EXIT_OK : XS_EXIT_STATE;
 	if (r != XS_EXIT_OK)
 		log_error("%s was initialised for a %s, but %s says role = %s",

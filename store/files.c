@@ -53,7 +53,7 @@ store_file_clear(struct store_file *f)
 }
 
 int
-store_file_get(struct store *s, const char *path, struct store_file *out)
+store_file_load(struct store *s, const char *path, struct store_file *out)
 {
 	sqlite3_stmt *st;
 	struct store_file f;
@@ -281,7 +281,7 @@ store_file_below(struct store *s, const char *dir,
 }
 
 int
-store_file_find_sha256(struct store *s, const uint8_t sha256[32],
+store_file_load_by_sha256(struct store *s, const uint8_t sha256[32],
     struct store_file *out)
 {
 	sqlite3_stmt *st;

@@ -66,7 +66,7 @@ copy_key(uint8_t dst[STORE_KEY_LEN], sqlite3_stmt *st, int col)
 }
 
 int
-store_peer_key_get(struct store *s, const char *jid,
+store_peer_key_load(struct store *s, const char *jid,
     struct store_peer_key *out)
 {
 	sqlite3_stmt *st;

@@ -6,7 +6,7 @@
 #include "store/store_int.h"
 
 int
-store_meta_get(struct store *s, const char *key, char **out)
+store_meta_dup(struct store *s, const char *key, char **out)
 {
 	sqlite3_stmt *st;
 	int r, err = 0;

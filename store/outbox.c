@@ -42,8 +42,10 @@ is_removal(enum store_op_kind k)
 	return k == STORE_OP_DELETE || k == STORE_OP_RMDIR;
 }
 
+/* Fills *e with the entry of (slave, path); e->found = 0 if there is
+ * none. Returns 0 or -errno; the caller frees e->src either way. */
 static int
-entry_get(struct store *s, const char *slave, const char *path,
+entry_load(struct store *s, const char *slave, const char *path,
     struct entry *e)
 {
 	sqlite3_stmt *st;
@@ -143,7 +145,7 @@ orphan_src(struct store *s, const char *slave, const char *src,
 	struct entry e;
 	int r;
 
-	if ((r = entry_get(s, slave, src, &e)) < 0 || e.found) {
+	if ((r = entry_load(s, slave, src, &e)) < 0 || e.found) {
 		free(e.src);
 		return r;
 	}
@@ -182,7 +184,7 @@ enqueue_removal(struct store *s, const char *slave, const char *path,
 	struct entry e;
 	int r;
 
-	if ((r = entry_get(s, slave, path, &e)) < 0)
+	if ((r = entry_load(s, slave, path, &e)) < 0)
 		return r;
 	if (e.found && e.kind == STORE_OP_RENAME)
 		r = orphan_src(s, slave, e.src, kind, seq);
@@ -202,7 +204,7 @@ enqueue_state(struct store *s, const char *slave, const char *path,
 	struct entry e;
 	int fresh = 0, r;
 
-	if ((r = entry_get(s, slave, path, &e)) < 0)
+	if ((r = entry_load(s, slave, path, &e)) < 0)
 		return r;
 	if (!e.found) {
 		if (kind != STORE_OP_META)
@@ -277,9 +279,9 @@ enqueue_rename(struct store *s, const char *slave, const char *dst,
 
 	if (src == NULL || *src == '\0' || strcmp(src, dst) == 0)
 		return -EINVAL;
-	if ((r = entry_get(s, slave, src, &es)) < 0)
+	if ((r = entry_load(s, slave, src, &es)) < 0)
 		return r;
-	if ((r = entry_get(s, slave, dst, &ed)) < 0)
+	if ((r = entry_load(s, slave, dst, &ed)) < 0)
 		goto out;
 	if (es.found && is_removal(es.kind))
 		r = -EINVAL;	/* renaming what is gone */

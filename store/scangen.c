@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "store/store_int.h"
+#include "util/util.h"
 
 int
 store_scan_begin(struct store *s, int64_t *gen)
@@ -68,15 +69,8 @@ pathlist_free(struct pathlist *l)
 static int
 pathlist_add(struct pathlist *l, const char *p)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		char **v = realloc(l->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (util_grow(&l->v, l->n + 1, &l->cap, 64) < 0)
+		return -ENOMEM;
 	if ((l->v[l->n] = strdup(p)) == NULL)
 		return -ENOMEM;
 	l->n++;
@@ -114,7 +108,7 @@ tombstone(struct store *s, const char *path,
 
 	if ((r = store_file_delete(s, path, NULL)) < 0 || cb == NULL)
 		return r;
-	if ((r = store_file_get(s, path, &f)) < 0)
+	if ((r = store_file_load(s, path, &f)) < 0)
 		return r;
 	r = cb(&f, arg);
 	store_file_clear(&f);

@@ -57,7 +57,7 @@ store_slave_clear(struct store_slave *sl)
 }
 
 int
-store_slave_get(struct store *s, const char *jid, struct store_slave *out)
+store_slave_load(struct store *s, const char *jid, struct store_slave *out)
 {
 	sqlite3_stmt *st;
 	struct store_slave sl;

@@ -82,7 +82,7 @@ int store_rollback(struct store *s);
 
 /* Copies the value of key to *out. Returns 0, -ENOENT if absent, -ENOMEM.
  * The caller frees *out. */
-int store_meta_get(struct store *s, const char *key, char **out);
+int store_meta_dup(struct store *s, const char *key, char **out);
 
 /* Sets key to value (inserted or replaced). Returns 0 or -errno. */
 int store_meta_set(struct store *s, const char *key, const char *value);
@@ -101,7 +101,7 @@ enum store_ftype {
 };
 
 /* One index record. Strings belong to whoever filled the struct: after
- * store_file_get() free them with store_file_clear(); in callbacks they
+ * store_file_load() free them with store_file_clear(); in callbacks they
  * are borrowed and valid only during the call; a caller filling one for
  * store_file_put() keeps its own. */
 struct store_file {
@@ -126,9 +126,9 @@ enum store_change {
 /* Loads the record of path, live or tombstone, into *out. Returns 0,
  * -ENOENT if the path was never recorded, -ENOMEM. The caller frees with
  * store_file_clear(). */
-int store_file_get(struct store *s, const char *path, struct store_file *out);
+int store_file_load(struct store *s, const char *path, struct store_file *out);
 
-/* Frees the strings of a record filled by store_file_get() and zeroes it. */
+/* Frees the strings of a record filled by store_file_load() and zeroes it. */
 void store_file_clear(struct store_file *f);
 
 /* Records the current state of f->path (f->seq and f->deleted are
@@ -170,7 +170,7 @@ int store_file_below(struct store *s, const char *dir,
 /* Loads into *out a live file record whose checksum is sha256 (the first
  * by path if several). Returns 0, -ENOENT if there is none, -ENOMEM. The
  * caller frees with store_file_clear(). */
-int store_file_find_sha256(struct store *s, const uint8_t sha256[32],
+int store_file_load_by_sha256(struct store *s, const uint8_t sha256[32],
     struct store_file *out);
 
 /* Sets *seq to the seq of the latest change (0 for an empty index).
@@ -221,7 +221,7 @@ enum store_key_state {
 };
 
 /* A registered slave. Strings as for struct store_file: free with
- * store_slave_clear() after store_slave_get(); borrowed in callbacks. */
+ * store_slave_clear() after store_slave_load(); borrowed in callbacks. */
 struct store_slave {
 	const char *jid;	/* bare JID */
 	const char *fingerprint; /* expected key fingerprint, or NULL */
@@ -246,9 +246,9 @@ int store_slave_remove(struct store *s, const char *jid);
 
 /* Loads jid into *out. Returns 0, -ENOENT, -ENOMEM. The caller frees with
  * store_slave_clear(). */
-int store_slave_get(struct store *s, const char *jid, struct store_slave *out);
+int store_slave_load(struct store *s, const char *jid, struct store_slave *out);
 
-/* Frees the strings of a record filled by store_slave_get() and zeroes it. */
+/* Frees the strings of a record filled by store_slave_load() and zeroes it. */
 void store_slave_clear(struct store_slave *sl);
 
 #define STORE_LIST_REMOVED 1	/* store_slave_list: include removed ones */
@@ -292,7 +292,7 @@ int store_peer_key_pin(struct store *s, const char *jid,
 
 /* Loads the pin of jid into *out (no allocation). Returns 0, -ENOENT if
  * jid has no pinned key, -errno. */
-int store_peer_key_get(struct store *s, const char *jid,
+int store_peer_key_load(struct store *s, const char *jid,
     struct store_peer_key *out);
 
 /* Records that jid presented keys other than the pinned ones; the pin is
@@ -364,9 +364,11 @@ struct store_op {
 };
 
 /* Queues op kind on path for slave (src: the rename source, else NULL;
- * flags: STORE_OP_NEW), compacting as described above. The slave must be
- * registered. Returns 0, -EINVAL (bad kind, rename without src or of a
- * path with a pending delete), -ENOENT (unknown slave), -errno. */
+ * flags: STORE_OP_NEW), compacting as described above. path and src must
+ * already be checked where they entered (see sync/path.h); the store only
+ * refuses an empty one. The slave must be registered. Returns 0, -EINVAL
+ * (bad kind, empty path, rename without src or of a path with a pending
+ * delete), -ENOENT (unknown slave), -errno. */
 int store_outbox_enqueue(struct store *s, const char *slave, const char *path,
     enum store_op_kind kind, int64_t seq, const char *src, int flags);
 

@@ -15,8 +15,9 @@
 #include "agent/log.h"
 #include "store/store.h"
 #include "sync/apply_int.h"
+#include "sync/hashfile.h"
 #include "sync/path.h"
-#include "sync/scan.h"
+#include "util/util.h"
 
 #define ESCAPED_MAX 160		/* bytes of a refused path shown in a log */
 #define RM_MAX_DEPTH 1024	/* directory levels apply_rm_tree descends */
@@ -118,36 +119,16 @@ escape(char *buf, size_t size, const char *p)
 	return buf;
 }
 
-/* Whether a component of path starts like one of our temp files. */
-static int
-has_temp_component(const char *path)
-{
-	size_t n = strlen(PATH_TMP_PREFIX);
-
-	for (const char *c = path; c; c = strchr(c, '/')) {
-		if (*c == '/')
-			c++;
-		if (strncmp(c, PATH_TMP_PREFIX, n) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int
 apply_check(const char *what, const char *path)
 {
 	char esc[ESCAPED_MAX];
 
-	if (path == NULL || path_check_relative(path, strlen(path)) < 0) {
-		log_warn("refusing to %s \"%s\": not a clean relative path",
-		    what, escape(esc, sizeof(esc), path));
-		return -EINVAL;
-	}
-	if (has_temp_component(path)) {
-		log_warn("refusing to %s %s: a temp file name", what, path);
-		return -EINVAL;
-	}
-	return 0;
+	if (path_check_synced(path) == 0)
+		return 0;
+	log_warn("refusing to %s \"%s\": not a clean relative path, or a "
+	    "temp file name", what, escape(esc, sizeof(esc), path));
+	return -EINVAL;
 }
 
 int
@@ -173,25 +154,6 @@ apply_fail(const char *what, const char *path, int r)
 }
 
 /* ---- the file system ------------------------------------------------- */
-
-int64_t
-apply_mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
-void
-apply_timespec(int64_t mtime_ns, struct timespec ts[2])
-{
-	int64_t sec = mtime_ns / 1000000000, ns = mtime_ns % 1000000000;
-
-	if (ns < 0) {		/* before 1970: nanoseconds stay positive */
-		ns += 1000000000;
-		sec--;
-	}
-	ts[0].tv_sec = ts[1].tv_sec = (time_t)sec;
-	ts[0].tv_nsec = ts[1].tv_nsec = (long)ns;
-}
 
 int
 apply_parent(struct apply *a, const char *path, const char **name)
@@ -227,7 +189,7 @@ apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns)
 {
 	struct timespec ts[2];
 
-	apply_timespec(mtime_ns, ts);
+	ts[0] = ts[1] = util_ns_ts(mtime_ns);
 	if (fchmod(fd, (mode_t)(mode & 07777)) < 0)
 		return apply_fail("set the mode of", path, -errno);
 	if (futimens(fd, ts) < 0)
@@ -245,7 +207,7 @@ attrs_by_name(int dfd, const char *name, const char *path, int is_link,
 {
 	struct timespec ts[2];
 
-	apply_timespec(mtime_ns, ts);
+	ts[0] = ts[1] = util_ns_ts(mtime_ns);
 	if (!is_link && fchmodat(dfd, name, (mode_t)(mode & 07777),
 	    AT_SYMLINK_NOFOLLOW) < 0)
 		return apply_fail("set the mode of", path, -errno);
@@ -415,10 +377,10 @@ apply_known_sha(struct apply *a, const char *path, const struct stat *st,
 	struct store_file f;
 	int r, hit;
 
-	if ((r = store_file_get(a->st, path, &f)) < 0)
+	if ((r = store_file_load(a->st, path, &f)) < 0)
 		return r == -ENOENT ? 0 : r;
 	hit = !f.deleted && f.type == STORE_FILE && f.has_sha256 &&
-	    f.size == st->st_size && f.mtime_ns == apply_mtime_ns(st);
+	    f.size == st->st_size && f.mtime_ns == util_ts_ns(st->st_mtim);
 	if (hit)
 		memcpy(out, f.sha256, 32);
 	store_file_clear(&f);
@@ -431,7 +393,7 @@ apply_record_stat(struct apply *a, const char *path, const struct stat *st,
 {
 	struct store_file f = {
 		.path = path, .mode = st->st_mode & 07777,
-		.mtime_ns = apply_mtime_ns(st), .target = target,
+		.mtime_ns = util_ts_ns(st->st_mtim), .target = target,
 	};
 
 	if (S_ISREG(st->st_mode)) {
@@ -453,25 +415,16 @@ static int
 hash_at(int dfd, const char *name, const char *path, const struct stat *st,
     uint8_t out[32])
 {
-	struct stat after;
-	int64_t bytes = 0;
-	int fd, r;
+	struct hashfile h;
+	int r = hashfile_at(dfd, name, st, &h);
 
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC);
-	if (fd < 0)
-		return apply_fail("open", path, -errno);
-	if ((r = scan_hash_fd(fd, out, &bytes)) == 0 && fstat(fd, &after) < 0)
-		r = -errno;
-	close(fd);
-	if (r < 0)
-		return apply_fail("read", path, r);
-	if (after.st_ino != st->st_ino || after.st_size != st->st_size ||
-	    bytes != st->st_size ||
-	    apply_mtime_ns(&after) != apply_mtime_ns(st)) {
+	if (r == -EAGAIN) {
 		log_info("not recording %s: it changed while being read", path);
 		return 1;
 	}
+	if (r < 0)
+		return apply_fail("read", path, r);
+	memcpy(out, h.sha256, 32);
 	return 0;
 }
 
@@ -527,15 +480,8 @@ recs_add(const struct store_file *f, void *arg)
 	struct apply_recs *l = arg;
 	struct store_file *c;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct store_file *v = realloc(l->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (util_grow(&l->v, l->n + 1, &l->cap, 16) < 0)
+		return -ENOMEM;
 	c = &l->v[l->n];
 	*c = *f;
 	c->path = strdup(f->path);

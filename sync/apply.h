@@ -134,7 +134,7 @@ int apply_have(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns, int *have);
 
 /* Produces path from content the slave already holds elsewhere: looks up
- * a live record with sha256 (store_file_find_sha256), checks that the
+ * a live record with sha256 (store_file_load_by_sha256), checks that the
  * file is still as recorded, copies it through the sink (verified like a
  * transfer) and records it. Sets *done = 1 if path now holds the content,
  * 0 if there was no usable copy (nothing changed at path; the caller

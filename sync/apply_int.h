@@ -12,7 +12,6 @@
 
 #include <stdint.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "store/store.h"
 #include "sync/apply.h"
@@ -27,9 +26,10 @@ struct apply {
 	uint64_t max_size;
 };
 
-/* Checks a path from the network: path_check_relative(), and no
- * component is one of our temp names. Returns 0 or -EINVAL (logged as
- * refused, with what: the operation). */
+/* Checks a path from the network with path_check_synced(): the applier's
+ * own gate, called once by each exported operation; the helpers below
+ * take the checked path. Returns 0 or -EINVAL (logged as refused, with
+ * what: the operation). */
 int apply_check(const char *what, const char *path);
 
 /* Whether path (is_dir: as a directory) is ignored here. Returns 0 or
@@ -122,11 +122,5 @@ int apply_forget_tree(struct apply *a, const char *path, int self);
  * again. Returns 0 or -ENOMEM. */
 int apply_temp_name(char out[APPLY_TMP_NAME], const char *kind,
     const char *path, const void *extra, size_t n);
-
-/* mtime of st in nanoseconds since the epoch. */
-int64_t apply_mtime_ns(const struct stat *st);
-
-/* Fills ts for utimensat/futimens: atime and mtime both mtime_ns. */
-void apply_timespec(int64_t mtime_ns, struct timespec ts[2]);
 
 #endif

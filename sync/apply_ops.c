@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "sync/apply_int.h"
 #include "sync/path.h"
+#include "util/util.h"
 
 /* ---- mkdir ----------------------------------------------------------- */
 
@@ -97,17 +98,15 @@ apply_rmdir(struct apply *a, const char *path)
 
 /* ---- meta ------------------------------------------------------------ */
 
-int
-apply_meta(struct apply *a, const char *path, uint32_t mode,
-    int64_t mtime_ns)
+/* apply_meta() for a checked path. */
+static int
+set_meta(struct apply *a, const char *path, uint32_t mode, int64_t mtime_ns)
 {
 	const char *name;
 	uint8_t sha[32];
 	struct stat st;
 	int dfd, r, known = 0;
 
-	if ((r = apply_check("set the metadata of", path)) < 0)
-		return r;
 	if ((dfd = apply_parent(a, path, &name)) < 0)
 		return apply_fail("set the metadata of", path, dfd);
 	if ((r = apply_lstat(dfd, name, &st)) < 0) {
@@ -123,6 +122,15 @@ apply_meta(struct apply *a, const char *path, uint32_t mode,
 		r = apply_record_at(a, dfd, name, path, known ? sha : NULL);
 	close(dfd);
 	return r;
+}
+
+int
+apply_meta(struct apply *a, const char *path, uint32_t mode,
+    int64_t mtime_ns)
+{
+	int r = apply_check("set the metadata of", path);
+
+	return r < 0 ? r : set_meta(a, path, mode, mtime_ns);
 }
 
 /* ---- symlink --------------------------------------------------------- */
@@ -143,7 +151,7 @@ link_mtime(int dfd, const char *name, const char *path, int64_t mtime_ns)
 {
 	struct timespec ts[2];
 
-	apply_timespec(mtime_ns, ts);
+	ts[0] = ts[1] = util_ns_ts(mtime_ns);
 	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return apply_fail("set the mtime of", path, -errno);
 	return 0;
@@ -160,7 +168,7 @@ replace_link(int dfd, const char *name, const char *path, const char *tmp,
 	struct stat st;
 	int r;
 
-	apply_timespec(mtime_ns, ts);
+	ts[0] = ts[1] = util_ns_ts(mtime_ns);
 	if ((r = apply_rm_tree(dfd, tmp, path)) < 0)	/* a stale temp */
 		return r;
 	if (symlinkat(target, dfd, tmp) < 0)
@@ -244,7 +252,7 @@ static int
 from_recorded(struct mv *m)
 {
 	struct store_file f;
-	int r = store_file_get(m->a->st, m->from, &f);
+	int r = store_file_load(m->a->st, m->from, &f);
 
 	if (r == 0) {
 		r = !f.deleted;
@@ -359,8 +367,8 @@ mv_child(struct mv *m, struct store_file *rec)
 	if ((r = store_file_delete(m->a->st, rec->path, NULL)) < 0 &&
 	    r != -ENOENT)
 		return r;
-	if (path_join(np, sizeof(np), m->to, rec->path + skip + 1) < 0 ||
-	    path_check_relative(np, strlen(np)) < 0) {
+	/* both parts were checked; only the length can fail */
+	if (path_join(np, sizeof(np), m->to, rec->path + skip + 1) < 0) {
 		log_warn("not recording %s below %s: path too long",
 		    rec->path + skip + 1, m->to);
 		return 0;
@@ -413,7 +421,7 @@ apply_rename(struct apply *a, const char *from, const char *to,
 	    (r = apply_check("rename to", to)) < 0)
 		return r;
 	if (strcmp(from, to) == 0)
-		return apply_meta(a, to, mode, mtime_ns);
+		return set_meta(a, to, mode, mtime_ns);
 	if (nested(from, to)) {
 		log_warn("refusing to rename %s to %s: one is inside the other",
 		    from, to);

@@ -15,8 +15,9 @@
 #include "agent/log.h"
 #include "store/store.h"
 #include "sync/apply_int.h"
+#include "sync/hashfile.h"
 #include "sync/path.h"
-#include "sync/scan.h"
+#include "util/util.h"
 
 #define COPY_BUF (128 * 1024)
 
@@ -160,16 +161,15 @@ put_check(struct apply *a, const char *path, uint64_t size)
 	return 0;
 }
 
-int
-apply_put_begin(struct apply *a, const char *path, uint64_t size,
+/* apply_put_begin() for a path put_check() accepted. */
+static int
+put_begin(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
     struct apply_put **out, uint64_t *have_bytes)
 {
 	struct apply_put *p;
 	int r;
 
-	if ((r = put_check(a, path, size)) < 0)
-		return r;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return -ENOMEM;
 	*p = (struct apply_put){.a = a, .dfd = -1, .fd = -1, .size = size,
@@ -190,6 +190,17 @@ apply_put_begin(struct apply *a, const char *path, uint64_t size,
 	*have_bytes = p->written;
 	*out = p;
 	return 0;
+}
+
+int
+apply_put_begin(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
+    struct apply_put **out, uint64_t *have_bytes)
+{
+	int r = put_check(a, path, size);
+
+	return r < 0 ? r : put_begin(a, path, size, sha256, mode, mtime_ns, out,
+	    have_bytes);
 }
 
 int
@@ -343,23 +354,16 @@ static int
 same_content(struct apply *a, const char *path, int fd, const struct stat *st,
     const uint8_t sha256[32])
 {
-	uint8_t sum[32];
-	struct stat after;
-	int64_t bytes = 0;
+	struct hashfile h;
 	int r;
 
-	if ((r = apply_known_sha(a, path, st, sum)) < 0)
+	if ((r = apply_known_sha(a, path, st, h.sha256)) < 0)
 		return r;
-	if (r == 1)
-		return memcmp(sum, sha256, 32) == 0;
-	if ((r = scan_hash_fd(fd, sum, &bytes)) < 0)
-		return apply_fail("read", path, r);
-	if (fstat(fd, &after) < 0)
-		return apply_fail("stat", path, -errno);
-	if (bytes != st->st_size || after.st_size != st->st_size ||
-	    apply_mtime_ns(&after) != apply_mtime_ns(st))
+	if (r == 0 && (r = hashfile_fd(fd, st, &h)) == -EAGAIN)
 		return 0;	/* changing under us: not what was asked */
-	return memcmp(sum, sha256, 32) == 0;
+	if (r < 0)
+		return apply_fail("read", path, r);
+	return memcmp(h.sha256, sha256, 32) == 0;
 }
 
 /* Applies the metadata to the matching file fd and records it. */
@@ -423,7 +427,7 @@ open_source(struct apply *a, const struct store_file *src)
 	    O_NONBLOCK | O_NOCTTY, 0);
 
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size == src->size && apply_mtime_ns(&st) == src->mtime_ns)
+	    st.st_size == src->size && util_ts_ns(st.st_mtim) == src->mtime_ns)
 		return fd;
 	log_debug("cannot copy from %s: not as recorded", src->path);
 	if (fd >= 0)
@@ -467,13 +471,13 @@ apply_copy_local(struct apply *a, const char *path, uint64_t size,
 	*done = 0;
 	if ((r = put_check(a, path, size)) < 0)
 		return r;
-	if ((r = store_file_find_sha256(a->st, sha256, &src)) < 0)
+	if ((r = store_file_load_by_sha256(a->st, sha256, &src)) < 0)
 		return r == -ENOENT ? 0 : r;
 	if ((uint64_t)src.size != size || (fd = open_source(a, &src)) < 0) {
 		store_file_clear(&src);
 		return 0;
 	}
-	r = apply_put_begin(a, path, size, sha256, mode, mtime_ns, &p, &have);
+	r = put_begin(a, path, size, sha256, mode, mtime_ns, &p, &have);
 	if (r == 0 && (r = copy_into(p, fd, have, src.path)) < 0)
 		apply_put_abort(p, r != -EBADMSG);
 	else if (r == 0 && (r = apply_put_finish(p)) == 0)

@@ -1,17 +1,14 @@
 /* hasher.c -- see hasher.h. One worker thread, a job list and a result
- * list under one mutex; an eventfd wakes the loop. */
+ * list under one mutex; an eventfd wakes the caller's loop. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sync/hasher.h"
-#include "agent/loop.h"
-#include "sync/scan.h"
+#include "sync/hashfile.h"
 
 struct job {
 	struct job *next;
@@ -22,10 +19,7 @@ struct job {
 };
 
 struct hasher {
-	struct loop *loop;
 	int rootfd, efd;
-	hasher_done_cb cb;
-	void *arg;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -37,23 +31,13 @@ struct hasher {
 static void
 hash_one(struct hasher *h, struct job *j)
 {
-	struct stat st;
-	int fd = openat(h->rootfd, j->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NOCTTY | O_NONBLOCK);
+	struct hashfile hf;
 
-	if (fd < 0) {
-		j->err = -errno;
+	if ((j->err = hashfile_at(h->rootfd, j->path, NULL, &hf)) < 0)
 		return;
-	}
-	j->err = scan_hash_fd(fd, j->sha256, NULL);
-	if (j->err == 0 && fstat(fd, &st) < 0)
-		j->err = -errno;
-	if (j->err == 0) {
-		j->size = st.st_size;
-		j->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-		    st.st_mtim.tv_nsec;
-	}
-	close(fd);
+	j->size = hf.size;
+	j->mtime_ns = hf.mtime_ns;
+	memcpy(j->sha256, hf.sha256, 32);
 }
 
 static void *
@@ -85,17 +69,17 @@ worker(void *arg)
 	return NULL;
 }
 
-static void
-deliver(struct loop *l, int fd, unsigned ev, void *arg)
+int
+hasher_process(struct hasher *h, hasher_done_cb cb, void *arg)
 {
-	struct hasher *h = arg;
 	uint64_t n;
 	struct job *list;
+	int count = 0;
 
-	(void)l;
-	(void)ev;
-	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
+	/* resets the counter; a result that lands after the swap below
+	 * writes it again, so nothing waits unseen */
+	if (read(h->efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return 0;
 	pthread_mutex_lock(&h->mu);
 	list = h->done;
 	h->done = NULL;
@@ -106,15 +90,22 @@ deliver(struct loop *l, int fd, unsigned ev, void *arg)
 		    .size = j->size, .mtime_ns = j->mtime_ns};
 		list = j->next;
 		memcpy(r.sha256, j->sha256, 32);
-		h->cb(&r, h->arg);
+		cb(&r, arg);
 		free(j->path);
 		free(j);
+		count++;
 	}
+	return count;
 }
 
 int
-hasher_new(struct loop *l, int rootfd, hasher_done_cb cb, void *arg,
-    struct hasher **out)
+hasher_fd(const struct hasher *h)
+{
+	return h->efd;
+}
+
+int
+hasher_new(int rootfd, struct hasher **out)
 {
 	struct hasher *h = calloc(1, sizeof(*h));
 	int r;
@@ -122,10 +113,7 @@ hasher_new(struct loop *l, int rootfd, hasher_done_cb cb, void *arg,
 	*out = NULL;
 	if (h == NULL)
 		return -ENOMEM;
-	h->loop = l;
 	h->rootfd = rootfd;
-	h->cb = cb;
-	h->arg = arg;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	if ((h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
@@ -133,9 +121,7 @@ hasher_new(struct loop *l, int rootfd, hasher_done_cb cb, void *arg,
 		free(h);
 		return r;
 	}
-	if ((r = loop_fd_add(l, h->efd, LOOP_READ, deliver, h)) < 0 ||
-	    (r = -pthread_create(&h->thread, NULL, worker, h)) < 0) {
-		loop_fd_del(l, h->efd);
+	if ((r = -pthread_create(&h->thread, NULL, worker, h)) < 0) {
 		close(h->efd);
 		free(h);
 		return r;
@@ -167,7 +153,6 @@ hasher_free(struct hasher *h)
 	pthread_join(h->thread, NULL);
 	free_list(h->todo);
 	free_list(h->done);
-	loop_fd_del(h->loop, h->efd);
 	close(h->efd);
 	pthread_mutex_destroy(&h->mu);
 	pthread_cond_destroy(&h->cv);

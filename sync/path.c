@@ -48,6 +48,22 @@ path_check_relative(const char *p, size_t len)
 }
 
 int
+path_check_synced(const char *path)
+{
+	size_t n = strlen(PATH_TMP_PREFIX);
+
+	if (path == NULL || path_check_relative(path, strlen(path)) < 0)
+		return -EINVAL;
+	for (const char *c = path; c; c = strchr(c, '/')) {
+		if (*c == '/')
+			c++;
+		if (strncmp(c, PATH_TMP_PREFIX, n) == 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int
 path_join(char *buf, size_t size, const char *dir, const char *name)
 {
 	int n;
@@ -124,17 +140,26 @@ path_ignored(const char *const *patterns, size_t n, const char *path,
 	return any_match(patterns, n, path, is_dir);
 }
 
-/* ---- opening beneath a root ---------------------------------------- */
+/* ---- opening beneath a root ----------------------------------------
+ *
+ * Each exported opener checks its path once, since the walk below would
+ * follow a ".." out of the root; what they call among themselves is
+ * already checked. */
 
-int
-path_open_walk(int rootfd, const char *rel, int flags, mode_t mode)
+static int
+bad_path(const char *rel)
+{
+	return rel == NULL || path_check_relative(rel, strlen(rel)) < 0;
+}
+
+/* path_open_walk() for a checked rel. */
+static int
+open_walk(int rootfd, const char *rel, int flags, mode_t mode)
 {
 	char comp[NAME_MAX + 1];
 	const char *p = rel, *slash;
 	int cur = rootfd, fd, e;
 
-	if (rel == NULL || path_check_relative(rel, strlen(rel)) < 0)
-		return -EINVAL;
 	while ((slash = strchr(p, '/')) != NULL) {
 		memcpy(comp, p, (size_t)(slash - p));
 		comp[slash - p] = '\0';
@@ -156,10 +181,15 @@ path_open_walk(int rootfd, const char *rel, int flags, mode_t mode)
 }
 
 int
-path_open_beneath(int rootfd, const char *rel, int flags, mode_t mode)
+path_open_walk(int rootfd, const char *rel, int flags, mode_t mode)
 {
-	if (rel == NULL || path_check_relative(rel, strlen(rel)) < 0)
-		return -EINVAL;
+	return bad_path(rel) ? -EINVAL : open_walk(rootfd, rel, flags, mode);
+}
+
+/* path_open_beneath() for a checked rel. */
+static int
+open_beneath(int rootfd, const char *rel, int flags, mode_t mode)
+{
 #ifdef SYS_openat2
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
@@ -175,7 +205,13 @@ path_open_beneath(int rootfd, const char *rel, int flags, mode_t mode)
 	if (errno != ENOSYS && errno != EPERM)
 		return -errno;
 #endif
-	return path_open_walk(rootfd, rel, flags, mode);
+	return open_walk(rootfd, rel, flags, mode);
+}
+
+int
+path_open_beneath(int rootfd, const char *rel, int flags, mode_t mode)
+{
+	return bad_path(rel) ? -EINVAL : open_beneath(rootfd, rel, flags, mode);
 }
 
 int
@@ -185,7 +221,7 @@ path_open_parent(int rootfd, const char *rel, const char **name)
 	const char *slash;
 	int fd;
 
-	if (rel == NULL || path_check_relative(rel, strlen(rel)) < 0)
+	if (bad_path(rel))
 		return -EINVAL;
 	if ((slash = strrchr(rel, '/')) == NULL) {
 		if ((fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0)) < 0)
@@ -195,7 +231,7 @@ path_open_parent(int rootfd, const char *rel, const char **name)
 	}
 	memcpy(dir, rel, (size_t)(slash - rel));
 	dir[slash - rel] = '\0';
-	fd = path_open_beneath(rootfd, dir, O_PATH | O_DIRECTORY, 0);
+	fd = open_beneath(rootfd, dir, O_PATH | O_DIRECTORY, 0);
 	if (fd >= 0)
 		*name = slash + 1;
 	return fd;

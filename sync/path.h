@@ -3,10 +3,17 @@
  *
  * Every path that names something in the mirrored folder is relative to
  * its root, '/'-separated, and normalised: no empty, "." or ".."
- * components, no leading, trailing or double slash. Paths from the network
- * are checked with path_check_relative() before anything else touches them
- * and are then opened with path_open_beneath(), which also refuses to
- * follow a symlink planted inside the tree.
+ * components, no leading, trailing or double slash.
+ *
+ * A path is checked once, where it enters: the scanner checks each name
+ * it reads, the master checks each watcher event (path_check_synced(),
+ * then path_ignored()), and the protocol parser (agent/mirror/syncproto.c)
+ * checks every path from the network with path_check_synced(). Inner
+ * layers (the planner, the hasher, the store) take the checked value and
+ * say so in their contracts. Two modules keep their own check as a last
+ * gate: the applier, whose every path comes from the network, and the
+ * openers below, which would otherwise follow a ".." out of the root;
+ * they also refuse to follow a symlink planted inside the tree.
  *
  * Predicates (path_is_temp, path_ignored, path_glob_match) return 1 or 0;
  * everything else returns 0 (or a descriptor) or a negative errno value.
@@ -28,6 +35,12 @@
  * are ordinary names. Returns 0 or -EINVAL; logs nothing (the caller
  * knows whom to blame). */
 int path_check_relative(const char *p, size_t len);
+
+/* The check at every border: path (NUL-terminated; NULL allowed) passes
+ * path_check_relative() and none of its components is one of our temp
+ * files. Returns 0 or -EINVAL; logs nothing (the caller knows whom to
+ * blame). */
+int path_check_synced(const char *path);
 
 /* Writes dir "/" name into buf (just name if dir is empty). Returns 0 or
  * -ENAMETOOLONG if it does not fit in size bytes with its NUL. */

@@ -1,6 +1,7 @@
 /* plan.c -- see plan.h */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +9,10 @@
 #include <unistd.h>
 
 #include "agent/log.h"
+#include "sync/hashfile.h"
 #include "sync/path.h"
 #include "sync/plan.h"
-#include "sync/scan.h"
+#include "util/util.h"
 
 struct plan {
 	int rootfd;
@@ -32,24 +34,17 @@ struct plan {
 struct strv {
 	char **v;
 	int *type;
-	size_t n;
+	size_t n, cap, captype;
 };
 
 static int
 strv_add(struct strv *s, const char *str, int type)
 {
-	char **v = realloc(s->v, (s->n + 1) * sizeof(*v));
-	int *t;
-
-	if (v == NULL)
+	if (util_grow(&s->v, s->n + 1, &s->cap, 16) < 0 ||
+	    util_grow(&s->type, s->n + 1, &s->captype, 16) < 0 ||
+	    (s->v[s->n] = strdup(str)) == NULL)
 		return -ENOMEM;
-	s->v = v;
-	if ((t = realloc(s->type, (s->n + 1) * sizeof(*t))) == NULL)
-		return -ENOMEM;
-	s->type = t;
-	if ((v[s->n] = strdup(str)) == NULL)
-		return -ENOMEM;
-	t[s->n++] = type;
+	s->type[s->n++] = type;
 	return 0;
 }
 
@@ -139,20 +134,22 @@ op_for(enum store_ftype t, int deleted)
 
 /* Fills f from what is on disk at path, reusing the stored checksum when
  * size and mtime are unchanged. Returns 0, -ENOENT if nothing is there,
- * -ENOTSUP for other file types, or -errno. f->path is borrowed. */
+ * -ENOTSUP for other file types, -EAGAIN if the file changed while it was
+ * hashed, or -errno. f->path is borrowed. */
 static int
 read_disk(struct plan *p, const char *path, struct store_file *f,
     char *target, size_t tlen)
 {
 	struct store_file old;
+	struct hashfile h;
 	struct stat sb;
-	int fd, r;
+	int r;
 
 	memset(f, 0, sizeof(*f));
 	f->path = (char *)path;
 	if (fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	f->mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+	f->mtime_ns = util_ts_ns(sb.st_mtim);
 	f->mode = sb.st_mode & 07777;
 	if (S_ISDIR(sb.st_mode)) {
 		f->type = STORE_DIR;
@@ -177,7 +174,7 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
 		memcpy(f->sha256, p->hint.sha256, 32);
 		return 0;
 	}
-	if (store_file_get(p->st, path, &old) == 0) {
+	if (store_file_load(p->st, path, &old) == 0) {
 		int same = !old.deleted && old.type == STORE_FILE &&
 		    old.has_sha256 && old.size == f->size &&
 		    old.mtime_ns == f->mtime_ns;
@@ -187,10 +184,8 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
 		if (same)
 			return 0;
 	}
-	if ((fd = path_open_beneath(p->rootfd, path, O_RDONLY, 0)) < 0)
-		return fd;
-	r = scan_hash_fd(fd, f->sha256, NULL);
-	close(fd);
+	if ((r = hashfile_at(p->rootfd, path, &sb, &h)) == 0)
+		memcpy(f->sha256, h.sha256, 32);
 	return r;
 }
 
@@ -232,7 +227,7 @@ record_gone(struct plan *p, const char *path)
 	int64_t seq;
 	int r;
 
-	if (store_file_get(p->st, path, &old) < 0)
+	if (store_file_load(p->st, path, &old) < 0)
 		return 0; /* never recorded */
 	int was_dir = !old.deleted && old.type == STORE_DIR, live = !old.deleted;
 	store_file_clear(&old);
@@ -263,7 +258,7 @@ same_content(struct plan *p, const struct store_file *f)
 	struct store_file old;
 	int same;
 
-	if (store_file_get(p->st, f->path, &old) < 0)
+	if (store_file_load(p->st, f->path, &old) < 0)
 		return 0;
 	same = !old.deleted && old.type == f->type;
 	if (same && f->type == STORE_FILE)
@@ -284,20 +279,23 @@ record_path(struct plan *p, const char *path)
 	int64_t seq;
 	int r, meta_only;
 
-	if (path_check_relative(path, strlen(path)) < 0 || path_is_temp(path))
-		return 0;
 	r = read_disk(p, path, &f, target, sizeof(target));
 	if (r == -ENOENT || r == -ENOTDIR)
 		return record_gone(p, path);
 	if (r == -ENOTSUP)
 		return 0; /* sockets, fifos, devices are not mirrored */
+	if (r == -EAGAIN) {
+		/* its checksum would describe no state it had; the watcher
+		 * reports the write that changed it */
+		log_info("not recording %s yet: it changed while being read",
+		    path);
+		return 0;
+	}
 	if (r < 0) {
 		log_warn("cannot read %s/%s: %s; will retry at the next scan",
 		    p->root, path, strerror(-r));
 		return 0;
 	}
-	if (path_ignored(p->ignore, p->nignore, path, f.type == STORE_DIR))
-		return 0;
 	meta_only = same_content(p, &f);
 	if ((r = store_file_put(p->st, &f, &chg, &seq)) < 0 || chg == STORE_UNCHANGED)
 		return r;
@@ -332,7 +330,7 @@ move_record(struct plan *p, const char *from, const char *to, int64_t *seq)
 	struct store_file f;
 	int r;
 
-	if ((r = store_file_get(p->st, from, &f)) < 0)
+	if ((r = store_file_load(p->st, from, &f)) < 0)
 		return r;
 	if (f.deleted) {
 		store_file_clear(&f);
@@ -353,7 +351,7 @@ rename_records(struct plan *p, const char *from, const char *to)
 {
 	struct strv below = {0};
 	size_t flen = strlen(from);
-	char np[8192];
+	char np[PATH_MAX];
 	int64_t seq = 0;
 	int r;
 
@@ -362,9 +360,11 @@ rename_records(struct plan *p, const char *from, const char *to)
 	if ((r = move_record(p, from, to, &seq)) < 0)
 		goto out;
 	for (size_t i = 0; r == 0 && i < below.n; i++) {
-		if ((size_t)snprintf(np, sizeof(np), "%s%s", to, below.v[i] + flen) >= sizeof(np))
+		if (path_join(np, sizeof(np), to, below.v[i] + flen + 1) < 0) {
+			log_warn("cannot record the rename of %s to %s: a path "
+			    "below it would be too long", from, to);
 			r = -ENAMETOOLONG;
-		else if ((r = move_record(p, below.v[i], np, NULL)) == -ENOENT)
+		} else if ((r = move_record(p, below.v[i], np, NULL)) == -ENOENT)
 			r = 0;
 	}
 	/* the slave renames the whole subtree with one operation */
@@ -380,6 +380,42 @@ out:
 }
 
 int
+plan_path_check(const struct plan *p, const char *path, int is_dir)
+{
+	if (path_check_synced(path) < 0)
+		return -EINVAL;
+	return path_ignored(p->ignore, p->nignore, path, is_dir) ? -EPERM : 0;
+}
+
+int
+plan_admit(const struct plan *p, const char *path, int is_dir)
+{
+	int r = plan_path_check(p, path, is_dir);
+
+	/* the name may hold control characters: it is not printed */
+	if (r == -EINVAL)
+		log_warn("not mirroring a name that no slave would accept "
+		    "(control character, too long, or a temp file name)");
+	return r == 0;
+}
+
+int
+plan_event_renamed(struct plan *p, const char *from, const char *to,
+    int is_dir)
+{
+	int in_from = plan_admit(p, from, is_dir);
+	int in_to = plan_admit(p, to, is_dir);
+
+	if (in_from && in_to)
+		return plan_renamed(p, from, to);
+	if (in_from)
+		return plan_path_changed(p, from);
+	if (in_to)
+		return plan_path_changed(p, to);
+	return 0;
+}
+
+int
 plan_hash_needed(struct plan *p, const char *path, int64_t *size)
 {
 	struct store_file old;
@@ -387,12 +423,11 @@ plan_hash_needed(struct plan *p, const char *path, int64_t *size)
 	int64_t mt;
 	int need = 1;
 
-	if (path_check_relative(path, strlen(path)) < 0 || path_is_temp(path) ||
-	    fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(sb.st_mode) || path_ignored(p->ignore, p->nignore, path, 0))
+	if (fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(sb.st_mode))
 		return 0;
-	mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-	if (store_file_get(p->st, path, &old) == 0) {
+	mt = util_ts_ns(sb.st_mtim);
+	if (store_file_load(p->st, path, &old) == 0) {
 		need = old.deleted || old.type != STORE_FILE || !old.has_sha256 ||
 		    old.size != sb.st_size || old.mtime_ns != mt;
 		store_file_clear(&old);
@@ -411,7 +446,7 @@ plan_path_hashed(struct plan *p, const char *path, int64_t size,
 	if (fstatat(p->rootfd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return plan_path_changed(p, path); /* gone: record that */
 	if (!S_ISREG(sb.st_mode) || sb.st_size != size ||
-	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != mtime_ns)
+	    util_ts_ns(sb.st_mtim) != mtime_ns)
 		return -EAGAIN; /* changed while being hashed */
 	p->hint.path = path;
 	p->hint.size = size;
@@ -434,14 +469,10 @@ plan_renamed(struct plan *p, const char *from, const char *to)
 	struct store_file f;
 	int r, known;
 
-	if (path_check_relative(from, strlen(from)) < 0 ||
-	    path_check_relative(to, strlen(to)) < 0)
-		return -EINVAL;
-	known = store_file_get(p->st, from, &f) == 0 && !f.deleted;
+	known = store_file_load(p->st, from, &f) == 0 && !f.deleted;
 	if (known)
 		store_file_clear(&f);
-	if (!known || path_ignored(p->ignore, p->nignore, from, 0) ||
-	    path_ignored(p->ignore, p->nignore, to, 0)) {
+	if (!known) {
 		/* nothing to move on the slaves: treat as delete + create */
 		if ((r = plan_path_changed(p, from)) < 0)
 			return r;
@@ -452,8 +483,7 @@ plan_renamed(struct plan *p, const char *from, const char *to)
 	if ((r = rename_records(p, from, to)) == 0)
 		r = set_fanout(p);
 	if (r < 0) {
-		store_rollback(p->st);
-		log_error("cannot record the rename of %s to %s", from, to);
+		store_rollback(p->st);	/* the cause is logged where it arose */
 		return r;
 	}
 	return store_commit(p->st);
@@ -476,14 +506,8 @@ collect_change(const struct store_file *f, void *arg)
 {
 	struct changes *c = arg;
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct change *v = realloc(c->v, cap * sizeof(*v));
-		if (v == NULL)
-			return -ENOMEM;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (util_grow(&c->v, c->n + 1, &c->cap, 256) < 0)
+		return -ENOMEM;
 	if ((c->v[c->n].path = strdup(f->path)) == NULL)
 		return -ENOMEM;
 	c->v[c->n].type = f->type;
@@ -525,7 +549,7 @@ out:
 struct records {
 	struct plan_entry *v;
 	int64_t *seq;
-	size_t n, cap;
+	size_t n, cap, capseq;
 };
 
 static int
@@ -536,18 +560,9 @@ collect_live(const struct store_file *f, void *arg)
 
 	if (f->deleted)
 		return 0;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct plan_entry *v = realloc(c->v, cap * sizeof(*v));
-		int64_t *s;
-		if (v == NULL)
-			return -ENOMEM;
-		c->v = v;
-		if ((s = realloc(c->seq, cap * sizeof(*s))) == NULL)
-			return -ENOMEM;
-		c->seq = s;
-		c->cap = cap;
-	}
+	if (util_grow(&c->v, c->n + 1, &c->cap, 256) < 0 ||
+	    util_grow(&c->seq, c->n + 1, &c->capseq, 256) < 0)
+		return -ENOMEM;
 	e = &c->v[c->n];
 	memset(e, 0, sizeof(*e));
 	e->path = strdup(f->path);

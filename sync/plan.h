@@ -6,6 +6,11 @@
  * outbox entries of all active slaves are written together, so a crash
  * never leaves a change recorded but not queued. The meta key
  * PLAN_META_FANOUT holds the last index seq that has been queued.
+ *
+ * Paths are checked once, where they enter: the caller passes each path
+ * from the watcher through plan_path_check() and hands the others only
+ * paths it accepted; they do not check again. Manifest paths come checked
+ * by the protocol parser.
  */
 #ifndef XS_PLAN_H
 #define XS_PLAN_H
@@ -29,30 +34,52 @@ int plan_new(const char *root, struct store *st, const char *const *ignore,
 /* Frees the planner. NULL is allowed. */
 void plan_free(struct plan *p);
 
-/* Looks at path (relative) as it is now on disk and records it: new or
- * changed content, a directory, a symlink, or its disappearance (with
- * everything below it). Queues the matching operation for every active
- * slave. Ignored paths and our temp files are skipped. Returns 0 or a
- * negative errno (logged). */
+/* The border for paths from the watcher: whether path (is_dir: it names a
+ * directory) may enter the plan. Returns 0, -EINVAL if path_check_synced()
+ * refuses it (a name no slave would accept, or one of our temp files), or
+ * -EPERM if the ignore patterns cover it. Logs nothing. */
+int plan_path_check(const struct plan *p, const char *path, int is_dir);
+
+/* plan_path_check() for one watcher event: a name no slave would accept is
+ * logged (without printing it), an ignored one silently left out. Returns
+ * 1 if path may enter the plan, else 0. */
+int plan_admit(const struct plan *p, const char *path, int is_dir);
+
+/* A rename seen by the watcher, checked at the border: both ends admitted
+ * is plan_renamed(); a rename with one end out of sight (ignored, or a
+ * name we refuse) is the deletion or the creation of the other end.
+ * Returns 0 or a negative errno as plan_renamed() and
+ * plan_path_changed(). */
+int plan_event_renamed(struct plan *p, const char *from, const char *to,
+    int is_dir);
+
+/* Looks at path (relative, accepted by plan_path_check()) as it is now on
+ * disk and records it: new or changed content, a directory, a symlink, or
+ * its disappearance (with everything below it). Queues the matching
+ * operation for every active slave. A file that changes while it is read
+ * is left for the watcher's next event. Returns 0 or a negative errno
+ * (logged where it arose). */
 int plan_path_changed(struct plan *p, const char *path);
 
-/* Whether path is a regular file whose content must be hashed before it
- * can be recorded (its size or mtime differ from the record). Sets *size.
- * Returns 1 or 0. */
+/* Whether path (accepted by plan_path_check()) is a regular file whose
+ * content must be hashed before it can be recorded (its size or mtime
+ * differ from the record). Sets *size. Returns 1 or 0. */
 int plan_hash_needed(struct plan *p, const char *path, int64_t *size);
 
-/* Records path like plan_path_changed(), with a SHA-256 computed elsewhere
- * over the file as it was at size and mtime_ns. Returns 0, -EAGAIN if the
- * file changed since (hash it again), or a negative errno. */
+/* Records path (accepted by plan_path_check()) like plan_path_changed(),
+ * with a SHA-256 computed elsewhere over the file as it was at size and
+ * mtime_ns. Returns 0, -EAGAIN if the file changed since (hash it again),
+ * or a negative errno. */
 int plan_path_hashed(struct plan *p, const char *path, int64_t size,
     int64_t mtime_ns, const uint8_t sha256[32]);
 
 /* Returns the directory fd of the folder (borrowed). */
 int plan_rootfd(const struct plan *p);
 
-/* A rename within the folder (from the watcher): moves the index records
- * (a directory with everything below it) and queues one rename per slave,
- * so no content is sent again. Returns 0 or a negative errno. */
+/* A rename within the folder (from the watcher; both paths accepted by
+ * plan_path_check()): moves the index records (a directory with
+ * everything below it) and queues one rename per slave, so no content is
+ * sent again. Returns 0 or a negative errno. */
 int plan_renamed(struct plan *p, const char *from, const char *to);
 
 /* After a full scan: queues every index change not queued yet (the scan

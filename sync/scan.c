@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gcrypt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,67 +10,21 @@
 
 #include "agent/log.h"
 #include "store/store.h"
+#include "sync/hashfile.h"
 #include "sync/path.h"
 #include "sync/scan.h"
+#include "util/util.h"
 
-#define SCAN_BUF (128 * 1024)
 #define SCAN_BATCH 512
 
 struct scan {
 	struct store *s;
 	const struct scan_opts *o;
 	struct scan_stats *st;
-	uint8_t *buf;			/* SCAN_BUF bytes for hashing */
 	size_t pending;			/* records in the open transaction */
 	char path[PATH_MAX];		/* relative path of the current entry */
+	char target[PATH_MAX];		/* link text of the current symlink */
 };
-
-static int
-hash_fd(int fd, uint8_t *buf, uint8_t out[32], int64_t *bytes)
-{
-	gcry_md_hd_t h;
-	ssize_t n;
-	int64_t total = 0;
-
-	if (gcry_md_open(&h, GCRY_MD_SHA256, 0) != 0)
-		return -ENOMEM;
-	while ((n = read(fd, buf, SCAN_BUF)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			gcry_md_close(h);
-			return -e;
-		}
-		gcry_md_write(h, buf, (size_t)n);
-		total += n;
-	}
-	memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
-	gcry_md_close(h);
-	if (bytes)
-		*bytes += total;
-	return 0;
-}
-
-int
-scan_hash_fd(int fd, uint8_t out[32], int64_t *bytes)
-{
-	uint8_t *buf = malloc(SCAN_BUF);
-	int r;
-
-	if (buf == NULL)
-		return -ENOMEM;
-	r = hash_fd(fd, buf, out, bytes);
-	free(buf);
-	return r;
-}
-
-static int64_t
-mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
 
 /* Commits every o->batch records so a big tree is not one huge
  * transaction, nor one fsync per file. */
@@ -138,10 +91,10 @@ stored_sha(struct scan *c, const struct stat *st, uint8_t out[32], int *hit)
 	int r;
 
 	*hit = 0;
-	if ((r = store_file_get(c->s, c->path, &old)) < 0)
+	if ((r = store_file_load(c->s, c->path, &old)) < 0)
 		return r == -ENOENT ? 0 : r;
 	*hit = !old.deleted && old.type == STORE_FILE && old.has_sha256 &&
-	    old.size == st->st_size && old.mtime_ns == mtime_ns(st);
+	    old.size == st->st_size && old.mtime_ns == util_ts_ns(st->st_mtim);
 	if (*hit)
 		memcpy(out, old.sha256, 32);
 	store_file_clear(&old);
@@ -155,33 +108,24 @@ static int
 hash_file(struct scan *c, int dfd, const char *name, const struct stat *st,
     uint8_t out[32])
 {
-	struct stat after;
-	int64_t bytes = 0;
-	int fd, r;
+	struct hashfile h;
+	int r = hashfile_at(dfd, name, st, &h);
 
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	if (r == -ENOENT) {
 		vanished(c);
 		return 1;
 	}
-	if (fd < 0)
-		return (r = skip(c, 0, "cannot open", errno)) < 0 ? r : 1;
-	r = hash_fd(fd, c->buf, out, &bytes);
-	if (r == 0 && fstat(fd, &after) < 0)
-		r = -errno;
-	close(fd);
-	if (r < 0)
-		return (r = skip(c, 0, "cannot read", -r)) < 0 ? r : 1;
-	c->st->files_hashed++;
-	c->st->bytes_hashed += bytes;
-	if (after.st_ino != st->st_ino || after.st_size != st->st_size ||
-	    mtime_ns(&after) != mtime_ns(st) || bytes != st->st_size) {
+	if (r == -EAGAIN) {
 		log_info("skipping %s: changed while being read", c->path);
 		c->st->skipped++;
 		r = store_scan_seen(c->s, c->path);
 		return r == 0 || r == -ENOENT ? 1 : r;
 	}
+	if (r < 0)
+		return (r = skip(c, 0, "cannot read", -r)) < 0 ? r : 1;
+	c->st->files_hashed++;
+	c->st->bytes_hashed += h.size;
+	memcpy(out, h.sha256, 32);
 	return 0;
 }
 
@@ -190,7 +134,7 @@ scan_file(struct scan *c, int dfd, const char *name, const struct stat *st)
 {
 	struct store_file f = {
 		.path = c->path, .type = STORE_FILE, .size = st->st_size,
-		.mtime_ns = mtime_ns(st), .mode = st->st_mode & 07777,
+		.mtime_ns = util_ts_ns(st->st_mtim), .mode = st->st_mode & 07777,
 		.has_sha256 = 1,
 	};
 	int hit, r;
@@ -206,10 +150,10 @@ scan_file(struct scan *c, int dfd, const char *name, const struct stat *st)
 static int
 scan_link(struct scan *c, int dfd, const char *name, const struct stat *st)
 {
-	char *target = (char *)c->buf;
+	char *target = c->target;
 	struct store_file f = {
 		.path = c->path, .type = STORE_SYMLINK, .target = target,
-		.mtime_ns = mtime_ns(st), .mode = st->st_mode & 07777,
+		.mtime_ns = util_ts_ns(st->st_mtim), .mode = st->st_mode & 07777,
 	};
 	ssize_t n = readlinkat(dfd, name, target, PATH_MAX);
 
@@ -232,7 +176,7 @@ scan_subdir(struct scan *c, int dfd, const char *name, const struct stat *st)
 {
 	struct store_file f = {
 		.path = c->path, .type = STORE_DIR,
-		.mtime_ns = mtime_ns(st), .mode = st->st_mode & 07777,
+		.mtime_ns = util_ts_ns(st->st_mtim), .mode = st->st_mode & 07777,
 	};
 	DIR *d;
 	int fd, e, r;
@@ -356,19 +300,15 @@ scan_run(struct store *s, const struct scan_opts *o, struct scan_stats *stats)
 	int fd, r;
 
 	memset(stats, 0, sizeof(*stats));
-	if ((c.buf = malloc(SCAN_BUF)) == NULL)
-		return -ENOMEM;
 	if ((fd = open(o->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (d = fdopendir(fd)) == NULL) {
 		r = -errno;
 		log_error("cannot open %s: %s", o->root, strerror(-r));
 		if (fd >= 0)
 			close(fd);
-		free(c.buf);
 		return r;
 	}
 	r = scan_walk(&c, d);
 	closedir(d);
-	free(c.buf);
 	return r;
 }

@@ -5,7 +5,7 @@
  * paths (path_ignored), our own temp files and names path_check_relative
  * refuses, and records every file, directory and symlink in the store. A
  * file whose size and mtime_ns match its live record keeps the stored
- * checksum; any other file is read through SHA-256 in constant memory.
+ * checksum; any other file is read through SHA-256 with hashfile_at().
  * Records are written in batched transactions; at the end every live
  * record the walk did not see becomes a tombstone (store_scan_end).
  *
@@ -46,10 +46,5 @@ struct scan_stats {
  * but nothing is tombstoned. */
 int scan_run(struct store *s, const struct scan_opts *o,
     struct scan_stats *stats);
-
-/* Reads fd to its end through SHA-256 into out, adding the byte count to
- * *bytes when not NULL. Returns 0, -ENOMEM, or read's -errno (not logged).
- * Memory use is constant: one 128 KiB buffer. */
-int scan_hash_fd(int fd, uint8_t out[32], int64_t *bytes);
 
 #endif

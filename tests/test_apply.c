@@ -18,6 +18,7 @@
 #include "sync/path.h"
 #include "tests/testutil.h"
 #include "tests/unit.h"
+#include "util/util.h"
 
 #define T1 1700000000123456789LL	/* mtimes with nanoseconds */
 #define T2 1600000000987654321LL
@@ -97,12 +98,6 @@ sha_of(const void *buf, size_t n, uint8_t out[32])
 	gcry_md_hash_buffer(GCRY_MD_SHA256, out, buf, n);
 }
 
-static int64_t
-mtime_of(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 /* Receives n bytes as path in chunks of `chunk` bytes. */
 static int
 put_chunks(const char *path, const void *buf, size_t n, size_t chunk,
@@ -179,7 +174,7 @@ static int
 live(const char *path)
 {
 	struct store_file f;
-	int r = store_file_get(fx.s, path, &f);
+	int r = store_file_load(fx.s, path, &f);
 
 	if (r < 0)
 		return r;
@@ -194,7 +189,7 @@ seq_of(const char *path)
 	struct store_file f;
 	int64_t seq = -1;
 
-	if (store_file_get(fx.s, path, &f) == 0)
+	if (store_file_load(fx.s, path, &f) == 0)
 		seq = f.seq;
 	store_file_clear(&f);
 	return seq;
@@ -212,10 +207,10 @@ check(const char *path, enum store_ftype type, uint32_t mode, int64_t mtime,
 	int r;
 
 	EXPECT_INT(lstat_rel(path, &st), 0);
-	EXPECT_INT(mtime_of(&st), mtime);
+	EXPECT_INT(util_ts_ns(st.st_mtim), mtime);
 	if (type != STORE_SYMLINK)
 		EXPECT_INT(st.st_mode & 07777, mode);
-	EXPECT_INT(store_file_get(fx.s, path, &f), 0);
+	EXPECT_INT(store_file_load(fx.s, path, &f), 0);
 	r = f.deleted == 0 && f.type == type && f.mtime_ns == mtime &&
 	    f.mode == (st.st_mode & 07777);
 	if (type == STORE_FILE) {

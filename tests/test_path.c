@@ -122,6 +122,35 @@ t_join_and_temp_names(void)
 	return 0;
 }
 
+/* The border check: path_check_relative() plus no temp component at any
+ * depth (path_is_temp looks at the last one only). */
+static int
+t_check_synced_refuses_temp_anywhere(void)
+{
+	static const struct {
+		const char *path;
+		int want;
+	} cases[] = {
+		{"a/b.txt", 0},
+		{".xmpp-sync-tmp", 0},		/* not the whole prefix */
+		{"a/x.xmpp-sync-tmp.1", 0},	/* not at the start */
+		{".xmpp-sync-tmp.1", -EINVAL},
+		{"a/.xmpp-sync-tmp.1", -EINVAL},
+		{".xmpp-sync-tmp.1/a", -EINVAL},
+		{"a/.xmpp-sync-tmp.1/b", -EINVAL},
+		{"../a", -EINVAL},
+		{"a\nb", -EINVAL},
+		{"", -EINVAL},
+		{NULL, -EINVAL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		EXPECT(path_check_synced(cases[i].path) == cases[i].want,
+		    "case %zu (%s): want %d", i,
+		    cases[i].path ? cases[i].path : "NULL", cases[i].want);
+	return 0;
+}
+
 /* ---- globs --------------------------------------------------------- */
 
 struct glob_case {
@@ -348,6 +377,8 @@ static const struct unit_test tests[] = {
 	{"check_relative_table", t_check_relative_table},
 	{"check_relative_length_limits", t_check_relative_length_limits},
 	{"join_and_temp_names", t_join_and_temp_names},
+	{"check_synced_refuses_temp_anywhere",
+	 t_check_synced_refuses_temp_anywhere},
 	{"glob_match_table", t_glob_match_table},
 	{"ignored_checks_parents_table", t_ignored_checks_parents_table},
 	{"open_beneath_refuses_symlink_escapes",

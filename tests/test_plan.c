@@ -252,6 +252,14 @@ set_mtime(const char *rel, int64_t ns)
 	return utimensat(AT_FDCWD, P(rel), ts, AT_SYMLINK_NOFOLLOW);
 }
 
+/* What the master does with a watcher event for path: admit it at the
+ * border, then record it. */
+static int
+changed(const char *path, int is_dir)
+{
+	return plan_admit(fx.p, path, is_dir) ? plan_path_changed(fx.p, path) : 0;
+}
+
 /* Makes the change on disk, then reports it the way the watcher does.
  * Every written file gets a new mtime, so a rewrite within one clock tick
  * still looks changed. Returns the planner's result, or -errno. */
@@ -263,27 +271,31 @@ step_run(const struct step *s)
 		if (tu_write_file(P(s->a), s->b, strlen(s->b), 0644) < 0 ||
 		    set_mtime(s->a, fx.clock += 1000000) < 0)
 			return -errno;
-		return plan_path_changed(fx.p, s->a);
+		return changed(s->a, 0);
 	case MKDIR:
 		if (mkdir(P(s->a), 0755) < 0)
 			return -errno;
-		return plan_path_changed(fx.p, s->a);
+		return changed(s->a, 1);
 	case LINK:
 		if (symlink(s->b, P(s->a)) < 0)
 			return -errno;
-		return plan_path_changed(fx.p, s->a);
+		return changed(s->a, 0);
 	case RM:
 		if (tu_rmtree(P(s->a)) < 0)
 			return -EIO;
-		return plan_path_changed(fx.p, s->a);
-	case MV:
+		return changed(s->a, 0);
+	case MV: {
+		struct stat st;
+		int is_dir;
 		if (rename(P(s->a), P(s->b)) < 0)
 			return -errno;
-		return plan_renamed(fx.p, s->a, s->b);
+		is_dir = lstat(P(s->b), &st) == 0 && S_ISDIR(st.st_mode);
+		return plan_event_renamed(fx.p, s->a, s->b, is_dir);
+	}
 	case CHMOD:
 		if (chmod(P(s->a), (mode_t)strtol(s->b, NULL, 8)) < 0)
 			return -errno;
-		return plan_path_changed(fx.p, s->a);
+		return changed(s->a, 0);
 	case SYNCED:
 		return slave_synced();
 	case END:
@@ -453,7 +465,7 @@ t_queued_op_carries_latest_seq(void)
 	EXPECT_INT(setup(1), 0);
 	for (const struct step *s = st; s->op != END; s++)
 		EXPECT_INT(step_run(s), 0);
-	EXPECT_INT(store_file_get(fx.s, "a", &f), 0);
+	EXPECT_INT(store_file_load(fx.s, "a", &f), 0);
 	EXPECT_INT(f.seq, 3);
 	store_file_clear(&f);
 	EXPECT_INT(store_outbox_next(fx.s, SLAVE, 10, find_seq, &q), 0);
@@ -485,24 +497,32 @@ t_every_active_slave_gets_the_op(void)
 	return 0;
 }
 
+/* The border refuses unsafe names and reports ignored ones; a rename
+ * onto an unsafe name is the deletion of its source for the slaves. */
 static int
-t_renamed_refuses_unsafe_paths(void)
+t_border_refuses_unsafe_paths(void)
 {
 	static const char *const bad[] = {"../x", "/abs", "a//b", "a/./b", "",
-	    "a/"};
+	    "a/", ".xmpp-sync-tmp.1", "d/.xmpp-sync-tmp.1/x"};
 
 	EXPECT_INT(setup(1), 0);
 	EXPECT_INT(tu_write_file(P("a"), "1", 1, 0644), 0);
 	EXPECT_INT(plan_path_changed(fx.p, "a"), 0);
 	EXPECT_INT(slave_synced(), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		EXPECT_INT(plan_renamed(fx.p, "a", bad[i]), -EINVAL);
-		EXPECT_INT(plan_renamed(fx.p, bad[i], "a"), -EINVAL);
-		/* path_changed skips them: nothing recorded, nothing queued */
-		EXPECT_INT(plan_path_changed(fx.p, bad[i]), 0);
+		EXPECT_INT(plan_path_check(fx.p, bad[i], 0), -EINVAL);
+		EXPECT_INT(plan_admit(fx.p, bad[i], 0), 0);
+		EXPECT_INT(changed(bad[i], 0), 0);
 	}
+	EXPECT_INT(plan_path_check(fx.p, "x.o", 0), -EPERM);
+	EXPECT_INT(plan_path_check(fx.p, "cache", 1), -EPERM);
+	EXPECT_INT(plan_path_check(fx.p, "cache", 0), 0);
+	EXPECT_INT(plan_path_check(fx.p, "a", 0), 0);
 	EXPECT_STR(index_text(), "a");
 	EXPECT_STR(outbox(), "");
+	EXPECT_INT(rename(P("a"), P("a.o")), 0);
+	EXPECT_INT(plan_event_renamed(fx.p, "a", "../a", 0), 0);
+	EXPECT_STR(outbox(), "delete a");
 	return 0;
 }
 
@@ -518,11 +538,9 @@ t_hash_needed_only_for_changed_regular_files(void)
 	EXPECT_INT(symlink("a", P("l")), 0);
 	EXPECT_INT(plan_hash_needed(fx.p, "a", &size), 1);
 	EXPECT_INT(size, 5);
-	EXPECT_INT(plan_hash_needed(fx.p, "x.o", &size), 0);
 	EXPECT_INT(plan_hash_needed(fx.p, "d", &size), 0);
 	EXPECT_INT(plan_hash_needed(fx.p, "l", &size), 0);
 	EXPECT_INT(plan_hash_needed(fx.p, "missing", &size), 0);
-	EXPECT_INT(plan_hash_needed(fx.p, "../a", &size), 0);
 	EXPECT_INT(plan_path_changed(fx.p, "a"), 0);
 	EXPECT_INT(plan_hash_needed(fx.p, "a", &size), 0);
 	EXPECT_INT(tu_write_file(P("a"), "hello!", 6, 0644), 0);
@@ -548,7 +566,7 @@ t_path_hashed_uses_given_checksum_or_says_again(void)
 	EXPECT_INT(plan_path_hashed(fx.p, "big", 10, mt + 1, sha), -EAGAIN);
 	EXPECT_STR(outbox(), "");
 	EXPECT_INT(plan_path_hashed(fx.p, "big", 10, mt, sha), 0);
-	EXPECT_INT(store_file_get(fx.s, "big", &f), 0);
+	EXPECT_INT(store_file_load(fx.s, "big", &f), 0);
 	EXPECT(f.has_sha256 && memcmp(f.sha256, sha, 32) == 0,
 	    "the index holds the checksum computed elsewhere");
 	EXPECT_INT(f.size, 10);
@@ -904,7 +922,7 @@ static const struct unit_test tests[] = {
 	T(rename_of_dir_with_pending_child_moves_child),
 	T(queued_op_carries_latest_seq),
 	T(every_active_slave_gets_the_op),
-	T(renamed_refuses_unsafe_paths),
+	T(border_refuses_unsafe_paths),
 	T(hash_needed_only_for_changed_regular_files),
 	T(path_hashed_uses_given_checksum_or_says_again),
 	T(fanout_queues_scanned_changes_once),

@@ -171,7 +171,7 @@ compare_with_sha256sum(struct tree *t, int *n)
 		char *path = line + 64 + 2 + 2;	/* "<hex>  ./path\n" */
 
 		path[strcspn(path, "\n")] = '\0';
-		if (store_file_get(t->s, path, &f) < 0) {
+		if (store_file_load(t->s, path, &f) < 0) {
 			printf("  %s: not in the store\n", path);
 			bad++;
 			continue;
@@ -199,11 +199,11 @@ t_first_scan_matches_sha256sum(void)
 	EXPECT_INT(tree_make(&t), 0);
 	r = scan_run(t.s, &t.o, &st);
 	cmp = compare_with_sha256sum(&t, &n);
-	int junk = store_file_get(t.s, "junk.tmp", &f);
-	int junk2 = store_file_get(t.s, "d1/x.tmp", &f);
-	int cache = store_file_get(t.s, "cache", &f);
-	int tmp = store_file_get(t.s, ".xmpp-sync-tmp.abc", &f);
-	int tmp2 = store_file_get(t.s, "d2/.xmpp-sync-tmp.def", &f);
+	int junk = store_file_load(t.s, "junk.tmp", &f);
+	int junk2 = store_file_load(t.s, "d1/x.tmp", &f);
+	int cache = store_file_load(t.s, "cache", &f);
+	int tmp = store_file_load(t.s, ".xmpp-sync-tmp.abc", &f);
+	int tmp2 = store_file_load(t.s, "d2/.xmpp-sync-tmp.def", &f);
 	tree_free(&t);
 	printf("# %d checksums equal to sha256sum; %lld files, %lld bytes "
 	    "hashed\n", n, (long long)st.files_hashed,
@@ -240,11 +240,11 @@ t_symlinks_stored_not_followed(void)
 	crypto_init();
 	EXPECT_INT(tree_make(&t), 0);
 	EXPECT_INT(scan_run(t.s, &t.o, &st), 0);
-	rl = store_file_get(t.s, "link", &l);
-	ro = store_file_get(t.s, "outside", &o);
+	rl = store_file_load(t.s, "link", &l);
+	ro = store_file_load(t.s, "outside", &o);
 	/* nothing below "outside/" may be recorded */
 	struct store_file tmp;
-	n_out = store_file_get(t.s, "outside/xs-test", &tmp) == 0;
+	n_out = store_file_load(t.s, "outside/xs-test", &tmp) == 0;
 	tree_free(&t);
 	EXPECT_INT(rl, 0);
 	EXPECT_INT(l.type, STORE_SYMLINK);
@@ -321,7 +321,7 @@ t_modified_file_alone_rehashed(void)
 	EXPECT_INT(sha256sum_of(p, want), 0);
 	EXPECT_INT(scan_run(t.s, &t.o, &st), 0);
 	file_path(p, sizeof(p), NULL, 13);
-	EXPECT_INT(store_file_get(t.s, p, &f), 0);
+	EXPECT_INT(store_file_load(t.s, p, &f), 0);
 	hex(f.sha256, got);
 	EXPECT(f.seq > seq0, "seq %lld not after %lld", (long long)f.seq,
 	    (long long)seq0);
@@ -408,7 +408,7 @@ t_unreadable_file_skipped_and_kept(void)
 	EXPECT_INT(write_file(p, 10, &seed), 0);	/* changed ... */
 	EXPECT_INT(chmod(p, 0), 0);			/* ... unreadable */
 	r = scan_run(t.s, &t.o, &st);
-	int g = store_file_get(t.s, rel, &f);
+	int g = store_file_load(t.s, rel, &f);
 	tree_free(&t);
 	EXPECT_INT(r, 0);
 	EXPECT_INT(st.skipped, 1);

@@ -132,7 +132,7 @@ t_v1_db_migrates_keeping_data(void)
 	EXPECT_INT(tdb_open(&t), 0);
 	EXPECT_INT(raw_exec(t.path, v1_schema), SQLITE_OK);
 	EXPECT_INT(store_open(t.path, &t.s), 0);
-	EXPECT_INT(store_file_get(t.s, "old/dir", &f), 0);
+	EXPECT_INT(store_file_load(t.s, "old/dir", &f), 0);
 	EXPECT_INT(f.type, STORE_DIR);
 	EXPECT_INT(f.seq, 1);
 	store_file_clear(&f);
@@ -168,7 +168,7 @@ t_v1_db_migrates_to_sha256_index(void)
 	    "abababababababababababababababab" "', 3);"
 	    "UPDATE meta SET value = 4 WHERE key = 'next_seq';"), SQLITE_OK);
 	EXPECT_INT(store_open(t.path, &t.s), 0);
-	r = store_file_find_sha256(t.s, sha, &f);
+	r = store_file_load_by_sha256(t.s, sha, &f);
 	char *got = f.path ? strdup(f.path) : NULL;
 	int64_t size = f.size;
 	store_file_clear(&f);
@@ -256,12 +256,12 @@ t_meta_roundtrip(void)
 
 	EXPECT_INT(tdb_open(&t), 0);
 	EXPECT_INT(store_open(t.path, &t.s), 0);
-	EXPECT_INT(store_meta_get(t.s, STORE_META_ROLE, &v), -ENOENT);
+	EXPECT_INT(store_meta_dup(t.s, STORE_META_ROLE, &v), -ENOENT);
 	EXPECT_INT(store_meta_set(t.s, STORE_META_ROLE, "slave"), 0);
 	EXPECT_INT(store_meta_set_int(t.s, STORE_META_MASTER_SEQ, 1234), 0);
 	EXPECT_INT(store_meta_get_int(t.s, STORE_META_MASTER_SEQ, &n), 0);
 	EXPECT_INT(store_meta_get_int(t.s, STORE_META_ROLE, &n), -EINVAL);
-	EXPECT_INT(store_meta_get(t.s, STORE_META_ROLE, &v), 0);
+	EXPECT_INT(store_meta_dup(t.s, STORE_META_ROLE, &v), 0);
 	tdb_close(&t);
 	EXPECT_STR(v, "slave");
 	free(v);
@@ -285,9 +285,9 @@ t_nested_rollback_undoes_inner_only(void)
 	EXPECT_INT(store_rollback(t.s), 0);
 	EXPECT_INT(store_commit(t.s), 0);
 	EXPECT_INT(store_commit(t.s), -EINVAL);
-	ra = store_file_get(t.s, "a", &f);
+	ra = store_file_load(t.s, "a", &f);
 	store_file_clear(&f);
-	rb = store_file_get(t.s, "b", &f);
+	rb = store_file_load(t.s, "b", &f);
 	tdb_close(&t);
 	EXPECT_INT(ra, 0);
 	EXPECT_INT(rb, -ENOENT);
@@ -409,7 +409,7 @@ t_recreate_after_tombstone_is_added(void)
 	EXPECT_INT(store_open(t.path, &t.s), 0);
 	EXPECT_INT(store_file_put(t.s, &f, NULL, NULL), 0);
 	EXPECT_INT(store_file_delete(t.s, "a", &del), 0);
-	EXPECT_INT(store_file_get(t.s, "a", &g), 0);
+	EXPECT_INT(store_file_load(t.s, "a", &g), 0);
 	EXPECT_INT(g.deleted, 1);
 	store_file_clear(&g);
 	EXPECT_INT(store_file_put(t.s, &f, &c, &s), 0);
@@ -522,13 +522,13 @@ t_find_sha256_live_files_only(void)
 	EXPECT_INT(store_file_put(t.s, &a, NULL, NULL), 0);
 	EXPECT_INT(store_file_put(t.s, &b, NULL, NULL), 0);
 	EXPECT_INT(store_file_delete(t.s, "y", NULL), 0);
-	r1 = store_file_find_sha256(t.s, want, &f);
+	r1 = store_file_load_by_sha256(t.s, want, &f);
 	char *got = f.path ? strdup(f.path) : NULL;
 	int64_t size = f.size;
 	store_file_clear(&f);
-	r2 = store_file_find_sha256(t.s, other, &f);
+	r2 = store_file_load_by_sha256(t.s, other, &f);
 	EXPECT_INT(store_file_delete(t.s, "z", NULL), 0);
-	r3 = store_file_find_sha256(t.s, want, &f);
+	r3 = store_file_load_by_sha256(t.s, want, &f);
 	tdb_close(&t);
 	EXPECT_INT(r1, 0);
 	EXPECT_STR(got, "z");		/* y is a tombstone */
@@ -575,7 +575,7 @@ t_slaves_add_remove_list_duplicate(void)
 	    all), 0);
 	EXPECT_INT(store_slave_applied(t.s, "b@example.org", 42, 1000), 0);
 	EXPECT_INT(store_slave_applied(t.s, "b@example.org", 7, 1001), 0);
-	EXPECT_INT(store_slave_get(t.s, "b@example.org", &sl), 0);
+	EXPECT_INT(store_slave_load(t.s, "b@example.org", &sl), 0);
 	tdb_close(&t);
 	const char *pact = act, *pall = all;
 	EXPECT_STR(pact, "a@example.org b@example.org");
@@ -607,8 +607,8 @@ t_slave_readd_after_remove_starts_over(void)
 	    STORE_OP_PUT, 1, NULL, 0), 0);
 	EXPECT_INT(store_slave_remove(t.s, "a@example.org"), 0);
 	EXPECT_INT(store_slave_add(t.s, "a@example.org", "FP"), 0);
-	EXPECT_INT(store_slave_get(t.s, "a@example.org", &sl), 0);
-	rk = store_peer_key_get(t.s, "a@example.org", &k);
+	EXPECT_INT(store_slave_load(t.s, "a@example.org", &sl), 0);
+	rk = store_peer_key_load(t.s, "a@example.org", &k);
 	int64_t n = -1;
 	EXPECT_INT(store_outbox_count(t.s, "a@example.org", &n), 0);
 	tdb_close(&t);
@@ -637,18 +637,18 @@ t_key_pin_get_change(void)
 	EXPECT_INT(tdb_open(&t), 0);
 	EXPECT_INT(store_open(t.path, &t.s), 0);
 	EXPECT_INT(store_slave_add(t.s, "s@example.org", NULL), 0);
-	EXPECT_INT(store_peer_key_get(t.s, "s@example.org", &k), -ENOENT);
+	EXPECT_INT(store_peer_key_load(t.s, "s@example.org", &k), -ENOENT);
 	EXPECT_INT(store_peer_key_mark_changed(t.s, "s@example.org", x, e),
 	    -ENOENT);
 	EXPECT_INT(store_peer_key_pin(t.s, "s@example.org", x, e), 0);
-	EXPECT_INT(store_peer_key_get(t.s, "s@example.org", &k), 0);
+	EXPECT_INT(store_peer_key_load(t.s, "s@example.org", &k), 0);
 	EXPECT(memcmp(k.x25519, x, 32) == 0 && memcmp(k.ed25519, e, 32) == 0,
 	    "pinned keys differ");
 	EXPECT_INT(k.changed, 0);
 	EXPECT_INT(store_peer_key_mark_changed(t.s, "s@example.org", x2, e2),
 	    0);
-	EXPECT_INT(store_peer_key_get(t.s, "s@example.org", &k2), 0);
-	EXPECT_INT(store_slave_get(t.s, "s@example.org", &sl), 0);
+	EXPECT_INT(store_peer_key_load(t.s, "s@example.org", &k2), 0);
+	EXPECT_INT(store_slave_load(t.s, "s@example.org", &sl), 0);
 	EXPECT_INT(sl.key_state, STORE_KEY_CHANGED);
 	store_slave_clear(&sl);
 	EXPECT_INT(k2.changed, 1);
@@ -657,8 +657,8 @@ t_key_pin_get_change(void)
 	    memcmp(k2.new_ed25519, e2, 32) == 0, "offered keys not kept");
 	/* the operator accepts the new key */
 	EXPECT_INT(store_peer_key_pin(t.s, "s@example.org", x2, e2), 0);
-	EXPECT_INT(store_peer_key_get(t.s, "s@example.org", &k2), 0);
-	EXPECT_INT(store_slave_get(t.s, "s@example.org", &sl), 0);
+	EXPECT_INT(store_peer_key_load(t.s, "s@example.org", &k2), 0);
+	EXPECT_INT(store_slave_load(t.s, "s@example.org", &sl), 0);
 	tdb_close(&t);
 	EXPECT_INT(sl.key_state, STORE_KEY_PINNED);
 	store_slave_clear(&sl);
@@ -903,7 +903,7 @@ static const struct unit_test tests[] = {
 	 t_slaves_add_remove_list_duplicate},
 	{"slave_readd_after_remove_starts_over",
 	 t_slave_readd_after_remove_starts_over},
-	{"key_pin_get_change", t_key_pin_get_change},
+	{"key_pin_load_change", t_key_pin_get_change},
 	{"outbox_compaction_table", t_outbox_compaction_table},
 	{"outbox_done_keeps_newer_change", t_outbox_done_keeps_newer_change},
 	{"outbox_sent_entry_is_not_cancelled",

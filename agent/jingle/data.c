@@ -16,22 +16,16 @@
 
 #include "agent/jingle/jingle_int.h"
 #include "agent/log.h"
+#include "util/util.h"
 
 #define ROUNDS_PER_EVENT 16  /* chunks per readiness callback: fairness */
 
 int
 jingle_buf_put(struct jingle_buf *b, const void *p, size_t n)
 {
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n)
-			cap *= 2;
-		unsigned char *d = realloc(b->data, cap);
-		if (d == NULL)
-			return -ENOMEM;
-		b->data = d;
-		b->cap = cap;
-	}
+	if (n > SIZE_MAX - b->len ||
+	    util_grow(&b->data, b->len + n, &b->cap, 4096) < 0)
+		return -ENOMEM;
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;

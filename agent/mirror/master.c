@@ -9,14 +9,15 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "sync/hasher.h"
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
+#include "sync/hasher.h"
 #include "sync/plan.h"
 #include "sync/scan.h"
 #include "sync/watch.h"
+#include "util/util.h"
 
 #define RETRY_MS 5000
 /* Files at least this large are hashed on the worker thread; a smaller
@@ -43,8 +44,10 @@ slave_find(struct mirror *m, const char *bare)
 	return NULL;
 }
 
+/* The slave bare, added if new. Returns it (owned by m), or NULL when the
+ * table is full or memory is short. */
 static struct mslave *
-slave_get(struct mirror *m, const char *bare)
+slave_find_or_add(struct mirror *m, const char *bare)
 {
 	struct mslave *ms = slave_find(m, bare);
 
@@ -195,14 +198,8 @@ on_manifest(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	    e = xmpp_stanza_get_next(e)) {
 		if (!xmpp_stanza_is_tag(e))
 			continue;
-		if (ms->nman == ms->capman) {
-			size_t cap = ms->capman ? ms->capman * 2 : 512;
-			struct plan_entry *v = realloc(ms->man, cap * sizeof(*v));
-			if (v == NULL)
-				return 0;
-			ms->man = v;
-			ms->capman = cap;
-		}
+		if (util_grow(&ms->man, ms->nman + 1, &ms->capman, 512) < 0)
+			return 0;
 		if (sync_entry_parse(e, &ms->man[ms->nman]) == 0)
 			ms->nman++;
 	}
@@ -242,7 +239,7 @@ on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	}
 	h = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
 	state = h ? xmpp_stanza_get_attribute(h, "state") : NULL;
-	if (store_slave_get(m->env.st, ms->jid, &sl) == 0) {
+	if (store_slave_load(m->env.st, ms->jid, &sl) == 0) {
 		never = sl.applied_seq == 0;
 		store_slave_clear(&sl);
 	}
@@ -275,7 +272,8 @@ void
 mirror_master_peer(struct mirror *m, const char *bare, const char *full,
     int trusted)
 {
-	struct mslave *ms = trusted ? slave_get(m, bare) : slave_find(m, bare);
+	struct mslave *ms = trusted ? slave_find_or_add(m, bare) :
+	    slave_find(m, bare);
 
 	if (ms == NULL)
 		return;
@@ -319,7 +317,7 @@ add_op(const struct store_op *op, void *arg)
 	if (inflight_has(ms, op->path))
 		return 0;
 	if (op->kind != STORE_OP_DELETE && op->kind != STORE_OP_RMDIR) {
-		if (store_file_get(bc->m->env.st, op->path, &f) < 0)
+		if (store_file_load(bc->m->env.st, op->path, &f) < 0)
 			return 0;
 		have = !f.deleted;
 		if (have) {
@@ -428,8 +426,9 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 {
 	struct jingle_file f = {.name = ms->batch[i].path,
 	    .size = ms->batch[i].size, .has_hash = 1,
-	    .mtime = ms->batch[i].mtime_ns / 1000000000};
+	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
+	int r;
 
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
 	if (x == NULL || (x->path = strdup(ms->batch[i].path)) == NULL ||
@@ -443,8 +442,9 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	snprintf(x->jid, sizeof(x->jid), "%s", ms->jid);
 	x->seq = ms->batch[i].seq;
 	ms->inflight_seq[ms->ninflight++] = x->seq;
-	if (jingle_send(m->jingle, ms->full, &f, x) < 0) {
-		log_warn("cannot send %s to %s", x->path, ms->full);
+	if ((r = jingle_send(m->jingle, ms->full, &f, x)) < 0) {
+		log_warn("cannot send %s to %s: %s", x->path, ms->full,
+		    strerror(-r));
 		inflight_drop(ms, x->path);
 		free(x->path);
 		free(x);
@@ -458,7 +458,7 @@ resend_whole(struct mirror *m, struct mslave *ms, const char *path)
 {
 	struct store_file f;
 
-	if (store_file_get(m->env.st, path, &f) < 0)
+	if (store_file_load(m->env.st, path, &f) < 0)
 		return;
 	if (!f.deleted)
 		store_outbox_enqueue(m->env.st, ms->jid, path, f.type == STORE_DIR ?
@@ -511,8 +511,7 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 }
 
 void
-mirror_master_done(struct mirror *m, const struct jingle_info *in, int err,
-    enum jingle_reason reason, const char *text)
+mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 {
 	struct xfer *x = in->cookie;
 	struct mslave *ms = x ? slave_find(m, x->jid) : NULL;
@@ -526,9 +525,10 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err,
 		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
 		    (unsigned long long)in->file->size);
 	} else {
-		log_warn("sending %s to %s failed: %s%s%s; will retry", x->path,
-		    in->peer, jingle_reason_name(reason), text ? ": " : "",
-		    text ? text : "");
+		/* the engine has logged how the session ended, with its
+		 * reason: this is only what follows */
+		log_debug("%s stays in the outbox of %s; retrying in %d s",
+		    x->path, x->jid, RETRY_MS / 1000);
 		store_outbox_failed(m->env.st, x->jid, x->path);
 		if (ms)
 			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
@@ -561,6 +561,25 @@ rescan(struct mirror *m, const char *why)
 }
 
 static void
+changed(struct mirror *m, const struct watch_event *ev)
+{
+	int64_t size = 0;
+
+	if (ev->path[0] == '\0' || !plan_admit(m->plan, ev->path, ev->is_dir))
+		return;
+	if (m->hasher && (ev->kind == WATCH_CHANGED || ev->kind == WATCH_ATTRIB)) {
+		/* a result for a busy path is checked against the file as
+		 * it is then, and hashed again if it moved on */
+		if (hasher_busy(m->hasher, ev->path))
+			return;
+		if (plan_hash_needed(m->plan, ev->path, &size) &&
+		    size >= ASYNC_HASH_MIN && hasher_submit(m->hasher, ev->path) == 0)
+			return;
+	}
+	plan_path_changed(m->plan, ev->path);
+}
+
+static void
 on_event(const struct watch_event *ev, void *arg)
 {
 	struct mirror *m = arg;
@@ -569,7 +588,7 @@ on_event(const struct watch_event *ev, void *arg)
 	    ev->old_path ? " from " : "", ev->old_path ? ev->old_path : "");
 	switch (ev->kind) {
 	case WATCH_RENAMED:
-		plan_renamed(m->plan, ev->old_path, ev->path);
+		plan_event_renamed(m->plan, ev->old_path, ev->path, ev->is_dir);
 		break;
 	case WATCH_RESCAN:
 		rescan(m, "events were lost");
@@ -581,20 +600,7 @@ on_event(const struct watch_event *ev, void *arg)
 		    DEGRADED_RESCAN_MS / 1000);
 		break;
 	default:
-		if (ev->path[0] == '\0')
-			break;
-		if (m->hasher && (ev->kind == WATCH_CHANGED || ev->kind == WATCH_ATTRIB)) {
-			int64_t size = 0;
-			/* a result for a busy path is checked against the
-			 * file as it is then, and hashed again if it moved on */
-			if (hasher_busy(m->hasher, ev->path))
-				break;
-			if (plan_hash_needed(m->plan, ev->path, &size) &&
-			    size >= ASYNC_HASH_MIN &&
-			    hasher_submit(m->hasher, ev->path) == 0)
-				break;
-		}
-		plan_path_changed(m->plan, ev->path);
+		changed(m, ev);
 		break;
 	}
 }
@@ -607,15 +613,52 @@ on_hashed(const struct hasher_result *r, void *arg)
 
 	log_debug("hashed %s (%lld bytes) on the worker thread", r->path,
 	    (long long)r->size);
-	if (r->err < 0)
+	if (r->err == -EAGAIN)
+		e = -EAGAIN;	/* written to while being read */
+	else if (r->err < 0)
 		e = plan_path_changed(m->plan, r->path);
 	else
 		e = plan_path_hashed(m->plan, r->path, r->size, r->mtime_ns,
 		    r->sha256);
 	if (e == -EAGAIN)
 		hasher_submit(m->hasher, r->path);
+}
+
+/* New changes may be queued: give every slave its next batch. */
+static void
+pump_all(struct mirror *m)
+{
 	for (size_t i = 0; i < m->nslaves; i++)
 		pump(m, m->slaves[i]);
+}
+
+static void
+on_hasher_fd(struct loop *l, int fd, unsigned ev, void *arg)
+{
+	struct mirror *m = arg;
+
+	(void)l;
+	(void)fd;
+	(void)ev;
+	if (hasher_process(m->hasher, on_hashed, m) > 0)
+		pump_all(m);
+}
+
+/* Large files are hashed off the loop; without the thread they are
+ * hashed on it, which only costs latency. */
+static void
+start_hasher(struct mirror *m)
+{
+	int r = hasher_new(plan_rootfd(m->plan), &m->hasher);
+
+	if (r == 0 && (r = loop_fd_add(m->env.loop, hasher_fd(m->hasher),
+	    LOOP_READ, on_hasher_fd, m)) < 0) {
+		hasher_free(m->hasher);
+		m->hasher = NULL;
+	}
+	if (r < 0)
+		log_warn("cannot start the hashing thread (%s): large files are "
+		    "hashed on the event loop", strerror(-r));
 }
 
 static void
@@ -627,8 +670,7 @@ on_watch_fd(struct loop *l, int fd, unsigned ev, void *arg)
 	(void)fd;
 	(void)ev;
 	watch_process(m->watch, on_event, m);
-	for (size_t i = 0; i < m->nslaves; i++)
-		pump(m, m->slaves[i]);
+	pump_all(m);
 }
 
 static long
@@ -639,8 +681,7 @@ watch_timer(struct loop *l, void *arg)
 
 	(void)l;
 	if (watch_flush_due(m->watch, on_event, m) > 0)
-		for (size_t i = 0; i < m->nslaves; i++)
-			pump(m, m->slaves[i]);
+		pump_all(m);
 	t = watch_next_timeout_ms(m->watch);
 	return t < 0 ? 250 : t < 10 ? 10 : t;
 }
@@ -670,19 +711,20 @@ mirror_master_new(struct mirror *m)
 	    c->nignore, &m->plan)) < 0)
 		return r;
 	/* watch first, then scan: nothing that changes in between is missed */
-	r = watch_new(c->dir, c->ignore, c->nignore, &m->watch);
-	if (r < 0) {
-		log_warn("cannot watch %s: %s; falling back to a full rescan every "
-		    "%d s", c->dir, strerror(-r), DEGRADED_RESCAN_MS / 1000);
+	if (watch_new(c->dir, c->ignore, c->nignore, &m->watch) < 0) {
+		/* the watcher has said why */
+		log_warn("falling back to a full rescan of %s every %d s",
+		    c->dir, DEGRADED_RESCAN_MS / 1000);
 		m->degraded = 1;
 	} else if ((r = loop_fd_add(m->env.loop, watch_fd(m->watch), LOOP_READ,
 	    on_watch_fd, m)) < 0 ||
-	    (m->watch_timer = loop_timer_add(m->env.loop, 250, watch_timer, m)) < 0)
-		return r < 0 ? r : (int)m->watch_timer;
-	if ((r = hasher_new(m->env.loop, plan_rootfd(m->plan), on_hashed, m,
-	    &m->hasher)) < 0)
-		log_warn("cannot start the hashing thread (%s): large files are "
-		    "hashed on the event loop", strerror(-r));
+	    (r = (int)(m->watch_timer = loop_timer_add(m->env.loop, 250,
+	    watch_timer, m))) < 0) {
+		log_error("cannot add the watcher to the event loop: %s",
+		    strerror(-r));
+		return r;
+	}
+	start_hasher(m);
 	rescan(m, "start");
 	return 0;
 }
@@ -690,7 +732,10 @@ mirror_master_new(struct mirror *m)
 void
 mirror_master_free(struct mirror *m)
 {
-	hasher_free(m->hasher);
+	if (m->hasher) {
+		loop_fd_del(m->env.loop, hasher_fd(m->hasher));
+		hasher_free(m->hasher);
+	}
 	if (m->watch) {
 		loop_fd_del(m->env.loop, watch_fd(m->watch));
 		loop_timer_del(m->env.loop, m->watch_timer);

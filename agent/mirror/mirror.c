@@ -228,24 +228,24 @@ on_done(void *arg, const struct jingle_info *in, int err,
 {
 	struct mirror *m = arg;
 
+	(void)reason;
+	(void)text;
 	mirror_pending_drop(m, in->sid);
 	if (in->sending) {
 		if (err == 0) {
 			m->files_sent++;
 			m->bytes_sent += in->file ? in->file->size : 0;
 		}
-		mirror_master_done(m, in, err, reason, text);
+		mirror_master_done(m, in, err);
 		return;
 	}
+	/* a failure needs no line here: the engine has logged how the
+	 * session ended, with its reason */
 	if (err == 0) {
 		m->files_received++;
 		m->bytes_received += in->file ? in->file->size : 0;
 		log_info("received %s (%llu bytes, verified)", in->file->name,
 		    (unsigned long long)in->file->size);
-	} else {
-		log_warn("transfer of %s from %s failed: %s%s%s",
-		    in->file ? in->file->name : "?", in->peer,
-		    jingle_reason_name(reason), text ? ": " : "", text ? text : "");
 	}
 }
 

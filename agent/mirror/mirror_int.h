@@ -44,9 +44,10 @@ const char *sync_kind_name(enum store_op_kind k);
 int sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
     const struct sync_op *o);
 
-/* Reads an <op/> element into o (strings borrowed from el). Checks every
- * path with path_check_relative and every number's range. Returns 0 or
- * -EINVAL with *why set to a static description. */
+/* Reads an <op/> element into o (strings borrowed from el). The border
+ * for paths from the master: checks every path with path_check_synced()
+ * and every number's range. Returns 0 or -EINVAL with *why set to a
+ * static description. */
 int sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why);
 
 /* Adds a manifest entry <e p= y='f|d|l' s= h= m= t= l=/> for f under
@@ -55,7 +56,9 @@ int sync_entry_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
     const struct store_file *f);
 
 /* Reads a manifest entry; strings in *out are copied (free with
- * plan_entries_clear()). Returns 0 or -EINVAL/-ENOMEM. */
+ * plan_entries_clear()). The border for paths from a slave: checks the
+ * path with path_check_synced() and every number's range. Returns 0 or
+ * -EINVAL/-ENOMEM. */
 struct plan_entry;
 int sync_entry_parse(xmpp_stanza_t *el, struct plan_entry *out);
 
@@ -145,7 +148,7 @@ void mirror_master_peer(struct mirror *m, const char *bare, const char *full,
     int trusted);
 void mirror_master_tick(struct mirror *m);
 void mirror_master_done(struct mirror *m, const struct jingle_info *in,
-    int err, enum jingle_reason reason, const char *text);
+    int err);
 
 /* mirror_slave.c */
 int mirror_slave_new(struct mirror *m);

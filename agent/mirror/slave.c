@@ -15,6 +15,7 @@
 #include "sync/path.h"
 #include "sync/plan.h"
 #include "sync/scan.h"
+#include "util/util.h"
 
 static struct expect *
 expect_find(struct mirror *m, const char *path)
@@ -42,14 +43,8 @@ expect_add(struct mirror *m, const struct sync_op *o)
 	struct expect *e = expect_find(m, o->path);
 
 	if (e == NULL) {
-		if (m->nexpect == m->capexpect) {
-			size_t cap = m->capexpect ? m->capexpect * 2 : 64;
-			struct expect *v = realloc(m->expect, cap * sizeof(*v));
-			if (v == NULL)
-				return -ENOMEM;
-			m->expect = v;
-			m->capexpect = cap;
-		}
+		if (util_grow(&m->expect, m->nexpect + 1, &m->capexpect, 64) < 0)
+			return -ENOMEM;
 		e = &m->expect[m->nexpect];
 		if ((e->path = strdup(o->path)) == NULL)
 			return -ENOMEM;

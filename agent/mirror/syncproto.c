@@ -116,12 +116,6 @@ num(const char *s, int base, long long lo, long long hi, long long *out)
 	return 0;
 }
 
-static int
-path_ok(const char *p)
-{
-	return p && path_check_relative(p, strlen(p)) == 0 && !path_is_temp(p);
-}
-
 int
 sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 {
@@ -137,10 +131,10 @@ sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 		return -EINVAL;
 	o->path = xmpp_stanza_get_attribute(el, "p");
 	*why = "unsafe or missing path";
-	if (!path_ok(o->path))
+	if (path_check_synced(o->path) < 0)
 		return -EINVAL;
 	o->from = xmpp_stanza_get_attribute(el, "f");
-	if (o->kind == STORE_OP_RENAME && !path_ok(o->from))
+	if (o->kind == STORE_OP_RENAME && path_check_synced(o->from) < 0)
 		return -EINVAL;
 	o->target = xmpp_stanza_get_attribute(el, "l");
 	*why = "symlink without a sane target";
@@ -201,7 +195,8 @@ sync_entry_parse(xmpp_stanza_t *el, struct plan_entry *out)
 	long long s, m, t;
 
 	memset(out, 0, sizeof(*out));
-	if (!path_ok(p) || y == NULL || strlen(y) != 1 || strchr("fdl", y[0]) == NULL ||
+	if (path_check_synced(p) < 0 || y == NULL || strlen(y) != 1 ||
+	    strchr("fdl", y[0]) == NULL ||
 	    num(xmpp_stanza_get_attribute(el, "s"), 10, 0, INT64_MAX, &s) < 0 ||
 	    num(xmpp_stanza_get_attribute(el, "m"), 8, 0, 07777, &m) < 0 ||
 	    num(xmpp_stanza_get_attribute(el, "t"), 10, INT64_MIN, INT64_MAX, &t) < 0)

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent/xmpp/xmpp.h"
 #include "agent/log.h"
+#include "agent/loop.h"
 
 #define ATTEMPT_DEADLINE_MS 30000
 
@@ -45,15 +45,6 @@ conn_lookup(const xmpp_conn_t *xc)
 		if (conns[i] && conns[i]->xc == xc)
 			return conns[i];
 	return NULL;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -255,7 +246,7 @@ conn_start(struct conn *c)
 	c->tls_failed = c->auth_failed = c->was_secured = c->tcp_up = 0;
 	c->fail = CONN_FAIL_NONE;
 	c->fail_text[0] = '\0';
-	c->attempt_started_ms = now_ms();
+	c->attempt_started_ms = loop_now_ms();
 	c->state = CONN_CONNECTING;
 	r = xmpp_connect_client(c->xc, c->cfg->server_host,
 	    c->cfg->server_port, conn_handler, c);
@@ -273,7 +264,7 @@ conn_run_once(struct conn *c, unsigned long timeout_ms)
 {
 	xmpp_run_once(c->ctx, timeout_ms);
 	if (c->state == CONN_CONNECTING &&
-	    now_ms() - c->attempt_started_ms > ATTEMPT_DEADLINE_MS) {
+	    loop_now_ms() - c->attempt_started_ms > ATTEMPT_DEADLINE_MS) {
 		set_fail(c, CONN_FAIL_TIMEOUT, "no login within 30 s");
 		xmpp_disconnect(c->xc);
 	}

@@ -92,7 +92,7 @@ load_pin(struct peers *p, struct peer *pe)
 {
 	struct store_peer_key k;
 
-	if (store_peer_key_get(p->st, pe->jid, &k) < 0)
+	if (store_peer_key_load(p->st, pe->jid, &k) < 0)
 		return;
 	pe->has_pin = 1;
 	memcpy(pe->x25519, k.x25519, sizeof(pe->x25519));

@@ -36,6 +36,7 @@
 #include "agent/jingle/jingle.h"
 #include "agent/log.h"
 #include "agent/loop.h"
+#include "util/util.h"
 
 struct tool {
 	struct cfg *cfg;
@@ -347,10 +348,8 @@ list_dir(struct tool *t)
 		if (e->d_name[0] == '.' || stat(path, &st) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (t->nnames == cap) {
-			cap = cap ? cap * 2 : 64;
-			t->names = realloc(t->names, cap * sizeof(*t->names));
-		}
+		if (util_grow(&t->names, t->nnames + 1, &cap, 64) < 0)
+			break;
 		t->names[t->nnames++] = strdup(e->d_name);
 		t->names_owned = 1;
 	}
