@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "agent/loop.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 #define MAX_EVENTS 64
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "store/store_int.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 int
 store_scan_begin(struct store *s, int64_t *gen)

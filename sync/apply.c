@@ -17,7 +17,7 @@
 #include "sync/apply_int.h"
 #include "sync/hashfile.h"
 #include "sync/path.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 #define ESCAPED_MAX 160		/* bytes of a refused path shown in a log */
 #define RM_MAX_DEPTH 1024	/* directory levels apply_rm_tree descends */

@@ -14,7 +14,7 @@
 #include "store/store.h"
 #include "sync/apply_int.h"
 #include "sync/path.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 /* ---- mkdir ----------------------------------------------------------- */
 

@@ -17,7 +17,7 @@
 #include "sync/apply_int.h"
 #include "sync/hashfile.h"
 #include "sync/path.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 #define COPY_BUF (128 * 1024)
 

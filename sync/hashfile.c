@@ -8,7 +8,7 @@
 
 #include "sync/hashfile.h"
 #include "sync/path.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 #define HASHFILE_BUF (128 * 1024)
 

@@ -12,7 +12,7 @@
 #include "sync/hashfile.h"
 #include "sync/path.h"
 #include "sync/plan.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 struct plan {
 	int rootfd;

@@ -13,7 +13,7 @@
 #include "sync/hashfile.h"
 #include "sync/path.h"
 #include "sync/scan.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 #define SCAN_BATCH 512
 

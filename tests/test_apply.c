@@ -18,7 +18,7 @@
 #include "sync/path.h"
 #include "tests/testutil.h"
 #include "tests/unit.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 #define T1 1700000000123456789LL	/* mtimes with nanoseconds */
 #define T2 1600000000987654321LL

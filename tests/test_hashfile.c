@@ -14,7 +14,7 @@
 #include "agent/crypto/crypto.h"
 #include "sync/hashfile.h"
 #include "tests/unit.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 struct fx {
 	char dir[32];

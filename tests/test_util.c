@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "tests/unit.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 static const struct {
 	int64_t ns;

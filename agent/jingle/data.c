@@ -16,7 +16,7 @@
 
 #include "agent/jingle/jingle_int.h"
 #include "agent/log.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 #define ROUNDS_PER_EVENT 16  /* chunks per readiness callback: fairness */
 

@@ -17,7 +17,7 @@
 #include "sync/plan.h"
 #include "sync/scan.h"
 #include "sync/watch.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 #define RETRY_MS 5000
 /* Files at least this large are hashed on the worker thread; a smaller

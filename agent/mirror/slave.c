@@ -15,7 +15,7 @@
 #include "sync/path.h"
 #include "sync/plan.h"
 #include "sync/scan.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 static struct expect *
 expect_find(struct mirror *m, const char *path)

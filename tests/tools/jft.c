@@ -36,7 +36,7 @@
 #include "agent/jingle/jingle.h"
 #include "agent/log.h"
 #include "agent/loop.h"
-#include "util/util.h"
+#include "agent/util.h"
 
 struct tool {
 	struct cfg *cfg;

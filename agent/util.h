@@ -3,8 +3,8 @@
  *
  * Header-only, and it includes nothing but the C library, so agent/,
  * sync/ and store/ can all include it without breaking the layer rule
- * (sync/ and store/ include nothing from agent/ but agent/log.h). It does
- * not log: callers know what they were doing.
+ * (sync/ and store/ include nothing from agent/ but agent/log.h and this
+ * header). It does not log: callers know what they were doing.
  */
 #ifndef XS_UTIL_H
 #define XS_UTIL_H
