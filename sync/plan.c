@@ -392,10 +392,9 @@ plan_admit(const struct plan *p, const char *path, int is_dir)
 {
 	int r = plan_path_check(p, path, is_dir);
 
-	/* the name may hold control characters: it is not printed */
 	if (r == -EINVAL)
-		log_warn("not mirroring a name that no slave would accept "
-		    "(control character, too long, or a temp file name)");
+		log_warn("not mirroring %s: the name is too long or one of our "
+		    "temp file names", path);
 	return r == 0;
 }
 

@@ -710,7 +710,7 @@ static int
 t_hostile_paths_refused_by_every_operation(void)
 {
 	static const char *const bad[] = {"../x", "/etc/x", "a/../../x",
-	    "a//b", "a\001b", "x\n", "", ".", "a/", "./a", "..",
+	    "a//b", "", ".", "a/", "./a", "..",
 	    ".xmpp-sync-tmp.0123", "ok/.xmpp-sync-tmp.x/y"};
 	char buf[600];
 

@@ -135,11 +135,90 @@ t_refuses_unknown_kinds_and_elements(void)
 /* Paths refused wherever they appear: as p of a put, as f of a rename. */
 static const char *const bad_paths[] = {
 	"", "../x", "/abs", "a//b", "a/./b", "a/../b", ".", "..", "a/", "/",
-	"a/.", "a/..", "a&#9;b", "a&#10;b", "a&#13;", "a&#x7f;b",
-	".xmpp-sync-tmp.1", "d/.xmpp-sync-tmp.x",
+	"a/.", "a/..", ".xmpp-sync-tmp.1", "d/.xmpp-sync-tmp.x",
 };
 
 #define NBAD (sizeof(bad_paths) / sizeof(bad_paths[0]))
+
+/* Names are bytes: what XML cannot carry travels as base64 in p64/f64/l64
+ * and comes back byte for byte; control characters are ordinary name
+ * bytes (char references are XML's business, not a refusal). */
+static int
+t_names_are_bytes(void)
+{
+	static const char *const names[] = {"bad\xffname", "new\nline",
+	    "tab\there", "cr\r", "del\x7f", "back\\slash",
+	    "caf\xc3\xa9", "\xed\xa0\x80surrogate", "\xc0\xafoverlong",
+	    "q'\"&<>"};
+	xmpp_ctx_t *ctx = ctx_get();
+	struct sync_op o, back;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		xmpp_stanza_t *q = xmpp_stanza_new(ctx), *el;
+		char *text;
+		size_t len;
+
+		xmpp_stanza_set_name(q, "sync");
+		xmpp_stanza_set_ns(q, NS);
+		memset(&o, 0, sizeof(o));
+		o.kind = STORE_OP_RENAME;
+		o.path = names[i];
+		o.from = names[(i + 1) % 10];
+		o.mode = 0644;
+		EXPECT_INT(sync_op_build(ctx, q, &o), 0);
+		el = xmpp_stanza_get_children(q);
+		EXPECT((xmpp_stanza_get_attribute(el, "p") != NULL) ==
+		    sync_text_safe(names[i]), "p or p64 for name %zu", i);
+		/* through the wire: text and back */
+		EXPECT_INT(xmpp_stanza_to_text(q, &text, &len), 0);
+		xmpp_stanza_release(q);
+		q = xmpp_stanza_new_from_string(ctx, text);
+		xmpp_free(ctx, text);
+		EXPECT(q != NULL, "name %zu: not well-formed XML", i);
+		EXPECT_INT(sync_op_parse(xmpp_stanza_get_children(q), &back, &why), 0);
+		EXPECT_STR(back.path, names[i]);
+		EXPECT_STR(back.from, names[(i + 1) % 10]);
+		xmpp_stanza_release(q);
+	}
+	/* both forms at once, base64 of a NUL, of nothing, of garbage */
+	EXPECT_INT(parse_op("<op k='delete' p='a' p64='YQ=='/>", &o, &why), -EINVAL);
+	EXPECT_INT(parse_op("<op k='delete' p64='YQBi'/>", &o, &why), -EINVAL);
+	EXPECT_INT(parse_op("<op k='delete' p64=''/>", &o, &why), -EINVAL);
+	EXPECT_INT(parse_op("<op k='delete' p64='!!'/>", &o, &why), -EINVAL);
+	EXPECT_INT(parse_op("<op k='delete' p64='Li4vZXRjL3Bhc3N3ZA=='/>", &o,
+	    &why), -EINVAL);	/* ../etc/passwd */
+	EXPECT_INT(parse_op("<op k='delete' p64='Yf9i'/>", &o, &why), 0);
+	EXPECT_STR(o.path, "a\xff" "b");
+	EXPECT_INT(parse_op("<op k='delete' p='a&#10;b'/>", &o, &why), 0);
+	EXPECT_STR(o.path, "a\nb");
+	return 0;
+}
+
+/* The Jingle name of a path that is not plain text is a fixed-size hash
+ * that any peer takes as a file name, never the raw bytes. */
+static int
+t_wire_names(void)
+{
+	char w[SYNC_WIRE_NAME_MAX], w2[SYNC_WIRE_NAME_MAX];
+
+	sync_wire_name("dir/caf\xc3\xa9.txt", w);
+	EXPECT_STR(w, "dir/caf\xc3\xa9.txt");
+	sync_wire_name("bad\xffname", w);
+	EXPECT(strncmp(w, SYNC_WIRE_PREFIX, strlen(SYNC_WIRE_PREFIX)) == 0 &&
+	    strlen(w) == strlen(SYNC_WIRE_PREFIX) + 32, "hashed name %s", w);
+	sync_wire_name("bad\xfename", w2);
+	EXPECT(strcmp(w, w2) != 0, "two names, one wire name");
+	sync_wire_name("back\\slash", w);
+	EXPECT(strncmp(w, SYNC_WIRE_PREFIX, strlen(SYNC_WIRE_PREFIX)) == 0,
+	    "backslash sent raw");
+	/* a real name that looks like a hashed one is hashed too */
+	sync_wire_name(SYNC_WIRE_PREFIX "0123", w2);
+	EXPECT(strcmp(w2, SYNC_WIRE_PREFIX "0123") != 0, "ambiguous wire name");
+	EXPECT_INT(jingle_path_check(w), 0);
+	EXPECT_INT(jingle_path_check(w2), 0);
+	return 0;
+}
 
 static int
 t_refuses_unsafe_paths(void)
@@ -710,6 +789,8 @@ t_manifest_entry_refusals_and_defaults(void)
 static const struct unit_test tests[] = {
 	T(refuses_unknown_kinds_and_elements),
 	T(refuses_unsafe_paths),
+	T(names_are_bytes),
+	T(wire_names),
 	T(accepts_paths_at_the_limits),
 	T(refuses_bad_sizes_modes_and_mtimes),
 	T(refuses_missing_or_misshapen_checksums),

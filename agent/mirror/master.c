@@ -35,6 +35,29 @@ struct xfer {
 
 static void pump(struct mirror *m, struct mslave *ms);
 
+/* Opens the file of a transfer by its real path, kept in the cookie: the
+ * name in the offer is the Jingle name, a hash for some paths. */
+static int
+source_open(void *arg, const struct jingle_file *f, void *cookie, void **h)
+{
+	struct mirror *m = arg;
+	const struct xfer *x = cookie;
+	struct jingle_file real = *f;
+
+	if (x == NULL)
+		return -EINVAL;
+	real.name = x->path;
+	return m->files.open(m->files.arg, &real, cookie, h);
+}
+
+void
+mirror_master_source(struct mirror *m, struct jingle_source *src)
+{
+	m->files = jingle_file_source(m->env.cfg->dir);
+	*src = (struct jingle_source){source_open, m->files.read,
+	    m->files.close, m};
+}
+
 static struct mslave *
 slave_find(struct mirror *m, const char *bare)
 {
@@ -171,8 +194,11 @@ ask_manifest(struct mirror *m, struct mslave *ms, const char *after)
 
 	if (iq == NULL)
 		return;
-	if ((q = stanza_add_child(ctx, iq, "manifest", NS_XS_META)) && after)
-		xmpp_stanza_set_attribute(q, "after", after);
+	if ((q = stanza_add_child(ctx, iq, "manifest", NS_XS_META)) && after &&
+	    sync_name_attr_set(q, "after", after) < 0) {
+		xmpp_stanza_release(iq);
+		return;
+	}
 	ms->phase = MS_MANIFEST;
 	send_iq(m, ms, iq, on_manifest);
 }
@@ -298,6 +324,7 @@ struct batch_ctx {
 	struct mslave *ms;
 	xmpp_stanza_t *q;
 	xmpp_ctx_t *ctx;
+	size_t bytes;		/* worst-case size of the batch so far */
 };
 
 /* Turns one outbox entry into an <op/> with the index record's current
@@ -310,6 +337,7 @@ add_op(const struct store_op *op, void *arg)
 	struct store_file f;
 	struct sync_op o = {.kind = op->kind, .path = op->path, .from = op->src,
 	    .seq = op->seq};
+	size_t need;
 	int have = 0;
 
 	if (ms->nbatch == SYNC_MAX_OPS)
@@ -333,6 +361,13 @@ add_op(const struct store_op *op, void *arg)
 		if (!have)
 			return 0; /* gone meanwhile: its delete follows */
 	}
+	/* stay below every server's stanza limit, whatever the names */
+	need = sync_op_wire_max(o.path, o.from, o.target);
+	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
+		free((char *)o.target);
+		return 1;
+	}
+	bc->bytes += need;
 	if (sync_op_build(bc->ctx, bc->q, &o) < 0) {
 		free((char *)o.target);
 		return -ENOMEM;
@@ -424,12 +459,14 @@ pump(struct mirror *m, struct mslave *ms)
 static void
 start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 {
-	struct jingle_file f = {.name = ms->batch[i].path,
+	char wire[SYNC_WIRE_NAME_MAX];
+	struct jingle_file f = {.name = wire,
 	    .size = ms->batch[i].size, .has_hash = 1,
 	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
 	int r;
 
+	sync_wire_name(ms->batch[i].path, wire);
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
 	if (x == NULL || (x->path = strdup(ms->batch[i].path)) == NULL ||
 	    ms->ninflight == MIRROR_MAX_INFLIGHT ||

@@ -299,7 +299,7 @@ make_jingle(struct mirror *m)
 	/* many small files are bound by round trips, not bandwidth */
 	jc.window = 32;
 	if (c->role == CFG_ROLE_MASTER) {
-		jc.source = jingle_file_source(c->dir);
+		mirror_master_source(m, &jc.source);
 		cb.accept_offer = reject_offer;
 	} else {
 		mirror_slave_sink(m, &jc.sink);

@@ -26,6 +26,17 @@ expect_find(struct mirror *m, const char *path)
 	return NULL;
 }
 
+/* The expected transfer offered under the Jingle name wire (the path, or
+ * its hash for a name that is not plain text: sync_wire_name()). */
+static struct expect *
+expect_find_wire(struct mirror *m, const char *wire)
+{
+	for (size_t i = 0; i < m->nexpect; i++)
+		if (strcmp(m->expect[i].wire, wire) == 0)
+			return &m->expect[i];
+	return NULL;
+}
+
 static void
 expect_drop(struct mirror *m, const char *path)
 {
@@ -34,6 +45,7 @@ expect_drop(struct mirror *m, const char *path)
 	if (e == NULL)
 		return;
 	free(e->path);
+	free(e->wire);
 	*e = m->expect[--m->nexpect];
 }
 
@@ -45,9 +57,15 @@ expect_add(struct mirror *m, const struct sync_op *o)
 	if (e == NULL) {
 		if (util_grow(&m->expect, m->nexpect + 1, &m->capexpect, 64) < 0)
 			return -ENOMEM;
+		char wire[SYNC_WIRE_NAME_MAX];
 		e = &m->expect[m->nexpect];
+		sync_wire_name(o->path, wire);
 		if ((e->path = strdup(o->path)) == NULL)
 			return -ENOMEM;
+		if ((e->wire = strdup(wire)) == NULL) {
+			free(e->path);
+			return -ENOMEM;
+		}
 		m->nexpect++;
 	}
 	e->size = o->size;
@@ -146,15 +164,22 @@ out:
 struct manifest_ctx {
 	xmpp_ctx_t *ctx;
 	xmpp_stanza_t *out;
-	size_t n;
+	size_t n, bytes;
+	int full;		/* stopped by the stanza budget */
 };
 
 static int
 add_entry(const struct store_file *f, void *arg)
 {
 	struct manifest_ctx *mc = arg;
+	size_t need = sync_op_wire_max(f->path, NULL, f->target);
 
+	if (mc->n > 0 && mc->bytes + need > SYNC_STANZA_BUDGET) {
+		mc->full = 1;
+		return 1;
+	}
 	mc->n++;
+	mc->bytes += need;
 	return sync_entry_build(mc->ctx, mc->out, f);
 }
 
@@ -163,7 +188,8 @@ on_manifest(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
     xmpp_stanza_t *q)
 {
 	struct manifest_ctx mc = {.ctx = xmpp_conn_get_context(conn)};
-	const char *after = xmpp_stanza_get_attribute(q, "after");
+	char buf[4096];
+	const char *after = sync_name_attr_get(q, "after", buf, sizeof(buf));
 	xmpp_stanza_t *r = stanza_iq_result(mc.ctx, iq);
 
 	if (after && (after[0] == '\0' || path_check_relative(after, strlen(after)) < 0))
@@ -176,7 +202,8 @@ on_manifest(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		    NULL, NULL, NULL);
 		return;
 	}
-	xmpp_stanza_set_attribute(mc.out, "more", mc.n == SYNC_MANIFEST_PAGE ? "1" : "0");
+	xmpp_stanza_set_attribute(mc.out, "more",
+	    mc.full || mc.n == SYNC_MANIFEST_PAGE ? "1" : "0");
 	xmpp_send(conn, r);
 	xmpp_stanza_release(r);
 }
@@ -237,7 +264,7 @@ mirror_slave_accept(void *arg, const char *peer, const struct jingle_file *f)
 		    "proven key", f->name, peer);
 		return JINGLE_R_DECLINE;
 	}
-	e = expect_find(m, f->name);
+	e = expect_find_wire(m, f->name);
 	if (e == NULL || e->size != f->size || !f->has_hash ||
 	    memcmp(e->sha256, f->sha256, 32) != 0) {
 		log_warn("refused a file offer (%s) from %s: not announced by a "
@@ -258,13 +285,13 @@ sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
     uint64_t *have)
 {
 	struct mirror *m = arg;
-	struct expect *e = expect_find(m, f->name);
+	struct expect *e = expect_find_wire(m, f->name);
 	struct sink_handle *sh;
 	int r;
 
 	if (e == NULL || !peers_trusted(m->env.peers, peer))
 		return -EPERM;
-	if ((sh = calloc(1, sizeof(*sh))) == NULL || (sh->path = strdup(f->name)) == NULL) {
+	if ((sh = calloc(1, sizeof(*sh))) == NULL || (sh->path = strdup(e->path)) == NULL) {
 		free(sh);
 		return -ENOMEM;
 	}
@@ -368,8 +395,10 @@ mirror_slave_new(struct mirror *m)
 void
 mirror_slave_free(struct mirror *m)
 {
-	for (size_t i = 0; i < m->nexpect; i++)
+	for (size_t i = 0; i < m->nexpect; i++) {
 		free(m->expect[i].path);
+		free(m->expect[i].wire);
+	}
 	free(m->expect);
 	apply_free(m->apply);
 }
