@@ -9,11 +9,22 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/log.h"
-#include "agent/loop.h"
 #include "sync/watch_int.h"
+
+/* CLOCK_MONOTONIC in ms: the clock of every deadline here. It is the
+ * event loop's clock too, so the caller's timers and ours agree. */
+int64_t
+watch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void
 watch_emit(struct watch *w, enum watch_kind kind, const char *path,
@@ -54,7 +65,7 @@ run(struct watch *w, int reading, watch_event_cb cb, void *arg)
 	send_flags(w);
 	if (reading || w->more)
 		r = watch_ino_read(w);
-	now = loop_now_ms();
+	now = watch_now_ms();
 	watch_moves_expire_due(w, now);
 	if (w->want_rebuild && !w->more)
 		watch_ino_rebuild(w);
@@ -185,7 +196,7 @@ watch_next_timeout_ms(const struct watch *w)
 		t = w->mhead->due;
 	if (t < 0)
 		return -1;
-	now = loop_now_ms();
+	now = watch_now_ms();
 	return t <= now ? 0 : (long)(t - now);
 }
 

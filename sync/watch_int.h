@@ -106,6 +106,7 @@ watch_under(const char *path, const char *dir)
 }
 
 /* watch.c */
+int64_t watch_now_ms(void);
 void watch_emit(struct watch *w, enum watch_kind kind, const char *path,
     const char *old, int is_dir);
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "agent/log.h"
-#include "agent/loop.h"
 #include "sync/watch_int.h"
 
 static void
@@ -69,7 +68,7 @@ watch_move_add(struct watch *w, const char *path, uint32_t cookie, int is_dir)
 	}
 	m->cookie = cookie;
 	m->is_dir = is_dir;
-	m->due = loop_now_ms() + WATCH_MOVE_MS;
+	m->due = watch_now_ms() + WATCH_MOVE_MS;
 	if (w->mtail)
 		w->mtail->next = m;
 	else

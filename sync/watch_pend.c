@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "agent/log.h"
-#include "agent/loop.h"
 #include "sync/watch_int.h"
 
 static size_t
@@ -130,7 +129,7 @@ watch_pend_touch(struct watch *w, const char *path, unsigned flags,
     int is_dir, int waiting)
 {
 	struct watch_pend *p = pend_get(w, path);
-	int64_t now = loop_now_ms();
+	int64_t now = watch_now_ms();
 
 	if (p == NULL) {
 		if (w->npend + w->nmoves >= w->max_pending) {
