@@ -2,10 +2,12 @@
  *
  * The watcher follows a folder recursively on inotify (through
  * libinotifytools) and turns raw inotify events into a short list of
- * changes the change queue can act on. It plugs into the event loop:
- * register watch_fd() for LOOP_READ and call watch_process() when it is
- * readable; let the idle hook sleep at most watch_next_timeout_ms() and call
- * watch_flush_due() afterwards, so debounced changes go out on time.
+ * changes the change queue can act on. A thread of its own reads the
+ * events and keeps the watches; the caller's event loop thread gets the
+ * changes. It plugs into the event loop: register watch_fd() for
+ * LOOP_READ and call watch_process() when it is readable; let the idle
+ * hook sleep at most watch_next_timeout_ms() and call watch_flush_due()
+ * afterwards, so debounced changes go out on time.
  *
  * Semantics (paths are relative to the root, without a leading slash):
  * - WATCH_CHANGED: a regular file was written and closed, created, moved in
@@ -30,9 +32,11 @@
  * - WATCH_DELETED: something was deleted or moved out of the folder (a
  *   rename whose other half does not arrive within 100 ms). For a
  *   directory it stands for the whole subtree.
- * - WATCH_RESCAN: events were lost (kernel queue overflow, too many
- *   pending changes, the root itself moved or deleted, internal state
- *   rebuilt); path says what to rescan ("" for the whole tree).
+ * - WATCH_RESCAN: events were lost (the kernel's or the watcher's own
+ *   queue overflowed, too many pending changes, the root itself moved or
+ *   deleted, internal state rebuilt); path says what to rescan ("" for
+ *   the whole tree; a directory that turned up already watched under
+ *   another name is reported as CREATED_DIR plus RESCAN of its path).
  * - WATCH_DEGRADED: some directory could not be watched (usually the
  *   fs.inotify.max_user_watches limit); changes there are no longer seen,
  *   so the caller should fall back to periodic rescans. Sent once.
@@ -44,16 +48,23 @@
  * ".xmpp-sync-tmp."). Anything under an ignored directory is ignored too;
  * such directories are not watched.
  *
- * Limits: a new or moved-in tree is scanned inside watch_process(), so a
- * huge one stalls the loop for the scan. For the 100 ms a directory that
- * was moved out is still waiting for its pair, events from inside it carry
- * its old path. A file created and held open past 30 s is reported then
- * and again on its close.
+ * Limits: events wait for the loop in a queue of 65536 records; when the
+ * loop falls that far behind, more are dropped and a RESCAN of "" follows,
+ * as for the kernel's own overflow. A new or
+ * moved-in tree is scanned on the watcher thread, so a huge one delays
+ * later events, not the loop. For the 100 ms a directory that was moved
+ * out is still waiting for its pair, events from inside it carry its old
+ * path. A file created and held open past 30 s is reported then and
+ * again on its close.
  *
  * Only one watcher may exist per process: libinotifytools keeps its state
  * in globals (one inotify descriptor, one table of watches). watch_new()
- * refuses a second one with -EBUSY. Not thread-safe; all calls come from
- * the event loop thread.
+ * refuses a second one with -EBUSY. That library waits in select(): its
+ * inotify descriptor must be below FD_SETSIZE, so watch_new() fails with
+ * -EMFILE when no lower descriptor is free (only possible with a raised
+ * RLIMIT_NOFILE); descriptors of the event loop are not limited. Apart
+ * from the watcher thread, which never calls back, all calls come from
+ * the one event loop thread.
  */
 #ifndef XS_WATCH_H
 #define XS_WATCH_H
@@ -96,23 +107,26 @@ typedef void (*watch_event_cb)(const struct watch_event *ev, void *arg);
 int watch_new(const char *root, char *const *ignore, size_t nignore,
     struct watch **out);
 
-/* Stops watching and frees everything. NULL is allowed. Remove watch_fd()
- * from the event loop first. Returns nothing. */
+/* Stops the watcher thread (within a few ms: it is cancelled while it
+ * waits, not waited for), stops watching and frees everything. NULL is
+ * allowed. Remove watch_fd() from the event loop first. Returns nothing. */
 void watch_free(struct watch *w);
 
-/* Returns the descriptor to register with loop_fd_add(..., LOOP_READ): it
- * becomes readable when inotify has events. Owned by the watcher (closed by
- * watch_free()); it stays the same for the watcher's whole life. */
+/* Returns the descriptor to register with loop_fd_add(..., LOOP_READ): an
+ * eventfd, readable while the watcher thread has events waiting. Owned by
+ * the watcher (closed by watch_free()); it stays the same for the
+ * watcher's whole life. */
 int watch_fd(const struct watch *w);
 
 /* Sets the debounce time for CHANGED/ATTRIB (ms, clamped to 0..60000).
  * Returns nothing. */
 void watch_set_debounce_ms(struct watch *w, long ms);
 
-/* Reads the inotify events available now, without blocking, and delivers
- * the events that are ready through cb (immediate ones, and debounced ones
- * that are due). Returns the number of events delivered (>= 0) or a
- * negative errno if reading failed. */
+/* Takes the events the watcher thread has queued (up to 8192 at a time;
+ * watch_fd() stays readable while more wait), without blocking, and
+ * delivers the events that are ready through cb (immediate ones, and
+ * debounced ones that are due). Returns the number of events delivered
+ * (>= 0). */
 int watch_process(struct watch *w, watch_event_cb cb, void *arg);
 
 /* Returns how many ms until watch_flush_due() has something to deliver
@@ -129,15 +143,18 @@ int watch_flush_due(struct watch *w, watch_event_cb cb, void *arg);
  * logs and tests. Never NULL. */
 const char *watch_kind_name(enum watch_kind kind);
 
-/* For tests only. watch_test_inject() runs one synthetic inotify event with
- * the given mask and no name through the event handler (for IN_Q_OVERFLOW,
- * which needs root to provoke); returns the number of events delivered.
- * watch_test_limits() sets the pending-table bound and the number of dead
- * library records that forces a restart, and makes every later watch add
- * fail with fail_add_errno (0: off); returns nothing. */
+/* For tests only. watch_test_inject() queues one synthetic record with
+ * the given inotify mask and path "" as the watcher thread would (for
+ * IN_Q_OVERFLOW, which needs root to provoke) and runs watch_process();
+ * returns the number of events delivered. watch_test_limits() sets the
+ * pending-table bound and the number of dead library records that forces
+ * a restart, and makes every later watch add fail with fail_add_errno (0:
+ * off); returns nothing. watch_test_queue_max() bounds the queue between
+ * the threads (at least 1); returns nothing. */
 int watch_test_inject(struct watch *w, uint32_t mask, watch_event_cb cb,
     void *arg);
 void watch_test_limits(struct watch *w, size_t max_pending,
     size_t max_dead, int fail_add_errno);
+void watch_test_queue_max(struct watch *w, size_t max);
 
 #endif

@@ -7,6 +7,8 @@
 #include <ftw.h>
 #include <stdarg.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -682,6 +684,90 @@ t_second_watcher_is_refused(void)
 }
 
 static int
+t_free_stops_the_thread_at_once(void)
+{
+	struct ctx *c;
+
+	/* the watcher thread waits up to a second at a time inside the
+	 * library; five stops in a row that each beat a quarter of that
+	 * show it is cancelled, not waited for */
+	for (int i = 0; i < 5; i++) {
+		EXPECT_INT(setup(&c, NULL, 0), 0);
+		EXPECT_INT(write_file(P(c, "f"), "x"), 0);
+		EXPECT_EV(wait_for(c, 1, WATCH_CHANGED, "f"), c);
+		loop_fd_del(c->l, watch_fd(c->w));
+		int64_t t0 = loop_now_ms();
+		watch_free(c->w);
+		int64_t took = loop_now_ms() - t0;
+		c->w = NULL;
+		EXPECT(took < 250, "watch_free took %lld ms", (long long)took);
+		teardown(c);
+	}
+	return 0;
+}
+
+static int
+t_queue_overflow_asks_for_full_rescan(void)
+{
+	struct ctx *c;
+	char name[32];
+
+	/* the loop does not drain while the files are written: the watcher
+	 * thread fills its queue of 4 and must drop the rest */
+	EXPECT_INT(setup(&c, NULL, 0), 0);
+	watch_test_queue_max(c->w, 4);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "f%02d", i);
+		EXPECT_INT(write_file(P(c, name), "x"), 0);
+	}
+	usleep(300 * 1000);
+	EXPECT_EV(wait_for(c, 1, WATCH_RESCAN, ""), c);
+	settle(c, 150);
+	EXPECT_EV(count(c, WATCH_RESCAN, "") == 1, c);
+	EXPECT_EV(count(c, WATCH_CHANGED, NULL) <= 4, c);
+	/* afterwards the queue works again */
+	c->n = 0;
+	EXPECT_INT(write_file(P(c, "later"), "x"), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_CHANGED, "later"), c);
+	teardown(c);
+	return 0;
+}
+
+static int
+t_no_low_descriptor_is_refused_not_a_crash(void)
+{
+	struct rlimit rl;
+	int fds[FD_SETSIZE + 8], n = 0, r;
+	struct watch *w = NULL;
+	char dir[] = "/tmp/xs-test.XXXXXX";
+
+	/* libinotifytools select()s on its descriptor: with every number
+	 * below FD_SETSIZE taken, starting must fail cleanly */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max < FD_SETSIZE + 64)
+		return unit_skip("RLIMIT_NOFILE too low to take FD_SETSIZE fds");
+	if (rl.rlim_cur < FD_SETSIZE + 64) {
+		rl.rlim_cur = FD_SETSIZE + 64;
+		EXPECT_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	EXPECT(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	while (n < FD_SETSIZE + 8) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		EXPECT(fd >= 0, "open: %s", strerror(errno));
+		fds[n++] = fd;
+		if (fd >= FD_SETSIZE)
+			break;
+	}
+	r = watch_new(dir, NULL, 0, &w);
+	while (n > 0)
+		close(fds[--n]);
+	rmdir(dir);
+	watch_free(w);
+	EXPECT_INT(r, -EMFILE);
+	EXPECT(w == NULL, "nothing returned");
+	return 0;
+}
+
+static int
 t_bad_root_is_refused(void)
 {
 	struct watch *w = NULL;
@@ -727,6 +813,12 @@ static const struct unit_test tests[] = {
 	    t_restart_after_many_deleted_dirs_keeps_fd_and_works },
 	{ "watch_second_watcher_is_refused", t_second_watcher_is_refused },
 	{ "watch_bad_root_is_refused", t_bad_root_is_refused },
+	{ "watch_free_stops_the_thread_at_once",
+	    t_free_stops_the_thread_at_once },
+	{ "watch_queue_overflow_asks_for_full_rescan",
+	    t_queue_overflow_asks_for_full_rescan },
+	{ "watch_no_low_descriptor_is_refused_not_a_crash",
+	    t_no_low_descriptor_is_refused_not_a_crash },
 };
 
 UNIT_MAIN(tests)
