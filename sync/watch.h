@@ -41,12 +41,14 @@
  *   fs.inotify.max_user_watches limit); changes there are no longer seen,
  *   so the caller should fall back to periodic rescans. Sent once.
  *
- * Ignored: paths matching an ignore pattern (a pattern without '/' is
- * matched with fnmatch(3) against each path component's name at any depth;
- * a pattern with '/' against the relative path of the entry and of each of
- * its parents), and our own temporary files (name starting with
- * ".xmpp-sync-tmp."). Anything under an ignored directory is ignored too;
- * such directories are not watched.
+ * Ignored: what path_ignored() in sync/path.h says, the rule the scanner
+ * and the applier use too (with '/' inside a pattern anchoring it to the
+ * relative path, a trailing '/' for directories only, and an ignored
+ * directory ignoring everything below it), and our own temporary files
+ * (path_is_temp()). Ignored directories are not watched. A pattern with a
+ * '/' inside ("a/b") can change its verdict when a directory above is
+ * renamed: then the watches below are fixed and a RESCAN of the new path
+ * follows the RENAMED.
  *
  * Limits: events wait for the loop in a queue of 65536 records; when the
  * loop falls that far behind, more are dropped and a RESCAN of "" follows,
@@ -100,10 +102,10 @@ typedef void (*watch_event_cb)(const struct watch_event *ev, void *arg);
  * not ignored. Existing content is not reported: the caller scans it. If
  * the watch limit is hit here, the watcher still starts, degraded, and
  * reports WATCH_DEGRADED on the first watch_process()/watch_flush_due().
- * ignore holds nignore fnmatch patterns, copied. Returns 0 and sets *out
- * (free with watch_free()), -EBUSY if a watcher already exists in this
- * process, -ENOTDIR/-ENOENT/-EACCES for a bad root, or another negative
- * errno. */
+ * ignore holds nignore patterns as in sync/path.h, copied. Returns 0 and
+ * sets *out (free with watch_free()), -EBUSY if a watcher already exists
+ * in this process, -ENOTDIR/-ENOENT/-EACCES for a bad root, -EMFILE (see
+ * above), or another negative errno. */
 int watch_new(const char *root, char *const *ignore, size_t nignore,
     struct watch **out);
 

@@ -261,7 +261,7 @@ lib_start(struct watch_th *t)
 		return r;
 	}
 	t->root_wd = r == 0 ? t->last_wd : -1;
-	watch_tree_scan(t, "", 0);
+	watch_tree_scan(t, "", 0); /* silent: the caller scans */
 	return 0;
 }
 

@@ -34,7 +34,6 @@
 
 #include "sync/watch.h"
 
-#define WATCH_TMP_PREFIX     ".xmpp-sync-tmp."
 #define WATCH_DEBOUNCE_MS    200
 #define WATCH_MOVE_MS        100     /* wait for the MOVED_TO of a MOVED_FROM */
 #define WATCH_DIR_MOVE_MS    2000    /* ... of a directory, if the watcher
@@ -238,7 +237,10 @@ int watch_dirs_adopt(struct watch_th *t, const char *path, dev_t dev,
 /* watch_tree.c: events, directory moves and scans (watcher thread) */
 void watch_tree_event(struct watch_th *t, const char *path, uint32_t mask,
     uint32_t cookie);
-void watch_tree_scan(struct watch_th *t, const char *top, int report);
+#define WATCH_SCAN_REPORT  1  /* queue what is found as new */
+#define WATCH_SCAN_RECHECK 2  /* walk watched directories too, unwatch
+			       * the ignored ones */
+void watch_tree_scan(struct watch_th *t, const char *top, int mode);
 void watch_tree_expire(struct watch_th *t, int64_t now);
 void watch_tree_clear_moves(struct watch_th *t, int report);
 

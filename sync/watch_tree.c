@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "agent/log.h"
+#include "sync/path.h"
 #include "sync/watch_int.h"
 
 static char *
@@ -33,38 +33,31 @@ join(const char *dir, const char *name)
 	return s;
 }
 
-/* The ignore rule: a pattern without '/' is matched against the name of
- * each component of the path, one with '/' against each leading part of
- * the path (the entry and its parents); names starting with
- * WATCH_TMP_PREFIX are always ignored. Returns 1 if rel is ignored. */
+/* The ignore rule of sync/path.h, the scanner's too, and our own temp
+ * files. */
 static int
-ignored(const struct watch_th *t, const char *rel)
+ignored(const struct watch_th *t, const char *rel, int is_dir)
 {
-	char *buf = strdup(rel);
-	int hit = 0;
+	return path_is_temp(rel) || path_ignored((const char *const *)t->ignore,
+	    t->nignore, rel, is_dir);
+}
 
-	if (buf == NULL)
-		return 0;
-	for (size_t start = 0; !hit && buf[start] != '\0';) {
-		size_t end = start + strcspn(buf + start, "/");
-		char saved = buf[end];
+/* Whether renaming a directory can change what is ignored below it: only
+ * a pattern with a '/' inside ("a/b", "/a/b") looks at more than one
+ * component, and the renamed directory itself is checked by its event. */
+static int
+rename_changes_ignores(const struct watch_th *t)
+{
+	for (size_t i = 0; i < t->nignore; i++) {
+		const char *p = t->ignore[i] + (t->ignore[i][0] == '/');
+		size_t n = strlen(p);
 
-		buf[end] = '\0';
-		if (strncmp(buf + start, WATCH_TMP_PREFIX,
-		    strlen(WATCH_TMP_PREFIX)) == 0)
-			hit = 1;
-		for (size_t i = 0; !hit && i < t->nignore; i++) {
-			const char *p = t->ignore[i];
-			if (strchr(p, '/') != NULL)
-				hit = fnmatch(p, buf, FNM_PATHNAME) == 0;
-			else
-				hit = fnmatch(p, buf + start, 0) == 0;
-		}
-		buf[end] = saved;
-		start = saved ? end + 1 : end;
+		if (n > 0 && p[n - 1] == '/')
+			n--;
+		if (memchr(p, '/', n) != NULL)
+			return 1;
 	}
-	free(buf);
-	return hit;
+	return 0;
 }
 
 /* ---- directory moves ---- */
@@ -199,8 +192,14 @@ dir_arrived(struct watch_th *t, const char *path, uint32_t mask,
 	if ((mask & IN_CREATE) && (info & WATCH_REC_GONE))
 		return;
 	watch_queue_push(t->q, path, mask, cookie, info);
-	if (info == 0)
-		watch_tree_scan(t, path, 1);
+	if (info == 0) {
+		watch_tree_scan(t, path, WATCH_SCAN_REPORT);
+	} else if ((info & WATCH_REC_KNOWN) && rename_changes_ignores(t)) {
+		/* "a/b" may now ignore what was watched below, or the other
+		 * way round: fix the watches and let the caller rescan */
+		watch_tree_scan(t, path, WATCH_SCAN_RECHECK);
+		watch_queue_push(t->q, path, IN_Q_OVERFLOW, 0, 0);
+	}
 }
 
 /* What lstat says about a non-directory that appeared at path. */
@@ -235,7 +234,7 @@ watch_tree_event(struct watch_th *t, const char *path, uint32_t mask,
 
 	if (mask & (IN_CREATE | IN_MOVED_TO))
 		dmoves_expire_at(t, path);
-	if (ignored(t, path)) {
+	if (ignored(t, path, is_dir)) {
 		/* a watched directory renamed to an ignored name moved out */
 		struct watch_dmove *m = (mask & IN_MOVED_TO) && is_dir ?
 		    dmove_take(t, cookie) : NULL;
@@ -286,8 +285,9 @@ scanq_push(struct scanq *q, char *path)
 /* One entry of a directory being scanned. Returns 0 or -ENOMEM. */
 static int
 scan_entry(struct watch_th *t, struct scanq *q, int dfd, const char *dir,
-    const char *name, int report)
+    const char *name, int mode)
 {
+	int report = mode & WATCH_SCAN_REPORT;
 	struct stat st;
 	char *rel;
 	int r;
@@ -296,7 +296,9 @@ scan_entry(struct watch_th *t, struct scanq *q, int dfd, const char *dir,
 		return 0;
 	if ((rel = join(dir, name)) == NULL)
 		return -ENOMEM;
-	if (ignored(t, rel)) {
+	if (ignored(t, rel, S_ISDIR(st.st_mode))) {
+		if (S_ISDIR(st.st_mode) && (mode & WATCH_SCAN_RECHECK))
+			watch_dirs_forget(t, rel);
 		free(rel);
 		return 0;
 	}
@@ -308,6 +310,8 @@ scan_entry(struct watch_th *t, struct scanq *q, int dfd, const char *dir,
 		return 0;
 	}
 	r = watch_ino_add(t, rel);
+	if (r == -EEXIST && (mode & WATCH_SCAN_RECHECK))
+		return scanq_push(q, rel);
 	if (r == -EEXIST || r == -ENOENT || r == -ENOTDIR ||
 	    (!report && r < 0)) {
 		free(rel);
@@ -325,7 +329,7 @@ scan_entry(struct watch_th *t, struct scanq *q, int dfd, const char *dir,
 }
 
 static int
-scan_dir(struct watch_th *t, struct scanq *q, const char *dir, int report)
+scan_dir(struct watch_th *t, struct scanq *q, const char *dir, int mode)
 {
 	char *abs;
 	DIR *d;
@@ -340,24 +344,26 @@ scan_dir(struct watch_th *t, struct scanq *q, const char *dir, int report)
 		return 0; /* gone, or unreadable: nothing to find */
 	while (r == 0 && (e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			r = scan_entry(t, q, dirfd(d), dir, e->d_name, report);
+			r = scan_entry(t, q, dirfd(d), dir, e->d_name, mode);
 	}
 	closedir(d);
 	return r;
 }
 
-/* Scans the directory top (watched already) breadth-first: watches the
- * directories found and, if report, queues everything in it as found,
- * parents before their content. A huge tree keeps only this thread busy;
- * watch_free() cuts it short. */
+/* Scans the directory top (watched already) breadth-first and watches
+ * the directories found that are not ignored. mode: WATCH_SCAN_REPORT
+ * queues everything found as new, parents before their content;
+ * WATCH_SCAN_RECHECK also walks directories watched already and unwatches
+ * those now ignored. A huge tree keeps only this thread busy; watch_free()
+ * cuts it short. */
 void
-watch_tree_scan(struct watch_th *t, const char *top, int report)
+watch_tree_scan(struct watch_th *t, const char *top, int mode)
 {
 	struct scanq q = { 0 };
 	int r = scanq_push(&q, strdup(top));
 
 	for (size_t i = 0; r == 0 && i < q.n && !atomic_load(&t->stop); i++)
-		r = scan_dir(t, &q, q.v[i], report);
+		r = scan_dir(t, &q, q.v[i], mode);
 	for (size_t i = 0; i < q.n; i++)
 		free(q.v[i]);
 	free(q.v);

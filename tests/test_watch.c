@@ -588,6 +588,150 @@ t_ignored_globs_and_tmp_files_never_reported(void)
 }
 
 static int
+t_ignore_dir_slash_skips_directories_not_files(void)
+{
+	char p0[] = "dir/";
+	char *ign[] = { p0 };
+	struct ctx *c;
+
+	EXPECT_INT(setup(&c, ign, 1), 0);
+	EXPECT_INT(mkdir(P(c, "dir"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "dir/f"), "x"), 0);
+	EXPECT_INT(mkdir(P(c, "sub"), 0755), 0);
+	EXPECT_INT(mkdir(P(c, "sub/dir"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "sub/dir/g"), "x"), 0);
+	EXPECT_INT(mkdir(P(c, "other"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "other/dir"), "a file named dir"), 0);
+	EXPECT_INT(write_file(P(c, "ok"), "x"), 0);
+	EXPECT_EV(wait_for(c, 4, WATCH_CREATED_DIR, "sub", WATCH_CREATED_DIR,
+	    "other", WATCH_CHANGED, "other/dir", WATCH_CHANGED, "ok"), c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 4, c);
+	/* the ignored directories are not watched */
+	EXPECT_INT(write_file(P(c, "dir/later"), "x"), 0);
+	EXPECT_INT(write_file(P(c, "sub/dir/later"), "x"), 0);
+	EXPECT_INT(write_file(P(c, "ok2"), "x"), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_CHANGED, "ok2"), c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 5, c);
+	teardown(c);
+	return 0;
+}
+
+static int
+t_ignore_leading_slash_is_top_level_only(void)
+{
+	char p0[] = "/x";
+	char *ign[] = { p0 };
+	struct ctx *c;
+
+	EXPECT_INT(setup(&c, ign, 1), 0);
+	EXPECT_INT(mkdir(P(c, "x"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "x/f"), "x"), 0);
+	EXPECT_INT(mkdir(P(c, "sub"), 0755), 0);
+	EXPECT_INT(mkdir(P(c, "sub/x"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "sub/x/f"), "x"), 0);
+	EXPECT_INT(write_file(P(c, "sub/y"), "x"), 0);
+	EXPECT_EV(wait_for(c, 4, WATCH_CREATED_DIR, "sub", WATCH_CREATED_DIR,
+	    "sub/x", WATCH_CHANGED, "sub/x/f", WATCH_CHANGED, "sub/y"), c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 4, c);
+	teardown(c);
+	return 0;
+}
+
+static int
+t_ignore_path_pattern_is_anchored_with_all_below(void)
+{
+	char p0[] = "a/b";
+	char *ign[] = { p0 };
+	struct ctx *c;
+
+	EXPECT_INT(setup(&c, ign, 1), 0);
+	EXPECT_INT(mkdir(P(c, "a"), 0755), 0);
+	EXPECT_INT(mkdir(P(c, "a/b"), 0755), 0);
+	EXPECT_INT(mkdir(P(c, "a/b/deep"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "a/b/deep/f"), "x"), 0);
+	EXPECT_INT(write_file(P(c, "a/c"), "x"), 0);
+	EXPECT_INT(mkdir(P(c, "c"), 0755), 0);
+	EXPECT_INT(mkdir(P(c, "c/a"), 0755), 0);
+	EXPECT_INT(mkdir(P(c, "c/a/b"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "c/a/b/f"), "x"), 0);
+	EXPECT_EV(wait_for(c, 6, WATCH_CREATED_DIR, "a", WATCH_CHANGED, "a/c",
+	    WATCH_CREATED_DIR, "c", WATCH_CREATED_DIR, "c/a",
+	    WATCH_CREATED_DIR, "c/a/b", WATCH_CHANGED, "c/a/b/f"), c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 6, c);
+	teardown(c);
+	return 0;
+}
+
+static int
+t_ignore_star_glob_matches_names_at_any_depth(void)
+{
+	char p0[] = "*.tmp";
+	char *ign[] = { p0 };
+	struct ctx *c;
+
+	EXPECT_INT(setup(&c, ign, 1), 0);
+	EXPECT_INT(write_file(P(c, "x.tmp"), "x"), 0);
+	EXPECT_INT(mkdir(P(c, "d"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "d/y.tmp"), "x"), 0);
+	EXPECT_INT(mkdir(P(c, "d/e"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "d/e/z.tmp"), "x"), 0);
+	EXPECT_INT(write_file(P(c, "d/e/z.txt"), "x"), 0);
+	EXPECT_INT(mkdir(P(c, "q.tmp"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "q.tmp/f"), "x"), 0);
+	EXPECT_EV(wait_for(c, 3, WATCH_CREATED_DIR, "d", WATCH_CREATED_DIR,
+	    "d/e", WATCH_CHANGED, "d/e/z.txt"), c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 3, c);
+	/* a rename onto an ignored name reads as a move out */
+	c->n = 0;
+	EXPECT_INT(rename(P(c, "d/e/z.txt"), P(c, "d/e/z.tmp")), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_DELETED, "d/e/z.txt"), c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 1, c);
+	teardown(c);
+	return 0;
+}
+
+static int
+t_ignore_path_pattern_follows_directory_renames(void)
+{
+	char p0[] = "a/b";
+	char *ign[] = { p0 };
+	struct ctx *c;
+
+	EXPECT_INT(setup(&c, ign, 1), 0);
+	EXPECT_INT(mkdir(P(c, "x"), 0755), 0);
+	EXPECT_INT(mkdir(P(c, "x/b"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "x/b/f"), "x"), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_CHANGED, "x/b/f"), c);
+	settle(c, 100);
+	/* x/b becomes a/b: ignored, so no longer watched */
+	c->n = 0;
+	EXPECT_INT(rename(P(c, "x"), P(c, "a")), 0);
+	EXPECT_EV(wait_for(c, 2, WATCH_RENAMED, "a", WATCH_RESCAN, "a"), c);
+	EXPECT_EV(find(c, WATCH_RENAMED, "a") < find(c, WATCH_RESCAN, "a"), c);
+	EXPECT_INT(write_file(P(c, "a/b/g"), "x"), 0);
+	EXPECT_INT(write_file(P(c, "a/h"), "x"), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_CHANGED, "a/h"), c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 3, c);
+	/* and back: y/b is watched again */
+	c->n = 0;
+	EXPECT_INT(rename(P(c, "a"), P(c, "y")), 0);
+	EXPECT_EV(wait_for(c, 2, WATCH_RENAMED, "y", WATCH_RESCAN, "y"), c);
+	EXPECT_INT(write_file(P(c, "y/b/k"), "x"), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_CHANGED, "y/b/k"), c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 3, c);
+	teardown(c);
+	return 0;
+}
+
+static int
 t_overflow_asks_for_full_rescan(void)
 {
 	struct ctx *c;
@@ -803,6 +947,16 @@ static const struct unit_test tests[] = {
 	{ "watch_delete_is_deleted", t_delete_is_deleted },
 	{ "watch_ignored_globs_and_tmp_files_never_reported",
 	    t_ignored_globs_and_tmp_files_never_reported },
+	{ "watch_ignore_dir_slash_skips_directories_not_files",
+	    t_ignore_dir_slash_skips_directories_not_files },
+	{ "watch_ignore_leading_slash_is_top_level_only",
+	    t_ignore_leading_slash_is_top_level_only },
+	{ "watch_ignore_path_pattern_is_anchored_with_all_below",
+	    t_ignore_path_pattern_is_anchored_with_all_below },
+	{ "watch_ignore_star_glob_matches_names_at_any_depth",
+	    t_ignore_star_glob_matches_names_at_any_depth },
+	{ "watch_ignore_path_pattern_follows_directory_renames",
+	    t_ignore_path_pattern_follows_directory_renames },
 	{ "watch_overflow_asks_for_full_rescan",
 	    t_overflow_asks_for_full_rescan },
 	{ "watch_watch_limit_degrades_and_keeps_running",
