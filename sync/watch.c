@@ -55,9 +55,12 @@ on_new_entry(struct watch *w, const struct watch_rec *r, int is_dir)
 			watch_emit(w, WATCH_RESCAN, r->path, NULL, 1);
 	} else if (r->info & WATCH_REC_SYMLINK) {
 		watch_emit(w, WATCH_SYMLINK, r->path, NULL, 0);
+	} else if (r->info & WATCH_REC_FRESH) {
+		watch_pend_touch(w, r->path, WATCH_T_WRITING, 0);
+	} else if (r->info & WATCH_REC_FOUND) {
+		watch_pend_touch(w, r->path, WATCH_T_FOUND, 0);
 	} else {
-		watch_pend_touch(w, r->path, P_CHANGED, 0,
-		    (r->info & WATCH_REC_FRESH) != 0);
+		watch_pend_touch(w, r->path, WATCH_T_CLOSED, 0);
 	}
 }
 
@@ -100,9 +103,11 @@ handle_rec(struct watch *w, const struct watch_rec *r)
 		watch_emit(w, WATCH_DELETED, r->path, NULL, is_dir);
 		watch_pend_drop(w, r->path, is_dir);
 	} else if (m & IN_CLOSE_WRITE) {
-		watch_pend_touch(w, r->path, P_CHANGED, 0, 0);
+		watch_pend_touch(w, r->path, WATCH_T_CLOSED, 0);
+	} else if (m & IN_MODIFY) {
+		watch_pend_touch(w, r->path, WATCH_T_WRITING, 0);
 	} else if (m & IN_ATTRIB) {
-		watch_pend_touch(w, r->path, P_ATTRIB, is_dir, 0);
+		watch_pend_touch(w, r->path, WATCH_T_ATTRIB, is_dir);
 	}
 }
 
@@ -229,6 +234,8 @@ watch_new(const char *root, char *const *ignore, size_t nignore,
 	}
 	w->q.efd = -1;
 	w->debounce_ms = WATCH_DEBOUNCE_MS;
+	w->quiet_ms = WATCH_QUIET_MS;
+	w->max_hold_ms = WATCH_MAX_HOLD_MS;
 	w->max_pending = WATCH_MAX_PENDING;
 	if ((r = copy_config(w, root, ignore, nignore)) < 0 ||
 	    (r = start(w)) < 0) {
@@ -247,9 +254,9 @@ watch_free(struct watch *w)
 	if (w->th_running)
 		watch_th_stop(&w->th);
 	watch_queue_destroy(&w->q);
-	if (w->bucket)
-		watch_pend_clear(w);
+	watch_pend_clear(w);
 	watch_moves_clear(w);
+	free(w->heap);
 	free(w->bucket);
 	for (size_t i = 0; i < w->nignore; i++)
 		free(w->ignore[i]);
@@ -266,10 +273,23 @@ watch_fd(const struct watch *w)
 	return w->q.efd;
 }
 
+static long
+clamp(long ms, long max)
+{
+	return ms < 0 ? 0 : ms > max ? max : ms;
+}
+
 void
 watch_set_debounce_ms(struct watch *w, long ms)
 {
-	w->debounce_ms = ms < 0 ? 0 : ms > 60000 ? 60000 : ms;
+	w->debounce_ms = clamp(ms, 60000);
+}
+
+void
+watch_set_quiet_ms(struct watch *w, long quiet_ms, long max_hold_ms)
+{
+	w->quiet_ms = clamp(quiet_ms, 600000);
+	w->max_hold_ms = clamp(max_hold_ms, 600000);
 }
 
 int

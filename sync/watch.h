@@ -7,16 +7,28 @@
  * changes. It plugs into the event loop: register watch_fd() for
  * LOOP_READ and call watch_process() when it is readable; let the idle
  * hook sleep at most watch_next_timeout_ms() and call watch_flush_due()
- * afterwards, so debounced changes go out on time.
+ * afterwards, so changes held back go out on time.
  *
  * Semantics (paths are relative to the root, without a leading slash):
  * - WATCH_CHANGED: a regular file was written and closed, created, moved in
- *   from outside, or found inside a new directory. Debounced: repeated
- *   events for one path within the debounce time (200 ms by default) give
- *   one event, sent when the path has been quiet that long. A file created
- *   and still open waits for its close (at most 30 s).
- * - WATCH_ATTRIB: only metadata changed (chmod, chown, touch -d); debounced
- *   like CHANGED, and a CHANGED for the same path absorbs it.
+ *   from outside, or found inside a new directory. When it goes out:
+ *   . written and closed (or moved in, or a new hard link) while its path
+ *     was quiet: at once, no fixed delay;
+ *   . a path that keeps changing (changed again less than the debounce
+ *     time, 200 ms by default, after it was reported): held until it has
+ *     been quiet for the debounce time, and at most max_hold (30 s by
+ *     default) after its previous report;
+ *   . modified and kept open (a log, a database), or created and not yet
+ *     closed: once it has been quiet for the quiet time (2 s by default),
+ *     and at the latest every max_hold while it keeps changing; its close
+ *     reports it again;
+ *   . found inside a new directory: after the debounce time, or at its
+ *     close if that comes first.
+ *   Every change is followed by at least one CHANGED; changes close
+ *   together give one.
+ * - WATCH_ATTRIB: only metadata changed (chmod, chown, touch -d): at once,
+ *   or held like CHANGED while the path keeps changing or is being
+ *   written; a CHANGED for the same path absorbs it.
  * - WATCH_CREATED_DIR, WATCH_SYMLINK: sent at once, parents before their
  *   content. A directory that appears (mkdir, mkdir -p, moved in from
  *   outside) is watched and scanned: whatever is already in it is reported
@@ -25,10 +37,10 @@
  * - WATCH_RENAMED: a rename inside the folder (path is the new name,
  *   old_path the old one, is_dir for directories): one event, never a
  *   delete plus a create. After a directory rename, later events inside it
- *   carry the new path. Debounced changes still waiting for the old path
- *   move to the new one. The old path may be one this watcher never
- *   reported (a file renamed while its CHANGED was still debounced); the
- *   target may have existed before (the rename replaced it).
+ *   carry the new path. Changes held for the old path move to the new
+ *   one. The old path may be one this watcher never reported (a file
+ *   renamed while its CHANGED was still held); the target may have
+ *   existed before (the rename replaced it).
  * - WATCH_DELETED: something was deleted or moved out of the folder (a
  *   rename whose other half does not arrive within 100 ms). For a
  *   directory it stands for the whole subtree.
@@ -56,8 +68,8 @@
  * moved-in tree is scanned on the watcher thread, so a huge one delays
  * later events, not the loop. For the 100 ms a directory that was moved
  * out is still waiting for its pair, events from inside it carry its old
- * path. A file created and held open past 30 s is reported then and
- * again on its close.
+ * path. A file held open while it is written is reported with what it
+ * held at that moment, and again on its close.
  *
  * Only one watcher may exist per process: libinotifytools keeps its state
  * in globals (one inotify descriptor, one table of watches). watch_new()
@@ -120,25 +132,33 @@ void watch_free(struct watch *w);
  * watcher's whole life. */
 int watch_fd(const struct watch *w);
 
-/* Sets the debounce time for CHANGED/ATTRIB (ms, clamped to 0..60000).
- * Returns nothing. */
+/* Sets the debounce time: how long a path that keeps changing must be
+ * quiet before its held CHANGED/ATTRIB goes out (ms, clamped to
+ * 0..60000; default 200). A path keeps changing when it changes again
+ * less than this time after it was reported. Returns nothing. */
 void watch_set_debounce_ms(struct watch *w, long ms);
+
+/* Sets the quiet time, how long a file modified without being closed must
+ * be quiet before it is reported (default 2000), and max_hold, the
+ * longest a change is held after the previous report while its path keeps
+ * changing (default 30000). Both in ms, clamped to 0..600000; tests use
+ * small values. Returns nothing. */
+void watch_set_quiet_ms(struct watch *w, long quiet_ms, long max_hold_ms);
 
 /* Takes the events the watcher thread has queued (up to 8192 at a time;
  * watch_fd() stays readable while more wait), without blocking, and
  * delivers the events that are ready through cb (immediate ones, and
- * debounced ones that are due). Returns the number of events delivered
+ * held ones that are due). Returns the number of events delivered
  * (>= 0). */
 int watch_process(struct watch *w, watch_event_cb cb, void *arg);
 
-/* Returns how many ms until watch_flush_due() has something to deliver
- * (0: call it now), or -1 when nothing is pending. */
+/* Returns how many ms until watch_flush_due() has something to do (0:
+ * call it now), or -1 when nothing is pending. */
 long watch_next_timeout_ms(const struct watch *w);
 
-/* Delivers the debounced events that are due, turns renames whose other
- * half never came into deletes, and finishes work watch_process() left for
- * later. Returns the number of events delivered (>= 0) or a negative
- * errno. */
+/* Delivers the held events that are due and turns renames whose other
+ * half never came into deletes. Returns the number of events delivered
+ * (>= 0). */
 int watch_flush_due(struct watch *w, watch_event_cb cb, void *arg);
 
 /* Returns a static lowercase name for kind ("changed", "renamed", ...), for

@@ -50,9 +50,13 @@
 #define WAIT_S       1         /* longest wait in the library, seconds */
 #define MOVE_POLL_MS 2         /* wait while a directory move is open */
 
-#define WATCH_MASK (IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_DELETE | \
-	IN_DELETE_SELF | IN_MOVED_FROM | IN_MOVED_TO | IN_MOVE_SELF |	\
-	IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK | IN_MASK_CREATE)
+/* IN_MODIFY comes once per write(): the queue merges a run of them for
+ * one file, and the loop only needs them to see a file that changes
+ * without being closed. */
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_CREATE |  \
+	IN_DELETE | IN_DELETE_SELF | IN_MOVED_FROM | IN_MOVED_TO |	\
+	IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK |	\
+	IN_MASK_CREATE)
 
 static atomic_int lib_taken; /* the libinotifytools singleton is in use */
 

@@ -14,7 +14,7 @@
  *   event loop thread
  *     watch.c          public API; turns records into watch_events
  *     watch_moves.c    pairs MOVED_FROM with MOVED_TO into renames
- *     watch_pend.c     debounced changes
+ *     watch_pend.c     changes held back until they settle
  *
  * The watcher thread owns struct watch_th's "thread only" part, the loop
  * thread owns everything in struct watch outside th and q. They share the
@@ -35,11 +35,12 @@
 #include "sync/watch.h"
 
 #define WATCH_DEBOUNCE_MS    200
+#define WATCH_QUIET_MS       2000
+#define WATCH_MAX_HOLD_MS    30000
 #define WATCH_MOVE_MS        100     /* wait for the MOVED_TO of a MOVED_FROM */
 #define WATCH_DIR_MOVE_MS    2000    /* ... of a directory, if the watcher
 				      * thread does not settle it first */
-#define WATCH_OPEN_WAIT_MS   30000   /* longest wait for a created file's close */
-#define WATCH_MAX_PENDING    100000  /* debounced paths plus unpaired moves */
+#define WATCH_MAX_PENDING    100000  /* held or cooling paths, open moves */
 #define WATCH_MAX_DEAD       4096    /* dead library records before a restart */
 #define WATCH_QUEUE_MAX      65536   /* records waiting for the loop thread */
 
@@ -133,20 +134,29 @@ struct watch_th {
 
 enum { P_CHANGED = 1, P_ATTRIB = 2 };
 
-/* A debounced change: in the hash table by path, and in one of two lists
- * ordered by due time (every entry of a list gets the same delay, so
- * appending keeps the order). */
-struct watch_pend {
-	struct watch_pend *hnext, *prev, *next;
-	char *path;
-	int64_t due;
-	unsigned flags;
-	int is_dir;
-	int waiting;           /* created, waiting for its close */
+/* What happened to a path, for watch_pend_touch(). */
+enum watch_touch {
+	WATCH_T_CLOSED,        /* written and closed, moved in, a new link:
+				* a finished change */
+	WATCH_T_WRITING,       /* IN_MODIFY, or just created: more may come */
+	WATCH_T_FOUND,         /* found by scanning a new directory */
+	WATCH_T_ATTRIB,        /* metadata only */
 };
 
-struct watch_plist {
-	struct watch_pend *head, *tail;
+/* A held change (flags != 0, sent at due) or a path sent lately (flags 0,
+ * "cooling", forgotten at due). In the hash table by path and in the heap
+ * by due. */
+struct watch_pend {
+	struct watch_pend *hnext;
+	char *path;
+	int64_t due;
+	int64_t since;         /* held: start of the hold; cooling: sent */
+	size_t heap;           /* index in watch.heap */
+	unsigned flags;        /* P_CHANGED | P_ATTRIB */
+	unsigned char is_dir;
+	unsigned char writing; /* modified, not closed since */
+	unsigned char hot;     /* changed again soon after it was sent */
+	unsigned char doomed;  /* to be freed by a bulk removal */
 };
 
 /* An IN_MOVED_FROM waiting for its IN_MOVED_TO. */
@@ -167,12 +177,15 @@ struct watch {
 	struct watch_th th;
 	int th_running;
 
-	long debounce_ms;
+	long debounce_ms;      /* quiet time of a path that keeps changing */
+	long quiet_ms;         /* quiet time of a file modified, not closed */
+	long max_hold_ms;      /* longest hold while a path keeps changing */
 	size_t max_pending;
 
 	struct watch_pend **bucket;
-	size_t nbucket, npend;
-	struct watch_plist due, wait;
+	size_t nbucket;
+	struct watch_pend **heap;
+	size_t npend, heapcap;
 
 	struct watch_move *mhead, *mtail;
 	size_t nmoves;
@@ -244,9 +257,9 @@ void watch_tree_scan(struct watch_th *t, const char *top, int mode);
 void watch_tree_expire(struct watch_th *t, int64_t now);
 void watch_tree_clear_moves(struct watch_th *t, int report);
 
-/* watch_pend.c: debounced CHANGED/ATTRIB by path (loop thread) */
-void watch_pend_touch(struct watch *w, const char *path, unsigned flags,
-    int is_dir, int waiting);
+/* watch_pend.c: CHANGED/ATTRIB held back by path (loop thread) */
+void watch_pend_touch(struct watch *w, const char *path, enum watch_touch how,
+    int is_dir);
 void watch_pend_drop(struct watch *w, const char *path, int subtree);
 void watch_pend_rename(struct watch *w, const char *old, const char *new,
     int subtree);

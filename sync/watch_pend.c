@@ -1,11 +1,21 @@
-/* watch_pend.c -- debounced changes: a hash table by path and two lists
- * ordered by due time. See watch_int.h. */
+/* watch_pend.c -- changes held back before they go out, on the event loop
+ * thread: a hash table by path and a min-heap by deadline. See watch.h
+ * for the rules, watch_int.h for the layout.
+ *
+ * An entry is held (flags say what to send, due says when) or cooling
+ * (flags 0: sent at "since", kept until due to notice that the path keeps
+ * changing). A change to a cooling path is held, and its hold is bounded
+ * from that last send, so a path that never stops changing still goes
+ * out every max_hold_ms.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/log.h"
 #include "sync/watch_int.h"
+
+/* ---- hash table by path ---- */
 
 static size_t
 pend_hash(const struct watch *w, const char *s)
@@ -66,176 +76,286 @@ hash_grow(struct watch *w)
 	free(ob);
 }
 
+/* ---- min-heap by due ---- */
+
 static void
-list_unlink(struct watch_plist *l, struct watch_pend *p)
+heap_swap(struct watch *w, size_t a, size_t b)
 {
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		l->head = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	else
-		l->tail = p->prev;
-	p->prev = p->next = NULL;
+	struct watch_pend *t = w->heap[a];
+
+	w->heap[a] = w->heap[b];
+	w->heap[b] = t;
+	w->heap[a]->heap = a;
+	w->heap[b]->heap = b;
 }
 
 static void
-list_append(struct watch_plist *l, struct watch_pend *p)
+heap_up(struct watch *w, size_t i)
 {
-	p->prev = l->tail;
-	p->next = NULL;
-	if (l->tail)
-		l->tail->next = p;
-	else
-		l->head = p;
-	l->tail = p;
+	while (i > 0 && w->heap[i]->due < w->heap[(i - 1) / 2]->due) {
+		heap_swap(w, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(struct watch *w, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < w->npend && w->heap[l]->due < w->heap[m]->due)
+			m = l;
+		if (r < w->npend && w->heap[r]->due < w->heap[m]->due)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(w, i, m);
+		i = m;
+	}
+}
+
+static void
+set_due(struct watch *w, struct watch_pend *p, int64_t due)
+{
+	p->due = due;
+	heap_up(w, p->heap);
+	heap_down(w, p->heap);
 }
 
 static void
 pend_free(struct watch *w, struct watch_pend *p)
 {
+	size_t i = p->heap;
+
 	hash_unlink(w, p);
-	list_unlink(p->waiting ? &w->wait : &w->due, p);
-	w->npend--;
+	if (i != --w->npend) {
+		struct watch_pend *last = w->heap[w->npend];
+		w->heap[i] = last;
+		last->heap = i;
+		heap_up(w, i);
+		heap_down(w, last->heap);
+	}
 	free(p->path);
 	free(p);
 }
 
+/* Frees the entries marked doomed and rebuilds the heap: loops over the
+ * heap array mark, then call this, since freeing reorders the array. */
+static void
+free_doomed(struct watch *w)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < w->npend; i++) {
+		struct watch_pend *p = w->heap[i];
+		if (p->doomed) {
+			hash_unlink(w, p);
+			free(p->path);
+			free(p);
+			continue;
+		}
+		p->heap = j;
+		w->heap[j++] = p;
+	}
+	w->npend = j;
+	for (size_t i = j / 2; i-- > 0;)
+		heap_down(w, i);
+}
+
+/* ---- entries ---- */
+
 void
 watch_pend_clear(struct watch *w)
 {
-	while (w->due.head)
-		pend_free(w, w->due.head);
-	while (w->wait.head)
-		pend_free(w, w->wait.head);
+	while (w->npend > 0)
+		pend_free(w, w->heap[w->npend - 1]);
 }
 
-/* Too much is pending: drop it all and ask for a rescan instead. */
-static void
-pend_overflow(struct watch *w)
+/* Returns a new entry for path, or NULL: out of memory, or too much is
+ * pending, in which case everything is dropped for a rescan. */
+static struct watch_pend *
+pend_new(struct watch *w, const char *path)
 {
-	log_warn("more than %zu changes pending: dropping them and rescanning",
-	    w->max_pending);
-	watch_pend_clear(w);
+	struct watch_pend *p;
+
+	if (w->npend + w->nmoves >= w->max_pending) {
+		log_warn("more than %zu changes pending: dropping them and "
+		    "rescanning", w->max_pending);
+		watch_pend_clear(w);
+		w->want_rescan = 1;
+		return NULL;
+	}
+	if (w->npend == w->heapcap) {
+		size_t cap = w->heapcap ? 2 * w->heapcap : 256;
+		struct watch_pend **h = realloc(w->heap, cap * sizeof(*h));
+		if (h == NULL)
+			goto oom;
+		w->heap = h;
+		w->heapcap = cap;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->path = strdup(path)) == NULL) {
+		free(p);
+		goto oom;
+	}
+	hash_link(w, p);
+	p->heap = w->npend;
+	w->heap[w->npend++] = p;
+	if (w->npend > w->nbucket)
+		hash_grow(w);
+	return p;
+oom:
+	log_error("cannot hold change of %s: out of memory", path);
 	w->want_rescan = 1;
+	return NULL;
 }
 
-/* Records flags for path. waiting: a file was just created and is
- * probably still being written; it waits for IN_CLOSE_WRITE. An ATTRIB
- * does not end that wait, a close does. */
+static int64_t
+min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* When p, just touched, goes out. held: it had something to send before
+ * this touch; hot: it was sent lately. */
+static int64_t
+next_due(const struct watch *w, const struct watch_pend *p,
+    enum watch_touch how, int held, int64_t now)
+{
+	int64_t cap = p->since + w->max_hold_ms;
+
+	switch (how) {
+	case WATCH_T_WRITING:
+		return min64(now + w->quiet_ms, cap);
+	case WATCH_T_CLOSED:
+		return p->hot ? min64(now + w->debounce_ms, cap) : now;
+	case WATCH_T_FOUND:
+		return held ? p->due : min64(now + w->debounce_ms, cap);
+	case WATCH_T_ATTRIB:
+		if (held)
+			return p->due; /* a write's wait is not cut short */
+		return p->hot ? min64(now + w->debounce_ms, cap) : now;
+	}
+	return now;
+}
+
+/* Records a change of path (is_dir: for ATTRIB, a directory). See
+ * enum watch_touch. */
 void
-watch_pend_touch(struct watch *w, const char *path, unsigned flags,
-    int is_dir, int waiting)
+watch_pend_touch(struct watch *w, const char *path, enum watch_touch how,
+    int is_dir)
 {
 	struct watch_pend *p = pend_get(w, path);
 	int64_t now = watch_now_ms();
+	int held;
 
 	if (p == NULL) {
-		if (w->npend + w->nmoves >= w->max_pending) {
-			pend_overflow(w);
+		if ((p = pend_new(w, path)) == NULL)
 			return;
-		}
-		p = calloc(1, sizeof(*p));
-		if (p == NULL || (p->path = strdup(path)) == NULL) {
-			free(p);
-			log_error("cannot queue change of %s: out of memory", path);
-			w->want_rescan = 1;
-			return;
-		}
-		hash_link(w, p);
-		list_append(waiting ? &w->wait : &w->due, p);
-		p->waiting = waiting;
-		if (++w->npend > w->nbucket)
-			hash_grow(w);
-	} else if (!waiting && p->waiting && flags == P_ATTRIB) {
-		p->flags |= flags; /* stays waiting, keeps its deadline */
-		return;
-	} else {
-		list_unlink(p->waiting ? &w->wait : &w->due, p);
-		list_append(waiting ? &w->wait : &w->due, p);
-		p->waiting = waiting;
+		p->since = now;
+		p->due = now;
+	} else if (p->flags == 0) {
+		p->hot = 1; /* sent at p->since, and changing again */
 	}
-	p->flags |= flags;
-	p->is_dir = is_dir;
-	p->due = now + (waiting ? WATCH_OPEN_WAIT_MS : w->debounce_ms);
+	held = p->flags != 0;
+	p->flags |= how == WATCH_T_ATTRIB ? P_ATTRIB : P_CHANGED;
+	p->is_dir = how == WATCH_T_ATTRIB && is_dir;
+	if (how == WATCH_T_WRITING)
+		p->writing = 1;
+	else if (how == WATCH_T_CLOSED)
+		p->writing = 0;
+	set_due(w, p, next_due(w, p, how, held, now));
 }
 
-/* Drops pending changes for path, and under it if subtree. */
+/* Drops held changes for path, and under it if subtree. */
 void
 watch_pend_drop(struct watch *w, const char *path, int subtree)
 {
-	struct watch_plist *lists[2] = { &w->due, &w->wait };
-
-	for (int i = 0; i < 2; i++) {
-		for (struct watch_pend *p = lists[i]->head, *n; p; p = n) {
-			n = p->next;
-			if (subtree ? watch_under(p->path, path) :
-			    !strcmp(p->path, path))
-				pend_free(w, p);
-		}
+	for (size_t i = 0; i < w->npend; i++) {
+		struct watch_pend *p = w->heap[i];
+		p->doomed = subtree ? watch_under(p->path, path) :
+		    !strcmp(p->path, path);
 	}
+	free_doomed(w);
 }
 
-/* Moves pending changes from old to new (and under it if subtree); a
- * change already pending at the new path absorbs the moved one. */
+/* q, at the new name, takes over what p held. */
+static void
+absorb(struct watch_pend *q, struct watch_pend *p)
+{
+	p->doomed = 1;
+	if (p->flags == 0)
+		return;
+	if (q->flags == 0 || p->since < q->since)
+		q->since = p->since;
+	if (q->flags == 0 || p->due < q->due)
+		q->due = p->due; /* the heap is rebuilt by free_doomed() */
+	q->flags |= p->flags;
+	q->writing |= p->writing;
+	q->hot |= p->hot;
+}
+
+/* Moves held changes from old to new (and under it if subtree); a change
+ * held at the new path already absorbs the moved one. */
 void
 watch_pend_rename(struct watch *w, const char *old, const char *new,
     int subtree)
 {
-	struct watch_plist *lists[2] = { &w->due, &w->wait };
 	size_t olen = strlen(old);
 
-	for (int i = 0; i < 2; i++) {
-		for (struct watch_pend *p = lists[i]->head, *n; p; p = n) {
-			n = p->next;
-			if (subtree ? !watch_under(p->path, old) :
-			    strcmp(p->path, old))
-				continue;
-			char *np;
-			if (asprintf(&np, "%s%s", new, p->path + olen) < 0) {
-				pend_free(w, p);
-				w->want_rescan = 1;
-				continue;
-			}
-			struct watch_pend *q = pend_get(w, np);
-			if (q != NULL) {
-				q->flags |= p->flags;
-				pend_free(w, p);
-				free(np);
-				continue;
-			}
+	for (size_t i = 0; i < w->npend; i++) {
+		struct watch_pend *p = w->heap[i], *q;
+		char *np;
+
+		if (subtree ? !watch_under(p->path, old) : strcmp(p->path, old))
+			continue;
+		if (asprintf(&np, "%s%s", new, p->path + olen) < 0) {
+			p->doomed = 1;
+			w->want_rescan = 1;
+		} else if ((q = pend_get(w, np)) != NULL) {
+			absorb(q, p);
+			free(np);
+		} else {
 			hash_unlink(w, p);
 			free(p->path);
 			p->path = np;
 			hash_link(w, p);
 		}
 	}
+	free_doomed(w);
 }
 
 int64_t
 watch_pend_next_due(const struct watch *w)
 {
-	int64_t t = -1;
-
-	if (w->due.head)
-		t = w->due.head->due;
-	if (w->wait.head && (t < 0 || w->wait.head->due < t))
-		t = w->wait.head->due;
-	return t;
+	return w->npend > 0 ? w->heap[0]->due : -1;
 }
 
+/* Sends what is due and forgets entries that cooled down. */
 void
 watch_pend_flush(struct watch *w, int64_t now)
 {
-	for (;;) {
-		struct watch_pend *p = w->due.head;
-		if (w->wait.head && (p == NULL || w->wait.head->due < p->due))
-			p = w->wait.head;
-		if (p == NULL || p->due > now)
-			return;
+	while (w->npend > 0 && w->heap[0]->due <= now) {
+		struct watch_pend *p = w->heap[0];
+		long cool;
+
+		if (p->flags == 0) {
+			pend_free(w, p);
+			continue;
+		}
 		watch_emit(w, (p->flags & P_CHANGED) ? WATCH_CHANGED :
 		    WATCH_ATTRIB, p->path, NULL, p->is_dir);
-		pend_free(w, p);
+		/* a file still open for writing will likely change again:
+		 * remember it longer, so its next hold counts from now */
+		cool = p->writing && w->quiet_ms > w->debounce_ms ?
+		    w->quiet_ms : w->debounce_ms;
+		if (cool == 0) {
+			pend_free(w, p);
+			continue;
+		}
+		p->flags = 0;
+		p->hot = 0;
+		p->since = now;
+		set_due(w, p, now + cool);
 	}
 }
