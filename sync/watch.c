@@ -1,7 +1,7 @@
 /* watch.c -- see watch.h. The public API and the event loop thread's side:
  * records the watcher thread queued (watch_inotify.c, watch_tree.c,
  * watch_queue.c) become watch_events here, with renames paired in
- * watch_moves.c and changes debounced in watch_pend.c. The layout is in
+ * watch_moves.c and changes held back in watch_pend.c. The layout is in
  * watch_int.h.
  */
 #include <errno.h>

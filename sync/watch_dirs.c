@@ -150,14 +150,12 @@ watch_dirs_forget(struct watch_th *t, const char *path)
 			watch_ino_rm(t, &t->dirs[i]);
 }
 
-/* The kernel says the directory at path (dev, ino) is watched already.
- * Returns -EEXIST if it is watched at path, WATCH_ELSEWHERE after moving
- * the entries of its old place to path, or -ENOENT if the table does not
- * know it. */
+/* See watch_int.h. Newest first: an older entry with the same inode
+ * number can be a deleted directory whose IN_IGNORED is still queued. */
 int
 watch_dirs_adopt(struct watch_th *t, const char *path, dev_t dev, ino_t ino)
 {
-	for (size_t i = 0; i < t->ndirs; i++) {
+	for (size_t i = t->ndirs; i-- > 0;) {
 		struct watch_dir *d = &t->dirs[i];
 		char *old;
 

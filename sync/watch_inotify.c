@@ -164,15 +164,31 @@ add_failed(struct watch_th *t, const char *rel, const char *abs,
 	return err ? -err : -EIO;
 }
 
-/* Watches the directory rel. Returns 0 (new watch), -EEXIST (watched at
- * this path already), WATCH_ELSEWHERE, -ENOENT or -ENOTDIR (gone), or
- * another negative errno (logged when it degrades the watcher). */
+/* Asks the library to watch the directory abs (rel, st). */
+static int
+lib_watch(struct watch_th *t, const char *rel, const char *abs,
+    const struct stat *st)
+{
+	for (;;) {
+		int err = atomic_load(&t->fail_add);
+
+		if (err == 0 && inotifytools_watch_file(abs, (int)t->mask))
+			return record_new(t, rel, abs, st);
+		if (err == 0)
+			err = inotifytools_error();
+		if (err != EINVAL || !(t->mask & IN_MASK_CREATE))
+			return add_failed(t, rel, abs, st, err);
+		t->mask &= ~(uint32_t)IN_MASK_CREATE; /* kernel < 4.18 */
+	}
+}
+
+/* See watch_int.h. */
 int
 watch_ino_add(struct watch_th *t, const char *rel)
 {
 	struct stat st;
 	char *abs;
-	int r, err;
+	int r;
 
 	/* no trailing '/': with one, lstat and inotify would follow a
 	 * symlink that replaced the directory meanwhile */
@@ -182,21 +198,8 @@ watch_ino_add(struct watch_th *t, const char *rel)
 		r = -errno;
 	else if (!S_ISDIR(st.st_mode))
 		r = -ENOTDIR;
-	else for (;;) {
-		err = atomic_load(&t->fail_add);
-		if (err == 0 && inotifytools_watch_file(abs, (int)t->mask)) {
-			r = record_new(t, rel, abs, &st);
-			break;
-		}
-		if (err == 0)
-			err = inotifytools_error();
-		if (err == EINVAL && (t->mask & IN_MASK_CREATE)) {
-			t->mask &= ~(uint32_t)IN_MASK_CREATE; /* kernel < 4.18 */
-			continue;
-		}
-		r = add_failed(t, rel, abs, &st, err);
-		break;
-	}
+	else
+		r = lib_watch(t, rel, abs, &st);
 	free(abs);
 	return r;
 }
@@ -300,7 +303,7 @@ handle(struct watch_th *t, const struct inotify_event *ev)
 	if ((d = watch_dirs_find(t, ev->wd)) == NULL)
 		return; /* a watch we dropped already */
 	if (ev->wd == t->root_wd &&
-	    (m & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT | IN_IGNORED))) {
+	    (m & (IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT))) {
 		log_warn("watched folder %s was moved, deleted or unmounted",
 		    t->root);
 		watch_queue_push(t->q, "", IN_Q_OVERFLOW, 0, 0);

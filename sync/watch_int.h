@@ -208,74 +208,192 @@ watch_under(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-/* watch.c */
+/* ---- watch.c (loop thread) ---- */
+
+/* Returns CLOCK_MONOTONIC in ms, the clock of every deadline. */
 int64_t watch_now_ms(void);
+
+/* Hands one event to the callback of the current watch_process() or
+ * watch_flush_due() call (none outside them). Returns nothing. */
 void watch_emit(struct watch *w, enum watch_kind kind, const char *path,
     const char *old, int is_dir);
 
-/* watch_queue.c: the hand-over between the threads. push and degraded
- * are for the watcher thread, take for the loop thread. */
+/* ---- watch_queue.c: the hand-over between the threads ---- */
+
+/* Sets up an empty queue and its eventfd. Returns 0 or a negative errno
+ * (logged); free with watch_queue_destroy(). */
 int watch_queue_init(struct watch_queue *q);
+
+/* Frees the records left and closes the eventfd; the watcher thread must
+ * be stopped. Returns nothing. */
 void watch_queue_destroy(struct watch_queue *q);
+
+/* Watcher thread: queues a copy of (path, mask, cookie, info), merged with
+ * an identical last record, or dropped (and an overflow noted) when the
+ * queue is full or memory is short. Never blocks for long. Returns
+ * nothing. */
 void watch_queue_push(struct watch_queue *q, const char *path, uint32_t mask,
     uint32_t cookie, uint32_t info);
+
+/* Watcher thread: marks the watcher degraded and wakes the loop. Returns
+ * nothing. */
 void watch_queue_degraded(struct watch_queue *q);
+
+/* Loop thread: takes up to max records, oldest first, and sets *overflow
+ * to 1 if any were dropped since the last call. Returns a list linked by
+ * next (the caller frees each record with free()) or NULL. */
 struct watch_rec *watch_queue_take(struct watch_queue *q, size_t max,
     int *overflow);
+
+/* Bounds the queue to max records (at least 1). Returns nothing. */
 void watch_queue_set_max(struct watch_queue *q, size_t max);
 
-/* watch_inotify.c: the thread and the library */
+/* ---- watch_inotify.c: the thread and the library ---- */
+
+/* Takes the process's one libinotifytools. Returns 0 or -EBUSY; give it
+ * back with watch_th_release(). */
 int watch_th_claim(void);
 void watch_th_release(void);
+
+/* Starts the watcher thread (t's read-only part set), which starts the
+ * library and watches the tree, and waits until it has. Returns 0, or a
+ * negative errno (logged) with no thread left; stop with
+ * watch_th_stop(). */
 int watch_th_start(struct watch_th *t);
+
+/* Cancels the thread and joins it; it stops the library and frees its own
+ * state on the way out. Returns nothing. */
 void watch_th_stop(struct watch_th *t);
+
+/* Watcher thread: watches the directory rel. Returns 0 (new watch),
+ * -EEXIST (watched at rel already), WATCH_ELSEWHERE, -ENOENT/-ENOTDIR
+ * (gone), or another negative errno (logged if it degrades the watcher). */
 int watch_ino_add(struct watch_th *t, const char *rel);
+
+/* Watcher thread: stops watching d (kernel watch, library record, table
+ * entry). Returns nothing. */
 void watch_ino_rm(struct watch_th *t, struct watch_dir *d);
+
+/* Watcher thread: the kernel dropped d's watch, or is about to: forgets
+ * the entry and counts the library record left behind. Returns nothing. */
 void watch_ino_dead(struct watch_th *t, struct watch_dir *d);
+
+/* Watcher thread: marks the watcher degraded the first time, logging why
+ * (what could not be watched, err). Returns nothing. */
 void watch_ino_degrade(struct watch_th *t, const char *what, int err);
 
-/* watch_dirs.c: the table of watched directories (watcher thread) */
+/* ---- watch_dirs.c: the table of watched directories (watcher thread) */
+
+/* Returns the live entry for wd (valid until the next watch_dirs_add()),
+ * or NULL. */
 struct watch_dir *watch_dirs_find(struct watch_th *t, int wd);
+
+/* Records wd as the watch of path (copied). Returns 0 or -ENOMEM. */
 int watch_dirs_add(struct watch_th *t, int wd, dev_t dev, ino_t ino,
     const char *path);
+
+/* Removes d (the watch itself is the caller's business). Returns
+ * nothing. */
 void watch_dirs_del(struct watch_th *t, struct watch_dir *d);
+
+/* Removes every entry and frees the table. Returns nothing. */
 void watch_dirs_clear(struct watch_th *t);
+
+/* Gives the entries at or under old the same place under new. Returns how
+ * many moved. */
 size_t watch_dirs_rekey(struct watch_th *t, const char *old,
     const char *new);
+
+/* Unwatches path and everything under it. Returns nothing. */
 void watch_dirs_forget(struct watch_th *t, const char *path);
+
+/* A directory was renamed over the (empty) directory at path: forgets
+ * that one's entry. Returns nothing. */
 void watch_dirs_drop_replaced(struct watch_th *t, const char *path);
+
+/* The kernel says the directory (dev, ino) at path is watched already.
+ * Returns -EEXIST if it is watched at path, WATCH_ELSEWHERE after moving
+ * its entries from where it was to path, or -ENOENT if the table does not
+ * know it. */
 int watch_dirs_adopt(struct watch_th *t, const char *path, dev_t dev,
     ino_t ino);
 
-/* watch_tree.c: events, directory moves and scans (watcher thread) */
+/* ---- watch_tree.c: events, directory moves, scans (watcher thread) */
+
+/* Handles one event about the entry at path (relative to the root): keeps
+ * the table up to date and queues a record unless the entry is ignored.
+ * Returns nothing. */
 void watch_tree_event(struct watch_th *t, const char *path, uint32_t mask,
     uint32_t cookie);
+
 #define WATCH_SCAN_REPORT  1  /* queue what is found as new */
 #define WATCH_SCAN_RECHECK 2  /* walk watched directories too, unwatch
 			       * the ignored ones */
+
+/* Walks the directory top, watching the directories in it that are not
+ * ignored; mode is WATCH_SCAN_* or 0 (silent). Stops early when the
+ * thread is asked to stop. Returns nothing (out of memory asks the loop
+ * for a full rescan). */
 void watch_tree_scan(struct watch_th *t, const char *top, int mode);
+
+/* Unwatches the directories whose MOVED_TO did not come by now, and tells
+ * the loop they left. Returns nothing. */
 void watch_tree_expire(struct watch_th *t, int64_t now);
+
+/* Forgets the open directory moves; report: tell the loop they left.
+ * Returns nothing. */
 void watch_tree_clear_moves(struct watch_th *t, int report);
 
-/* watch_pend.c: CHANGED/ATTRIB held back by path (loop thread) */
+/* ---- watch_pend.c: CHANGED/ATTRIB held back by path (loop thread) */
+
+/* Records that path changed (how; is_dir for a directory's ATTRIB) and
+ * works out when it goes out. Too many paths held drops them all for a
+ * rescan. Returns nothing. */
 void watch_pend_touch(struct watch *w, const char *path, enum watch_touch how,
     int is_dir);
+
+/* Forgets what is held for path, and under it if subtree. Returns
+ * nothing. */
 void watch_pend_drop(struct watch *w, const char *path, int subtree);
+
+/* Moves what is held for old (and under it if subtree) to new; what is
+ * held at new already absorbs it. Returns nothing. */
 void watch_pend_rename(struct watch *w, const char *old, const char *new,
     int subtree);
+
+/* Returns the earliest deadline held (ms, watch_now_ms() clock) or -1. */
 int64_t watch_pend_next_due(const struct watch *w);
+
+/* Sends what is due by now through watch_emit(). Returns nothing. */
 void watch_pend_flush(struct watch *w, int64_t now);
+
+/* Forgets everything held. Returns nothing. */
 void watch_pend_clear(struct watch *w);
 
-/* watch_moves.c: MOVED_FROM halves waiting for their MOVED_TO (loop
+/* ---- watch_moves.c: MOVED_FROM halves waiting for their MOVED_TO (loop
  * thread) */
+
+/* Opens a move of path with cookie. Returns nothing. */
 void watch_move_add(struct watch *w, const char *path, uint32_t cookie,
     int is_dir);
+
+/* Closes the move with cookie. Returns its old path (caller frees) or
+ * NULL. */
 char *watch_move_take(struct watch *w, uint32_t cookie);
+
+/* The watcher thread found no pair for the directory moved with cookie:
+ * reports it deleted. Returns nothing. */
 void watch_move_gone(struct watch *w, uint32_t cookie);
+
+/* Returns the earliest deadline of an open move or -1. */
 int64_t watch_moves_next_due(const struct watch *w);
+
+/* Reports the moves due by now, or away from path, as deletes. Returns
+ * nothing. */
 void watch_moves_expire_due(struct watch *w, int64_t now);
 void watch_moves_expire_at(struct watch *w, const char *path);
+
+/* Forgets every open move. Returns nothing. */
 void watch_moves_clear(struct watch *w);
 
 #endif

@@ -25,9 +25,7 @@ move_free(struct watch *w, struct watch_move *m, struct watch_move *prev)
 	free(m);
 }
 
-/* A MOVED_FROM whose MOVED_TO never came: the entry left the folder. (A
- * directory's watches are the watcher thread's business: it pairs the
- * halves on its own, with the same deadline.) */
+/* A MOVED_FROM whose MOVED_TO never came: the entry left the folder. */
 static void
 move_expire(struct watch *w, struct watch_move *m, struct watch_move *prev)
 {
