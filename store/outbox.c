@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 
@@ -340,20 +341,19 @@ store_outbox_enqueue(struct store *s, const char *slave, const char *path,
 	return store_end(s, r);
 }
 
-int
-store_outbox_next(struct store *s, const char *slave, int max,
+static int
+list_ops(struct store *s, const char *sql, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg)
 {
 	sqlite3_stmt *st;
 	struct store_op op;
 	int r;
 
-	if ((r = store_prepare(s, "SELECT slave, path, op, seq, src, fresh,"
-	    " attempts FROM outbox WHERE slave = ?1 ORDER BY seq, path"
-	    " LIMIT ?2", &st)) < 0)
+	if ((r = store_prepare(s, sql, &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);
 	sqlite3_bind_int(st, 2, max);
+	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
 	while ((r = store_step_row(s, st)) == 1) {
 		op.slave = (const char *)sqlite3_column_text(st, 0);
 		op.path = (const char *)sqlite3_column_text(st, 1);
@@ -362,12 +362,33 @@ store_outbox_next(struct store *s, const char *slave, int max,
 		op.src = (const char *)sqlite3_column_text(st, 4);
 		op.fresh = sqlite3_column_int(st, 5);
 		op.attempts = sqlite3_column_int(st, 6);
+		op.retry_at = sqlite3_column_int64(st, 7);
+		op.error = (const char *)sqlite3_column_text(st, 8);
 		if ((r = cb(&op, arg)) != 0) {
 			sqlite3_finalize(st);
 			return r;
 		}
 	}
 	return r;
+}
+
+int
+store_outbox_next(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg)
+{
+	return list_ops(s, "SELECT slave, path, op, seq, src, fresh, attempts,"
+	    " retry_at, error FROM outbox WHERE slave = ?1 AND retry_at <= ?3"
+	    " ORDER BY seq, path LIMIT ?2", slave, max, cb, arg);
+}
+
+int
+store_outbox_failing(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg)
+{
+	return list_ops(s, "SELECT slave, path, op, seq, src, fresh, attempts,"
+	    " retry_at, error FROM outbox WHERE slave = ?1 AND attempts > 0"
+	    " AND ?3 IS NOT NULL ORDER BY seq, path LIMIT ?2", slave, max, cb,
+	    arg);
 }
 
 static int
@@ -426,11 +447,32 @@ store_outbox_sent(struct store *s, const char *slave,
 }
 
 int
-store_outbox_failed(struct store *s, const char *slave, const char *path)
+store_outbox_failed(struct store *s, const char *slave, const char *path,
+    const char *why, int64_t *delay)
 {
-	return outbox_exec(s, "UPDATE outbox SET attempts = attempts + 1"
-	    " WHERE slave = ?1 AND path = ?2 AND ?3 IS NOT NULL",
-	    slave, path, 0);
+	sqlite3_stmt *st;
+	int64_t d = 0;
+	int r;
+
+	/* the backoff doubles from 5 s up to STORE_RETRY_MAX_S */
+	if ((r = store_prepare(s, "UPDATE outbox SET attempts = attempts + 1,"
+	    " error = ?3, retry_at = ?4 + min(?5, 5 << min(attempts, 10))"
+	    " WHERE slave = ?1 AND path = ?2 RETURNING retry_at - ?4", &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	store_bind_text(st, 2, path);
+	store_bind_text(st, 3, why);
+	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	sqlite3_bind_int(st, 5, STORE_RETRY_MAX_S);
+	if ((r = store_step_row(s, st)) == 1) {
+		d = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (r == 0)
+		r = -ENOENT;
+	if (delay)
+		*delay = d;
+	return r < 0 ? r : 0;
 }
 
 int

@@ -3,7 +3,8 @@
  * Version 1 is the index every agent keeps; version 2 adds what a master
  * needs to serve slaves and what both sides need to pin keys; version 3
  * indexes live files by checksum, so a slave can copy content it already
- * holds under another name instead of receiving it again. A step runs
+ * holds under another name instead of receiving it again; version 4 lets
+ * a failing outbox entry be set aside with a backoff. A step runs
  * inside the transaction that also sets PRAGMA user_version, so a crash
  * leaves the database at the old or the new version, never between.
  *
@@ -75,10 +76,17 @@ static const char schema_v2[] =
 static const char schema_v3[] =
 	"CREATE INDEX files_live_sha256 ON files (sha256) WHERE deleted = 0;";
 
+/* retry_at: a failing entry is set aside until then (unix seconds), so
+ * that what is queued behind it proceeds; error: the last failure */
+static const char schema_v4[] =
+	"ALTER TABLE outbox ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN error TEXT;";
+
 const struct store_migration store_migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
 	{3, schema_v3},
+	{4, schema_v4},
 };
 
 const int store_n_migrations =

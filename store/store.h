@@ -41,7 +41,7 @@
 struct store;
 
 /* The schema version this build writes; see store/schema.c. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* ---- open, close, transactions ------------------------------------- */
 
@@ -361,6 +361,8 @@ struct store_op {
 	const char *src;	/* rename: source path; else NULL */
 	int fresh;		/* the slave does not have path (yet) */
 	int attempts;		/* failed deliveries so far */
+	int64_t retry_at;	/* set aside until then (unix s), or 0 */
+	const char *error;	/* why the last delivery failed, or NULL */
 };
 
 /* Queues op kind on path for slave (src: the rename source, else NULL;
@@ -372,8 +374,9 @@ struct store_op {
 int store_outbox_enqueue(struct store *s, const char *slave, const char *path,
     enum store_op_kind kind, int64_t seq, const char *src, int flags);
 
-/* Calls cb for up to max pending entries of slave, oldest seq first. cb
- * must not write to the store; a nonzero return stops and is returned.
+/* Calls cb for up to max pending entries of slave that are due (not set
+ * aside by store_outbox_failed() until later), oldest seq first. cb must
+ * not write to the store; a nonzero return stops and is returned.
  * Returns 0, cb's value, or -errno. */
 int store_outbox_next(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg);
@@ -393,8 +396,21 @@ int store_outbox_done(struct store *s, const char *slave, const char *path,
 int store_outbox_sent(struct store *s, const char *slave,
     const char *const *paths, size_t n);
 
-/* Counts a failed delivery of path's entry. Returns 0, -ENOENT, -errno. */
-int store_outbox_failed(struct store *s, const char *slave, const char *path);
+/* Counts a failed delivery of path's entry, keeps why (a short text), and
+ * sets the entry aside for a backoff that doubles with each failure (5 s,
+ * 10 s, ... at most STORE_RETRY_MAX_S), so that one item that keeps
+ * failing never holds up the rest. A newer change to the path starts
+ * over. Sets *delay (if not NULL) to the backoff in seconds. Returns 0,
+ * -ENOENT, -errno. */
+#define STORE_RETRY_MAX_S 600
+int store_outbox_failed(struct store *s, const char *slave, const char *path,
+    const char *why, int64_t *delay);
+
+/* Calls cb for up to max entries of slave that failed at least once
+ * (attempts, error and retry_at set), oldest seq first; for status. cb as
+ * for store_outbox_next(). Returns 0, cb's value, or -errno. */
+int store_outbox_failing(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg);
 
 /* Sets *n to the number of pending entries of slave. Returns 0 or -errno. */
 int store_outbox_count(struct store *s, const char *slave, int64_t *n);

@@ -811,7 +811,7 @@ t_outbox_done_keeps_newer_change(void)
 	/* a's put of seq 1 is in flight when a changes again */
 	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 3, NULL, 0), 0);
 	EXPECT_INT(store_outbox_done(t.s, SLAVE, "a", 1), 0);
-	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "b"), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "b", "test", NULL), 0);
 	EXPECT_INT(store_outbox_done(t.s, SLAVE, "b", 2), 0);
 	EXPECT_INT(store_outbox_done(t.s, SLAVE, "b", 2), -ENOENT);
 	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
@@ -822,6 +822,57 @@ t_outbox_done_keeps_newer_change(void)
 	const char *got = buf;
 	EXPECT_STR(got, "put a@3");
 	EXPECT_INT(n, 1);
+	return 0;
+}
+
+static int
+dump_failing(const struct store_op *op, void *arg)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s%s x%d: %s", n ? "; " : "", op->path,
+	    op->attempts, op->error ? op->error : "?");
+	return 0;
+}
+
+/* One entry that keeps failing is set aside with a growing backoff; what
+ * is queued behind it comes out; a newer change starts it over. */
+static int
+t_outbox_failing_entry_does_not_block(void)
+{
+	struct tdb t;
+	char buf[512] = "", failing[512] = "";
+	int64_t d1 = 0, d2 = 0, d3 = 0;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "poison", P, 1, NULL, 0), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "b", P, 2, NULL, 0), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "poison", "disk full", &d1), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "poison", "disk full", &d2), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "poison", "still full", &d3), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "nothing", "x", NULL), -ENOENT);
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 1, dump_op, buf), 0);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, failing), 0);
+	const char *got = buf, *fail = failing;
+	EXPECT_STR(got, "put b@2");
+	EXPECT_STR(fail, "poison x3: still full");
+	EXPECT_INT(d1, 5);
+	EXPECT_INT(d2, 10);
+	EXPECT_INT(d3, 20);
+	for (int i = 0; i < 20; i++)
+		store_outbox_failed(t.s, SLAVE, "poison", "x", &d1);
+	EXPECT_INT(d1, STORE_RETRY_MAX_S);
+	/* the file changes again: a fresh start, due at once */
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "poison", P, 3, NULL, 0), 0);
+	buf[0] = failing[0] = '\0';
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, failing), 0);
+	tdb_close(&t);
+	EXPECT_STR(got, "put b@2 put poison@3");
+	EXPECT_STR(fail, "");
 	return 0;
 }
 
@@ -906,6 +957,8 @@ static const struct unit_test tests[] = {
 	{"key_pin_load_change", t_key_pin_get_change},
 	{"outbox_compaction_table", t_outbox_compaction_table},
 	{"outbox_done_keeps_newer_change", t_outbox_done_keeps_newer_change},
+	{"outbox_failing_entry_does_not_block",
+	    t_outbox_failing_entry_does_not_block},
 	{"outbox_sent_entry_is_not_cancelled",
 	    t_outbox_sent_entry_is_not_cancelled},
 	{"outbox_rejects_bad_requests", t_outbox_rejects_bad_requests},

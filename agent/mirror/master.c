@@ -421,6 +421,19 @@ mark_sent(struct mirror *m, struct mslave *ms)
 	return r;
 }
 
+/* One entry failed: it waits out its backoff while everything queued
+ * behind it goes on (a poison item never stalls the slave). */
+static void
+set_aside(struct mirror *m, struct mslave *ms, const char *path,
+    const char *why)
+{
+	int64_t delay = 0;
+
+	if (store_outbox_failed(m->env.st, ms->jid, path, why, &delay) == 0)
+		log_warn("setting %s aside for %lld s: %s", path,
+		    (long long)delay, why);
+}
+
 static void
 pump(struct mirror *m, struct mslave *ms)
 {
@@ -533,11 +546,11 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			start_transfer(m, ms, (size_t)i);
 		else {
 			const char *e = xmpp_stanza_get_attribute(r, "e");
-			log_warn("%s could not apply %s %s: %s; will retry", ms->jid,
-			    sync_kind_name(ms->batch[i].kind), ms->batch[i].path,
+			char why[1400];
+			snprintf(why, sizeof(why), "%s could not apply %s: %s",
+			    ms->jid, sync_kind_name(ms->batch[i].kind),
 			    e ? e : "no reason given");
-			store_outbox_failed(m->env.st, ms->jid, ms->batch[i].path);
-			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+			set_aside(m, ms, ms->batch[i].path, why);
 			if (ms->batch[i].kind == STORE_OP_META)
 				resend_whole(m, ms, ms->batch[i].path);
 		}
@@ -562,13 +575,11 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
 		    (unsigned long long)in->file->size);
 	} else {
-		/* the engine has logged how the session ended, with its
-		 * reason: this is only what follows */
-		log_debug("%s stays in the outbox of %s; retrying in %d s",
-		    x->path, x->jid, RETRY_MS / 1000);
-		store_outbox_failed(m->env.st, x->jid, x->path);
+		char why[1400];
+		snprintf(why, sizeof(why), "transfer to %s failed: %s", in->peer,
+		    strerror(-err));
 		if (ms)
-			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+			set_aside(m, ms, x->path, why);
 	}
 	free(x->path);
 	free(x);
