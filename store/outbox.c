@@ -69,7 +69,11 @@ entry_load(struct store *s, const char *slave, const char *path,
 	return err;
 }
 
-/* Makes kind the entry of path, replacing any (attempts start over). */
+/* Makes kind the entry of path, replacing any (attempts start over). An
+ * entry that is updated keeps its place in the order (ord), so that a
+ * directory whose mode or mtime changes again still comes before what was
+ * queued below it; only a removal turned into a creation takes the new
+ * seq's place, after whatever now creates its parents. */
 static int
 entry_set(struct store *s, const char *slave, const char *path,
     enum store_op_kind kind, int64_t seq, const char *src, int fresh)
@@ -77,9 +81,15 @@ entry_set(struct store *s, const char *slave, const char *path,
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = store_prepare(s, "INSERT OR REPLACE INTO outbox"
-	    " (slave, path, op, seq, src, fresh) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	    &st)) < 0)
+	if ((r = store_prepare(s, "INSERT INTO outbox"
+	    " (slave, path, op, seq, src, fresh, ord)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)"
+	    " ON CONFLICT (slave, path) DO UPDATE SET op = excluded.op,"
+	    "  seq = excluded.seq, src = excluded.src, fresh = excluded.fresh,"
+	    "  attempts = 0, retry_at = 0, error = NULL,"
+	    "  ord = CASE WHEN outbox.op IN ('delete', 'rmdir') AND"
+	    "   excluded.op NOT IN ('delete', 'rmdir') THEN excluded.seq"
+	    "   ELSE outbox.ord END", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);
 	store_bind_text(st, 2, path);
@@ -166,7 +176,7 @@ move_children(struct store *s, const char *slave, const char *src,
 
 	if ((r = store_prepare(s, "UPDATE OR REPLACE outbox SET"
 	    " path = ?3 || CAST(substr(CAST(path AS BLOB),"
-	    "  length(CAST(?2 AS BLOB)) + 1) AS TEXT), seq = ?4"
+	    "  length(CAST(?2 AS BLOB)) + 1) AS TEXT), seq = ?4, ord = ?4"
 	    " WHERE slave = ?1 AND path >= ?2 || '/' AND path < ?2 || '0'",
 	    &st)) < 0)
 		return r;
@@ -378,7 +388,7 @@ store_outbox_next(struct store *s, const char *slave, int max,
 {
 	return list_ops(s, "SELECT slave, path, op, seq, src, fresh, attempts,"
 	    " retry_at, error FROM outbox WHERE slave = ?1 AND retry_at <= ?3"
-	    " ORDER BY seq, path LIMIT ?2", slave, max, cb, arg);
+	    " ORDER BY ord, path LIMIT ?2", slave, max, cb, arg);
 }
 
 int
@@ -387,7 +397,7 @@ store_outbox_failing(struct store *s, const char *slave, int max,
 {
 	return list_ops(s, "SELECT slave, path, op, seq, src, fresh, attempts,"
 	    " retry_at, error FROM outbox WHERE slave = ?1 AND attempts > 0"
-	    " AND ?3 IS NOT NULL ORDER BY seq, path LIMIT ?2", slave, max, cb,
+	    " AND ?3 IS NOT NULL ORDER BY ord, path LIMIT ?2", slave, max, cb,
 	    arg);
 }
 

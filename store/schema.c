@@ -4,7 +4,8 @@
  * needs to serve slaves and what both sides need to pin keys; version 3
  * indexes live files by checksum, so a slave can copy content it already
  * holds under another name instead of receiving it again; version 4 lets
- * a failing outbox entry be set aside with a backoff. A step runs
+ * a failing outbox entry be set aside with a backoff; version 5 orders
+ * the outbox by when an entry was made, not by its latest change. A step runs
  * inside the transaction that also sets PRAGMA user_version, so a crash
  * leaves the database at the old or the new version, never between.
  *
@@ -82,11 +83,20 @@ static const char schema_v4[] =
 	"ALTER TABLE outbox ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE outbox ADD COLUMN error TEXT;";
 
+/* ord: where the entry stands in the order of delivery: the seq of the
+ * change that created it, kept when later changes are compacted in */
+static const char schema_v5[] =
+	"ALTER TABLE outbox ADD COLUMN ord INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE outbox SET ord = seq;"
+	"DROP INDEX outbox_order;"
+	"CREATE INDEX outbox_order ON outbox (slave, ord, path);";
+
 const struct store_migration store_migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
 	{3, schema_v3},
 	{4, schema_v4},
+	{5, schema_v5},
 };
 
 const int store_n_migrations =

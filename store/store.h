@@ -41,7 +41,7 @@
 struct store;
 
 /* The schema version this build writes; see store/schema.c. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* ---- open, close, transactions ------------------------------------- */
 
@@ -333,8 +333,10 @@ int store_peer_key_forget(struct store *s, const char *jid);
  *     rename of a synced file is never a re-transfer;
  *   - put over a pending rename's dst: delete src + put dst; delete of it:
  *     delete src (and dst, unless fresh).
- * Entries are listed in seq order (ties by path, so a directory comes
- * before what is below it). An entry that was sent is no longer fresh
+ * Entries are listed in the order they were made (ties by path, so a
+ * directory comes before what is below it); a change compacted into an
+ * entry keeps its place, except a removal turned back into a creation,
+ * which moves to the end. An entry that was sent is no longer fresh
  * (store_outbox_sent): the slave may have the path from then on. An ack
  * removes an entry only if nothing newer was compacted into it meanwhile
  * (store_outbox_done compares seqs). */

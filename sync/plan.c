@@ -350,11 +350,19 @@ static int
 rename_records(struct plan *p, const char *from, const char *to)
 {
 	struct strv below = {0};
+	struct store_file old;
 	size_t flen = strlen(from);
 	char np[PATH_MAX];
 	int64_t seq = 0;
-	int r;
+	int r, flags = STORE_OP_NEW;
 
+	/* a rename onto nothing creates `to` (STORE_OP_NEW): the store then
+	 * knows the slave lacks it, so a later delete of it costs nothing */
+	if (store_file_load(p->st, to, &old) == 0) {
+		if (!old.deleted)
+			flags = 0;
+		store_file_clear(&old);
+	}
 	if ((r = records_below(p, from, &below)) < 0)
 		return r;
 	if ((r = move_record(p, from, to, &seq)) < 0)
@@ -369,7 +377,7 @@ rename_records(struct plan *p, const char *from, const char *to)
 	}
 	/* the slave renames the whole subtree with one operation */
 	if (r == 0)
-		r = enqueue_all(p, to, STORE_OP_RENAME, seq, from, 0);
+		r = enqueue_all(p, to, STORE_OP_RENAME, seq, from, flags);
 	/* a rename may also change what is at `to` (mtime of a file moved
 	 * with touch in between): bring the record up to date */
 	if (r == 0)
