@@ -26,6 +26,7 @@ struct entry {
 	int64_t seq;
 	char *src;
 	int fresh;
+	int sent;	/* in a batch whose answer has not come yet */
 };
 
 static enum store_op_kind
@@ -53,7 +54,7 @@ entry_load(struct store *s, const char *slave, const char *path,
 	int r, err = 0;
 
 	memset(e, 0, sizeof(*e));
-	if ((r = store_prepare(s, "SELECT op, seq, src, fresh FROM outbox"
+	if ((r = store_prepare(s, "SELECT op, seq, src, fresh, sent FROM outbox"
 	    " WHERE slave = ?1 AND path = ?2", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);
@@ -65,6 +66,7 @@ entry_load(struct store *s, const char *slave, const char *path,
 	e->seq = sqlite3_column_int64(st, 1);
 	e->src = store_col_dup(st, 2, &err);
 	e->fresh = sqlite3_column_int(st, 3);
+	e->sent = sqlite3_column_int(st, 4);
 	sqlite3_finalize(st);
 	return err;
 }
@@ -86,7 +88,7 @@ entry_set(struct store *s, const char *slave, const char *path,
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)"
 	    " ON CONFLICT (slave, path) DO UPDATE SET op = excluded.op,"
 	    "  seq = excluded.seq, src = excluded.src, fresh = excluded.fresh,"
-	    "  attempts = 0, retry_at = 0, error = NULL,"
+	    "  attempts = 0, retry_at = 0, error = NULL, sent = 0,"
 	    "  ord = CASE WHEN outbox.op IN ('delete', 'rmdir') AND"
 	    "   excluded.op NOT IN ('delete', 'rmdir') THEN excluded.seq"
 	    "   ELSE outbox.ord END", &st)) < 0)
@@ -244,12 +246,19 @@ rename_from(struct store *s, const char *slave, const char *src,
 {
 	int r = 0;
 
+	/* a rename a -> src already sent is applied before anything sent
+	 * later (one batch at a time): the slave will have src, so this is a
+	 * plain rename src -> dst, and the sent entry waits for its answer.
+	 * Collapsing it into a -> dst would delete src, which the slave then
+	 * holds, and then find no a to rename. */
+	int sent_rename = es->found && es->kind == STORE_OP_RENAME && es->sent;
+
 	/* a pending mkdir of a directory the slave has only updates its
 	 * metadata (its mtime changes whenever an entry is added): the
 	 * slave renames what it has, children included */
-	if (!es->found || es->kind == STORE_OP_META ||
+	if (!es->found || es->kind == STORE_OP_META || sent_rename ||
 	    (es->kind == STORE_OP_MKDIR && !es->fresh)) {
-		if (es->found)
+		if (es->found && !sent_rename)
 			r = entry_drop(s, slave, src);
 		if (r == 0)
 			r = entry_set(s, slave, dst, STORE_OP_RENAME, seq, src,
@@ -446,8 +455,8 @@ store_outbox_sent(struct store *s, const char *slave,
 	if ((r = store_begin(s)) < 0)
 		return r;
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		if ((r = store_prepare(s, "UPDATE outbox SET fresh = 0"
-		    " WHERE slave = ?1 AND path = ?2 AND fresh = 1", &st)) < 0)
+		if ((r = store_prepare(s, "UPDATE outbox SET fresh = 0, sent = 1"
+		    " WHERE slave = ?1 AND path = ?2", &st)) < 0)
 			break;
 		store_bind_text(st, 1, slave);
 		store_bind_text(st, 2, paths[i]);

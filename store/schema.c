@@ -84,9 +84,11 @@ static const char schema_v4[] =
 	"ALTER TABLE outbox ADD COLUMN error TEXT;";
 
 /* ord: where the entry stands in the order of delivery: the seq of the
- * change that created it, kept when later changes are compacted in */
+ * change that created it, kept when later changes are compacted in;
+ * sent: in a batch whose answer has not come (reset by a newer change) */
 static const char schema_v5[] =
 	"ALTER TABLE outbox ADD COLUMN ord INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE outbox SET ord = seq;"
 	"DROP INDEX outbox_order;"
 	"CREATE INDEX outbox_order ON outbox (slave, ord, path);";

@@ -337,7 +337,9 @@ int store_peer_key_forget(struct store *s, const char *jid);
  * directory comes before what is below it); a change compacted into an
  * entry keeps its place, except a removal turned back into a creation,
  * which moves to the end. An entry that was sent is no longer fresh
- * (store_outbox_sent): the slave may have the path from then on. An ack
+ * (store_outbox_sent): the slave may have the path from then on; and a
+ * rename that was sent counts as applied when a later rename moves its
+ * destination on (batches are applied one after another). An ack
  * removes an entry only if nothing newer was compacted into it meanwhile
  * (store_outbox_done compares seqs). */
 

@@ -876,6 +876,35 @@ t_outbox_failing_entry_does_not_block(void)
 	return 0;
 }
 
+/* A rename already sent is applied before anything sent later: renaming
+ * its destination again is a plain rename of that destination, never
+ * "delete it, rename the old source" (which destroyed the slave's copy
+ * when the first rename had been applied). */
+static int
+t_outbox_rename_of_sent_rename_is_plain(void)
+{
+	struct tdb t;
+	char buf[512] = "";
+	const char *sent[] = {"b"};
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "b", RN, 1, "a", NEW), 0);
+	EXPECT_INT(store_outbox_sent(t.s, SLAVE, sent, 1), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "c", RN, 2, "b", NEW), 0);
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
+	const char *got = buf;
+	EXPECT_STR(got, "rename b<a@1 rename c<b*@2");
+	/* the first rename's answer comes: only the second is left */
+	EXPECT_INT(store_outbox_done(t.s, SLAVE, "b", 1), 0);
+	buf[0] = '\0';
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
+	tdb_close(&t);
+	EXPECT_STR(got, "rename c<b*@2");
+	return 0;
+}
+
 /* Once a batch has left, the slave may have its paths: a delete or a
  * rename that follows must reach the slave even if the path was new. */
 static int
@@ -959,6 +988,8 @@ static const struct unit_test tests[] = {
 	{"outbox_done_keeps_newer_change", t_outbox_done_keeps_newer_change},
 	{"outbox_failing_entry_does_not_block",
 	    t_outbox_failing_entry_does_not_block},
+	{"outbox_rename_of_sent_rename_is_plain",
+	    t_outbox_rename_of_sent_rename_is_plain},
 	{"outbox_sent_entry_is_not_cancelled",
 	    t_outbox_sent_entry_is_not_cancelled},
 	{"outbox_rejects_bad_requests", t_outbox_rejects_bad_requests},

@@ -325,6 +325,11 @@ struct batch_ctx {
 	xmpp_stanza_t *q;
 	xmpp_ctx_t *ctx;
 	size_t bytes;		/* worst-case size of the batch so far */
+	struct {
+		char *path;
+		int64_t seq;
+	} gone[SYNC_MAX_OPS];	/* entries whose record is gone */
+	size_t ngone;
 };
 
 /* Turns one outbox entry into an <op/> with the index record's current
@@ -358,8 +363,16 @@ add_op(const struct store_op *op, void *arg)
 		if (have && f.type == STORE_SYMLINK && f.target)
 			o.target = strdup(f.target);
 		store_file_clear(&f);
-		if (!have)
-			return 0; /* gone meanwhile: its delete follows */
+		if (!have) {
+			/* gone meanwhile: its delete, if the slave needs one,
+			 * is queued under the path itself; an entry left
+			 * behind (the source of a rename sent before) is done
+			 * once the walk is over (no writes inside it) */
+			if (bc->ngone < SYNC_MAX_OPS &&
+			    (bc->gone[bc->ngone].path = strdup(op->path)) != NULL)
+				bc->gone[bc->ngone++].seq = op->seq;
+			return 0;
+		}
 	}
 	/* stay below every server's stanza limit, whatever the names */
 	need = sync_op_wire_max(o.path, o.from, o.target);
@@ -441,6 +454,11 @@ pump(struct mirror *m, struct mslave *ms)
 	    .ctx = xmpp_conn_get_context(m->env.xc)};
 	xmpp_stanza_t *iq;
 
+	/* never while an answer is being worked through: a transfer that
+	 * fails at once calls back here, and a new batch would replace the
+	 * one the rest of the answer refers to */
+	if (ms->answering)
+		return;
 	if (!m->online || ms->phase != MS_READY || ms->iq_id[0] ||
 	    ms->full[0] == '\0' || loop_now_ms() < ms->retry_at_ms)
 		return;
@@ -454,6 +472,11 @@ pump(struct mirror *m, struct mslave *ms)
 	if (ms->ninflight < MIRROR_MAX_INFLIGHT)
 		store_outbox_next(m->env.st, ms->jid,
 		    SYNC_MAX_OPS + (int)ms->ninflight, add_op, &bc);
+	for (size_t i = 0; i < bc.ngone; i++) {
+		store_outbox_done(m->env.st, ms->jid, bc.gone[i].path,
+		    bc.gone[i].seq);
+		free(bc.gone[i].path);
+	}
 	if (ms->nbatch == 0)
 		maybe_complete(m, ms, &bc);
 	if (ms->nbatch == 0 && xmpp_stanza_get_attribute(bc.q, "complete") == NULL) {
@@ -501,8 +524,33 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	}
 }
 
-/* A metadata update failed (the slave may have lost the path): queue the
- * whole thing instead. */
+static enum store_op_kind
+create_op(enum store_ftype t)
+{
+	return t == STORE_DIR ? STORE_OP_MKDIR : t == STORE_SYMLINK ?
+	    STORE_OP_SYMLINK : STORE_OP_PUT;
+}
+
+struct pathv {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+collect_path(const struct store_file *f, void *arg)
+{
+	struct pathv *pv = arg;
+
+	if (util_grow(&pv->v, pv->n + 1, &pv->cap, 64) < 0 ||
+	    (pv->v[pv->n] = strdup(f->path)) == NULL)
+		return -ENOMEM;
+	pv->n++;
+	return 0;
+}
+
+/* A metadata update or a rename failed because the slave lacks what it
+ * acts on: queue the whole thing instead, with everything below it, so
+ * the slave gets the master's state whatever it lost. Returns nothing. */
 static void
 resend_whole(struct mirror *m, struct mslave *ms, const char *path)
 {
@@ -510,10 +558,27 @@ resend_whole(struct mirror *m, struct mslave *ms, const char *path)
 
 	if (store_file_load(m->env.st, path, &f) < 0)
 		return;
-	if (!f.deleted)
-		store_outbox_enqueue(m->env.st, ms->jid, path, f.type == STORE_DIR ?
-		    STORE_OP_MKDIR : f.type == STORE_SYMLINK ? STORE_OP_SYMLINK :
-		    STORE_OP_PUT, f.seq, NULL, 0);
+	if (f.deleted) {
+		store_file_clear(&f);
+		return;
+	}
+	log_info("%s lacks %s: sending it whole", ms->jid, path);
+	store_outbox_enqueue(m->env.st, ms->jid, path, create_op(f.type),
+	    f.seq, NULL, 0);
+	if (f.type == STORE_DIR) {
+		struct pathv below = {0};
+		store_file_below(m->env.st, path, collect_path, &below);
+		for (size_t i = 0; i < below.n; i++) {
+			struct store_file c;
+			if (store_file_load(m->env.st, below.v[i], &c) == 0) {
+				store_outbox_enqueue(m->env.st, ms->jid, c.path,
+				    create_op(c.type), c.seq, NULL, 0);
+				store_file_clear(&c);
+			}
+			free(below.v[i]);
+		}
+		free(below.v);
+	}
 	store_file_clear(&f);
 }
 
@@ -522,6 +587,7 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	struct mirror *m = arg;
 	struct mslave *ms = answer_for(m, st);
+	unsigned char seen[SYNC_MAX_OPS] = {0};
 	xmpp_stanza_t *q;
 
 	(void)conn;
@@ -532,13 +598,18 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		return 0;
 	}
 	q = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
+	ms->answering = 1;
 	for (xmpp_stanza_t *r = q ? xmpp_stanza_get_children(q) : NULL; r;
 	    r = xmpp_stanza_get_next(r)) {
 		const char *is = xmpp_stanza_get_attribute(r, "i");
 		const char *s = xmpp_stanza_get_attribute(r, "s");
-		long i = is ? strtol(is, NULL, 10) : -1;
-		if (!xmpp_stanza_is_tag(r) || s == NULL || i < 0 || (size_t)i >= ms->nbatch)
+		char *end = NULL;
+		long i = is ? strtol(is, &end, 10) : -1;
+		/* each operation is answered once: a repeated index is noise */
+		if (!xmpp_stanza_is_tag(r) || s == NULL || end == is || *end ||
+		    i < 0 || (size_t)i >= ms->nbatch || seen[i])
 			continue;
+		seen[i] = 1;
 		if (strcmp(s, "ok") == 0)
 			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
 			    ms->batch[i].seq);
@@ -551,10 +622,14 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			    ms->jid, sync_kind_name(ms->batch[i].kind),
 			    e ? e : "no reason given");
 			set_aside(m, ms, ms->batch[i].path, why);
-			if (ms->batch[i].kind == STORE_OP_META)
+			/* the slave lacks what the operation acts on */
+			if (ms->batch[i].kind == STORE_OP_META ||
+			    (ms->batch[i].kind == STORE_OP_RENAME && e &&
+			    strcmp(e, strerror(ENOENT)) == 0))
 				resend_whole(m, ms, ms->batch[i].path);
 		}
 	}
+	ms->answering = 0;
 	batch_clear(ms);
 	pump(m, ms);
 	return 0;
