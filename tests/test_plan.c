@@ -473,6 +473,29 @@ t_every_active_slave_gets_the_op(void)
 	return 0;
 }
 
+/* A directory renamed from a name the index never had (it appeared and
+ * moved before anything recorded it) brings its whole content. */
+static int
+t_rename_of_unknown_dir_records_its_content(void)
+{
+	EXPECT_INT(setup(1), 0);
+	EXPECT_INT(mkdir(P("d"), 0755), 0);
+	EXPECT_INT(mkdir(P("d/sub"), 0755), 0);
+	EXPECT_INT(tu_write_file(P("d/x"), "1", 1, 0644), 0);
+	EXPECT_INT(tu_write_file(P("d/sub/y"), "22", 2, 0644), 0);
+	EXPECT_INT(tu_write_file(P("d/sub/skip.o"), "3", 1, 0644), 0);
+	EXPECT_INT(rename(P("d"), P("e")), 0);
+	EXPECT_INT(plan_event_renamed(fx.p, "d", "e", 1), 0);
+	EXPECT_STR(index_text(), "e/ e/sub/ e/sub/y e/x");
+	/* parents first; siblings in the order the directory lists them */
+	const char *ob = outbox();
+	const char *sub = strstr(ob, "mkdir e/sub;"), *y = strstr(ob, "put e/sub/y");
+	EXPECT(strncmp(ob, "mkdir e;", 8) == 0, "outbox %s", ob);
+	EXPECT(sub && y && sub < y && strstr(ob, "put e/x"), "outbox %s", ob);
+	EXPECT(strstr(ob, "skip.o") == NULL, "outbox %s", ob);
+	return 0;
+}
+
 /* The border refuses unsafe names and reports ignored ones; a rename
  * onto an unsafe name is the deletion of its source for the slaves. */
 static int
@@ -899,6 +922,7 @@ static const struct unit_test tests[] = {
 	T(queued_op_carries_latest_seq),
 	T(every_active_slave_gets_the_op),
 	T(border_refuses_unsafe_paths),
+	T(rename_of_unknown_dir_records_its_content),
 	T(hash_needed_only_for_changed_regular_files),
 	T(path_hashed_uses_given_checksum_or_says_again),
 	T(fanout_queues_scanned_changes_once),
