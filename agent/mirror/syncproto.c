@@ -29,25 +29,6 @@ sync_kind_name(enum store_op_kind k)
 	return "?";
 }
 
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 2 * n hex digits (n <= 32) into out, which is left alone on
  * failure. Returns 0 or -EINVAL. */
 static int
@@ -55,14 +36,8 @@ unhex(const char *s, uint8_t *out, size_t n)
 {
 	uint8_t b[32];
 
-	if (s == NULL || n > sizeof(b) || strlen(s) != 2 * n)
+	if (s == NULL || n > sizeof(b) || crypto_hex_decode(s, b, n) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		b[i] = (uint8_t)(hi << 4 | lo);
-	}
 	memcpy(out, b, n);
 	return 0;
 }
@@ -133,7 +108,7 @@ sync_wire_name(const char *path, char *out)
 	}
 	gcry_md_hash_buffer(GCRY_MD_SHA256, h, path, n);
 	memcpy(out, SYNC_WIRE_PREFIX, strlen(SYNC_WIRE_PREFIX));
-	hex(h, 16, out + strlen(SYNC_WIRE_PREFIX));
+	crypto_hex_encode(h, 16, out + strlen(SYNC_WIRE_PREFIX));
 }
 
 int
@@ -198,7 +173,7 @@ sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const struct sync_op *o)
 	if (o->kind == STORE_OP_PUT)
 		set_num(el, "s", "%lld", (long long)o->size);
 	if (o->has_sha256) {
-		hex(o->sha256, 32, h);
+		crypto_hex_encode(o->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
 	}
 	if (o->kind != STORE_OP_DELETE && o->kind != STORE_OP_RMDIR) {
@@ -294,7 +269,7 @@ sync_entry_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
 	set_num(el, "m", "%llo", (long long)f->mode);
 	set_num(el, "t", "%lld", (long long)f->mtime_ns);
 	if (f->has_sha256) {
-		hex(f->sha256, 32, h);
+		crypto_hex_encode(f->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
 	}
 	return 0;
