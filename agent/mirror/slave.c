@@ -135,7 +135,7 @@ forget_stale(struct mirror *m, const struct sync_op *o, const char *st)
 	if (o->kind == STORE_OP_PUT) {
 		apply_temps_forget(m->apply, o->path, o->size,
 		    wanted ? o->sha256 : NULL, &t);
-		expect_drop_tree(m, o->path, 0);
+		expect_drop_tree(m, o->path, !wanted);	/* "ok": it is here */
 	} else {
 		apply_temps_forget(m->apply, o->path, 0, NULL, &t);
 		expect_drop_tree(m, o->path, 1);
