@@ -113,11 +113,15 @@ apply_op(struct mirror *m, const struct sync_op *o, int *err)
 static void
 log_temps(const char *when, const struct apply_temps *t)
 {
+	char kept[64] = "";
+
+	if (t->kept > 0)
+		snprintf(kept, sizeof(kept), ", %lld kept for a transfer that "
+		    "may resume", (long long)t->kept);
 	if (t->removed > 0 || t->kept > 0)
 		log_info("temp files of abandoned transfers %s: %lld removed "
-		    "(%lld bytes freed), %lld kept for a transfer that may "
-		    "resume", when, (long long)t->removed, (long long)t->bytes,
-		    (long long)t->kept);
+		    "(%lld bytes freed)%s", when, (long long)t->removed,
+		    (long long)t->bytes, kept);
 }
 
 /* After the master's operation o (answered st: "ok", "need" or NULL for
