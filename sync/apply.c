@@ -532,8 +532,8 @@ apply_forget_tree(struct apply *a, const char *path, int self)
 
 /* ---- temp names ------------------------------------------------------ */
 
-/* Appends the hex of the first APPLY_TMP_PATH_HEX / 2 bytes of the
- * SHA-256 of the n bytes at a and (if b) the m bytes at b. */
+/* Writes to out APPLY_TMP_PATH_HEX hex digits and a NUL: the start of
+ * the SHA-256 of the n bytes at a and (if b) the m bytes at b. */
 static int
 hex_digest(char *out, const void *a, size_t n, const void *b, size_t m)
 {
