@@ -9,6 +9,7 @@
 
 #include "agent/crypto/crypto.h"
 #include "agent/log.h"
+#include "agent/loop.h"
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
 #include "sync/apply.h"
@@ -16,6 +17,8 @@
 #include "sync/plan.h"
 #include "sync/scan.h"
 #include "agent/util.h"
+
+#define TOMBSTONE_GC_MS (3600 * 1000)
 
 static struct expect *
 expect_find(struct mirror *m, const char *path)
@@ -155,19 +158,31 @@ forget_stale(struct mirror *m, const struct sync_op *o, const char *st)
 		    wanted ? "wants another version" : "no longer sends it");
 }
 
+/* Our tombstones have served their purpose once the scan that made them
+ * has counted them: a slave's index tells no one about deletions. The
+ * query reads the whole index, so at most once an hour. */
+static void
+collect_tombstones(struct mirror *m)
+{
+	int64_t n = 0;
+
+	if (loop_now_ms() < m->next_gc_ms)
+		return;
+	m->next_gc_ms = loop_now_ms() + TOMBSTONE_GC_MS;
+	if (store_tombstones_collect(m->env.st, INT64_MAX, &n) == 0 && n > 0)
+		log_debug("collected %lld tombstones", (long long)n);
+}
+
 /* In sync with nothing left to receive: no transfer will resume what an
- * interrupted one left, and our tombstones have served their purpose
- * (a slave's index tells no one about deletions). */
+ * interrupted one left. */
 static void
 in_sync_cleanup(struct mirror *m)
 {
 	struct apply_temps t;
-	int64_t n = 0;
 
 	apply_temps_release(m->apply, &t);
 	log_temps("once in sync", &t);
-	if (store_tombstones_collect(m->env.st, INT64_MAX, &n) == 0 && n > 0)
-		log_debug("collected %lld tombstones", (long long)n);
+	collect_tombstones(m);
 }
 
 static void
@@ -417,18 +432,15 @@ mirror_slave_sink(struct mirror *m, struct jingle_sink *sink)
 }
 
 /* Nothing is in flight at start: temp files too old or empty to be
- * worth resuming go now, the others when the master has had its say;
- * tombstones the startup scan made have been counted and can go. */
+ * worth resuming go now, the others when the master has had its say. */
 static void
 start_cleanup(struct mirror *m)
 {
 	struct apply_temps t;
-	int64_t n = 0;
 
 	if (apply_temps_sweep(m->apply, APPLY_TEMP_MAX_AGE, &t) == 0)
 		log_temps("at start", &t);
-	if (store_tombstones_collect(m->env.st, INT64_MAX, &n) == 0 && n > 0)
-		log_debug("collected %lld tombstones", (long long)n);
+	collect_tombstones(m);
 }
 
 int
