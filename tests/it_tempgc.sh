@@ -7,7 +7,8 @@
 # ours (a symlink, a directory, anything outside) stays. (c) Tombstones
 # go from the master's index once every slave has applied them, not
 # while a slave is offline, and a slave whose state is from before the
-# collection is reconciled by manifest: nothing deleted comes back.
+# collection is reconciled by manifest: nothing deleted comes back. (d) So
+# is a slave restored to a state older than the seq it acknowledged.
 . "$(dirname "$0")/lib/harness.sh"
 xs_setup
 prosody_start
@@ -153,5 +154,26 @@ if grep -q 's2@xs.test: its state (seq [0-9]*) is older than the tombstones coll
 	pass old_slave_reconciled_by_manifest
 else
 	fail old_slave_reconciled_by_manifest "$(grep s2@ "$XS_TMP/m.log" | tail -n 3)"
+fi
+
+# ---- (d) a slave behind the seq it acknowledged ---------------------------
+# slave 1 restored to a state older than what it acknowledged, with no
+# deletion in between: its outbox is empty, yet it lacks a change
+xs_kill "$S1PID"
+cp -a "$XS_TMP/s1" "$XS_TMP/s1.old"
+start_s1
+echo "changed after the backup" >"$MD/keep.txt"
+wait_trees_equal "$MD" "$S1D" 60 || fail change_applied "s1 differs"
+xs_wait_log "$XS_TMP/s1.log" 'in sync with the master' 30
+xs_kill "$S1PID"
+rm -rf "$XS_TMP/s1"
+mv "$XS_TMP/s1.old" "$XS_TMP/s1"
+: >"$XS_TMP/m.log"
+start_s1
+if wait_trees_equal "$MD" "$S1D" 60 &&
+   grep -q 's1@xs.test: it reports seq [0-9]*, older than the [0-9]* it acknowledged' "$XS_TMP/m.log"; then
+	pass restored_slave_reconciled_by_manifest
+else
+	fail restored_slave_reconciled_by_manifest "$(grep s1@ "$XS_TMP/m.log" | tail -n 3)"
 fi
 exit $XS_FAILED
