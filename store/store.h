@@ -5,7 +5,8 @@
  *   files      the index: one record per relative path, each change stamped
  *              with a sequence number (seq) taken from one counter for the
  *              whole index, so "what changed since N" is one query; a
- *              deletion is a tombstone with its own seq, never a missing row
+ *              deletion is a tombstone with its own seq, not a missing row,
+ *              until every slave has applied it (store_tombstones_collect)
  *   meta       key/value state (STORE_META_* below)
  *   slaves     master side: the registered slaves and how far each got
  *   peer_keys  pinned identity keys of peers (both sides)
@@ -79,6 +80,8 @@ int store_rollback(struct store *s);
 #define STORE_META_ROLE "role"		 /* "master" or "slave" */
 #define STORE_META_MASTER_SEQ "master_seq" /* int, slave: master's last seq
 					    * applied here */
+#define STORE_META_GC_SEQ "tombstone_gc_seq" /* int: highest seq of a
+					      * collected tombstone */
 
 /* Copies the value of key to *out. Returns 0, -ENOENT if absent, -ENOMEM.
  * The caller frees *out. */
@@ -124,7 +127,8 @@ enum store_change {
 };
 
 /* Loads the record of path, live or tombstone, into *out. Returns 0,
- * -ENOENT if the path was never recorded, -ENOMEM. The caller frees with
+ * -ENOENT if the path was never recorded (or its tombstone was
+ * collected), -ENOMEM. The caller frees with
  * store_file_clear(). */
 int store_file_load(struct store *s, const char *path, struct store_file *out);
 
@@ -147,8 +151,10 @@ int store_file_put(struct store *s, const struct store_file *f,
 int store_file_delete(struct store *s, const char *path, int64_t *seq);
 
 /* Calls cb for every record, tombstones included, whose seq > since, in
- * seq order. A nonzero return from cb stops the walk and is returned.
- * cb must not write to the store. Returns 0, cb's value, or -errno. */
+ * seq order. Deletions are complete only if since >= STORE_META_GC_SEQ
+ * (collected tombstones are gone). A nonzero return from cb stops the
+ * walk and is returned. cb must not write to the store. Returns 0, cb's
+ * value, or -errno. */
 int store_changes_since(struct store *s, int64_t since,
     int (*cb)(const struct store_file *f, void *arg), void *arg);
 
@@ -176,6 +182,17 @@ int store_file_load_by_sha256(struct store *s, const uint8_t sha256[32],
 /* Sets *seq to the seq of the latest change (0 for an empty index).
  * Returns 0 or -errno. */
 int store_last_seq(struct store *s, int64_t *seq);
+
+/* Removes the tombstones with seq <= upto that nobody needs any more:
+ * every active slave has applied them (applied_seq >= seq; a removed
+ * slave holds nothing back, and without active slaves only upto bounds
+ * it) and no pending outbox entry names the path, as the path acted on
+ * or as a rename's source. Raises STORE_META_GC_SEQ to the highest seq
+ * removed: below it the changes since a seq may lack deletions. One
+ * transaction. Sets *collected (if not NULL) to the number removed.
+ * Returns 0 or -errno. */
+int store_tombstones_collect(struct store *s, int64_t upto,
+    int64_t *collected);
 
 /* ---- scans: deletion detection by generation ------------------------
  *

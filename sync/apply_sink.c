@@ -54,12 +54,7 @@ put_free(struct apply_put *p)
 static int
 put_temp_name(struct apply_put *p)
 {
-	uint8_t id[40];
-
-	for (int i = 0; i < 8; i++)
-		id[i] = (uint8_t)(p->size >> (56 - 8 * i));
-	memcpy(id + 8, p->sha256, 32);
-	return apply_temp_name(p->tmp, "put", p->path, id, sizeof(id));
+	return apply_put_temp_name(p->tmp, p->path, p->size, p->sha256);
 }
 
 /* Opens (creating) the temp file and locks it. Something other than a
@@ -187,6 +182,7 @@ put_begin(struct apply *a, const char *path, uint64_t size,
 		put_free(p);
 		return r;
 	}
+	apply_leftover_drop(a, p->path, p->tmp);	/* ours now */
 	*have_bytes = p->written;
 	*out = p;
 	return 0;
@@ -255,6 +251,8 @@ apply_put_abort(struct apply_put *p, int keep)
 	if (!keep && unlinkat(p->dfd, p->tmp, 0) < 0 && errno != ENOENT)
 		log_warn("cannot remove the temp file of %s: %s", p->path,
 		    strerror(errno));
+	if (keep)
+		apply_leftover_add(p->a, p->path, p->tmp);
 	put_free(p);
 }
 
@@ -323,6 +321,9 @@ apply_put_finish(struct apply_put *p)
 	/* the record describes the inode installed, whatever came since */
 	if (r == 0)
 		r = apply_record_stat(p->a, p->path, &st, p->sha256, NULL);
+	/* short, or stuck before the rename: the temp is still there */
+	if (r < 0 && r != -EBADMSG && apply_lstat(p->dfd, p->tmp, &st) == 0)
+		apply_leftover_add(p->a, p->path, p->tmp);
 	put_free(p);
 	return r;
 }

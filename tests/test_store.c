@@ -956,6 +956,182 @@ t_outbox_rejects_bad_requests(void)
 	return 0;
 }
 
+/* ---- tombstone collection ------------------------------------------ */
+
+#define SA "a@example.org"
+#define SB "b@example.org"
+
+/* Records path as a file, then deletes it; sets *seq to the tombstone's
+ * seq. */
+static int
+tombstone(struct store *s, const char *path, int64_t *seq)
+{
+	struct store_file f = mkfile(path, 1, 1, 1);
+	int r = store_file_put(s, &f, NULL, NULL);
+
+	return r < 0 ? r : store_file_delete(s, path, seq);
+}
+
+/* "+" live, "-" tombstone, "." gone: one character per path. */
+static void
+states(struct store *s, const char *const *paths, char *out)
+{
+	struct store_file f;
+
+	for (; *paths; paths++, out++) {
+		*out = store_file_load(s, *paths, &f) < 0 ? '.' :
+		    f.deleted ? '-' : '+';
+		if (*out != '.')
+			store_file_clear(&f);
+	}
+	*out = '\0';
+}
+
+static int
+t_tombstones_collected_up_to_every_slaves_applied_seq(void)
+{
+	static const char *const paths[] = {"t1", "t2", "t3", "live", NULL};
+	struct store_file live = mkfile("live", 1, 1, 2);
+	struct tdb t;
+	int64_t s1, s2, s3, n = -1, gc = 0;
+	char st[8];
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SA, NULL), 0);
+	EXPECT_INT(store_slave_add(t.s, SB, NULL), 0);
+	EXPECT_INT(tombstone(t.s, "t1", &s1), 0);
+	EXPECT_INT(tombstone(t.s, "t2", &s2), 0);
+	EXPECT_INT(tombstone(t.s, "t3", &s3), 0);
+	EXPECT_INT(store_file_put(t.s, &live, NULL, NULL), 0);
+	/* a has everything, b only up to t2: t3 must stay for b */
+	EXPECT_INT(store_slave_applied(t.s, SA, s3 + 10, 1), 0);
+	EXPECT_INT(store_slave_applied(t.s, SB, s2, 1), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n), 0);
+	states(t.s, paths, st);
+	EXPECT_INT(store_meta_get_int(t.s, STORE_META_GC_SEQ, &gc), 0);
+	tdb_close(&t);
+	EXPECT_INT(n, 2);
+	EXPECT_STR(st, "..-+");
+	EXPECT_INT(gc, s2);
+	return 0;
+}
+
+static int
+t_tombstones_collected_only_up_to_the_bound(void)
+{
+	static const char *const paths[] = {"t1", "t2", NULL};
+	struct tdb t;
+	int64_t s1, s2, n = -1, gc = 0;
+	char st[8];
+	int rgc;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(tombstone(t.s, "t1", &s1), 0);
+	EXPECT_INT(tombstone(t.s, "t2", &s2), 0);
+	/* no slaves at all (a slave's own index): only the bound counts */
+	EXPECT_INT(store_tombstones_collect(t.s, s1, &n), 0);
+	states(t.s, paths, st);
+	EXPECT_INT(store_meta_get_int(t.s, STORE_META_GC_SEQ, &gc), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, 0, NULL), 0);
+	rgc = store_meta_get_int(t.s, STORE_META_GC_SEQ, &gc);
+	tdb_close(&t);
+	EXPECT_INT(n, 1);
+	EXPECT_STR(st, ".-");
+	EXPECT_INT(rgc, 0);
+	EXPECT_INT(gc, s1);	/* never lowered */
+	return 0;
+}
+
+static int
+t_tombstone_with_pending_outbox_entry_kept(void)
+{
+	static const char *const paths[] = {"del", "old", "new", "other", NULL};
+	struct store_file nf = mkfile("new", 1, 1, 3);
+	struct tdb t;
+	int64_t sd, so, sn, sx, n1 = -1, n2 = -1;
+	char st1[8], st2[8];
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SA, NULL), 0);
+	EXPECT_INT(tombstone(t.s, "del", &sd), 0);
+	EXPECT_INT(tombstone(t.s, "old", &so), 0);
+	EXPECT_INT(store_file_put(t.s, &nf, NULL, &sn), 0);
+	EXPECT_INT(tombstone(t.s, "other", &sx), 0);
+	/* the slave is past all of them, but two entries still wait: a
+	 * delete of "del" and a rename whose source is "old" */
+	EXPECT_INT(store_slave_applied(t.s, SA, sx, 1), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SA, "del", STORE_OP_DELETE, sd,
+	    NULL, 0), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SA, "new", STORE_OP_RENAME, sn,
+	    "old", 0), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n1), 0);
+	states(t.s, paths, st1);
+	EXPECT_INT(store_outbox_done(t.s, SA, "del", sd), 0);
+	EXPECT_INT(store_outbox_done(t.s, SA, "new", sn), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n2), 0);
+	states(t.s, paths, st2);
+	tdb_close(&t);
+	EXPECT_INT(n1, 1);
+	EXPECT_STR(st1, "--+.");
+	EXPECT_INT(n2, 2);
+	EXPECT_STR(st2, "..+.");
+	return 0;
+}
+
+static int
+t_removed_slave_no_longer_holds_back_collection(void)
+{
+	static const char *const paths[] = {"t1", NULL};
+	struct tdb t;
+	int64_t s1, n1 = -1, n2 = -1;
+	char st1[4], st2[4];
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SA, NULL), 0);
+	EXPECT_INT(store_slave_add(t.s, SB, NULL), 0);
+	EXPECT_INT(tombstone(t.s, "t1", &s1), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SB, "t1", STORE_OP_DELETE, s1,
+	    NULL, 0), 0);
+	EXPECT_INT(store_slave_applied(t.s, SA, s1, 1), 0);
+	/* b never came back: its applied seq and its outbox hold t1 */
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n1), 0);
+	states(t.s, paths, st1);
+	EXPECT_INT(store_slave_remove(t.s, SB), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n2), 0);
+	states(t.s, paths, st2);
+	tdb_close(&t);
+	EXPECT_INT(n1, 0);
+	EXPECT_STR(st1, "-");
+	EXPECT_INT(n2, 1);
+	EXPECT_STR(st2, ".");
+	return 0;
+}
+
+static int
+t_collected_tombstone_path_recreated_is_added(void)
+{
+	struct store_file f = mkfile("a", 1, 1, 1);
+	struct tdb t;
+	enum store_change c = STORE_UNCHANGED;
+	int64_t del, seq = 0, n = -1;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(tombstone(t.s, "a", &del), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n), 0);
+	EXPECT_INT(store_file_put(t.s, &f, &c, &seq), 0);
+	tdb_close(&t);
+	EXPECT_INT(n, 1);
+	EXPECT_INT(c, STORE_ADDED);	/* as after a tombstone: STORE_OP_NEW */
+	EXPECT(seq > del, "seq %lld after the collected %lld", (long long)seq,
+	    (long long)del);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"fresh_db_gets_latest_user_version", t_fresh_db_latest_version},
 	{"v1_db_migrates_keeping_data", t_v1_db_migrates_keeping_data},
@@ -993,6 +1169,16 @@ static const struct unit_test tests[] = {
 	{"outbox_sent_entry_is_not_cancelled",
 	    t_outbox_sent_entry_is_not_cancelled},
 	{"outbox_rejects_bad_requests", t_outbox_rejects_bad_requests},
+	{"tombstones_collected_up_to_every_slaves_applied_seq",
+	    t_tombstones_collected_up_to_every_slaves_applied_seq},
+	{"tombstones_collected_only_up_to_the_bound",
+	    t_tombstones_collected_only_up_to_the_bound},
+	{"tombstone_with_pending_outbox_entry_kept",
+	    t_tombstone_with_pending_outbox_entry_kept},
+	{"removed_slave_no_longer_holds_back_collection",
+	    t_removed_slave_no_longer_holds_back_collection},
+	{"collected_tombstone_path_recreated_is_added",
+	    t_collected_tombstone_path_recreated_is_added},
 };
 
 UNIT_MAIN(tests)

@@ -246,6 +246,35 @@ on_manifest(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	return 0;
 }
 
+/* Whether the slave's outbox still holds everything it lacks. It does
+ * for a slave at the seq it acknowledged; not for one that reports an
+ * older seq (its state restored from a backup, or our last complete
+ * lost), and never for one whose seq is older than collected tombstones:
+ * the deletions since are no longer in the index to queue again. Writes
+ * why not into buf and returns it, or returns NULL. */
+static const char *
+catchup_gap(struct mirror *m, xmpp_stanza_t *h, int64_t applied, char *buf,
+    size_t len)
+{
+	const char *a = h ? xmpp_stanza_get_attribute(h, "seq") : NULL;
+	char *end = NULL;
+	long long seq = a && *a >= '0' && *a <= '9' ? strtoll(a, &end, 10) : -1;
+	int64_t gc = 0;
+
+	if (seq < 0 || end == NULL || *end != '\0')
+		snprintf(buf, len, "it reports no valid seq");
+	else if (store_meta_get_int(m->env.st, STORE_META_GC_SEQ, &gc) == 0 &&
+	    seq < gc)
+		snprintf(buf, len, "its state (seq %lld) is older than the "
+		    "tombstones collected up to seq %lld", seq, (long long)gc);
+	else if (seq < applied)
+		snprintf(buf, len, "it reports seq %lld, older than the %lld it "
+		    "acknowledged", seq, (long long)applied);
+	else
+		return NULL;
+	return buf;
+}
+
 static int
 on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
@@ -253,7 +282,9 @@ on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	struct mslave *ms = answer_for(m, st);
 	struct store_slave sl;
 	xmpp_stanza_t *h;
-	const char *state;
+	const char *state, *gap;
+	int64_t applied = 0;
+	char why[160];
 	int never = 1;
 
 	(void)conn;
@@ -267,12 +298,18 @@ on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	state = h ? xmpp_stanza_get_attribute(h, "state") : NULL;
 	if (store_slave_load(m->env.st, ms->jid, &sl) == 0) {
 		never = sl.applied_seq == 0;
+		applied = sl.applied_seq;
 		store_slave_clear(&sl);
 	}
 	if (state == NULL || strcmp(state, "ok") != 0 || never) {
 		log_info("%s: %s; reconciling by manifest", ms->jid,
 		    never ? "never synced" : state && strcmp(state, "dirty") == 0 ?
 		    "it has local changes" : "it has no state");
+		ask_manifest(m, ms, NULL);
+		return 0;
+	}
+	if ((gap = catchup_gap(m, h, applied, why, sizeof(why))) != NULL) {
+		log_info("%s: %s; reconciling by manifest", ms->jid, gap);
 		ask_manifest(m, ms, NULL);
 		return 0;
 	}
@@ -662,6 +699,20 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 		pump(m, ms);
 }
 
+/* Tombstones every slave has applied are history nobody needs. Only
+ * those already queued for the slaves (up to the fanout seq) can go. */
+static void
+collect_tombstones(struct mirror *m)
+{
+	int64_t fanout = 0, n = 0;
+
+	if (store_meta_get_int(m->env.st, PLAN_META_FANOUT, &fanout) < 0)
+		return;
+	if (store_tombstones_collect(m->env.st, fanout, &n) == 0 && n > 0)
+		log_info("collected %lld tombstones every slave has applied",
+		    (long long)n);
+}
+
 static void
 rescan(struct mirror *m, const char *why)
 {
@@ -679,6 +730,7 @@ rescan(struct mirror *m, const char *why)
 		    (long long)ss.added, (long long)ss.changed,
 		    (long long)ss.deleted, (long long)ss.bytes_hashed);
 	plan_fanout(m->plan);
+	collect_tombstones(m);
 	m->next_rescan_ms = loop_now_ms() + (m->degraded ? DEGRADED_RESCAN_MS :
 	    (int64_t)c->rescan_interval * 1000);
 }

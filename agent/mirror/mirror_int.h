@@ -177,6 +177,7 @@ struct mirror {
 	/* slave */
 	struct apply *apply;
 	int dirty;              /* local changes found since the last sync */
+	int64_t next_gc_ms;     /* collect our tombstones when in sync after */
 	struct expect *expect;
 	size_t nexpect, capexpect;
 	struct jingle_source files;	/* master: reads beneath dir */

@@ -9,6 +9,7 @@
 
 #include "agent/crypto/crypto.h"
 #include "agent/log.h"
+#include "agent/loop.h"
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
 #include "sync/apply.h"
@@ -16,6 +17,8 @@
 #include "sync/plan.h"
 #include "sync/scan.h"
 #include "agent/util.h"
+
+#define TOMBSTONE_GC_MS (3600 * 1000)
 
 static struct expect *
 expect_find(struct mirror *m, const char *path)
@@ -47,6 +50,21 @@ expect_drop(struct mirror *m, const char *path)
 	free(e->path);
 	free(e->wire);
 	*e = m->expect[--m->nexpect];
+}
+
+/* Drops what is expected below path (and at path itself if self): the
+ * master has put something else there, and will not send that content. */
+static void
+expect_drop_tree(struct mirror *m, const char *path, int self)
+{
+	size_t n = strlen(path);
+
+	for (size_t i = m->nexpect; i-- > 0;) {
+		const char *p = m->expect[i].path;
+		if ((self && strcmp(p, path) == 0) ||
+		    (strncmp(p, path, n) == 0 && p[n] == '/'))
+			expect_drop(m, p);
+	}
 }
 
 static int
@@ -112,6 +130,79 @@ apply_op(struct mirror *m, const struct sync_op *o, int *err)
 	return r == 0 ? "ok" : NULL;
 }
 
+/* One line for a cleanup of temp files, when it found any. */
+static void
+log_temps(const char *when, const struct apply_temps *t)
+{
+	char kept[64] = "";
+
+	if (t->kept > 0)
+		snprintf(kept, sizeof(kept), ", %lld kept for a transfer that "
+		    "may resume", (long long)t->kept);
+	if (t->removed > 0 || t->kept > 0)
+		log_info("temp files of abandoned transfers %s: %lld removed "
+		    "(%lld bytes freed)%s", when, (long long)t->removed,
+		    (long long)t->bytes, kept);
+}
+
+/* After the master's operation o (answered st: "ok", "need" or NULL for
+ * a failure), an interrupted transfer of its paths can resume only if o
+ * is a put still wanting that version; what was expected at paths o
+ * removed or replaced will not come either. */
+static void
+forget_stale(struct mirror *m, const struct sync_op *o, const char *st)
+{
+	struct apply_temps t, tf = {0};
+	int wanted = st == NULL || strcmp(st, "need") == 0;
+
+	if (o->kind == STORE_OP_META)
+		return;
+	if (o->kind == STORE_OP_PUT) {
+		apply_temps_forget(m->apply, o->path, o->size,
+		    wanted ? o->sha256 : NULL, &t);
+		expect_drop_tree(m, o->path, !wanted);	/* "ok": it is here */
+	} else {
+		apply_temps_forget(m->apply, o->path, 0, NULL, &t);
+		expect_drop_tree(m, o->path, 1);
+	}
+	if (o->from) {
+		apply_temps_forget(m->apply, o->from, 0, NULL, &tf);
+		expect_drop_tree(m, o->from, 1);
+	}
+	if (t.removed + tf.removed > 0)
+		log_info("removed the partial transfer of %s (%lld bytes): the "
+		    "master %s", o->from && tf.removed ? o->from : o->path,
+		    (long long)(t.bytes + tf.bytes), o->kind == STORE_OP_PUT &&
+		    wanted ? "wants another version" : "no longer sends it");
+}
+
+/* Our tombstones have served their purpose once the scan that made them
+ * has counted them: a slave's index tells no one about deletions. The
+ * query reads the whole index, so at most once an hour. */
+static void
+collect_tombstones(struct mirror *m)
+{
+	int64_t n = 0;
+
+	if (loop_now_ms() < m->next_gc_ms)
+		return;
+	m->next_gc_ms = loop_now_ms() + TOMBSTONE_GC_MS;
+	if (store_tombstones_collect(m->env.st, INT64_MAX, &n) == 0 && n > 0)
+		log_debug("collected %lld tombstones", (long long)n);
+}
+
+/* In sync with nothing left to receive: no transfer will resume what an
+ * interrupted one left. */
+static void
+in_sync_cleanup(struct mirror *m)
+{
+	struct apply_temps t;
+
+	apply_temps_release(m->apply, &t);
+	log_temps("once in sync", &t);
+	collect_tombstones(m);
+}
+
 static void
 on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
     xmpp_stanza_t *q)
@@ -143,6 +234,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 			continue;
 		}
 		st = apply_op(m, &o, &err);
+		forget_stale(m, &o, st);
 		xmpp_stanza_set_attribute(el, "s", st ? st : "fail");
 		if (st == NULL)
 			xmpp_stanza_set_attribute(el, "e", strerror(-err));
@@ -154,6 +246,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 			log_info("local changes replaced by the master's state");
 		m->dirty = 0;
 		log_info("in sync with the master (seq %lld)", seq);
+		in_sync_cleanup(m);
 	}
 	xmpp_send(conn, r);
 out:
@@ -365,6 +458,18 @@ mirror_slave_sink(struct mirror *m, struct jingle_sink *sink)
 	sink->arg = m;
 }
 
+/* Nothing is in flight at start: temp files too old or empty to be
+ * worth resuming go now, the others when the master has had its say. */
+static void
+start_cleanup(struct mirror *m)
+{
+	struct apply_temps t;
+
+	if (apply_temps_sweep(m->apply, APPLY_TEMP_MAX_AGE, &t) == 0)
+		log_temps("at start", &t);
+	collect_tombstones(m);
+}
+
 int
 mirror_slave_new(struct mirror *m)
 {
@@ -389,6 +494,7 @@ mirror_slave_new(struct mirror *m)
 		    "state will replace them (one-way mirror)",
 		    (long long)(ss.added + ss.changed + ss.deleted), c->dir);
 	}
+	start_cleanup(m);
 	return service_route(m->env.svc, NS_XS_META, on_meta_iq, m);
 }
 
