@@ -72,12 +72,16 @@ odd_name() {
 }
 
 # pick_file / pick_dir: an existing entry of the master, or nothing
+# (names holding a newline are left out: find prints one name a line)
+NL='
+'
 pick() { # find-type; sets P
-	cnt=$(find "$MD" -mindepth 1 -type "$1" | wc -l)
+	cnt=$(find "$MD" -mindepth 1 -type "$1" ! -name "*$NL*" | wc -l)
 	[ "$cnt" -gt 0 ] || return 1
 	rnd "$cnt"
-	P=$(find "$MD" -mindepth 1 -type "$1" | sed -n "$((R + 1))p")
-	[ -n "$P" ]
+	P=$(find "$MD" -mindepth 1 -type "$1" ! -name "*$NL*" | sed -n "$((R + 1))p")
+	case $P in "$MD"/*) return 0 ;; esac
+	return 1
 }
 
 one_change() { # i
