@@ -134,6 +134,7 @@ struct mslave {
 	size_t ninflight;
 	int64_t retry_at_ms;    /* after a failure, wait until then */
 	int64_t complete_sent;  /* seq last reported as complete */
+	int recheck;            /* it has local changes: hello again */
 	/* the batch in flight: what each <op/> was */
 	struct {
 		char *path;
