@@ -79,6 +79,9 @@ int store_rollback(struct store *s);
 #define STORE_META_ROLE "role"		 /* "master" or "slave" */
 #define STORE_META_MASTER_SEQ "master_seq" /* int, slave: master's last seq
 					    * applied here */
+#define STORE_META_LOCAL_CHANGES "local_changes" /* int, slave: 1 while
+					    * local changes wait for the
+					    * master's state */
 
 /* Copies the value of key to *out. Returns 0, -ENOENT if absent, -ENOMEM.
  * The caller frees *out. */

@@ -255,13 +255,15 @@ typedef void (*apply_local_cb)(const char *path, enum apply_local_kind kind,
  * brought to what is on disk (a deletion tombstones the subtree; a new
  * directory is recorded with everything below it), so that a manifest
  * shows the master what differs. Files compare by type, size, mtime and
- * mode, symlinks by mtime, directories by mode. With deep, path must be
- * a directory ("" for the whole folder) and every record and entry below
- * it is compared too. path is one that passed path_check_synced() where
- * it entered (or ""), not ignored; all of it is one transaction. Returns
- * the number of changes (>= 0), or a store error or -errno (logged). A
- * change that cannot be kept is logged and left unrecorded, so the
- * applier still sees it as local when it comes to replace it. */
+ * mode, symlinks by mtime, directories by mode (a directory's mtime
+ * moves with its entries). With deep, every record and entry below path
+ * ("" for the whole folder) is compared too. A record whose path is
+ * ignored now is tombstoned without a word, as a scan would. path passed
+ * path_check_synced() where it entered (or is ""); all of it is one
+ * transaction. Returns the number of changes (>= 0), or a store error
+ * from the transaction. What cannot be read or kept is logged, skipped
+ * and left unrecorded, so the applier still sees it as local when it
+ * comes to replace it. */
 int apply_local_check(struct apply *a, const char *path, int deep,
     time_t when, apply_local_cb cb, void *arg);
 

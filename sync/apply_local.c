@@ -111,8 +111,10 @@ present(struct local *l, int dfd, const char *name, const char *path,
 {
 	int is_dir = S_ISDIR(st->st_mode), new_dir, r;
 
-	if (is_ignored(l->a, path, is_dir))
-		return 0;
+	if (is_ignored(l->a, path, is_dir)) {	/* ignored since recorded */
+		r = f ? apply_forget_tree(l->a, path, 1) : 0;
+		return r < 0 ? r : 0;
+	}
 	if (!S_ISREG(st->st_mode) && !is_dir && !S_ISLNK(st->st_mode))
 		return f ? gone(l, path) : 0;	/* a fifo took its place */
 	if (f && apply_record_matches(f, st, 1))
