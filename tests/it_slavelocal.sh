@@ -41,8 +41,8 @@ echo "master a" >"$MD/a.txt"
 echo "master b" >"$MD/b.txt"
 echo "master c, first version" >"$MD/docs/c.txt"
 head -c 200000 /dev/urandom >"$MD/docs/big.bin"
-xs_spawn "$MLOG" "$X" -c "$M" run
-xs_spawn "$SLOG" "$X" -c "$S" run
+xs_spawn "$MLOG" "$X" -c "$M" run; MPID=$XS_LASTPID
+xs_spawn "$SLOG" "$X" -c "$S" run; SPID=$XS_LASTPID
 if wait_trees_equal "$MD" "$SD" 60 && xs_wait_log "$SLOG" 'in sync with the master' 30; then
 	pass initial_sync
 else
@@ -87,6 +87,16 @@ fi
 grep -q 'local change on the slave: b.txt (deleted)' "$SLOG" &&
 	pass delete_logged || fail delete_logged "no line for b.txt"
 
+# a folder renamed on the slave: one line, restored, the new name removed
+mv "$SD/docs" "$SD/docs2"
+if within 10 gone docs2 && within 10 same docs/big.bin; then
+	pass rename_undone_within_10s
+else
+	fail rename_undone_within_10s "$(tail -n 3 "$SLOG")"
+fi
+grep -q 'local change on the slave: docs (renamed to docs2)' "$SLOG" &&
+	pass rename_logged || fail rename_logged "no line for docs"
+
 # a burst: a new folder of 50 files and an edit, one reconciliation
 before=$(rounds)
 mkdir "$SD/burst"
@@ -120,6 +130,26 @@ fi
 sleep 1
 [ "$(changes)" = "$before" ] && pass master_change_not_a_local_change ||
 	fail master_change_not_a_local_change "$(grep 'local change' "$SLOG" | tail -1)"
+
+kill -0 "$SPID" 2>/dev/null && kill -0 "$MPID" 2>/dev/null &&
+	pass both_still_running || fail both_still_running "$(tail -n 3 "$SLOG")"
+
+# an edit seen while the master is away, then the slave restarts: its
+# dirty mark survives, and the master's copy comes back after all
+edits() { grep -c 'local change on the slave: a.txt (modified)' "$SLOG"; }
+xs_kill "$MPID"
+n=$(edits)
+echo "edited while the master is away" >"$SD/a.txt"
+within 10 [ "$(edits)" -gt "$n" ] || note "the edit was not seen"
+sleep 1
+xs_kill "$SPID"
+xs_spawn "$MLOG" "$X" -c "$M" run; MPID=$XS_LASTPID
+xs_spawn "$SLOG" "$X" -c "$S" run; SPID=$XS_LASTPID
+if within 30 same a.txt; then
+	pass dirty_mark_survives_a_restart
+else
+	fail dirty_mark_survives_a_restart "a.txt: $(cat "$SD/a.txt"); $(tail -n 3 "$SLOG")"
+fi
 
 if wait_trees_equal "$MD" "$SD" 20; then
 	pass trees_equal_at_the_end

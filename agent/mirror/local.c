@@ -71,7 +71,7 @@ on_change(const char *path, enum apply_local_kind kind, void *arg)
 		l->ren_gone = 1;
 		return;
 	}
-	if (l->ren_gone && kind == APPLY_LOCAL_CREATED &&
+	if (l->ren_to && l->ren_gone && kind == APPLY_LOCAL_CREATED &&
 	    strcmp(path, l->ren_to) == 0) {
 		log_change(m, l->ren_from, "renamed to", path);
 		l->ren_logged = 1;
@@ -125,6 +125,7 @@ check_renamed(struct mirror *m, const struct watch_event *ev)
 	if (l->ren_gone && !l->ren_logged)
 		log_change(m, ev->old_path, "deleted", NULL);
 	l->ren_from = l->ren_to = NULL;
+	l->ren_gone = l->ren_logged = 0;
 }
 
 static void

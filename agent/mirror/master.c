@@ -472,7 +472,8 @@ pump(struct mirror *m, struct mslave *ms)
 	if (!m->online || ms->phase != MS_READY || ms->iq_id[0] ||
 	    ms->full[0] == '\0' || loop_now_ms() < ms->retry_at_ms)
 		return;
-	if (ms->recheck) {	/* local changes there: reconcile first */
+	if (ms->recheck) {	/* local changes there: ask how it stands */
+		ms->recheck = 0;
 		say_hello(m, ms);
 		return;
 	}
