@@ -319,6 +319,25 @@ t_deep_check_finds_everything(void)
 	return 0;
 }
 
+/* A pattern added to ignore: the records it now covers go quietly, as
+ * a scan would drop them, and nothing is kept. */
+static int
+t_newly_ignored_records_dropped_quietly(void)
+{
+	static const char *const more[] = {"*.o", "*.tmp"};
+
+	EXPECT_INT(setup(), 0);
+	EXPECT_INT(put_str("x.tmp", "was mirrored\n"), 0);
+	apply_free(fx.a);
+	EXPECT_INT(apply_open(fx.root, fx.s, more, 2, &fx.a), 0);
+	EXPECT_INT(local("", 1), 0);
+	EXPECT_STR(seen, "");
+	EXPECT_INT(live("x.tmp"), 0);
+	EXPECT(holds("x.tmp", "was mirrored\n"), "x.tmp touched");
+	EXPECT(!exists(".xmpp-sync"), "something was kept");
+	return 0;
+}
+
 /* A local edit the slave has not looked at yet, then the master's put
  * and delete: the local versions are moved away first, not lost. */
 static int
@@ -423,6 +442,8 @@ static const struct unit_test tests[] = {
 	{"local_changes_found_kept_and_recorded",
 	 t_local_changes_found_kept_and_recorded},
 	{"deep_check_finds_everything", t_deep_check_finds_everything},
+	{"newly_ignored_records_dropped_quietly",
+	 t_newly_ignored_records_dropped_quietly},
 	{"unseen_local_version_moved_before_replace",
 	 t_unseen_local_version_moved_before_replace},
 	{"files_from_before_the_first_sync_kept",
