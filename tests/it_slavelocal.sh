@@ -137,10 +137,11 @@ kill -0 "$SPID" 2>/dev/null && kill -0 "$MPID" 2>/dev/null &&
 # an edit seen while the master is away, then the slave restarts: its
 # dirty mark survives, and the master's copy comes back after all
 edits() { grep -c 'local change on the slave: a.txt (modified)' "$SLOG"; }
+edit_seen() { [ "$(edits)" -gt "$n" ]; }
 xs_kill "$MPID"
 n=$(edits)
 echo "edited while the master is away" >"$SD/a.txt"
-within 10 [ "$(edits)" -gt "$n" ] || note "the edit was not seen"
+within 10 edit_seen || note "the edit was not seen"
 sleep 1
 xs_kill "$SPID"
 xs_spawn "$MLOG" "$X" -c "$M" run; MPID=$XS_LASTPID
