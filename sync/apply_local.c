@@ -63,8 +63,12 @@ report(struct local *l, const char *path, enum apply_local_kind kind)
 	return 1;
 }
 
-/* Records everything below the new directory name in dfd (path), which
- * is kept already. Entries that cannot be read are logged and skipped. */
+/* Records everything below the new directory name in dfd (path). The
+ * directory was kept as a whole first, but what appeared in it since
+ * would be recorded without being kept: each file and symlink is kept
+ * (again: one kept already is found there and left) right before its
+ * record is written. What cannot be kept or read is logged and left
+ * unrecorded. */
 static void
 record_below(struct local *l, int dfd, const char *name, const char *path,
     int depth)
@@ -86,6 +90,8 @@ record_below(struct local *l, int dfd, const char *name, const char *path,
 
 		if (p && apply_lstat(dirfd(d), de->d_name, &st) == 0 &&
 		    !is_ignored(l->a, p, S_ISDIR(st.st_mode)) &&
+		    (S_ISDIR(st.st_mode) || apply_keep_local(l->a, dirfd(d),
+		    de->d_name, p, l->when) == 0) &&
 		    apply_record_at(l->a, dirfd(d), de->d_name, p, NULL) == 0 &&
 		    S_ISDIR(st.st_mode))
 			record_below(l, dirfd(d), de->d_name, p, depth + 1);
