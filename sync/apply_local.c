@@ -63,12 +63,30 @@ report(struct local *l, const char *path, enum apply_local_kind kind)
 	return 1;
 }
 
-/* Records everything below the new directory name in dfd (path). The
- * directory was kept as a whole first, but what appeared in it since
- * would be recorded without being kept: each file and symlink is kept
- * (again: one kept already is found there and left) right before its
- * record is written. What cannot be kept or read is logged and left
- * unrecorded. */
+/* Records what is at name in dfd (path), then keeps it (a directory:
+ * with everything below it, if keep_dir), in one transaction. Kept after
+ * it is recorded: whatever replaces it in between differs from the
+ * record, so that is a local version to the applier too. What cannot be
+ * kept is left unrecorded: the record is undone, and the applier still
+ * sees a local version there. Returns 0, -errno or a store error. */
+static int
+record_kept(struct local *l, int dfd, const char *name, const char *path,
+    int keep)
+{
+	int r;
+
+	if ((r = store_begin(l->a->st)) < 0)
+		return r;
+	if ((r = apply_record_at(l->a, dfd, name, path, NULL)) == 0 && keep)
+		r = apply_keep_local(l->a, dfd, name, path, l->when);
+	return apply_end(l->a, r);
+}
+
+/* Records everything below the new directory name in dfd (path), which
+ * was kept as a whole: each file and symlink is kept again right after
+ * its record is written, since it may have appeared or been replaced
+ * since (one kept already is found there and left). What cannot be read
+ * or kept is logged and left unrecorded. */
 static void
 record_below(struct local *l, int dfd, const char *name, const char *path,
     int depth)
@@ -90,10 +108,8 @@ record_below(struct local *l, int dfd, const char *name, const char *path,
 
 		if (p && apply_lstat(dirfd(d), de->d_name, &st) == 0 &&
 		    !is_ignored(l->a, p, S_ISDIR(st.st_mode)) &&
-		    (S_ISDIR(st.st_mode) || apply_keep_local(l->a, dirfd(d),
-		    de->d_name, p, l->when) == 0) &&
-		    apply_record_at(l->a, dirfd(d), de->d_name, p, NULL) == 0 &&
-		    S_ISDIR(st.st_mode))
+		    record_kept(l, dirfd(d), de->d_name, p,
+		    !S_ISDIR(st.st_mode)) == 0 && S_ISDIR(st.st_mode))
 			record_below(l, dirfd(d), de->d_name, p, depth + 1);
 		free(p);
 	}
@@ -127,15 +143,11 @@ present(struct local *l, int dfd, const char *name, const char *path,
 		return 0;
 	report(l, path, f ? APPLY_LOCAL_MODIFIED : APPLY_LOCAL_CREATED);
 	new_dir = is_dir && (f == NULL || f->type != STORE_DIR);
-	/* kept before it is recorded: the record then no longer tells the
-	 * applier that this is not the master's */
-	if ((!is_dir || new_dir) &&
-	    (r = apply_keep_local(l->a, dfd, name, path, l->when)) < 0)
-		return r;
 	if (f && f->type == STORE_DIR && !is_dir &&
 	    (r = apply_forget_tree(l->a, path, 0)) < 0)
 		return r;
-	if ((r = apply_record_at(l->a, dfd, name, path, NULL)) < 0)
+	/* a directory whose mode changed holds nothing new to keep */
+	if ((r = record_kept(l, dfd, name, path, !is_dir || new_dir)) < 0)
 		return r;
 	if (new_dir)
 		record_below(l, dfd, name, path, 0);

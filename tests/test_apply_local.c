@@ -418,11 +418,14 @@ t_versions_kept_then_expired(void)
 }
 
 /* A symlink planted at .xmpp-sync or below is never followed: keeping
- * fails, and then the applier leaves the local version alone. */
+ * fails, the local change stays unrecorded, and the applier leaves the
+ * local version alone. */
 static int
 t_planted_symlink_in_area_refused(void)
 {
+	struct store_file f;
 	char out[300];
+	int r;
 
 	EXPECT_INT(setup(), 0);
 	snprintf(out, sizeof(out), "%s/out", fx.dir);
@@ -430,6 +433,12 @@ t_planted_symlink_in_area_refused(void)
 	EXPECT_INT(symlink(out, P(".xmpp-sync")), 0);
 	EXPECT_INT(applied_tree(), 0);
 	EXPECT_INT(write_str("a.txt", "precious\n"), 0);
+	/* seen but not kept: not recorded either */
+	EXPECT_INT(local("a.txt", 0), 1);
+	EXPECT_INT(store_file_load(fx.s, "a.txt", &f), 0);
+	r = f.size == (int64_t)strlen("master a\n");
+	store_file_clear(&f);
+	EXPECT(r, "recorded without being kept");
 	EXPECT(put_str("a.txt", "master\n") < 0, "replaced without keeping");
 	EXPECT(holds("a.txt", "precious\n"), "local version lost");
 	EXPECT_INT(only_name("../out", out, sizeof(out)), 0);
