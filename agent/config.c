@@ -14,6 +14,7 @@
 
 #define CFG_LINE_MAX 4096
 #define CFG_MAX_IGNORE 1024
+#define CFG_MAX_VERSIONS 36500	/* days: a hundred years */
 
 /* Parser state: the struct being filled and where we are in the file. */
 struct parser {
@@ -21,20 +22,25 @@ struct parser {
 	const char *file;
 	const char *basedir;
 	unsigned line;
-	unsigned seen_line[16];  /* line where each key was set, 0 = unset */
+	unsigned seen_line[32];  /* line where each key was set, 0 = unset */
 };
 
 enum key_id {
 	K_ROLE, K_JID, K_PASSWORD_FILE, K_DIR, K_STATE_DIR, K_MASTER,
 	K_SERVER, K_CA_FILE, K_TRANSPORTS, K_IGNORE, K_DELETE, K_LOG_LEVEL,
-	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_S5B_OFFER, K_COUNT
+	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_S5B_OFFER, K_VERSIONS,
+	K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
 	"role", "jid", "password_file", "dir", "state_dir", "master",
 	"server", "ca_file", "transports", "ignore", "delete", "log_level",
 	"max_file_size", "rescan_interval", "resource", "s5b_offer",
+	"versions",
 };
+
+_Static_assert(K_COUNT <= sizeof(((struct parser *)0)->seen_line) /
+    sizeof(unsigned), "seen_line has a slot per key");
 
 static int
 perr(struct parser *p, const char *fmt, ...)
@@ -276,6 +282,11 @@ set_key(struct parser *p, enum key_id k, char *v)
 			return perr(p, "rescan_interval: at least 10 seconds");
 		c->rescan_interval = (unsigned)n;
 		return 0;
+	case K_VERSIONS:
+		if ((r = parse_u64(p, "versions", v, CFG_MAX_VERSIONS, &n)) < 0)
+			return r;
+		c->versions = (unsigned)n;
+		return 0;
 	case K_COUNT:
 		break;
 	}
@@ -366,6 +377,10 @@ check_whole(struct parser *p)
 	if (c->role == CFG_ROLE_MASTER && c->master) {
 		p->line = p->seen_line[K_MASTER];
 		return perr(p, "master: only a slave names its master");
+	}
+	if (c->role == CFG_ROLE_MASTER && p->seen_line[K_VERSIONS]) {
+		p->line = p->seen_line[K_VERSIONS];
+		return perr(p, "versions: only a slave keeps old versions");
 	}
 	if (c->master && strcmp(c->master, c->jid) == 0) {
 		p->line = p->seen_line[K_MASTER];

@@ -49,6 +49,7 @@ struct cfg {
 	enum log_level log_level;
 	uint64_t max_file_size;   /* slave: largest file accepted, bytes */
 	unsigned rescan_interval; /* master: seconds between full rescans */
+	unsigned versions;     /* slave: days old versions are kept; 0: none */
 	char resource[CFG_RESOURCE_MAX + 1]; /* our XMPP resource */
 	char *s5b_offer;       /* NULL: offer every interface address */
 };

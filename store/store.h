@@ -82,6 +82,9 @@ int store_rollback(struct store *s);
 					    * applied here */
 #define STORE_META_GC_SEQ "tombstone_gc_seq" /* int: highest seq of a
 					      * collected tombstone */
+#define STORE_META_LOCAL_CHANGES "local_changes" /* int, slave: 1 while
+					    * local changes wait for the
+					    * master's state */
 
 /* Copies the value of key to *out. Returns 0, -ENOENT if absent, -ENOMEM.
  * The caller frees *out. */

@@ -93,6 +93,18 @@ apply_set_max_size(struct apply *a, uint64_t max)
 	a->max_size = max ? max : APPLY_MAX_SIZE_DEFAULT;
 }
 
+void
+apply_set_versions(struct apply *a, unsigned days)
+{
+	a->versions_days = days;
+}
+
+void
+apply_set_local_seq(struct apply *a, int64_t seq)
+{
+	a->local_seq = seq;
+}
+
 int
 apply_manifest(struct apply *a, const char *after, size_t max,
     int (*cb)(const struct store_file *f, void *arg), void *arg)
@@ -497,6 +509,32 @@ int
 apply_recs_below(struct apply *a, const char *dir, struct apply_recs *l)
 {
 	return store_file_below(a->st, dir, recs_add, l);
+}
+
+int
+apply_recs_page(struct apply *a, const char *after, size_t max,
+    struct apply_recs *l)
+{
+	return store_file_list(a->st, after, max, recs_add, l);
+}
+
+int
+apply_record_matches(const struct store_file *f, const struct stat *st,
+    int dir_mode)
+{
+	switch (f->type) {
+	case STORE_FILE:
+		return S_ISREG(st->st_mode) && f->size == st->st_size &&
+		    f->mtime_ns == util_ts_ns(st->st_mtim) &&
+		    f->mode == (st->st_mode & 07777);
+	case STORE_SYMLINK:
+		return S_ISLNK(st->st_mode) &&
+		    f->mtime_ns == util_ts_ns(st->st_mtim);
+	case STORE_DIR:
+		return S_ISDIR(st->st_mode) &&
+		    (!dir_mode || f->mode == (st->st_mode & 07777));
+	}
+	return 0;
 }
 
 void

@@ -47,8 +47,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "store/store.h"
+#include "sync/path.h"
 
 struct apply;
 struct apply_put;
@@ -231,6 +233,85 @@ void apply_temps_forget(struct apply *a, const char *path, uint64_t size,
  * every leftover, and walks the folder for them if some could not be
  * remembered. Fills *out; failures to remove are logged. */
 void apply_temps_release(struct apply *a, struct apply_temps *out);
+/* ---- the slave's area: local and old versions ----------------------------
+ *
+ * Below PATH_AREA (".xmpp-sync", see sync/path.h) at the top of the
+ * folder, which is never mirrored:
+ *
+ *   local/STAMP/PATH      a local version: what was on the slave and did
+ *                         not come from the master (edited, created, or
+ *                         there before the slave's first sync), kept when
+ *                         the slave sees the change (apply_local_check())
+ *                         and, for one not seen yet, before the applier
+ *                         replaces or removes it;
+ *   versions/PATH~STAMP   with apply_set_versions(): each file the applier
+ *                         replaced or removed for the master, for a number
+ *                         of days (apply_versions_expire()).
+ *
+ * STAMP is a UTC time, YYYYMMDDTHHMMSSZ; a name already taken by another
+ * file gets ".1", ".2", ... appended. A kept file is a hard link (the same
+ * inode, nothing copied) where the file system allows it, else a copy
+ * with its mode and mtime; a local version met by the applier is moved
+ * there instead. Directories below the area are made 0700, never through
+ * a symlink. Whatever the applier replaces or removes goes through this:
+ * if a local version cannot be kept, the operation fails (logged) and
+ * nothing is lost; an old version that cannot be kept is only logged. */
+
+#define APPLY_AREA_LOCAL PATH_AREA "/local"
+#define APPLY_AREA_VERSIONS PATH_AREA "/versions"
+
+/* Keeps every file the applier replaces or removes below
+ * APPLY_AREA_VERSIONS for days days (0, the default: keeps none).
+ * Returns nothing. */
+void apply_set_versions(struct apply *a, unsigned days);
+
+/* Records whose seq is at most seq describe what the slave had before
+ * the master's first complete sync (a slave without state scans its
+ * folder first): whatever the applier replaces or removes among them is
+ * kept as a local version. 0, the default, turns this off. Returns
+ * nothing. */
+void apply_set_local_seq(struct apply *a, int64_t seq);
+
+/* Removes the versions below APPLY_AREA_VERSIONS whose STAMP is more
+ * than the days of apply_set_versions() before now, and directories left
+ * empty; with versions off it removes nothing (what was kept stays for
+ * the user to look at). Names without a STAMP are left alone. Sets *removed (if not NULL) to the number of versions
+ * removed. Returns 0 (also when there is no such directory) or -errno
+ * (logged). */
+int apply_versions_expire(struct apply *a, time_t now, int64_t *removed);
+
+/* ---- local changes ------------------------------------------------------ */
+
+enum apply_local_kind {
+	APPLY_LOCAL_MODIFIED = 1,	/* content, type or mode differ */
+	APPLY_LOCAL_CREATED,		/* no live record */
+	APPLY_LOCAL_DELETED,		/* recorded, gone from the disk */
+};
+
+/* Told of each local change apply_local_check() finds (path borrowed for
+ * the call), before it is kept and recorded. */
+typedef void (*apply_local_cb)(const char *path, enum apply_local_kind kind,
+    void *arg);
+
+/* Compares what is at path with its record. What the applier itself
+ * wrote, it recorded, so it compares equal and gives nothing; anything
+ * else is a local change: cb is told (once per path; a new directory is
+ * one change, whatever is below it), a file, symlink or new directory is
+ * kept below APPLY_AREA_LOCAL/STAMP/ (STAMP from when), and the index is
+ * brought to what is on disk (a deletion tombstones the subtree; a new
+ * directory is recorded with everything below it), so that a manifest
+ * shows the master what differs. Files compare by type, size, mtime and
+ * mode, symlinks by mtime, directories by mode (a directory's mtime
+ * moves with its entries). With deep, every record and entry below path
+ * ("" for the whole folder) is compared too. A record whose path is
+ * ignored now is tombstoned without a word, as a scan would. path passed
+ * path_check_synced() where it entered (or is ""); all of it is one
+ * transaction. Returns the number of changes (>= 0), or a store error
+ * from the transaction. What cannot be read or kept is logged, skipped
+ * and left unrecorded, so the applier still sees it as local when it
+ * comes to replace it. */
+int apply_local_check(struct apply *a, const char *path, int deep,
+    time_t when, apply_local_cb cb, void *arg);
 
 /* ---- manifest ----------------------------------------------------------- */
 

@@ -5,6 +5,8 @@
  *   apply_ops.c   metadata operations: mkdir, delete, rename, meta, symlink
  *   apply_sink.c  content: the put sink, have, copy from a local file
  *   apply_temps.c temp files that interrupted transfers left behind
+ *   apply_keep.c  the slave's area: local and old versions kept, expiry
+ *   apply_local.c local changes: compared with the records, kept, recorded
  *
  * Helpers that say "logged" log the cause once; the others return the
  * code for the caller to log with what it was doing. */
@@ -40,6 +42,8 @@ struct apply {
 	struct apply_leftover *left;
 	size_t nleft, capleft;
 	int lost_track;
+	unsigned versions_days;	/* keep replaced files; 0: off */
+	int64_t local_seq;	/* records up to it predate the first sync */
 };
 
 /* Checks a path from the network with path_check_synced(): the applier's
@@ -133,6 +137,39 @@ int apply_forget_tree(struct apply *a, const char *path, int self);
 /* Hex digits in a temp name after the prefix: the first half names
  * (kind, path), the second the version (the bytes at extra). */
 #define APPLY_TMP_PATH_HEX 16
+/* Appends copies of up to max live records whose path sorts after
+ * `after` (NULL: from the first) to l, in path order. Returns 0, -ENOMEM
+ * or a store error; free l with apply_recs_free() either way. */
+int apply_recs_page(struct apply *a, const char *after, size_t max,
+    struct apply_recs *l);
+
+/* Whether the live record f describes what st says is on disk: the same
+ * type; for a file the same size, mtime and mode; for a symlink the same
+ * mtime; for a directory the same mode if dir_mode (else any). Returns 1
+ * or 0. */
+int apply_record_matches(const struct store_file *f, const struct stat *st,
+    int dir_mode);
+
+/* Called before the applier replaces or removes what is at name in dfd
+ * (path): a local version there (apply_set_local_seq(), or not as its
+ * record says) is moved below APPLY_AREA_LOCAL, and with versions on a
+ * file as recorded is linked below APPLY_AREA_VERSIONS. A directory that
+ * is not local as a whole is gone through entry by entry (our temp files
+ * are left to the removal). Returns 0 (also when nothing is there), or
+ * -errno or a store error when a local version could not be kept
+ * (logged): the caller must then leave path alone. */
+int apply_keep_old(struct apply *a, int dfd, const char *name,
+    const char *path);
+
+/* Keeps what is at name in dfd (path; a directory with everything below
+ * it) below APPLY_AREA_LOCAL/STAMP/ (STAMP from when) as a link or copy,
+ * leaving it in place, and logs where it went. Returns 0 (also when
+ * nothing is there) or -errno (logged). */
+int apply_keep_local(struct apply *a, int dfd, const char *name,
+    const char *path, time_t when);
+
+/* Size of a temp name with its NUL: the prefix and 32 hex digits. */
+#define APPLY_TMP_NAME (sizeof(PATH_TMP_PREFIX) + 32)
 
 /* Writes to out our temp name for (kind, path, the n bytes at extra): the
  * same inputs give the same name, so an interrupted job finds its temp

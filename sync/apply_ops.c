@@ -18,9 +18,10 @@
 
 /* ---- mkdir ----------------------------------------------------------- */
 
-/* Makes name in dfd a directory, replacing a file or symlink. */
+/* Makes name in dfd a directory, replacing a file or symlink (kept
+ * first if it is a local version). */
 static int
-make_dir(int dfd, const char *name, const char *path)
+make_dir(struct apply *a, int dfd, const char *name, const char *path)
 {
 	struct stat st;
 	int r = apply_lstat(dfd, name, &st);
@@ -29,7 +30,8 @@ make_dir(int dfd, const char *name, const char *path)
 		return 0;
 	if (r < 0 && r != -ENOENT)
 		return apply_fail("create directory", path, r);
-	if (r == 0 && (r = apply_rm_tree(dfd, name, path)) < 0)
+	if (r == 0 && ((r = apply_keep_old(a, dfd, name, path)) < 0 ||
+	    (r = apply_rm_tree(dfd, name, path)) < 0))
 		return r;
 	if (mkdirat(dfd, name, 0700) < 0)
 		return apply_fail("create directory", path, -errno);
@@ -48,7 +50,7 @@ apply_mkdir(struct apply *a, const char *path, uint32_t mode,
 		return r;
 	if ((dfd = apply_parent(a, path, &name)) < 0)
 		return apply_fail("create directory", path, dfd);
-	if ((r = make_dir(dfd, name, path)) == 0 &&
+	if ((r = make_dir(a, dfd, name, path)) == 0 &&
 	    (r = apply_attrs_at(dfd, name, path, mode, mtime_ns)) == 0 &&
 	    (r = apply_fsync_dir(dfd, path)) == 0)
 		r = apply_record_at(a, dfd, name, path, NULL);
@@ -77,6 +79,7 @@ remove_path(struct apply *a, const char *what, const char *path)
 	}
 	if ((r = apply_check_ignored(a, what, path,
 	    r == 0 && S_ISDIR(st.st_mode))) == 0 &&
+	    (r = apply_keep_old(a, dfd, name, path)) == 0 &&
 	    (r = apply_rm_tree(dfd, name, path)) == 0 &&
 	    (r = apply_fsync_dir(dfd, path)) == 0)
 		r = apply_forget_tree(a, path, 1);
@@ -159,10 +162,11 @@ link_mtime(int dfd, const char *name, const char *path, int64_t mtime_ns)
 
 /* Creates the link as tmp with its mtime, then renames it over name, so
  * the path is the old thing or the new link, never nothing. A directory
- * at name is removed first (rename cannot replace it with a link). */
+ * at name is removed first (rename cannot replace it with a link); what
+ * is replaced is kept first if it is a local version. */
 static int
-replace_link(int dfd, const char *name, const char *path, const char *tmp,
-    const char *target, int64_t mtime_ns)
+replace_link(struct apply *a, int dfd, const char *name, const char *path,
+    const char *tmp, const char *target, int64_t mtime_ns)
 {
 	struct timespec ts[2];
 	struct stat st;
@@ -175,6 +179,8 @@ replace_link(int dfd, const char *name, const char *path, const char *tmp,
 		return apply_fail("create symlink", path, -errno);
 	if (utimensat(dfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		r = apply_fail("set the mtime of", path, -errno);
+	if (r == 0)
+		r = apply_keep_old(a, dfd, name, path);
 	if (r == 0 && apply_lstat(dfd, name, &st) == 0 && S_ISDIR(st.st_mode))
 		r = apply_rm_tree(dfd, name, path);
 	if (r == 0 && renameat(dfd, tmp, dfd, name) < 0)
@@ -214,7 +220,7 @@ apply_symlink(struct apply *a, const char *path, const char *target,
 	if (same_link(dfd, name, target))
 		r = link_mtime(dfd, name, path, mtime_ns);
 	else
-		r = replace_link(dfd, name, path, tmp, target, mtime_ns);
+		r = replace_link(a, dfd, name, path, tmp, target, mtime_ns);
 	/* a directory replaced: its records below go; the link's record
 	 * replaces its own */
 	if (r == 0 && (r = apply_fsync_dir(dfd, path)) == 0 &&
@@ -317,7 +323,8 @@ mv_open(struct mv *m)
 }
 
 /* Clears the way at to where rename(2) cannot replace what is there (a
- * directory; a file by a directory), then renames. */
+ * directory; a file by a directory), then renames. What is replaced at
+ * to is kept first if it is a local version. */
 static int
 mv_rename(struct mv *m)
 {
@@ -329,6 +336,11 @@ mv_rename(struct mv *m)
 		if (unlinkat(m->fdir, m->fname, 0) < 0)
 			return apply_fail("rename", m->from, -errno);
 		return 0;
+	}
+	if (m->t_exists) {
+		if ((r = apply_keep_old(m->a, m->tdir, m->tname, m->to)) < 0)
+			return r;
+		m->t_exists = apply_lstat(m->tdir, m->tname, &m->tst) == 0;
 	}
 	if (m->t_exists && S_ISDIR(m->tst.st_mode))
 		r = apply_rm_tree(m->tdir, m->tname, m->to);

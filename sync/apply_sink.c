@@ -290,13 +290,16 @@ put_verify(struct apply_put *p)
 }
 
 /* Renames the verified temp file over the final name; a directory there
- * goes first, with its subtree. Sets *was_dir. */
+ * goes first, with its subtree. What is replaced is kept first if it is
+ * a local version (apply_keep_old()). Sets *was_dir. */
 static int
 put_install(struct apply_put *p, int *was_dir)
 {
 	struct stat st;
 	int r;
 
+	if ((r = apply_keep_old(p->a, p->dfd, p->name, p->path)) < 0)
+		return r;
 	*was_dir = apply_lstat(p->dfd, p->name, &st) == 0 &&
 	    S_ISDIR(st.st_mode);
 	if (*was_dir && (r = apply_rm_tree(p->dfd, p->name, p->path)) < 0)

@@ -52,7 +52,8 @@ path_check_synced(const char *path)
 {
 	size_t n = strlen(PATH_TMP_PREFIX);
 
-	if (path == NULL || path_check_relative(path, strlen(path)) < 0)
+	if (path == NULL || path_check_relative(path, strlen(path)) < 0 ||
+	    path_is_area(path))
 		return -EINVAL;
 	for (const char *c = path; c; c = strchr(c, '/')) {
 		if (*c == '/')
@@ -82,6 +83,15 @@ path_is_temp(const char *path)
 
 	base = base ? base + 1 : path;
 	return strncmp(base, PATH_TMP_PREFIX, strlen(PATH_TMP_PREFIX)) == 0;
+}
+
+int
+path_is_area(const char *path)
+{
+	size_t n = strlen(PATH_AREA);
+
+	return strncmp(path, PATH_AREA, n) == 0 &&
+	    (path[n] == '\0' || path[n] == '/');
 }
 
 /* ---- ignore patterns ----------------------------------------------- */
@@ -127,6 +137,8 @@ path_ignored(const char *const *patterns, size_t n, const char *path,
 	char dir[PATH_MAX];
 	size_t len = strlen(path);
 
+	if (path_is_area(path))
+		return 1;
 	if (n == 0)
 		return 0;
 	if (len >= sizeof(dir))

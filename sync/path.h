@@ -27,6 +27,15 @@
 /* Names of our own temp files start with this; they are never synced. */
 #define PATH_TMP_PREFIX ".xmpp-sync-tmp."
 
+/* The slave's own area at the top of a folder: local versions and kept
+ * old versions live below it (sync/apply.h). It is never mirrored, in
+ * either direction: path_check_synced() refuses it, so nothing from the
+ * network can name it, and path_ignored() ignores it whatever the
+ * patterns, so the scanner, the watcher and the applier leave it alone
+ * on master and slave alike. Only the top-level name is reserved:
+ * "a/.xmpp-sync" is an ordinary path. */
+#define PATH_AREA ".xmpp-sync"
+
 /* Checks the len bytes at p (no terminating NUL needed; an embedded NUL is
  * an error) against the rules above, and also refuses paths of PATH_MAX
  * bytes or more and components longer than NAME_MAX. Every other byte is
@@ -38,8 +47,8 @@
 int path_check_relative(const char *p, size_t len);
 
 /* The check at every border: path (NUL-terminated; NULL allowed) passes
- * path_check_relative() and none of its components is one of our temp
- * files. Returns 0 or -EINVAL; logs nothing (the caller knows whom to
+ * path_check_relative(), none of its components is one of our temp
+ * files, and it is not PATH_AREA nor below it. Returns 0 or -EINVAL; logs nothing (the caller knows whom to
  * blame). */
 int path_check_synced(const char *path);
 
@@ -50,6 +59,9 @@ int path_join(char *buf, size_t size, const char *dir, const char *name);
 /* Whether the last component of path is one of our temp files. Returns 1
  * or 0. */
 int path_is_temp(const char *path);
+
+/* Whether path (relative) is PATH_AREA or below it. Returns 1 or 0. */
+int path_is_area(const char *path);
 
 /* Ignore patterns, as written after "ignore" in the config, use fnmatch(3)
  * syntax (*, ?, [...], \ escapes); '*' and '?' never match '/', there is
@@ -69,9 +81,9 @@ int path_is_temp(const char *path);
  * 0. */
 int path_glob_match(const char *pattern, const char *path, int is_dir);
 
-/* Whether path or any directory above it matches one of the n patterns:
- * what the scanner, the watcher and the applier must skip. Returns 1 or
- * 0. */
+/* Whether path or any directory above it matches one of the n patterns,
+ * or path is PATH_AREA or below it (path_is_area()): what the scanner,
+ * the watcher and the applier must skip. Returns 1 or 0. */
 int path_ignored(const char *const *patterns, size_t n, const char *path,
     int is_dir);
 

@@ -106,18 +106,25 @@ echo "while down" >"$MD/while-down.txt"
 start_m; start_s1
 both master_killed_nothing_lost 120
 
-# a slave's local change is replaced by the master's version
+# a slave's local change made while it was stopped is replaced by the
+# master's version at its start, and kept below its own area
 xs_kill "$S1PID"
 echo "local edit" >"$S1D/a.txt"
 echo "local extra" >"$S1D/extra.txt"
 start_s1
-if wait_trees_equal "$MD" "$S1D" 60; then
+if XS_TREE_SKIP=.xmpp-sync wait_trees_equal "$MD" "$S1D" 60; then
 	pass slave_local_change_replaced
 else
 	fail slave_local_change_replaced "$(tail -n 5 "$XS_TMP/s1.log")"
 fi
 grep -q 'local changes' "$XS_TMP/s1.log" && pass slave_local_change_logged ||
 	fail slave_local_change_logged "no log line"
+if [ "$(find "$S1D/.xmpp-sync/local" -path '*/a.txt' -exec cat {} +)" = "local edit" ] &&
+   [ "$(find "$S1D/.xmpp-sync/local" -path '*/extra.txt' -exec cat {} +)" = "local extra" ]; then
+	pass slave_local_change_kept
+else
+	fail slave_local_change_kept "$(find "$S1D/.xmpp-sync" 2>&1 | head -5)"
+fi
 
 # slave 2 loses its store: re-sync by manifest, identical files not re-sent
 xs_kill "$S2PID"

@@ -712,7 +712,8 @@ t_hostile_paths_refused_by_every_operation(void)
 {
 	static const char *const bad[] = {"../x", "/etc/x", "a/../../x",
 	    "a//b", "", ".", "a/", "./a", "..",
-	    ".xmpp-sync-tmp.0123", "ok/.xmpp-sync-tmp.x/y"};
+	    ".xmpp-sync-tmp.0123", "ok/.xmpp-sync-tmp.x/y",
+	    ".xmpp-sync", ".xmpp-sync/local/x"};
 	char buf[600];
 
 	EXPECT_INT(setup(), 0);

@@ -154,6 +154,35 @@ t_check_synced_refuses_temp_anywhere(void)
 	return 0;
 }
 
+/* The slave's own area is reserved at the top only: the master can never
+ * name it, so nothing kept there is overwritten from the network. */
+static int
+t_check_synced_refuses_the_slave_area(void)
+{
+	static const struct {
+		const char *path;
+		int want, area;
+	} cases[] = {
+		{".xmpp-sync", -EINVAL, 1},
+		{".xmpp-sync/local/x", -EINVAL, 1},
+		{".xmpp-sync/versions/a~20240101T000000Z", -EINVAL, 1},
+		{"a/.xmpp-sync", 0, 0},
+		{"a/.xmpp-sync/local/x", 0, 0},
+		{".xmpp-sync2", 0, 0},
+		{".xmpp-syncx/a", 0, 0},
+		{".xmpp-syn", 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EXPECT(path_check_synced(cases[i].path) == cases[i].want,
+		    "case %zu (%s): want %d", i, cases[i].path, cases[i].want);
+		EXPECT(path_is_area(cases[i].path) == cases[i].area,
+		    "case %zu (%s): area want %d", i, cases[i].path,
+		    cases[i].area);
+	}
+	return 0;
+}
+
 /* ---- globs --------------------------------------------------------- */
 
 struct glob_case {
@@ -238,6 +267,11 @@ t_ignored_checks_parents_table(void)
 	}
 	EXPECT_INT(failed, 0);
 	EXPECT_INT(path_ignored(NULL, 0, "a.o", 0), 0);
+	/* the slave's area is ignored without any pattern */
+	EXPECT_INT(path_ignored(NULL, 0, ".xmpp-sync", 1), 1);
+	EXPECT_INT(path_ignored(ignores, n, ".xmpp-sync/versions/a~1", 0), 1);
+	EXPECT_INT(path_ignored(NULL, 0, "a/.xmpp-sync", 1), 0);
+	EXPECT_INT(path_ignored(NULL, 0, ".xmpp-sync.txt", 0), 0);
 	return 0;
 }
 
@@ -382,6 +416,8 @@ static const struct unit_test tests[] = {
 	{"join_and_temp_names", t_join_and_temp_names},
 	{"check_synced_refuses_temp_anywhere",
 	 t_check_synced_refuses_temp_anywhere},
+	{"check_synced_refuses_the_slave_area",
+	 t_check_synced_refuses_the_slave_area},
 	{"glob_match_table", t_glob_match_table},
 	{"ignored_checks_parents_table", t_ignored_checks_parents_table},
 	{"open_beneath_refuses_symlink_escapes",

@@ -438,6 +438,47 @@ t_missing_root_is_an_error(void)
 	return 0;
 }
 
+/* The slave's own area is never recorded, so never mirrored nor in a
+ * manifest; the same name deeper down is an ordinary directory. */
+static int
+t_slave_area_not_recorded(void)
+{
+	static const struct tu_node nodes[] = {
+		{.path = "a.txt", .content = "a\n"},
+		{.path = ".xmpp-sync/local/20240101T000000Z/a.txt",
+		 .content = "kept\n"},
+		{.path = "d/.xmpp-sync/x", .content = "x\n"},
+	};
+	struct store *s;
+	struct store_file f;
+	struct scan_stats st;
+	char root[sizeof(TU_TMP_TEMPLATE)], db[96];
+	struct scan_opts o = {.root = root};
+	int r, area, inner, deep;
+
+	crypto_init();
+	EXPECT_INT(tu_tmpdir(root, sizeof(root)), 0);
+	snprintf(db, sizeof(db), "%s.db", root);
+	EXPECT_INT(tu_tree_make(root, nodes, sizeof(nodes) / sizeof(nodes[0])),
+	    0);
+	EXPECT_INT(store_open(db, &s), 0);
+	r = scan_run(s, &o, &st);
+	area = store_file_load(s, ".xmpp-sync", &f);
+	inner = store_file_load(s, ".xmpp-sync/local/20240101T000000Z/a.txt",
+	    &f);
+	if ((deep = store_file_load(s, "d/.xmpp-sync/x", &f)) == 0)
+		store_file_clear(&f);
+	store_close(s);
+	unlink(db);
+	EXPECT_INT(tu_rmtree(root), 0);
+	EXPECT_INT(r, 0);
+	EXPECT_INT(area, -ENOENT);
+	EXPECT_INT(inner, -ENOENT);
+	EXPECT_INT(deep, 0);
+	EXPECT_INT(st.files, 2);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"first_scan_matches_sha256sum", t_first_scan_matches_sha256sum},
 	{"symlinks_stored_not_followed", t_symlinks_stored_not_followed},
@@ -447,6 +488,7 @@ static const struct unit_test tests[] = {
 	{"unreadable_file_skipped_and_kept",
 	 t_unreadable_file_skipped_and_kept},
 	{"missing_root_is_an_error", t_missing_root_is_an_error},
+	{"slave_area_not_recorded", t_slave_area_not_recorded},
 };
 
 UNIT_MAIN(tests)

@@ -728,6 +728,32 @@ t_ignored_globs_and_tmp_files_never_reported(void)
 	return 0;
 }
 
+/* The slave's own area is never watched, without any pattern: keeping a
+ * local version there is not a change; the same name deeper down is. */
+static int
+t_slave_area_never_reported(void)
+{
+	struct ctx *c;
+
+	EXPECT_INT(setup(&c, NULL, 0), 0);
+	EXPECT_INT(mkdir(P(c, ".xmpp-sync"), 0700), 0);
+	EXPECT_INT(mkdir(P(c, ".xmpp-sync/local"), 0700), 0);
+	EXPECT_INT(write_file(P(c, ".xmpp-sync/local/a"), "x"), 0);
+	EXPECT_INT(write_file(P(c, "moved"), "x"), 0);
+	EXPECT_EV(wait_for(c, 1, WATCH_CHANGED, "moved"), c);
+	EXPECT_INT(rename(P(c, "moved"), P(c, ".xmpp-sync/local/moved")), 0);
+	EXPECT_INT(mkdir(P(c, "d"), 0755), 0);
+	EXPECT_INT(mkdir(P(c, "d/.xmpp-sync"), 0755), 0);
+	EXPECT_INT(write_file(P(c, "d/.xmpp-sync/b"), "x"), 0);
+	EXPECT_EV(wait_for(c, 4, WATCH_DELETED, "moved", WATCH_CREATED_DIR, "d",
+	    WATCH_CREATED_DIR, "d/.xmpp-sync", WATCH_CHANGED, "d/.xmpp-sync/b"),
+	    c);
+	settle(c, 150);
+	EXPECT_EV(c->n == 5, c);
+	teardown(c);
+	return 0;
+}
+
 static int
 t_ignore_dir_slash_skips_directories_not_files(void)
 {
@@ -1094,6 +1120,7 @@ static const struct unit_test tests[] = {
 	{ "watch_delete_is_deleted", t_delete_is_deleted },
 	{ "watch_ignored_globs_and_tmp_files_never_reported",
 	    t_ignored_globs_and_tmp_files_never_reported },
+	{ "watch_slave_area_never_reported", t_slave_area_never_reported },
 	{ "watch_ignore_dir_slash_skips_directories_not_files",
 	    t_ignore_dir_slash_skips_directories_not_files },
 	{ "watch_ignore_leading_slash_is_top_level_only",

@@ -199,6 +199,8 @@ ask_manifest(struct mirror *m, struct mslave *ms, const char *after)
 		xmpp_stanza_release(iq);
 		return;
 	}
+	if (after == NULL)	/* this round shows any local change so far */
+		ms->recheck = 0;
 	ms->phase = MS_MANIFEST;
 	send_iq(m, ms, iq, on_manifest);
 }
@@ -331,6 +333,44 @@ say_hello(struct mirror *m, struct mslave *ms)
 	send_iq(m, ms, iq, on_hello);
 }
 
+/* A slave's notice that its folder changed under it (docs/protocol.md,
+ * "dirty"): reconcile by manifest again as soon as nothing is in flight,
+ * and tell it when it mirrors us again. */
+static void
+on_slave_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
+    void *arg)
+{
+	struct mirror *m = arg;
+	const char *from = xmpp_stanza_get_from(iq);
+	const char *type = xmpp_stanza_get_type(iq);
+	struct mslave *ms = NULL;
+	xmpp_stanza_t *r;
+	char bare[1024];
+
+	if (peers_trusted(m->env.peers, from) &&
+	    stanza_bare_jid(from, bare, sizeof(bare)) == 0)
+		ms = slave_find(m, bare);
+	if (ms == NULL || strcmp(ms->full, from) != 0) {
+		stanza_send_iq_error(conn, iq, "auth", "forbidden", NULL, NULL,
+		    NULL);
+		return;
+	}
+	if (strcmp(xmpp_stanza_get_name(q), "dirty") != 0 ||
+	    strcmp(type, "set") != 0) {
+		stanza_send_iq_error(conn, iq, "cancel",
+		    "feature-not-implemented", NULL, NULL, NULL);
+		return;
+	}
+	if ((r = stanza_iq_result(xmpp_conn_get_context(conn), iq)) != NULL) {
+		xmpp_send(conn, r);
+		xmpp_stanza_release(r);
+	}
+	log_debug("%s: notice of local changes", ms->jid);
+	ms->recheck = 1;
+	ms->complete_sent = 0;
+	pump(m, ms);
+}
+
 void
 mirror_master_peer(struct mirror *m, const char *bare, const char *full,
     int trusted)
@@ -346,6 +386,7 @@ mirror_master_peer(struct mirror *m, const char *bare, const char *full,
 	ms->iq_id[0] = '\0';
 	ms->phase = MS_IDLE;
 	ms->complete_sent = 0;
+	ms->recheck = 0;
 	ms->full[0] = '\0';
 	if (!trusted || full == NULL)
 		return;
@@ -499,6 +540,11 @@ pump(struct mirror *m, struct mslave *ms)
 	if (!m->online || ms->phase != MS_READY || ms->iq_id[0] ||
 	    ms->full[0] == '\0' || loop_now_ms() < ms->retry_at_ms)
 		return;
+	if (ms->recheck) {	/* local changes there: ask how it stands */
+		ms->recheck = 0;
+		say_hello(m, ms);
+		return;
+	}
 	if ((iq = xmpp_iq_new(bc.ctx, "set", "x")) == NULL)
 		return;
 	if ((bc.q = stanza_add_child(bc.ctx, iq, "sync", NS_XS_META)) == NULL) {
@@ -901,7 +947,7 @@ mirror_master_new(struct mirror *m)
 	}
 	start_hasher(m);
 	rescan(m, "start");
-	return 0;
+	return service_route(m->env.svc, NS_XS_META, on_slave_iq, m);
 }
 
 void

@@ -365,6 +365,8 @@ mirror_online(struct mirror *m, const char *me)
 	if (me == NULL && m->env.cfg->role == CFG_ROLE_MASTER)
 		for (size_t i = 0; i < m->nslaves; i++)
 			mirror_master_peer(m, m->slaves[i]->jid, NULL, 0);
+	else if (me == NULL)
+		mirror_local_master(m, NULL);
 }
 
 void
@@ -376,6 +378,8 @@ mirror_peer(struct mirror *m, const char *bare, const char *full, int trusted)
 		jingle_peer_gone(m->jingle, full);
 	if (m->env.cfg->role == CFG_ROLE_MASTER)
 		mirror_master_peer(m, bare, full, trusted);
+	else
+		mirror_local_master(m, trusted ? full : NULL);
 }
 
 void
@@ -383,6 +387,8 @@ mirror_tick(struct mirror *m)
 {
 	if (m->env.cfg->role == CFG_ROLE_MASTER)
 		mirror_master_tick(m);
+	else
+		mirror_local_tick(m);
 }
 
 size_t

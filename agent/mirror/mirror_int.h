@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <strophe.h>
+#include <time.h>
 
 #include "agent/jingle/jingle.h"
 #include "agent/mirror/mirror.h"
@@ -135,6 +136,7 @@ struct mslave {
 	int64_t retry_at_ms;    /* after a failure, wait until then */
 	int64_t complete_sent;  /* seq last reported as complete */
 	int answering;          /* on_sync is working through batch[] */
+	int recheck;            /* it has local changes: hello again */
 	/* the batch in flight: what each <op/> was */
 	struct {
 		char *path;
@@ -155,6 +157,27 @@ struct expect {
 	uint8_t sha256[32];
 	uint32_t mode;
 	int64_t mtime_ns;
+};
+
+/* Slave: its own folder watched for local changes (local.c). */
+struct slave_local {
+	int64_t timer;          /* drives the watcher and the notice */
+	int degraded;           /* some folder unwatched: periodic checks */
+	int64_t next_check_ms;  /* degraded: next check of the whole folder */
+	int64_t next_expire_ms; /* next expiry of old versions */
+	int64_t gen;            /* local changes seen */
+	int64_t manifest_gen;   /* gen when the last manifest began */
+	int manifest_seen;      /* a manifest began in this session */
+	int64_t notify_at_ms;   /* tell the master then; 0: nothing to tell */
+	int64_t burst_ms;       /* when the first change not told was seen */
+	time_t burst_stamp;     /* its wall-clock time: where it is kept */
+	int64_t logged, unlogged; /* change lines of this burst */
+	char master[1100];      /* the master's full JID while trusted */
+	char iq_id[32];         /* our notice in flight, or "" */
+	int64_t iq_sent_ms;
+	unsigned iq_seq;
+	const char *ren_from, *ren_to; /* a rename being checked */
+	int ren_gone, ren_logged;
 };
 
 struct mirror {
@@ -178,6 +201,7 @@ struct mirror {
 	struct apply *apply;
 	int dirty;              /* local changes found since the last sync */
 	int64_t next_gc_ms;     /* collect our tombstones when in sync after */
+	struct slave_local local;
 	struct expect *expect;
 	size_t nexpect, capexpect;
 	struct jingle_source files;	/* master: reads beneath dir */
@@ -205,5 +229,28 @@ void mirror_slave_free(struct mirror *m);
 void mirror_slave_sink(struct mirror *m, struct jingle_sink *sink);
 int mirror_slave_accept(void *arg, const char *peer,
     const struct jingle_file *f);
+
+/* local.c: the slave watches its own folder. What the applier wrote it
+ * recorded, so only what differs from the records is a local change: it
+ * is logged, kept below .xmpp-sync/local/ and recorded, the slave is
+ * dirty (kept across restarts), and a burst of changes is told to the
+ * master in one <dirty/> notice, which makes it reconcile by manifest. */
+
+/* After the applier is open: starts the watcher, compares the folder
+ * with the index (a slave with no state just records it), loads the
+ * dirty mark, expires old versions. Returns 0 or a negative errno
+ * (logged); without inotify it carries on with periodic checks. */
+int mirror_local_start(struct mirror *m);
+void mirror_local_stop(struct mirror *m);
+/* Called about once a second. */
+void mirror_local_tick(struct mirror *m);
+/* The master is trusted at full JID full, or gone (NULL). */
+void mirror_local_master(struct mirror *m, const char *full);
+/* The master begins a manifest (its first page). */
+void mirror_local_manifest(struct mirror *m);
+/* The master says the slave mirrors its state: the dirty mark goes if no
+ * local change came after the last manifest began (else the master is
+ * told again). */
+void mirror_local_synced(struct mirror *m);
 
 #endif

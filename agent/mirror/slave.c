@@ -15,7 +15,6 @@
 #include "sync/apply.h"
 #include "sync/path.h"
 #include "sync/plan.h"
-#include "sync/scan.h"
 #include "agent/util.h"
 
 #define TOMBSTONE_GC_MS (3600 * 1000)
@@ -242,9 +241,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	if (complete && m->nexpect == 0) {
 		long long seq = strtoll(complete, NULL, 10);
 		store_meta_set_int(m->env.st, STORE_META_MASTER_SEQ, seq);
-		if (m->dirty)
-			log_info("local changes replaced by the master's state");
-		m->dirty = 0;
+		mirror_local_synced(m);
 		log_info("in sync with the master (seq %lld)", seq);
 		in_sync_cleanup(m);
 	}
@@ -287,6 +284,8 @@ on_manifest(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 
 	if (after && (after[0] == '\0' || path_check_relative(after, strlen(after)) < 0))
 		after = NULL;
+	if (after == NULL)	/* a manifest begins: it shows what is here now */
+		mirror_local_manifest(m);
 	if (r == NULL || (mc.out = stanza_add_child(mc.ctx, r, "manifest", NS_XS_META)) == NULL ||
 	    apply_manifest(m->apply, after, SYNC_MANIFEST_PAGE, add_entry, &mc) < 0) {
 		if (r)
@@ -474,26 +473,16 @@ int
 mirror_slave_new(struct mirror *m)
 {
 	const struct cfg *c = m->env.cfg;
-	struct scan_opts so = {.root = c->dir,
-	    .ignore = (const char *const *)c->ignore, .n_ignore = c->nignore};
-	struct scan_stats ss;
-	int64_t seq;
 	int r;
 
 	if ((r = apply_open(c->dir, m->env.st, (const char *const *)c->ignore,
 	    c->nignore, &m->apply)) < 0)
 		return r;
 	apply_set_max_size(m->apply, c->max_file_size);
-	/* what is on disk now is what the master will compare with */
-	if ((r = scan_run(m->env.st, &so, &ss)) < 0)
+	/* what is on disk now is what the master will compare with; from
+	 * here on the folder is watched (local.c) */
+	if ((r = mirror_local_start(m)) < 0)
 		return r;
-	if (store_meta_get_int(m->env.st, STORE_META_MASTER_SEQ, &seq) == 0 &&
-	    ss.added + ss.changed + ss.deleted > 0) {
-		m->dirty = 1;
-		log_warn("%lld local changes in %s since the last sync; the master's "
-		    "state will replace them (one-way mirror)",
-		    (long long)(ss.added + ss.changed + ss.deleted), c->dir);
-	}
 	start_cleanup(m);
 	return service_route(m->env.svc, NS_XS_META, on_meta_iq, m);
 }
@@ -506,5 +495,6 @@ mirror_slave_free(struct mirror *m)
 		free(m->expect[i].wire);
 	}
 	free(m->expect);
+	mirror_local_stop(m);
 	apply_free(m->apply);
 }

@@ -198,20 +198,22 @@ xs_conf() { # NAME ROLE USER [key=value ...]
 # mode, size, mtime (files and symlinks), link target; then the SHA-256 of
 # every file. Directory mtimes are left out: they change whenever an entry
 # is added. Names matching $XS_TREE_SKIP (a find -name pattern) are left
-# out too, and so are our temp files.
+# out too, with everything below them (XS_TREE_SKIP=.xmpp-sync leaves out
+# a slave's own area), and so are our temp files.
 tree_manifest() {
 	(cd "$1" || exit 1
 	skip=${XS_TREE_SKIP:-.xmpp-sync-tmp.*}
-	find . -mindepth 1 ! -name '.xmpp-sync-tmp.*' ! -name "$skip" \
+	find . -mindepth 1 -name "$skip" -prune -o ! -name '.xmpp-sync-tmp.*' \
 		\( -type d -printf 'd %P %m\n' -o -type l -printf 'l %P %T@ -> %l\n' \
 		-o -type f -printf 'f %P %m %s %T@\n' -o -printf '? %P\n' \) | LC_ALL=C sort
-	find . -type f ! -name '.xmpp-sync-tmp.*' ! -name "$skip" -exec sha256sum {} + |
-		LC_ALL=C sort -k2)
+	find . -mindepth 1 -name "$skip" -prune -o -type f ! -name '.xmpp-sync-tmp.*' \
+		-exec sha256sum {} + | LC_ALL=C sort -k2)
 }
 
 # tree_count DIR: number of entries (cheap, for polling)
 tree_count() {
-	find "$1" -mindepth 1 ! -name '.xmpp-sync-tmp.*' ! -name "${XS_TREE_SKIP:-.xmpp-sync-tmp.*}" | wc -l
+	find "$1" -mindepth 1 -name "${XS_TREE_SKIP:-.xmpp-sync-tmp.*}" -prune -o \
+		! -name '.xmpp-sync-tmp.*' -print | wc -l
 }
 
 # trees_equal A B: 0 when both trees have the same manifest
