@@ -7,18 +7,7 @@
 # plain file written afterwards still arrives, so nothing stalled.
 . "$(dirname "$0")/lib/harness.sh"
 xs_setup
-prosody_start
-for u in m s; do prosody_adduser $u secret-$u; done
-X=$XS_BIN
-M=$(xs_conf m master m)
-S=$(xs_conf s slave s master=m@xs.test)
-MD=$XS_TMP/m/dir SD=$XS_TMP/s/dir
-for c in "$M" "$S"; do "$X" -c "$c" init >/dev/null || { fail init "$c"; exit 1; }; done
-"$X" -c "$M" slave add s@xs.test >/dev/null
-xs_spawn "$XS_TMP/m.log" "$X" -c "$M" run
-xs_spawn "$XS_TMP/s.log" "$X" -c "$S" run
-echo ready >"$MD/ready"
-wait_trees_equal "$MD" "$SD" 30 || { fail paired "no initial sync"; exit 1; }
+xs_pair
 
 odd() { # N: the N-th odd name
 	case $1 in

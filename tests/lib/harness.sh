@@ -13,6 +13,7 @@
 #   xs_conf NAME ROLE USER [key=value ...]   writes $XS_TMP/NAME/conf, prints its path
 #   xs_spawn LOGFILE CMD...        run in background, PID recorded; sets XS_LASTPID
 #   xs_wait_log FILE REGEX SECS    wait until a line matching REGEX appears
+#   xs_pair [M KEYS] [-- S KEYS]    master m and slave s, paired, running, synced
 #   pass NAME / fail NAME MSG / skip NAME WHY   report lines for tests/run.sh
 
 XS_TOP=${XS_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -236,4 +237,33 @@ wait_trees_equal() {
 	tree_manifest "$2" >"$XS_TMP/tree.b"
 	diff "$XS_TMP/tree.a" "$XS_TMP/tree.b" | head -20 | sed 's/^/#   /'
 	return 1
+}
+
+# xs_pair [KEY=VALUE... for the master] [-- KEY=VALUE... for the slave]:
+# a private Prosody, accounts m and s, a master m mirroring to a slave s,
+# both initialised, paired, running, and a first file synced. Sets X, M, S
+# (config paths), MD, SD (their folders), MPID, SPID; logs go to
+# $XS_TMP/m.log and $XS_TMP/s.log. Exits the test on failure.
+xs_pair() {
+	_mkeys="" _skeys="" _side=m
+	for _kv in "$@"; do
+		if [ "$_kv" = -- ]; then _side=s; continue; fi
+		if [ $_side = m ]; then _mkeys="$_mkeys $_kv"; else _skeys="$_skeys $_kv"; fi
+	done
+	prosody_start
+	for _u in m s; do prosody_adduser $_u secret-$_u; done
+	X=$XS_BIN
+	# shellcheck disable=SC2086
+	M=$(xs_conf m master m $_mkeys)
+	# shellcheck disable=SC2086
+	S=$(xs_conf s slave s master=m@$XS_DOMAIN $_skeys)
+	MD=$XS_TMP/m/dir SD=$XS_TMP/s/dir
+	for _c in "$M" "$S"; do
+		"$X" -c "$_c" init >/dev/null || { fail init "$_c"; exit 1; }
+	done
+	"$X" -c "$M" slave add s@$XS_DOMAIN >/dev/null
+	xs_spawn "$XS_TMP/m.log" "$X" -c "$M" run; MPID=$XS_LASTPID
+	xs_spawn "$XS_TMP/s.log" "$X" -c "$S" run; SPID=$XS_LASTPID
+	echo ready >"$MD/ready"
+	wait_trees_equal "$MD" "$SD" 30 || { fail paired "no initial sync"; exit 1; }
 }
