@@ -479,6 +479,63 @@ t_slave_area_not_recorded(void)
 	return 0;
 }
 
+/* The scanner applies the same ignore rule as the watcher (sync/path.c):
+ * "dir/" a directory of that name anywhere, not a file of that name;
+ * "/x" only the top-level x; "a/b" that relative path and what is below
+ * it, not a deeper a/b; "*.tmp" at any depth. */
+static int
+t_ignore_patterns_as_the_watcher(void)
+{
+	static const char *const pats[] = {"dir/", "/x", "a/b", "*.tmp"};
+	static const struct tu_node nodes[] = {
+		{.path = "dir/"}, {.path = "dir/in"}, {.path = "s/dir/"},
+		{.path = "s/dir/in"}, {.path = "s/f/dir", .content = "file"},
+		{.path = "x", .content = "top"}, {.path = "s/x", .content = "deep"},
+		{.path = "a/b/"}, {.path = "a/b/c"}, {.path = "a/bb"},
+		{.path = "q/a/b", .content = "deeper"},
+		{.path = "y.tmp"}, {.path = "s/z.tmp"}, {.path = "keep.txt"},
+	};
+	static const struct {
+		const char *path;
+		int want;	/* 0: recorded, -ENOENT: ignored */
+	} want[] = {
+		{"dir", -ENOENT}, {"dir/in", -ENOENT}, {"s/dir", -ENOENT},
+		{"s/dir/in", -ENOENT}, {"s/f/dir", 0}, {"x", -ENOENT},
+		{"s/x", 0}, {"a/b", -ENOENT}, {"a/b/c", -ENOENT}, {"a/bb", 0},
+		{"q/a/b", 0}, {"y.tmp", -ENOENT}, {"s/z.tmp", -ENOENT},
+		{"keep.txt", 0}, {"a", 0}, {"q/a", 0},
+	};
+	char root[sizeof(TU_TMP_TEMPLATE) + 8], tmp[sizeof(TU_TMP_TEMPLATE)];
+	char db[sizeof(TU_TMP_TEMPLATE) + 8];
+	struct scan_opts o = {.root = root, .ignore = pats, .n_ignore = 4};
+	struct scan_stats st;
+	struct store *s;
+	struct store_file f;
+	int bad = 0;
+
+	EXPECT_INT(tu_tmpdir(tmp, sizeof(tmp)), 0);
+	snprintf(root, sizeof(root), "%s/root", tmp);
+	snprintf(db, sizeof(db), "%s/db", tmp);
+	EXPECT_INT(mkdir(root, 0755), 0);
+	EXPECT_INT(tu_tree_make(root, nodes, sizeof(nodes) / sizeof(nodes[0])), 0);
+	EXPECT_INT(store_open(db, &s), 0);
+	EXPECT_INT(scan_run(s, &o, &st), 0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int r = store_file_load(s, want[i].path, &f);
+		if (r == 0)
+			store_file_clear(&f);
+		if (r != want[i].want) {
+			printf("  %s: got %d, want %d\n", want[i].path, r,
+			    want[i].want);
+			bad = 1;
+		}
+	}
+	store_close(s);
+	EXPECT_INT(tu_rmtree(tmp), 0);
+	EXPECT_INT(bad, 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"first_scan_matches_sha256sum", t_first_scan_matches_sha256sum},
 	{"symlinks_stored_not_followed", t_symlinks_stored_not_followed},
@@ -489,6 +546,7 @@ static const struct unit_test tests[] = {
 	 t_unreadable_file_skipped_and_kept},
 	{"missing_root_is_an_error", t_missing_root_is_an_error},
 	{"slave_area_not_recorded", t_slave_area_not_recorded},
+	{"ignore_patterns_as_the_watcher", t_ignore_patterns_as_the_watcher},
 };
 
 UNIT_MAIN(tests)
