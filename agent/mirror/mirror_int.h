@@ -237,6 +237,8 @@ struct mslave {
 		int64_t mtime_ns;
 	} batch[SYNC_MAX_OPS];
 	size_t nbatch;
+	struct digest_round *digest; /* the comparison in progress, or NULL */
+	int64_t digest_at_ms;   /* compare digests once idle from then on */
 };
 
 /* Slave: a file the master announced with a put we answered "need". */
@@ -312,6 +314,25 @@ void mirror_master_peer(struct mirror *m, const char *bare, const char *full,
 void mirror_master_tick(struct mirror *m);
 void mirror_master_done(struct mirror *m, const struct jingle_info *in,
     int err);
+
+/* master.c, for digest.c: what the rest of master.c uses to talk to a
+ * slave. send: sends iq (consumed) as the slave's one request in flight,
+ * h gets the answer; answer: the slave whose request st answers, NULL for
+ * a stale answer; pump: gives the slave its next batch. */
+void mirror_master_send(struct mirror *m, struct mslave *ms,
+    xmpp_stanza_t *iq, xmpp_handler h);
+struct mslave *mirror_master_answer(struct mirror *m, xmpp_stanza_t *st);
+void mirror_master_pump(struct mirror *m, struct mslave *ms);
+
+/* digest.c: comparing index digests (docs/protocol.md 3.1).
+ * poll: the master found nothing to send to ms: starts a comparison if
+ * one is due and the slave is idle. reset: drops the comparison in
+ * progress (the slave went away or came back); the next is due at once.
+ * answer: the slave's side, an answer to the <digest/> request q. */
+void mirror_digest_poll(struct mirror *m, struct mslave *ms);
+void mirror_digest_reset(struct mslave *ms);
+void mirror_digest_answer(struct mirror *m, xmpp_conn_t *conn,
+    xmpp_stanza_t *iq, xmpp_stanza_t *q);
 
 /* mirror_slave.c */
 int mirror_slave_new(struct mirror *m);
