@@ -29,14 +29,17 @@ enum key_id {
 	K_ROLE, K_JID, K_PASSWORD_FILE, K_DIR, K_STATE_DIR, K_MASTER,
 	K_SERVER, K_CA_FILE, K_TRANSPORTS, K_IGNORE, K_DELETE, K_LOG_LEVEL,
 	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_S5B_OFFER, K_VERSIONS,
-	K_COUNT
+	K_DIGEST_INTERVAL, K_COUNT
 };
+
+_Static_assert(K_COUNT <= 32, "seen_line has a slot for every key");
 
 static const char *const key_names[K_COUNT] = {
 	"role", "jid", "password_file", "dir", "state_dir", "master",
 	"server", "ca_file", "transports", "ignore", "delete", "log_level",
 	"max_file_size", "rescan_interval", "resource", "s5b_offer",
 	"versions",
+	"digest_interval",
 };
 
 _Static_assert(K_COUNT <= sizeof(((struct parser *)0)->seen_line) /
@@ -287,6 +290,11 @@ set_key(struct parser *p, enum key_id k, char *v)
 			return r;
 		c->versions = (unsigned)n;
 		return 0;
+	case K_DIGEST_INTERVAL:
+		if ((r = parse_u64(p, "digest_interval", v, 7 * 86400, &n)) < 0)
+			return r;
+		c->digest_interval = (unsigned)n;
+		return 0;
 	case K_COUNT:
 		break;
 	}
@@ -423,6 +431,7 @@ set_defaults(struct cfg *c)
 	c->log_level = LOG_LVL_INFO;
 	c->max_file_size = 1ULL << 40;
 	c->rescan_interval = 3600;
+	c->digest_interval = 300;
 	snprintf(c->resource, sizeof(c->resource), "%s", CFG_RESOURCE_DEFAULT);
 }
 

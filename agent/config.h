@@ -50,6 +50,9 @@ struct cfg {
 	uint64_t max_file_size;   /* slave: largest file accepted, bytes */
 	unsigned rescan_interval; /* master: seconds between full rescans */
 	unsigned versions;     /* slave: days old versions are kept; 0: none */
+	unsigned digest_interval; /* master: seconds between index digest
+				   * comparisons with a slave; 0: only after
+				   * each (re)connection */
 	char resource[CFG_RESOURCE_MAX + 1]; /* our XMPP resource */
 	char *s5b_offer;       /* NULL: offer every interface address */
 };

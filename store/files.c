@@ -7,9 +7,6 @@
 #include "agent/log.h"
 #include "store/store_int.h"
 
-#define FILE_COLS "path, type, size, mtime_ns, mode, sha256, target, seq," \
-	" deleted"
-
 static const char *const type_names[] = {
 	[STORE_FILE] = "file", [STORE_DIR] = "dir", [STORE_SYMLINK] = "symlink",
 };
@@ -23,7 +20,7 @@ type_parse(const char *t)
 	return 0;
 }
 
-/* Fills f from a row of FILE_COLS; strings are borrowed from st. */
+/* Fills f from a row of STORE_FILE_COLS; strings are borrowed from st. */
 static void
 row_to_file(sqlite3_stmt *st, struct store_file *f)
 {
@@ -59,7 +56,7 @@ store_file_load(struct store *s, const char *path, struct store_file *out)
 	struct store_file f;
 	int r, err = 0;
 
-	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	if ((r = store_prepare(s, "SELECT " STORE_FILE_COLS " FROM files"
 	    " WHERE path = ?1", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, path);
@@ -116,7 +113,7 @@ file_write(struct store *s, const struct store_file *f, int64_t seq)
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = store_prepare(s, "INSERT INTO files (" FILE_COLS ", scan_gen)"
+	if ((r = store_prepare(s, "INSERT INTO files (" STORE_FILE_COLS ", scan_gen)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0,"
 	    "  (SELECT value FROM meta WHERE key = 'scan_gen'))"
 	    " ON CONFLICT (path) DO UPDATE SET type = ?2, size = ?3,"
@@ -144,7 +141,7 @@ file_compare(struct store *s, const struct store_file *f,
 	struct store_file old;
 	int r;
 
-	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	if ((r = store_prepare(s, "SELECT " STORE_FILE_COLS " FROM files"
 	    " WHERE path = ?1", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, f->path);
@@ -213,9 +210,8 @@ store_file_delete(struct store *s, const char *path, int64_t *seq)
 	return r;
 }
 
-/* Calls cb with each row of the prepared, bound st, then finalizes it. */
-static int
-walk_rows(struct store *s, sqlite3_stmt *st,
+int
+store_walk_rows(struct store *s, sqlite3_stmt *st,
     int (*cb)(const struct store_file *f, void *arg), void *arg)
 {
 	struct store_file f;
@@ -238,11 +234,11 @@ store_changes_since(struct store *s, int64_t since,
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	if ((r = store_prepare(s, "SELECT " STORE_FILE_COLS " FROM files"
 	    " WHERE seq > ?1 ORDER BY seq", &st)) < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, since);
-	return walk_rows(s, st, cb, arg);
+	return store_walk_rows(s, st, cb, arg);
 }
 
 /* Paths are never empty, so "" sorts before every one of them. */
@@ -255,13 +251,13 @@ store_file_list(struct store *s, const char *after, size_t max,
 
 	if (max == 0)
 		return 0;
-	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	if ((r = store_prepare(s, "SELECT " STORE_FILE_COLS " FROM files"
 	    " WHERE deleted = 0 AND path > ?1 ORDER BY path LIMIT ?2",
 	    &st)) < 0)
 		return r;
 	store_bind_text(st, 1, after ? after : "");
 	sqlite3_bind_int64(st, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max);
-	return walk_rows(s, st, cb, arg);
+	return store_walk_rows(s, st, cb, arg);
 }
 
 /* Below "d" is the byte range ["d/", "d0"): '0' follows '/'. */
@@ -272,12 +268,12 @@ store_file_below(struct store *s, const char *dir,
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	if ((r = store_prepare(s, "SELECT " STORE_FILE_COLS " FROM files"
 	    " WHERE deleted = 0 AND path >= ?1 || '/' AND path < ?1 || '0'"
 	    " ORDER BY path", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, dir);
-	return walk_rows(s, st, cb, arg);
+	return store_walk_rows(s, st, cb, arg);
 }
 
 int
@@ -288,7 +284,7 @@ store_file_load_by_sha256(struct store *s, const uint8_t sha256[32],
 	struct store_file f;
 	int r, err = 0;
 
-	if ((r = store_prepare(s, "SELECT " FILE_COLS " FROM files"
+	if ((r = store_prepare(s, "SELECT " STORE_FILE_COLS " FROM files"
 	    " WHERE sha256 = ?1 AND deleted = 0 AND type = 'file'"
 	    " ORDER BY path LIMIT 1", &st)) < 0)
 		return r;

@@ -264,6 +264,8 @@ configure(struct store *s, const char *path)
 	int r;
 
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	if ((r = store_digest_register(s)) < 0)
+		return r;
 	if ((r = store_exec(s, "PRAGMA foreign_keys = ON;"
 	    "PRAGMA synchronous = FULL")) < 0)
 		return r;

@@ -197,6 +197,45 @@ int store_last_seq(struct store *s, int64_t *seq);
 int store_tombstones_collect(struct store *s, int64_t upto,
     int64_t *collected);
 
+/* ---- index digest ---------------------------------------------------
+ *
+ * A Merkle tree over the live records, so two indexes are compared with
+ * one digest and a divergence is found by descending only where digests
+ * differ. docs/protocol.md 3.1 defines every byte: a file's or symlink's
+ * leaf digest covers its name, size, mode, mtime and checksum (a
+ * symlink's: name, mtime and link text); a directory's covers its mode
+ * and its children's (name, kind, digest) in bytewise order of name, not
+ * its mtime. The root counts as a directory of mode 0. A record whose
+ * parent directory has no live record is not part of the tree. */
+
+#define STORE_DIGEST_LEN 32
+
+/* A direct child of the directory being digested. */
+struct store_digest_child {
+	const char *name;	/* last component; borrowed for the call */
+	enum store_ftype type;
+	uint8_t digest[STORE_DIGEST_LEN];
+};
+
+/* What the index holds at the path asked about. */
+struct store_digest {
+	enum store_ftype type;	/* STORE_DIR (the root too), another type,
+				 * or 0: no live record */
+	uint32_t mode;		/* a directory's mode (0 for the root) */
+	uint8_t digest[STORE_DIGEST_LEN]; /* the directory's digest, or the
+				 * leaf digest of a file or symlink */
+};
+
+/* Computes the digest of dir (NULL or "": the root; else a checked path)
+ * into *out, in one pass over the live records below it, and calls cb
+ * (may be NULL) for each direct child in bytewise order of name. When dir
+ * is not a directory in the index, *out says what is there and cb is not
+ * called. cb must not write to the store; a nonzero return stops the walk
+ * and is returned (*out is then zeroed). Returns 0, cb's value, or
+ * -errno. */
+int store_digest_dir(struct store *s, const char *dir, struct store_digest *out,
+    int (*cb)(const struct store_digest_child *c, void *arg), void *arg);
+
 /* ---- scans: deletion detection by generation ------------------------
  *
  * store_scan_begin() starts a new generation; every store_file_put() and

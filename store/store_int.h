@@ -27,6 +27,20 @@ struct store_migration {
 extern const struct store_migration store_migrations[];
 extern const int store_n_migrations;
 
+/* The columns row-reading helpers expect, in this order. */
+#define STORE_FILE_COLS "path, type, size, mtime_ns, mode, sha256, target," \
+	" seq, deleted"
+
+/* Calls cb with each row (STORE_FILE_COLS) of the prepared, bound st, then
+ * finalizes it. A nonzero return from cb stops and is returned. Returns 0,
+ * cb's value, or -errno. */
+int store_walk_rows(struct store *s, sqlite3_stmt *st,
+    int (*cb)(const struct store_file *f, void *arg), void *arg);
+
+/* Registers the collation xs_tree (store/digest.c) on the connection.
+ * Returns 0 or -errno. */
+int store_digest_register(struct store *s);
+
 /* Maps a SQLite result code to -errno, logging what failed with the
  * database's message. */
 int store_err(struct store *s, int rc, const char *what);

@@ -743,3 +743,75 @@ out:
 		*queued = q;
 	return r;
 }
+
+/* The highest seq among path's record and those below it. */
+static int64_t
+max_seq(int64_t seq, const struct records *below)
+{
+	for (size_t i = 0; i < below->n; i++)
+		if (below->seq[i] > seq)
+			seq = below->seq[i];
+	return seq;
+}
+
+/* Queues the master's record f, and the records below it. They all get
+ * the highest seq among them: the outbox lists ties by path, so a
+ * directory goes before what is below it even when it changed last. */
+static int
+repair_live(struct plan *p, const char *slave, const struct store_file *f,
+    int subtree, int64_t *queued)
+{
+	struct records below = {0};
+	int64_t seq;
+	int r = 0;
+
+	if (subtree && (r = store_file_below(p->st, f->path, collect_live,
+	    &below)) < 0)
+		goto out;
+	seq = max_seq(f->seq, &below);
+	if ((r = store_begin(p->st)) < 0)
+		goto out;
+	r = store_outbox_enqueue(p->st, slave, f->path, op_for(f->type, 0), seq,
+	    NULL, 0);
+	for (size_t i = 0; r == 0 && i < below.n; i++)
+		r = store_outbox_enqueue(p->st, slave, below.v[i].path,
+		    op_for(below.v[i].type, 0), seq, NULL, 0);
+	if (r < 0)
+		store_rollback(p->st);
+	else if ((r = store_commit(p->st)) == 0)
+		*queued = 1 + (int64_t)below.n;
+out:
+	plan_entries_clear(below.v, below.n);
+	free(below.v);
+	free(below.seq);
+	return r;
+}
+
+int
+plan_repair(struct plan *p, const char *slave, const char *path,
+    enum store_ftype theirs, int delete_extras, int64_t *queued)
+{
+	struct store_file f;
+	int64_t last;
+	int r, live;
+
+	*queued = 0;
+	if ((r = store_file_load(p->st, path, &f)) == -ENOENT)
+		live = r = 0;
+	else if (r < 0)
+		return r;
+	else {
+		if ((live = !f.deleted))
+			r = repair_live(p, slave, &f, f.type == STORE_DIR &&
+			    theirs != STORE_DIR, queued);
+		store_file_clear(&f);
+	}
+	if (live || theirs == 0 || !delete_extras)
+		return r;
+	if ((r = store_last_seq(p->st, &last)) < 0 ||
+	    (r = store_outbox_enqueue(p->st, slave, path, op_for(theirs, 1),
+	    last, NULL, 0)) < 0)
+		return r;
+	*queued = 1;
+	return 0;
+}

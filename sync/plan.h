@@ -106,6 +106,20 @@ struct plan_entry {
 int plan_reconcile(struct plan *p, const char *slave,
     const struct plan_entry *m, size_t n, int delete_extras, int64_t *queued);
 
+/* Repairs one difference found by comparing index digests (see
+ * docs/protocol.md 3.1): slave holds theirs at path (a type, or 0 for
+ * nothing there; path checked where it entered), and it is not what the
+ * master's index holds. Queues for slave what brings path to the
+ * master's current state: its record (put, mkdir or symlink; with
+ * everything below it, directories first, when the master has a
+ * directory the slave does not hold as one; a mkdir alone, for the mode,
+ * when both hold a directory), or, when the master has no live record
+ * and delete_extras, a delete or rmdir. Sets *queued to the number of
+ * operations queued (0 for an extra kept). One transaction. Returns 0 or
+ * a negative errno. */
+int plan_repair(struct plan *p, const char *slave, const char *path,
+    enum store_ftype theirs, int delete_extras, int64_t *queued);
+
 /* Frees the strings of manifest entries (not the array). */
 void plan_entries_clear(struct plan_entry *m, size_t n);
 

@@ -103,6 +103,7 @@ static const struct bad_case {
 	{BASE "versions = 36501\n", ":6: versions: 36501 is too large"},
 	{BASE "versions = -1\n", ":6: versions: '-1' is not a number"},
 	{BASE "versions = 2 weeks\n", ":6: versions: '2 weeks' is not a number"},
+	{BASE "digest_interval = soon\n", ":6: digest_interval: 'soon' is not a number"},
 	{BASE "ca_file = /nonexistent/ca.pem\n", ":6: ca_file: /nonexistent/ca.pem"},
 	{BASE "just some words\n", ":6: expected 'key = value'"},
 	{BASE "ignore =\n", ":6: ignore: empty value"},
@@ -138,8 +139,8 @@ t_good_file_gives_every_value(void)
 	    "master = a@example.org\nserver = [::1]:5223\nca_file = @PW@\n"
 	    "transports = ibb, proxy\nignore = *.tmp\nignore = build/\n"
 	    "delete = no\nlog_level = debug\nmax_file_size = 2G\n"
-	    "rescan_interval = 600\nresource = photos-2.x_y\nversions = 30\n",
-	    &c, err,
+	    "rescan_interval = 600\nresource = photos-2.x_y\nversions = 30\n"
+	    "digest_interval = 0\n", &c, err,
 	    sizeof(err));
 
 	EXPECT(r == 0, "load failed: %s", err);
@@ -164,6 +165,7 @@ t_good_file_gives_every_value(void)
 	EXPECT_INT(c->rescan_interval, 600);
 	EXPECT_STR(c->resource, "photos-2.x_y");
 	EXPECT_INT(c->versions, 30);
+	EXPECT_INT(c->digest_interval, 0);
 	cfg_free(c);
 	return 0;
 }
@@ -181,6 +183,7 @@ t_defaults(void)
 	EXPECT_INT(c->delete_extras, 1);
 	EXPECT(c->server_host == NULL, "server_host set");
 	EXPECT_INT(c->rescan_interval, 3600);
+	EXPECT_INT(c->digest_interval, 300);
 	EXPECT_STR(c->resource, "xmpp-sync");
 	EXPECT_INT(c->versions, 0);
 	cfg_free(c);

@@ -890,6 +890,94 @@ t_reconcile_unknown_slave_queues_nothing(void)
 	return 0;
 }
 
+/* ---- repairs from a digest comparison ------------------------------- */
+
+/* The master tree with SLAVE registered and its outbox empty; d was
+ * chmodded last, so its seq is above that of d/b.txt. */
+static int
+repair_setup(void)
+{
+	struct manifest m;
+	int64_t last = 0;
+
+	if (reconcile_setup(master, NMASTER, &m) < 0)
+		return -1;
+	plan_entries_clear(m.e, m.n);
+	if (chmod(P("d"), 0750) < 0 || plan_path_changed(fx.p, "d") < 0 ||
+	    store_last_seq(fx.s, &last) < 0 ||
+	    store_outbox_done(fx.s, SLAVE, "d", last) < 0)
+		return -1;
+	return strcmp(outbox(), "") == 0 ? 0 : -1;
+}
+
+static int
+repair_is(const char *path, enum store_ftype theirs, int delete_extras,
+    int64_t want_n, const char *want)
+{
+	int64_t queued = -1;
+
+	EXPECT_INT(plan_repair(fx.p, SLAVE, path, theirs, delete_extras,
+	    &queued), 0);
+	EXPECT_INT(queued, want_n);
+	EXPECT_STR(outbox(), want);
+	return 0;
+}
+
+static int
+t_repair_of_missing_dir_queues_subtree_dir_first(void)
+{
+	EXPECT_INT(repair_setup(), 0);
+	return repair_is("d", 0, 1, 2, "mkdir d; put d/b.txt");
+}
+
+static int
+t_repair_of_dir_held_as_file_queues_subtree(void)
+{
+	EXPECT_INT(repair_setup(), 0);
+	return repair_is("d", STORE_FILE, 1, 2, "mkdir d; put d/b.txt");
+}
+
+static int
+t_repair_of_dir_on_both_sides_is_mkdir_only(void)
+{
+	EXPECT_INT(repair_setup(), 0);
+	return repair_is("d", STORE_DIR, 1, 1, "mkdir d");
+}
+
+static int
+t_repair_of_differing_file_or_link_is_its_record(void)
+{
+	EXPECT_INT(repair_setup(), 0);
+	EXPECT_INT(repair_is("a.txt", STORE_FILE, 1, 1, "put a.txt"), 0);
+	EXPECT_INT(repair_is("l", 0, 1, 1, "put a.txt; symlink l"), 0);
+	EXPECT_INT(repair_setup(), 0);
+	return repair_is("a.txt", STORE_DIR, 1, 1, "put a.txt");
+}
+
+static int
+t_repair_of_extra_deletes_unless_delete_no(void)
+{
+	EXPECT_INT(repair_setup(), 0);
+	EXPECT_INT(repair_is("extra", STORE_FILE, 0, 0, ""), 0);
+	EXPECT_INT(repair_is("xd", STORE_DIR, 0, 0, ""), 0);
+	EXPECT_INT(repair_is("gone", 0, 1, 0, ""), 0);
+	EXPECT_INT(repair_is("extra", STORE_FILE, 1, 1, "delete extra"), 0);
+	return repair_is("xd", STORE_DIR, 1, 1, "delete extra; rmdir xd");
+}
+
+static int
+t_repair_for_unknown_slave_queues_nothing(void)
+{
+	int64_t queued = -1;
+
+	EXPECT_INT(repair_setup(), 0);
+	EXPECT_INT(plan_repair(fx.p, "nobody@example.org", "d", 0, 1,
+	    &queued), -ENOENT);
+	EXPECT_INT(queued, 0);
+	EXPECT_STR(outbox(), "");
+	return 0;
+}
+
 #define T(name) {#name, t_##name}
 
 static const struct unit_test tests[] = {
@@ -938,6 +1026,12 @@ static const struct unit_test tests[] = {
 	T(reconcile_extras_deleted_unless_delete_no),
 	T(reconcile_empty_master),
 	T(reconcile_unknown_slave_queues_nothing),
+	T(repair_of_missing_dir_queues_subtree_dir_first),
+	T(repair_of_dir_held_as_file_queues_subtree),
+	T(repair_of_dir_on_both_sides_is_mkdir_only),
+	T(repair_of_differing_file_or_link_is_its_record),
+	T(repair_of_extra_deletes_unless_delete_no),
+	T(repair_for_unknown_slave_queues_nothing),
 };
 
 int

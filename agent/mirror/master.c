@@ -387,6 +387,7 @@ mirror_master_peer(struct mirror *m, const char *bare, const char *full,
 	ms->phase = MS_IDLE;
 	ms->complete_sent = 0;
 	ms->recheck = 0;
+	mirror_digest_reset(ms);
 	ms->full[0] = '\0';
 	if (!trusted || full == NULL)
 		return;
@@ -564,6 +565,7 @@ pump(struct mirror *m, struct mslave *ms)
 		maybe_complete(m, ms, &bc);
 	if (ms->nbatch == 0 && xmpp_stanza_get_attribute(bc.q, "complete") == NULL) {
 		xmpp_stanza_release(iq);
+		mirror_digest_poll(m, ms);
 		return;
 	}
 	if (mark_sent(m, ms) < 0) {
@@ -966,7 +968,27 @@ mirror_master_free(struct mirror *m)
 		batch_clear(m->slaves[i]);
 		inflight_clear(m->slaves[i]);
 		manifest_clear(m->slaves[i]);
+		mirror_digest_reset(m->slaves[i]);
 		free(m->slaves[i]);
 	}
 	plan_free(m->plan);
+}
+
+void
+mirror_master_send(struct mirror *m, struct mslave *ms, xmpp_stanza_t *iq,
+    xmpp_handler h)
+{
+	send_iq(m, ms, iq, h);
+}
+
+struct mslave *
+mirror_master_answer(struct mirror *m, xmpp_stanza_t *st)
+{
+	return answer_for(m, st);
+}
+
+void
+mirror_master_pump(struct mirror *m, struct mslave *ms)
+{
+	pump(m, ms);
 }

@@ -105,6 +105,96 @@ int sync_entry_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
 struct plan_entry;
 int sync_entry_parse(xmpp_stanza_t *el, struct plan_entry *out);
 
+/* Exactly 2 * n hex digits (n <= 32) into out, left alone on failure.
+ * Returns 0 or -EINVAL. */
+int sync_hex_parse(const char *s, uint8_t *out, size_t n);
+
+/* The whole of s as a number in base (as strtoll(3) reads it) within
+ * [lo, hi] into *out. Returns 0 or -EINVAL. */
+int sync_num_parse(const char *s, int base, long long lo, long long hi,
+    long long *out);
+
+/* The index digest exchange (docs/protocol.md 3.1; digestproto.c):
+ *
+ *   <digest path='DIR' after='NAME'/>                        the request
+ *   <digest path='DIR' y='d|f|l|-' m='MODE' h='HEX' more='0|1'>
+ *     <c n='NAME' y='f|d|l' h='HEX'/> ...                    the answer
+ *   </digest>
+ *
+ * Names travel as paths do (sync_name_attr_set()): one that is not plain
+ * text goes as base64 of its bytes in path64, after64 or n64.
+ */
+#define SYNC_DIGEST_PAGE 400            /* children per answer */
+#define SYNC_DIGEST_PAGE_NAMES 32768    /* bytes of names per answer */
+
+struct sync_digest_child {
+	const char *name;       /* one component; borrowed from the stanza or
+				 * the page's names[] */
+	enum store_ftype type;
+	uint8_t digest[STORE_DIGEST_LEN];
+};
+
+/* One page of an answer. */
+struct sync_digest {
+	enum store_ftype type;  /* at the path: STORE_DIR, STORE_FILE,
+				 * STORE_SYMLINK, or 0 for nothing */
+	uint32_t mode;          /* a directory's */
+	uint8_t digest[STORE_DIGEST_LEN];
+	int more;               /* children follow the last one */
+	size_t n;
+	struct sync_digest_child c[SYNC_DIGEST_PAGE];
+	/* where names sent as base64 are decoded to */
+	char names[SYNC_DIGEST_PAGE_NAMES + SYNC_DIGEST_PAGE];
+};
+
+/* A parsed request; path and after point into the stanza or the bufs. */
+struct sync_digest_request {
+	const char *path;       /* NULL: the root */
+	const char *after;      /* NULL: from the first child */
+	char pbuf[4096], abuf[256];
+};
+
+/* Whether name is one path component that path_check_synced() accepts.
+ * Returns 0 or -EINVAL. */
+int sync_digest_name_check(const char *name);
+
+/* Adds <digest path= after=/> in our namespace under iq (path NULL or
+ * "": the root; after NULL: from the first child). Returns 0 or
+ * -ENOMEM. */
+int sync_digest_request_build(xmpp_ctx_t *ctx, xmpp_stanza_t *iq,
+    const char *path, const char *after);
+
+/* Reads a request into *rq. The border for both names: the path passes
+ * path_check_synced(), after sync_digest_name_check(). Returns 0 or
+ * -EINVAL with *why set to a static description. */
+int sync_digest_request_parse(xmpp_stanza_t *el,
+    struct sync_digest_request *rq, const char **why);
+
+/* Sets the attributes of an answer el: path (NULL: none, the root) and
+ * what d says is there. Returns 0 or -ENOMEM. */
+int sync_digest_answer_set(xmpp_stanza_t *el, const char *path,
+    const struct store_digest *d, int more);
+
+/* The bytes an answer's own element (for path; NULL: the root) and a
+ * <c/> for name take at most on the wire, escaping or base64 included:
+ * a page stays within SYNC_STANZA_BUDGET. Return the size in bytes. */
+size_t sync_digest_head_wire_max(const char *path);
+size_t sync_digest_child_wire_max(const char *name);
+
+/* Adds <c n= y= h=/> for c under parent. Returns 0 or -ENOMEM. */
+int sync_digest_child_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
+    const struct store_digest_child *c);
+
+/* Reads one answer page el into *out. Refuses (-EINVAL, *why set to a
+ * static description) a page with an unknown kind, a bad mode or digest,
+ * children of something that is not a directory, any other element,
+ * more than SYNC_DIGEST_PAGE children or SYNC_DIGEST_PAGE_NAMES bytes of
+ * names, a name that is not one checked component, names that do not
+ * strictly increase after `after` (NULL: none), or more='1' without
+ * children. Returns 0 or -EINVAL. */
+int sync_digest_parse(xmpp_stanza_t *el, const char *after,
+    struct sync_digest *out, const char **why);
+
 struct plan;
 struct watch;
 struct apply;
@@ -147,6 +237,8 @@ struct mslave {
 		int64_t mtime_ns;
 	} batch[SYNC_MAX_OPS];
 	size_t nbatch;
+	struct digest_round *digest; /* the comparison in progress, or NULL */
+	int64_t digest_at_ms;   /* compare digests once idle from then on */
 };
 
 /* Slave: a file the master announced with a put we answered "need". */
@@ -222,6 +314,25 @@ void mirror_master_peer(struct mirror *m, const char *bare, const char *full,
 void mirror_master_tick(struct mirror *m);
 void mirror_master_done(struct mirror *m, const struct jingle_info *in,
     int err);
+
+/* master.c, for digest.c: what the rest of master.c uses to talk to a
+ * slave. send: sends iq (consumed) as the slave's one request in flight,
+ * h gets the answer; answer: the slave whose request st answers, NULL for
+ * a stale answer; pump: gives the slave its next batch. */
+void mirror_master_send(struct mirror *m, struct mslave *ms,
+    xmpp_stanza_t *iq, xmpp_handler h);
+struct mslave *mirror_master_answer(struct mirror *m, xmpp_stanza_t *st);
+void mirror_master_pump(struct mirror *m, struct mslave *ms);
+
+/* digest.c: comparing index digests (docs/protocol.md 3.1).
+ * poll: the master found nothing to send to ms: starts a comparison if
+ * one is due and the slave is idle. reset: drops the comparison in
+ * progress (the slave went away or came back); the next is due at once.
+ * answer: the slave's side, an answer to the <digest/> request q. */
+void mirror_digest_poll(struct mirror *m, struct mslave *ms);
+void mirror_digest_reset(struct mslave *ms);
+void mirror_digest_answer(struct mirror *m, xmpp_conn_t *conn,
+    xmpp_stanza_t *iq, xmpp_stanza_t *q);
 
 /* mirror_slave.c */
 int mirror_slave_new(struct mirror *m);

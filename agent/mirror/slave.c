@@ -340,6 +340,8 @@ on_meta_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 		on_manifest(m, conn, iq, q);
 	else if (strcmp(name, "sync") == 0 && strcmp(type, "set") == 0)
 		on_sync(m, conn, iq, q);
+	else if (strcmp(name, "digest") == 0 && strcmp(type, "get") == 0)
+		mirror_digest_answer(m, conn, iq, q);
 	else
 		stanza_send_iq_error(conn, iq, "cancel", "feature-not-implemented",
 		    NULL, NULL, NULL);

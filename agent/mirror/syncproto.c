@@ -305,3 +305,18 @@ sync_entry_parse(xmpp_stanza_t *el, struct plan_entry *out)
 	}
 	return 0;
 }
+
+/* The helpers above, for the other parsers of this protocol
+ * (digestproto.c). */
+int
+sync_hex_parse(const char *s, uint8_t *out, size_t n)
+{
+	return unhex(s, out, n);
+}
+
+int
+sync_num_parse(const char *s, int base, long long lo, long long hi,
+    long long *out)
+{
+	return num(s, base, lo, hi, out);
+}
