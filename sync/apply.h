@@ -185,6 +185,53 @@ int apply_put_finish(struct apply_put *p);
  * a no-op. */
 void apply_put_abort(struct apply_put *p, int keep);
 
+/* ---- space ------------------------------------------------------------
+ *
+ * What the slave needs to keep its reserve (sync/space.h): the free space
+ * of the folder's file system, and the resume prefixes interrupted
+ * transfers left behind, which may be dropped to make room. A prefix is
+ * one of our put temp files (PATH_TMP_PREFIX) that no session holds: a
+ * running session keeps its temp locked, and that one is never listed nor
+ * dropped. */
+
+struct space_fs;
+
+/* A kept resume prefix. */
+struct apply_prefix {
+	char *path;		/* the temp file, relative to the root */
+	uint64_t bytes;		/* what removing it frees (its blocks) */
+	int64_t mtime_ns;	/* when it was last written */
+};
+
+/* Measures the file system of the folder. Returns 0 or fstatvfs's -errno
+ * (logged). */
+int apply_fs(struct apply *a, struct space_fs *out);
+
+/* Writes to out (len bytes) the path, relative to the root, of the temp
+ * file that receives (path, size, sha256), and sets *have to the length
+ * of the prefix an interrupted transfer left in it (0 if none, or if it
+ * is not shorter than size: it would start over). path must be checked
+ * (a put the master announced). Returns 0, -ENAMETOOLONG, -ENOMEM or
+ * fstatat's -errno (not logged). */
+int apply_put_prefix(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], char *out, size_t len, uint64_t *have);
+
+/* Lists the kept resume prefixes below the root, without following a
+ * symlink, leaving the file system or entering an ignored directory.
+ * Sets *out (free with apply_prefixes_free()) and *n. Returns 0, -ENOMEM
+ * or open's -errno of the root (logged); a directory that cannot be read
+ * is left out. */
+int apply_prefixes(struct apply *a, struct apply_prefix **out, size_t *n);
+
+/* Frees a list from apply_prefixes(). NULL is allowed. */
+void apply_prefixes_free(struct apply_prefix *v, size_t n);
+
+/* Removes the kept prefix at path (as apply_prefixes() gave it) unless a
+ * session holds it now; *freed gets the bytes its blocks held. Returns 0,
+ * -EBUSY (in use: kept), -ENOENT (gone already), -EINVAL (not one of our
+ * temp files), or another -errno (logged). */
+int apply_prefix_drop(struct apply *a, const char *path, uint64_t *freed);
+
 /* ---- manifest ----------------------------------------------------------- */
 
 /* Calls cb for up to max of the slave's live records (path, type, size,

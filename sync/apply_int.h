@@ -4,6 +4,7 @@
  *                 removal of subtrees, the manifest
  *   apply_ops.c   metadata operations: mkdir, delete, rename, meta, symlink
  *   apply_sink.c  content: the put sink, have, copy from a local file
+ *   apply_space.c the file system's free space, kept resume prefixes
  *
  * Helpers that say "logged" log the cause once; the others return the
  * code for the caller to log with what it was doing. */
@@ -122,5 +123,11 @@ int apply_forget_tree(struct apply *a, const char *path, int self);
  * again. Returns 0 or -ENOMEM. */
 int apply_temp_name(char out[APPLY_TMP_NAME], const char *kind,
     const char *path, const void *extra, size_t n);
+
+/* The temp name that receives (path, size, sha256) in path's directory:
+ * an interrupted transfer of the same content finds it again. Returns 0
+ * or -ENOMEM. */
+int apply_put_temp_name(char out[APPLY_TMP_NAME], const char *path,
+    uint64_t size, const uint8_t sha256[32]);
 
 #endif

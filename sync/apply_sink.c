@@ -50,16 +50,23 @@ put_free(struct apply_put *p)
 	free(p);
 }
 
-/* The temp name of (path, size, sha256). */
-static int
-put_temp_name(struct apply_put *p)
+int
+apply_put_temp_name(char out[APPLY_TMP_NAME], const char *path, uint64_t size,
+    const uint8_t sha256[32])
 {
 	uint8_t id[40];
 
 	for (int i = 0; i < 8; i++)
-		id[i] = (uint8_t)(p->size >> (56 - 8 * i));
-	memcpy(id + 8, p->sha256, 32);
-	return apply_temp_name(p->tmp, "put", p->path, id, sizeof(id));
+		id[i] = (uint8_t)(size >> (56 - 8 * i));
+	memcpy(id + 8, sha256, 32);
+	return apply_temp_name(out, "put", path, id, sizeof(id));
+}
+
+/* The temp name of (path, size, sha256). */
+static int
+put_temp_name(struct apply_put *p)
+{
+	return apply_put_temp_name(p->tmp, p->path, p->size, p->sha256);
 }
 
 /* Opens (creating) the temp file and locks it. Something other than a
