@@ -340,20 +340,21 @@ store_outbox_enqueue(struct store *s, const char *slave, const char *path,
 	return store_end(s, r);
 }
 
-int
-store_outbox_next(struct store *s, const char *slave, int max,
-    int (*cb)(const struct store_op *op, void *arg), void *arg)
+/* Lists entries of slave by sql (?1 slave, ?2 max, ?3 now, then the
+ * columns below in this order). Returns 0, cb's value, or -errno. */
+static int
+outbox_list(struct store *s, const char *sql, const char *slave, int max,
+    int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg)
 {
 	sqlite3_stmt *st;
 	struct store_op op;
 	int r;
 
-	if ((r = store_prepare(s, "SELECT slave, path, op, seq, src, fresh,"
-	    " attempts FROM outbox WHERE slave = ?1 ORDER BY seq, path"
-	    " LIMIT ?2", &st)) < 0)
+	if ((r = store_prepare(s, sql, &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);
 	sqlite3_bind_int(st, 2, max);
+	sqlite3_bind_int64(st, 3, now);
 	while ((r = store_step_row(s, st)) == 1) {
 		op.slave = (const char *)sqlite3_column_text(st, 0);
 		op.path = (const char *)sqlite3_column_text(st, 1);
@@ -362,12 +363,53 @@ store_outbox_next(struct store *s, const char *slave, int max,
 		op.src = (const char *)sqlite3_column_text(st, 4);
 		op.fresh = sqlite3_column_int(st, 5);
 		op.attempts = sqlite3_column_int(st, 6);
+		op.waiting = sqlite3_column_int(st, 7);
+		op.not_before = sqlite3_column_int64(st, 8);
 		if ((r = cb(&op, arg)) != 0) {
 			sqlite3_finalize(st);
 			return r;
 		}
 	}
 	return r;
+}
+
+#define OUTBOX_COLS "SELECT slave, path, op, seq, src, fresh, attempts," \
+	" waiting, not_before FROM outbox"
+
+int
+store_outbox_next(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg)
+{
+	return store_outbox_next_due(s, slave, max, INT64_MAX, cb, arg);
+}
+
+int
+store_outbox_next_due(struct store *s, const char *slave, int max,
+    int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg)
+{
+	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND not_before <= ?3"
+	    " ORDER BY seq, path LIMIT ?2", slave, max, now, cb, arg);
+}
+
+int
+store_outbox_waiting(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg,
+    int64_t *total)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, "SELECT count(*) FROM outbox"
+	    " WHERE slave = ?1 AND waiting = 1", &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	if ((r = store_step_row(s, st)) <= 0)
+		return r < 0 ? r : -EIO;
+	*total = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND waiting = 1"
+	    " AND ?3 IS NOT NULL ORDER BY seq, path LIMIT ?2", slave, max, 0,
+	    cb, arg);
 }
 
 static int
@@ -431,6 +473,65 @@ store_outbox_failed(struct store *s, const char *slave, const char *path)
 	return outbox_exec(s, "UPDATE outbox SET attempts = attempts + 1"
 	    " WHERE slave = ?1 AND path = ?2 AND ?3 IS NOT NULL",
 	    slave, path, 0);
+}
+
+int
+store_outbox_wait(struct store *s, const char *slave, const char *path,
+    int64_t seq, int64_t now, int64_t base, int64_t max, int *first)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*first = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		/* the first pass changes only an entry that did not wait */
+		if ((r = store_prepare(s, pass == 0 ?
+		    "UPDATE outbox SET waiting = 1, attempts = attempts + 1,"
+		    " not_before = ?4 + min(?5 << min(attempts, 16), ?6)"
+		    " WHERE slave = ?1 AND path = ?2 AND seq <= ?3 AND waiting = 0" :
+		    "UPDATE outbox SET attempts = attempts + 1,"
+		    " not_before = ?4 + min(?5 << min(attempts, 16), ?6)"
+		    " WHERE slave = ?1 AND path = ?2 AND seq <= ?3", &st)) < 0)
+			return r;
+		store_bind_text(st, 1, slave);
+		store_bind_text(st, 2, path);
+		sqlite3_bind_int64(st, 3, seq);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, base);
+		sqlite3_bind_int64(st, 6, max);
+		if ((r = store_step_done(s, st)) < 0)
+			return r;
+		if (sqlite3_changes(s->db) > 0) {
+			*first = pass == 0;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int
+store_outbox_unwait(struct store *s, const char *slave, const char *path,
+    int *was)
+{
+	int r = outbox_exec(s, "UPDATE outbox SET waiting = 0, not_before = 0"
+	    " WHERE slave = ?1 AND path = ?2 AND waiting = 1 AND ?3 IS NOT NULL",
+	    slave, path, 0);
+
+	*was = r == 0;
+	return r == -ENOENT ? 0 : r;
+}
+
+int
+store_outbox_wake(struct store *s, const char *slave)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, "UPDATE outbox SET not_before = 0"
+	    " WHERE slave = ?1 AND waiting = 1 AND not_before > 0", &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	return store_step_done(s, st);
 }
 
 int

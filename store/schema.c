@@ -3,7 +3,8 @@
  * Version 1 is the index every agent keeps; version 2 adds what a master
  * needs to serve slaves and what both sides need to pin keys; version 3
  * indexes live files by checksum, so a slave can copy content it already
- * holds under another name instead of receiving it again. A step runs
+ * holds under another name instead of receiving it again; version 4 lets
+ * an outbox entry wait while its slave has no room for it. A step runs
  * inside the transaction that also sets PRAGMA user_version, so a crash
  * leaves the database at the old or the new version, never between.
  *
@@ -75,10 +76,19 @@ static const char schema_v2[] =
 static const char schema_v3[] =
 	"CREATE INDEX files_live_sha256 ON files (sha256) WHERE deleted = 0;";
 
+/* waiting: the slave had no room for this entry's content as of its seq
+ * (a newer change replaces the row and starts over); not_before: unix
+ * seconds before which the entry is not offered again */
+static const char schema_v4[] =
+	"ALTER TABLE outbox ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (waiting IN (0, 1));"
+	"ALTER TABLE outbox ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;";
+
 const struct store_migration store_migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
 	{3, schema_v3},
+	{4, schema_v4},
 };
 
 const int store_n_migrations =

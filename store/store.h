@@ -41,7 +41,7 @@
 struct store;
 
 /* The schema version this build writes; see store/schema.c. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* ---- open, close, transactions ------------------------------------- */
 
@@ -361,6 +361,8 @@ struct store_op {
 	const char *src;	/* rename: source path; else NULL */
 	int fresh;		/* the slave does not have path (yet) */
 	int attempts;		/* failed deliveries so far */
+	int waiting;		/* the slave has no room for it yet */
+	int64_t not_before;	/* unix time before which it is not due */
 };
 
 /* Queues op kind on path for slave (src: the rename source, else NULL;
@@ -377,6 +379,40 @@ int store_outbox_enqueue(struct store *s, const char *slave, const char *path,
  * Returns 0, cb's value, or -errno. */
 int store_outbox_next(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg);
+
+/* The same, leaving out entries that are not due before now (unix
+ * seconds; see store_outbox_wait()). Returns as store_outbox_next(). */
+int store_outbox_next_due(struct store *s, const char *slave, int max,
+    int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg);
+
+/* Waiting for space. A slave without room for the content of a put
+ * answers so; the entry then waits: it stays pending (and keeps the
+ * slave's "complete" back) but is not due again until not_before, so the
+ * files that fit go first. A newer change of the path replaces the entry
+ * and starts over; so does an ack. */
+
+/* Marks path's entry, if its seq is still <= seq, as waiting, counts the
+ * attempt and makes it due again at now + base * 2^attempts seconds (at
+ * most now + max). *first = 1 if it did not wait before. Returns 0,
+ * -ENOENT (no such entry, or a newer change came in), -errno. */
+int store_outbox_wait(struct store *s, const char *slave, const char *path,
+    int64_t seq, int64_t now, int64_t base, int64_t max, int *first);
+
+/* path's entry no longer waits: the slave has room for it. *was = 1 if
+ * it did. Returns 0 (also without an entry) or -errno. */
+int store_outbox_unwait(struct store *s, const char *slave, const char *path,
+    int *was);
+
+/* Every waiting entry of slave is due now (the slave reports room); they
+ * stay marked as waiting. Returns 0 or -errno. */
+int store_outbox_wake(struct store *s, const char *slave);
+
+/* Calls cb for up to max waiting entries of slave, oldest seq first, and
+ * sets *total to how many wait. cb as for store_outbox_next(). Returns
+ * 0, cb's value, or -errno. */
+int store_outbox_waiting(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg,
+    int64_t *total);
 
 /* Acknowledges delivery of path's entry as of seq: removes it if its seq
  * is still <= seq; otherwise a newer change was compacted in and the

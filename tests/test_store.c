@@ -876,6 +876,74 @@ t_outbox_rejects_bad_requests(void)
 	return 0;
 }
 
+/* An entry the slave has no room for stays pending but is not due until
+ * its delay (doubling, capped) has passed or the slave reports room; it
+ * is said to wait "for the first time" once; a newer change of the path
+ * starts over; an older answer cannot mark it. */
+static int
+t_outbox_waiting_entry_not_due_until_delay_or_wake(void)
+{
+	struct tdb t;
+	char due[512] = "", all[512] = "", wl[512] = "";
+	int first = -1, was = -1;
+	int64_t total = -1;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 1, NULL, NEW), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "b", P, 2, NULL, NEW), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "c", P, 3, NULL, NEW), 0);
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, 1000, 30, 300, &first), 0);
+	EXPECT_INT(first, 1);
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 10, 1029, dump_op, due), 0);
+	EXPECT_STR(due, "put b*@2 put c*@3");
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, all), 0);
+	EXPECT_STR(all, "put a*@1 put b*@2 put c*@3");
+	due[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, 1030, dump_op, due), 0);
+	EXPECT_STR(due, "put a*@1");
+	/* refused again: not new, and twice the delay */
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, 1030, 30, 300, &first), 0);
+	EXPECT_INT(first, 0);
+	due[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, 1089, dump_op, due), 0);
+	EXPECT_STR(due, "put b*@2");
+	EXPECT_INT(store_outbox_waiting(t.s, SLAVE, 10, dump_op, wl, &total), 0);
+	EXPECT_STR(wl, "put a*@1");
+	EXPECT_INT(total, 1);
+	/* the slave reports room: due at once, still known to wait */
+	EXPECT_INT(store_outbox_wake(t.s, SLAVE), 0);
+	due[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, 1031, dump_op, due), 0);
+	EXPECT_STR(due, "put a*@1");
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, 1031, 30, 300, &first), 0);
+	EXPECT_INT(first, 0);
+	/* the delay never grows past the cap */
+	for (int i = 0; i < 40; i++)
+		EXPECT_INT(store_outbox_wait(t.s, SLAVE, "c", 3, 0, 30, 300,
+		    &first), 0);
+	due[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 10, 300, dump_op, due), 0);
+	EXPECT_STR(due, "put b*@2 put c*@3");
+	/* an answer about an older version cannot mark a newer one */
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 4, NULL, 0), 0);
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, 2000, 30, 300, &first),
+	    -ENOENT);
+	/* room for b after it waited: said once */
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "b", 2, 0, 30, 300, &first), 0);
+	EXPECT_INT(store_outbox_unwait(t.s, SLAVE, "b", &was), 0);
+	EXPECT_INT(was, 1);
+	EXPECT_INT(store_outbox_unwait(t.s, SLAVE, "b", &was), 0);
+	EXPECT_INT(was, 0);
+	wl[0] = '\0';
+	EXPECT_INT(store_outbox_waiting(t.s, SLAVE, 10, dump_op, wl, &total), 0);
+	tdb_close(&t);
+	EXPECT_STR(wl, "put c*@3");
+	EXPECT_INT(total, 1);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"fresh_db_gets_latest_user_version", t_fresh_db_latest_version},
 	{"v1_db_migrates_keeping_data", t_v1_db_migrates_keeping_data},
@@ -908,6 +976,8 @@ static const struct unit_test tests[] = {
 	{"outbox_done_keeps_newer_change", t_outbox_done_keeps_newer_change},
 	{"outbox_sent_entry_is_not_cancelled",
 	    t_outbox_sent_entry_is_not_cancelled},
+	{"outbox_waiting_entry_not_due_until_delay_or_wake",
+	    t_outbox_waiting_entry_not_due_until_delay_or_wake},
 	{"outbox_rejects_bad_requests", t_outbox_rejects_bad_requests},
 };
 
