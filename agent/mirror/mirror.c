@@ -375,6 +375,8 @@ mirror_peer(struct mirror *m, const char *bare, const char *full, int trusted)
 		jingle_peer_gone(m->jingle, full);
 	if (m->env.cfg->role == CFG_ROLE_MASTER)
 		mirror_master_peer(m, bare, full, trusted);
+	else
+		mirror_space_peer(m, full, trusted);
 }
 
 void
@@ -382,6 +384,8 @@ mirror_tick(struct mirror *m)
 {
 	if (m->env.cfg->role == CFG_ROLE_MASTER)
 		mirror_master_tick(m);
+	else
+		mirror_space_tick(m);
 }
 
 size_t

@@ -132,6 +132,7 @@ struct mirror {
 	size_t nslaves;
 	/* slave */
 	struct apply *apply;
+	struct sspace *space;   /* room on the disk (space_slave.c) */
 	int dirty;              /* local changes found since the last sync */
 	struct expect *expect;
 	size_t nexpect, capexpect;
@@ -156,5 +157,57 @@ void mirror_slave_free(struct mirror *m);
 void mirror_slave_sink(struct mirror *m, struct jingle_sink *sink);
 int mirror_slave_accept(void *arg, const char *peer,
     const struct jingle_file *f);
+
+/* space_slave.c: the slave keeps min_free free on its disk. A put is
+ * admitted (the room is promised to it until its transfer ends) or waits
+ * for space; a waiting file is checked again periodically and the master
+ * told when one fits. */
+struct sres;
+
+/* Sets up and frees the slave's space state. new returns 0 or -ENOMEM. */
+int mirror_space_new(struct mirror *m);
+void mirror_space_free(struct mirror *m);
+
+/* A put of path (size bytes, checksum sha256) needs its content: admits
+ * it, dropping resume prefixes of other transfers if that makes the room.
+ * Returns 0 (admitted), or -ENOSPC: it waits for space (logged once per
+ * file), and mirror_space_answer() says why. */
+int mirror_space_admit(struct mirror *m, const char *path, uint64_t size,
+    const uint8_t sha256[32]);
+
+/* The admitted path needs no transfer after all (copied locally, or it
+ * failed): its room is free again. */
+void mirror_space_release(struct mirror *m, const char *path);
+
+/* Adds free='BYTES' and min='BYTES' (as last measured) to r, the answer
+ * to a put that waits, or a <space/> element. */
+void mirror_space_answer(struct mirror *m, xmpp_stanza_t *r);
+
+/* A session starts receiving path with have bytes held: checks the room
+ * for the rest again. Returns 0 and sets *out (NULL if memory was short;
+ * pass it to the calls below), or -ENOSPC: it waits for space. */
+int mirror_space_open(struct mirror *m, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint64_t have, struct sres **out);
+
+/* Before n more bytes of x are written: the rest must still fit. Returns
+ * 0, or -ENOSPC: stop, keep the prefix; it waits for space. */
+int mirror_space_write(struct mirror *m, struct sres *x, size_t n);
+
+/* x's session ended; kept: its temp file stays as a resume prefix. */
+void mirror_space_end(struct mirror *m, struct sres *x, int kept);
+
+/* The master is trusted now at full, or gone (trusted = 0). */
+void mirror_space_peer(struct mirror *m, const char *full, int trusted);
+
+/* Called about once a second: every 10 s, looks at the waiting files
+ * again and tells the master when one fits. */
+void mirror_space_tick(struct mirror *m);
+
+/* Status: the waiting files as a JSON array, or as text lines. Return
+ * the new offset. */
+size_t mirror_space_status_json(const struct mirror *m, char *buf, size_t off,
+    size_t len);
+size_t mirror_space_status_text(const struct mirror *m, char *buf, size_t off,
+    size_t len);
 
 #endif
