@@ -288,6 +288,7 @@ mirror_master_peer(struct mirror *m, const char *bare, const char *full,
 		return;
 	snprintf(ms->full, sizeof(ms->full), "%s", full);
 	ms->retry_at_ms = 0;
+	mirror_wait_wake(m, ms);
 	say_hello(m, ms);
 }
 
@@ -404,8 +405,8 @@ pump(struct mirror *m, struct mslave *ms)
 	}
 	batch_clear(ms);
 	if (ms->ninflight < MIRROR_MAX_INFLIGHT)
-		store_outbox_next(m->env.st, ms->jid,
-		    SYNC_MAX_OPS + (int)ms->ninflight, add_op, &bc);
+		store_outbox_next_due(m->env.st, ms->jid,
+		    SYNC_MAX_OPS + (int)ms->ninflight, time(NULL), add_op, &bc);
 	if (ms->nbatch == 0)
 		maybe_complete(m, ms, &bc);
 	if (ms->nbatch == 0 && xmpp_stanza_get_attribute(bc.q, "complete") == NULL) {
@@ -488,6 +489,8 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		const char *s = xmpp_stanza_get_attribute(r, "s");
 		long i = is ? strtol(is, NULL, 10) : -1;
 		if (!xmpp_stanza_is_tag(r) || s == NULL || i < 0 || (size_t)i >= ms->nbatch)
+			continue;
+		if (mirror_wait_answer(m, ms, (size_t)i, r, s))
 			continue;
 		if (strcmp(s, "ok") == 0)
 			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
@@ -724,6 +727,8 @@ mirror_master_new(struct mirror *m)
 		    strerror(-r));
 		return r;
 	}
+	if ((r = mirror_wait_route(m)) < 0)
+		return r;
 	start_hasher(m);
 	rescan(m, "start");
 	return 0;

@@ -102,6 +102,8 @@ struct mslave {
 		int64_t mtime_ns;
 	} batch[SYNC_MAX_OPS];
 	size_t nbatch;
+	/* its disk, as it last reported (space_master.c) */
+	uint64_t space_free, space_min;
 };
 
 /* Slave: a file the master announced with a put we answered "need". */
@@ -150,6 +152,31 @@ void mirror_master_peer(struct mirror *m, const char *bare, const char *full,
 void mirror_master_tick(struct mirror *m);
 void mirror_master_done(struct mirror *m, const struct jingle_info *in,
     int err);
+
+/* space_master.c: a file a slave answered "space" for waits in the
+ * outbox (store_outbox_wait) with a growing delay between asks, while the
+ * files that fit go first; the slave's <space/> request (it has room
+ * again) makes every waiting file due at once. */
+
+/* Registers the handler of requests from slaves (<space/>). Returns 0 or
+ * -errno as service_route(). */
+int mirror_wait_route(struct mirror *m);
+
+/* The slave answered s to batch entry i (its <r/> element r). Returns 1
+ * if the file now waits for space (logged once per file), else 0 (a file
+ * that waited and fits now is logged as such). */
+int mirror_wait_answer(struct mirror *m, struct mslave *ms, size_t i,
+    xmpp_stanza_t *r, const char *s);
+
+/* Every file waiting for ms is due now (it came back online). */
+void mirror_wait_wake(struct mirror *m, struct mslave *ms);
+
+/* Status: the waiting files of every slave as a JSON array, or as text
+ * lines. Return the new offset. */
+size_t mirror_wait_status_json(const struct mirror *m, char *buf, size_t off,
+    size_t len);
+size_t mirror_wait_status_text(const struct mirror *m, char *buf, size_t off,
+    size_t len);
 
 /* mirror_slave.c */
 int mirror_slave_new(struct mirror *m);
