@@ -216,8 +216,9 @@ void mirror_space_answer(struct mirror *m, xmpp_stanza_t *r);
 int mirror_space_open(struct mirror *m, const char *path, uint64_t size,
     const uint8_t sha256[32], uint64_t have, struct sres **out);
 
-/* Before n more bytes of x are written: the rest must still fit. Returns
- * 0, or -ENOSPC: stop, keep the prefix; it waits for space. */
+/* Before n more bytes of x are written: they must not eat into the
+ * reserve (prefixes of other transfers go if that helps). Returns 0, or
+ * -ENOSPC: stop, keep the prefix; it waits for space. */
 int mirror_space_write(struct mirror *m, struct sres *x, size_t n);
 
 /* x's session ended; kept: its temp file stays as a resume prefix. */

@@ -7,9 +7,9 @@
  * answers "space": the file waits (struct swait) and the master goes on
  * with others. While a file waits, the slave looks again every
  * RECHECK_MS and tells the master as soon as one would fit
- * (docs/protocol.md, "space"). A running transfer checks again before
- * each write and stops, keeping its prefix, rather than eat into the
- * reserve. */
+ * (docs/protocol.md, "Waiting for space"). A session checks again when
+ * it starts, and before each write, and stops, keeping its prefix,
+ * rather than eat into the reserve. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -283,6 +283,33 @@ drop_prefixes(struct mirror *m, const struct space_cand *c, size_t n,
 	free(gone);
 }
 
+/* Whether need more bytes fit into fs's free space above the reserve and
+ * reserved; with drop, prefixes of transfers other than the one with
+ * temp own go if that makes the room. Returns 0, or -ENOSPC. */
+static int
+make_room(struct mirror *m, const char *path, const char *own,
+    struct space_fs *fs, uint64_t need, uint64_t reserved, int drop)
+{
+	struct sspace *s = m->space;
+	struct space_cand *c;
+	size_t n, ndrop = 0;
+	uint64_t room = space_room(fs, s->min_free, reserved);
+	int r;
+
+	if (need <= room)
+		return 0;
+	c = candidates(m, own, &n);
+	r = space_decide(room, need, c, n, &ndrop);
+	if (r == 0 && drop && ndrop > 0) {
+		drop_prefixes(m, c, ndrop, path);
+		if (measure(m, fs) == 0 &&
+		    need > space_room(fs, s->min_free, reserved))
+			r = -ENOSPC;	/* the disk moved meanwhile */
+	}
+	free(c);
+	return r;
+}
+
 /* Whether the file path (own: its temp) of size bytes, have of them held,
  * fits above the reserve beside the promises but except's; with drop,
  * prefixes of other transfers go if that makes the room. Sets *need.
@@ -292,30 +319,14 @@ static int
 fits(struct mirror *m, const char *path, const char *own, uint64_t size,
     uint64_t have, int drop, const struct sres *except, uint64_t *need)
 {
-	struct sspace *s = m->space;
 	struct space_fs fs;
-	struct space_cand *c;
-	size_t n, ndrop = 0;
-	uint64_t room;
-	int r;
 
 	*need = 0;
 	if (measure(m, &fs) < 0)
 		return 0;
 	*need = need_of(&fs, size, have);
-	room = space_room(&fs, s->min_free, promised(s, &fs, except));
-	if (*need <= room)
-		return 0;
-	c = candidates(m, own, &n);
-	r = space_decide(room, *need, c, n, &ndrop);
-	if (r == 0 && drop && ndrop > 0) {
-		drop_prefixes(m, c, ndrop, path);
-		if (measure(m, &fs) == 0 && *need > space_room(&fs, s->min_free,
-		    promised(s, &fs, except)))
-			r = -ENOSPC;	/* the disk moved meanwhile */
-	}
-	free(c);
-	return r;
+	return make_room(m, path, own, &fs, *need,
+	    promised(m->space, &fs, except), drop);
 }
 
 /* Starts keeping path in view as waiting; with WAIT_MAX in view, only
@@ -477,12 +488,14 @@ mirror_space_open(struct mirror *m, const char *path, uint64_t size,
 int
 mirror_space_write(struct mirror *m, struct sres *x, size_t n)
 {
-	uint64_t need;
+	struct space_fs fs;
 
-	if (x == NULL)
+	if (x == NULL || measure(m, &fs) < 0)
 		return 0;
-	if (fits(m, x->path, x->tmp, x->size, x->done, 1, x, &need) < 0) {
-		wait_note(m, x->path, x->size, need);
+	/* its admission counted the whole file beside the others; here
+	 * only the reserve is guarded, against writers outside */
+	if (make_room(m, x->path, x->tmp, &fs, space_blocks(&fs, n), 0, 1) < 0) {
+		wait_note(m, x->path, x->size, need_of(&fs, x->size, x->done));
 		return -ENOSPC;
 	}
 	x->done += n;
