@@ -104,6 +104,14 @@ if [ "$nospc" = 0 ] && [ "$fails" = 0 ] && [ "$sw" = 1 ] && [ "$mw" = 1 ]; then
 else
 	fail no_enospc_retry_storm_and_logged_once "see the counts above"
 fi
+# the master did ask again (30 s after the first refusal), and now waits
+# twice as long before the next ask
+next=$(waits "$M" | sed -n 's/.*"next_try_s":\([0-9]*\).*/\1/p')
+if [ -n "$next" ] && [ "$next" -gt 30 ] && [ "$next" -le 60 ]; then
+	pass asked_again_later_with_longer_delay
+else
+	fail asked_again_later_with_longer_delay "next try in '${next}' s"
+fi
 
 # the operator makes room: the big file follows without a restart
 t0=$(date +%s)
