@@ -4,6 +4,7 @@
 #   make DEVELOPER=1      the same with -Werror and extra warnings
 #   make check            install missing packages, build, run all tests
 #   make check SANITIZE=1 the same under AddressSanitizer + UBSan
+#   make check-layers     which folder may include which (docs/hacking.md)
 #   make demo             private Prosody on loopback, a master and a slave
 #   make bench            benchmarks (numbers, not pass/fail)
 #   make fuzz FUZZ_SECONDS=60  libFuzzer on each tests/fuzz target (clang)
@@ -106,9 +107,13 @@ $(B)/bench/%: bench/%.c $(LIBOBJS)
 deps:
 	@sh tests/lib/deps.sh
 
+# the layer rule of docs/hacking.md, checked with a few greps
+check-layers:
+	@sh tests/lib/layers.sh
+
 tests: $(B)/xmpp-sync $(TESTBINS) $(REPLAYBINS) $(TOOLBINS)
 
-check: deps
+check: deps check-layers
 	@$(MAKE) --no-print-directory tests
 	@XS_BUILD=$(B) sh tests/run.sh
 
@@ -140,4 +145,4 @@ install: xmpp-sync
 clean:
 	rm -rf build xmpp-sync
 
-.PHONY: all deps tests check demo bench fuzz fuzz-deps fuzz-bins install clean
+.PHONY: all deps check-layers tests check demo bench fuzz fuzz-deps fuzz-bins install clean

@@ -1,4 +1,5 @@
 /* config.c -- see config.h */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -17,7 +18,8 @@
 enum key_id {
 	K_ROLE, K_JID, K_PASSWORD_FILE, K_DIR, K_STATE_DIR, K_MASTER,
 	K_SERVER, K_CA_FILE, K_TRANSPORTS, K_IGNORE, K_DELETE, K_LOG_LEVEL,
-	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_MIN_FREE, K_COUNT
+	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_S5B_OFFER, K_MIN_FREE,
+	K_COUNT
 };
 
 /* Parser state: the struct being filled and where we are in the file. */
@@ -32,7 +34,8 @@ struct parser {
 static const char *const key_names[K_COUNT] = {
 	"role", "jid", "password_file", "dir", "state_dir", "master",
 	"server", "ca_file", "transports", "ignore", "delete", "log_level",
-	"max_file_size", "rescan_interval", "resource", "min_free",
+	"max_file_size", "rescan_interval", "resource", "s5b_offer",
+	"min_free",
 };
 
 static int
@@ -334,6 +337,13 @@ set_key(struct parser *p, enum key_id k, char *v)
 			    "letters, digits, '.', '_' or '-')", v, CFG_RESOURCE_MAX);
 		snprintf(c->resource, sizeof(c->resource), "%s", v);
 		return 0;
+	case K_S5B_OFFER: {
+		unsigned char a[sizeof(struct in6_addr)];
+		if (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1)
+			return perr(p, "s5b_offer: '%s' is not an IPv4 or IPv6 "
+			    "address", v);
+		return set_string(p, &c->s5b_offer, v, 0);
+	}
 	case K_MAX_FILE_SIZE:
 		if ((r = parse_u64(p, "max_file_size", v, UINT64_MAX, &n)) < 0)
 			return r;
@@ -577,6 +587,7 @@ cfg_free(struct cfg *c)
 	free(c->master);
 	free(c->server_host);
 	free(c->ca_file);
+	free(c->s5b_offer);
 	for (size_t i = 0; i < c->nignore; i++)
 		free(c->ignore[i]);
 	free(c->ignore);

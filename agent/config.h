@@ -55,6 +55,7 @@ struct cfg {
 	unsigned min_free_bp;
 	unsigned rescan_interval; /* master: seconds between full rescans */
 	char resource[CFG_RESOURCE_MAX + 1]; /* our XMPP resource */
+	char *s5b_offer;       /* NULL: offer every interface address */
 };
 
 /* Checks an XMPP resource for the `resource` key: 1 to CFG_RESOURCE_MAX

@@ -43,6 +43,36 @@ log_set_timestamps(int on)
 	timestamps = on;
 }
 
+/* File names may hold any byte but NUL: a newline or an escape sequence
+ * in one must not forge a log line or drive the terminal. Rewrites each
+ * control character of *line as \xNN. Returns 0 or -ENOMEM (the line is
+ * left alone then). */
+static int
+escape_controls(char **line)
+{
+	size_t n = 0, len = strlen(*line);
+	char *out, *o;
+
+	for (size_t i = 0; i < len; i++)
+		n += (unsigned char)(*line)[i] < 0x20 || (*line)[i] == 0x7f;
+	if (n == 0)
+		return 0;
+	if ((out = malloc(len + 3 * n + 1)) == NULL)
+		return -ENOMEM;
+	o = out;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)(*line)[i];
+		if (c < 0x20 || c == 0x7f)
+			o += sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	*o = '\0';
+	free(*line);
+	*line = out;
+	return 0;
+}
+
 void
 log_msg(enum log_level lvl, const char *fmt, ...)
 {
@@ -66,6 +96,10 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	if (vasprintf(&line, fmt, ap) < 0)
 		line = NULL;
 	va_end(ap);
+	if (line && escape_controls(&line) < 0) {
+		free(line);
+		line = NULL;
+	}
 	/* one write per line so concurrent writers do not interleave */
 	fprintf(stderr, "%sxmpp-sync: %s: %s\n", ts, names[lvl],
 	    line ? line : fmt);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/store_int.h"
 
@@ -25,6 +26,7 @@ struct entry {
 	int64_t seq;
 	char *src;
 	int fresh;
+	int sent;	/* in a batch whose answer has not come yet */
 };
 
 static enum store_op_kind
@@ -52,7 +54,7 @@ entry_load(struct store *s, const char *slave, const char *path,
 	int r, err = 0;
 
 	memset(e, 0, sizeof(*e));
-	if ((r = store_prepare(s, "SELECT op, seq, src, fresh FROM outbox"
+	if ((r = store_prepare(s, "SELECT op, seq, src, fresh, sent FROM outbox"
 	    " WHERE slave = ?1 AND path = ?2", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);
@@ -64,11 +66,16 @@ entry_load(struct store *s, const char *slave, const char *path,
 	e->seq = sqlite3_column_int64(st, 1);
 	e->src = store_col_dup(st, 2, &err);
 	e->fresh = sqlite3_column_int(st, 3);
+	e->sent = sqlite3_column_int(st, 4);
 	sqlite3_finalize(st);
 	return err;
 }
 
-/* Makes kind the entry of path, replacing any (attempts start over). */
+/* Makes kind the entry of path, replacing any (attempts start over). An
+ * entry that is updated keeps its place in the order (ord), so that a
+ * directory whose mode or mtime changes again still comes before what was
+ * queued below it; only a removal turned into a creation takes the new
+ * seq's place, after whatever now creates its parents. */
 static int
 entry_set(struct store *s, const char *slave, const char *path,
     enum store_op_kind kind, int64_t seq, const char *src, int fresh)
@@ -76,9 +83,16 @@ entry_set(struct store *s, const char *slave, const char *path,
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = store_prepare(s, "INSERT OR REPLACE INTO outbox"
-	    " (slave, path, op, seq, src, fresh) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	    &st)) < 0)
+	if ((r = store_prepare(s, "INSERT INTO outbox"
+	    " (slave, path, op, seq, src, fresh, ord)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)"
+	    " ON CONFLICT (slave, path) DO UPDATE SET op = excluded.op,"
+	    "  seq = excluded.seq, src = excluded.src, fresh = excluded.fresh,"
+	    "  attempts = 0, retry_at = 0, error = NULL, sent = 0,"
+	    "  waiting = 0, not_before = 0,"
+	    "  ord = CASE WHEN outbox.op IN ('delete', 'rmdir') AND"
+	    "   excluded.op NOT IN ('delete', 'rmdir') THEN excluded.seq"
+	    "   ELSE outbox.ord END", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);
 	store_bind_text(st, 2, path);
@@ -165,7 +179,7 @@ move_children(struct store *s, const char *slave, const char *src,
 
 	if ((r = store_prepare(s, "UPDATE OR REPLACE outbox SET"
 	    " path = ?3 || CAST(substr(CAST(path AS BLOB),"
-	    "  length(CAST(?2 AS BLOB)) + 1) AS TEXT), seq = ?4"
+	    "  length(CAST(?2 AS BLOB)) + 1) AS TEXT), seq = ?4, ord = ?4"
 	    " WHERE slave = ?1 AND path >= ?2 || '/' AND path < ?2 || '0'",
 	    &st)) < 0)
 		return r;
@@ -233,12 +247,19 @@ rename_from(struct store *s, const char *slave, const char *src,
 {
 	int r = 0;
 
+	/* a rename a -> src already sent is applied before anything sent
+	 * later (one batch at a time): the slave will have src, so this is a
+	 * plain rename src -> dst, and the sent entry waits for its answer.
+	 * Collapsing it into a -> dst would delete src, which the slave then
+	 * holds, and then find no a to rename. */
+	int sent_rename = es->found && es->kind == STORE_OP_RENAME && es->sent;
+
 	/* a pending mkdir of a directory the slave has only updates its
 	 * metadata (its mtime changes whenever an entry is added): the
 	 * slave renames what it has, children included */
-	if (!es->found || es->kind == STORE_OP_META ||
+	if (!es->found || es->kind == STORE_OP_META || sent_rename ||
 	    (es->kind == STORE_OP_MKDIR && !es->fresh)) {
-		if (es->found)
+		if (es->found && !sent_rename)
 			r = entry_drop(s, slave, src);
 		if (r == 0)
 			r = entry_set(s, slave, dst, STORE_OP_RENAME, seq, src,
@@ -341,7 +362,8 @@ store_outbox_enqueue(struct store *s, const char *slave, const char *path,
 }
 
 /* Lists entries of slave by sql (?1 slave, ?2 max, ?3 now, then the
- * columns below in this order). Returns 0, cb's value, or -errno. */
+ * columns of OUTBOX_COLS in this order). Returns 0, cb's value, or
+ * -errno. */
 static int
 outbox_list(struct store *s, const char *sql, const char *slave, int max,
     int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg)
@@ -363,8 +385,10 @@ outbox_list(struct store *s, const char *sql, const char *slave, int max,
 		op.src = (const char *)sqlite3_column_text(st, 4);
 		op.fresh = sqlite3_column_int(st, 5);
 		op.attempts = sqlite3_column_int(st, 6);
-		op.waiting = sqlite3_column_int(st, 7);
-		op.not_before = sqlite3_column_int64(st, 8);
+		op.retry_at = sqlite3_column_int64(st, 7);
+		op.error = (const char *)sqlite3_column_text(st, 8);
+		op.waiting = sqlite3_column_int(st, 9);
+		op.not_before = sqlite3_column_int64(st, 10);
 		if ((r = cb(&op, arg)) != 0) {
 			sqlite3_finalize(st);
 			return r;
@@ -374,13 +398,14 @@ outbox_list(struct store *s, const char *sql, const char *slave, int max,
 }
 
 #define OUTBOX_COLS "SELECT slave, path, op, seq, src, fresh, attempts," \
-	" waiting, not_before FROM outbox"
+	" retry_at, error, waiting, not_before FROM outbox"
 
 int
 store_outbox_next(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg)
 {
-	return store_outbox_next_due(s, slave, max, INT64_MAX, cb, arg);
+	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND ?3 IS NOT NULL"
+	    " ORDER BY ord, path LIMIT ?2", slave, max, 0, cb, arg);
 }
 
 int
@@ -388,7 +413,17 @@ store_outbox_next_due(struct store *s, const char *slave, int max,
     int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg)
 {
 	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND not_before <= ?3"
-	    " ORDER BY seq, path LIMIT ?2", slave, max, now, cb, arg);
+	    " AND retry_at <= ?3 ORDER BY ord, path LIMIT ?2", slave, max, now,
+	    cb, arg);
+}
+
+int
+store_outbox_failing(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg)
+{
+	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND attempts > 0"
+	    " AND waiting = 0 AND ?3 IS NOT NULL ORDER BY ord, path LIMIT ?2",
+	    slave, max, 0, cb, arg);
 }
 
 int
@@ -408,7 +443,7 @@ store_outbox_waiting(struct store *s, const char *slave, int max,
 	*total = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND waiting = 1"
-	    " AND ?3 IS NOT NULL ORDER BY seq, path LIMIT ?2", slave, max, 0,
+	    " AND ?3 IS NOT NULL ORDER BY ord, path LIMIT ?2", slave, max, 0,
 	    cb, arg);
 }
 
@@ -457,8 +492,8 @@ store_outbox_sent(struct store *s, const char *slave,
 	if ((r = store_begin(s)) < 0)
 		return r;
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		if ((r = store_prepare(s, "UPDATE outbox SET fresh = 0"
-		    " WHERE slave = ?1 AND path = ?2 AND fresh = 1", &st)) < 0)
+		if ((r = store_prepare(s, "UPDATE outbox SET fresh = 0, sent = 1"
+		    " WHERE slave = ?1 AND path = ?2", &st)) < 0)
 			break;
 		store_bind_text(st, 1, slave);
 		store_bind_text(st, 2, paths[i]);
@@ -468,11 +503,37 @@ store_outbox_sent(struct store *s, const char *slave,
 }
 
 int
-store_outbox_failed(struct store *s, const char *slave, const char *path)
+store_outbox_failed(struct store *s, const char *slave, const char *path,
+    const char *why, int64_t *delay)
 {
-	return outbox_exec(s, "UPDATE outbox SET attempts = attempts + 1"
-	    " WHERE slave = ?1 AND path = ?2 AND ?3 IS NOT NULL",
-	    slave, path, 0);
+	sqlite3_stmt *st;
+	int64_t d = 0;
+	int r;
+
+	/* the backoff doubles from 5 s up to STORE_RETRY_MAX_S; an entry
+	 * that waited for space fails for another reason now: it no longer
+	 * waits, and its count starts over */
+	if ((r = store_prepare(s, "UPDATE outbox SET"
+	    " attempts = (CASE WHEN waiting THEN 0 ELSE attempts END) + 1,"
+	    " error = ?3, retry_at = ?4 + min(?5,"
+	    "  5 << CASE WHEN waiting THEN 0 ELSE min(attempts, 10) END),"
+	    " waiting = 0, not_before = 0"
+	    " WHERE slave = ?1 AND path = ?2 RETURNING retry_at - ?4", &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	store_bind_text(st, 2, path);
+	store_bind_text(st, 3, why);
+	sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+	sqlite3_bind_int(st, 5, STORE_RETRY_MAX_S);
+	if ((r = store_step_row(s, st)) == 1) {
+		d = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (r == 0)
+		r = -ENOENT;
+	if (delay)
+		*delay = d;
+	return r < 0 ? r : 0;
 }
 
 int
@@ -484,10 +545,12 @@ store_outbox_wait(struct store *s, const char *slave, const char *path,
 
 	*first = 0;
 	for (int pass = 0; pass < 2; pass++) {
-		/* the first pass changes only an entry that did not wait */
+		/* the first pass changes only an entry that did not wait:
+		 * its count of attempts starts over (a failure set aside
+		 * before is over: the slave took the request) */
 		if ((r = store_prepare(s, pass == 0 ?
-		    "UPDATE outbox SET waiting = 1, attempts = attempts + 1,"
-		    " not_before = ?4 + min(?5 << min(attempts, 16), ?6)"
+		    "UPDATE outbox SET waiting = 1, attempts = 1, retry_at = 0,"
+		    " error = NULL, not_before = ?4 + min(?5, ?6)"
 		    " WHERE slave = ?1 AND path = ?2 AND seq <= ?3 AND waiting = 0" :
 		    "UPDATE outbox SET attempts = attempts + 1,"
 		    " not_before = ?4 + min(?5 << min(attempts, 16), ?6)"
@@ -513,8 +576,8 @@ int
 store_outbox_unwait(struct store *s, const char *slave, const char *path,
     int *was)
 {
-	int r = outbox_exec(s, "UPDATE outbox SET waiting = 0, not_before = 0"
-	    " WHERE slave = ?1 AND path = ?2 AND waiting = 1 AND ?3 IS NOT NULL",
+	int r = outbox_exec(s, "UPDATE outbox SET waiting = 0, not_before = 0,"
+	    " attempts = 0 WHERE slave = ?1 AND path = ?2 AND waiting = 1 AND ?3 IS NOT NULL",
 	    slave, path, 0);
 
 	*was = r == 0;

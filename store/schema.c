@@ -4,9 +4,11 @@
  * needs to serve slaves and what both sides need to pin keys; version 3
  * indexes live files by checksum, so a slave can copy content it already
  * holds under another name instead of receiving it again; version 4 lets
- * an outbox entry wait while its slave has no room for it. A step runs
- * inside the transaction that also sets PRAGMA user_version, so a crash
- * leaves the database at the old or the new version, never between.
+ * a failing outbox entry be set aside with a backoff; version 5 orders
+ * the outbox by when an entry was made, not by its latest change; version
+ * 6 lets an outbox entry wait while its slave has no room for it. A step
+ * runs inside the transaction that also sets PRAGMA user_version, so a
+ * crash leaves the database at the old or the new version, never between.
  *
  * Strings are compared bytewise (BINARY): paths are bytes, not text.
  * Times are unix seconds, mtimes nanoseconds, sizes bytes.
@@ -76,10 +78,26 @@ static const char schema_v2[] =
 static const char schema_v3[] =
 	"CREATE INDEX files_live_sha256 ON files (sha256) WHERE deleted = 0;";
 
-/* waiting: the slave had no room for this entry's content as of its seq
- * (a newer change replaces the row and starts over); not_before: unix
- * seconds before which the entry is not offered again */
+/* retry_at: a failing entry is set aside until then (unix seconds), so
+ * that what is queued behind it proceeds; error: the last failure */
 static const char schema_v4[] =
+	"ALTER TABLE outbox ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN error TEXT;";
+
+/* ord: where the entry stands in the order of delivery: the seq of the
+ * change that created it, kept when later changes are compacted in;
+ * sent: in a batch whose answer has not come (reset by a newer change) */
+static const char schema_v5[] =
+	"ALTER TABLE outbox ADD COLUMN ord INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE outbox SET ord = seq;"
+	"DROP INDEX outbox_order;"
+	"CREATE INDEX outbox_order ON outbox (slave, ord, path);";
+
+/* waiting: the slave had no room for this entry's content as of its seq
+ * (a newer change compacted in resets it); not_before: unix
+ * seconds before which the entry is not offered again */
+static const char schema_v6[] =
 	"ALTER TABLE outbox ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (waiting IN (0, 1));"
 	"ALTER TABLE outbox ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;";
@@ -89,6 +107,8 @@ const struct store_migration store_migrations[] = {
 	{2, schema_v2},
 	{3, schema_v3},
 	{4, schema_v4},
+	{5, schema_v5},
+	{6, schema_v6},
 };
 
 const int store_n_migrations =

@@ -5,7 +5,8 @@
  *   files      the index: one record per relative path, each change stamped
  *              with a sequence number (seq) taken from one counter for the
  *              whole index, so "what changed since N" is one query; a
- *              deletion is a tombstone with its own seq, never a missing row
+ *              deletion is a tombstone with its own seq, not a missing row,
+ *              until every slave has applied it (store_tombstones_collect)
  *   meta       key/value state (STORE_META_* below)
  *   slaves     master side: the registered slaves and how far each got
  *   peer_keys  pinned identity keys of peers (both sides)
@@ -41,7 +42,7 @@
 struct store;
 
 /* The schema version this build writes; see store/schema.c. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 6
 
 /* ---- open, close, transactions ------------------------------------- */
 
@@ -79,6 +80,8 @@ int store_rollback(struct store *s);
 #define STORE_META_ROLE "role"		 /* "master" or "slave" */
 #define STORE_META_MASTER_SEQ "master_seq" /* int, slave: master's last seq
 					    * applied here */
+#define STORE_META_GC_SEQ "tombstone_gc_seq" /* int: highest seq of a
+					      * collected tombstone */
 
 /* Copies the value of key to *out. Returns 0, -ENOENT if absent, -ENOMEM.
  * The caller frees *out. */
@@ -124,7 +127,8 @@ enum store_change {
 };
 
 /* Loads the record of path, live or tombstone, into *out. Returns 0,
- * -ENOENT if the path was never recorded, -ENOMEM. The caller frees with
+ * -ENOENT if the path was never recorded (or its tombstone was
+ * collected), -ENOMEM. The caller frees with
  * store_file_clear(). */
 int store_file_load(struct store *s, const char *path, struct store_file *out);
 
@@ -147,8 +151,10 @@ int store_file_put(struct store *s, const struct store_file *f,
 int store_file_delete(struct store *s, const char *path, int64_t *seq);
 
 /* Calls cb for every record, tombstones included, whose seq > since, in
- * seq order. A nonzero return from cb stops the walk and is returned.
- * cb must not write to the store. Returns 0, cb's value, or -errno. */
+ * seq order. Deletions are complete only if since >= STORE_META_GC_SEQ
+ * (collected tombstones are gone). A nonzero return from cb stops the
+ * walk and is returned. cb must not write to the store. Returns 0, cb's
+ * value, or -errno. */
 int store_changes_since(struct store *s, int64_t since,
     int (*cb)(const struct store_file *f, void *arg), void *arg);
 
@@ -176,6 +182,17 @@ int store_file_load_by_sha256(struct store *s, const uint8_t sha256[32],
 /* Sets *seq to the seq of the latest change (0 for an empty index).
  * Returns 0 or -errno. */
 int store_last_seq(struct store *s, int64_t *seq);
+
+/* Removes the tombstones with seq <= upto that nobody needs any more:
+ * every active slave has applied them (applied_seq >= seq; a removed
+ * slave holds nothing back, and without active slaves only upto bounds
+ * it) and no pending outbox entry names the path, as the path acted on
+ * or as a rename's source. Raises STORE_META_GC_SEQ to the highest seq
+ * removed: below it the changes since a seq may lack deletions. One
+ * transaction. Sets *collected (if not NULL) to the number removed.
+ * Returns 0 or -errno. */
+int store_tombstones_collect(struct store *s, int64_t upto,
+    int64_t *collected);
 
 /* ---- scans: deletion detection by generation ------------------------
  *
@@ -333,9 +350,13 @@ int store_peer_key_forget(struct store *s, const char *jid);
  *     rename of a synced file is never a re-transfer;
  *   - put over a pending rename's dst: delete src + put dst; delete of it:
  *     delete src (and dst, unless fresh).
- * Entries are listed in seq order (ties by path, so a directory comes
- * before what is below it). An entry that was sent is no longer fresh
- * (store_outbox_sent): the slave may have the path from then on. An ack
+ * Entries are listed in the order they were made (ties by path, so a
+ * directory comes before what is below it); a change compacted into an
+ * entry keeps its place, except a removal turned back into a creation,
+ * which moves to the end. An entry that was sent is no longer fresh
+ * (store_outbox_sent): the slave may have the path from then on; and a
+ * rename that was sent counts as applied when a later rename moves its
+ * destination on (batches are applied one after another). An ack
  * removes an entry only if nothing newer was compacted into it meanwhile
  * (store_outbox_done compares seqs). */
 
@@ -361,6 +382,8 @@ struct store_op {
 	const char *src;	/* rename: source path; else NULL */
 	int fresh;		/* the slave does not have path (yet) */
 	int attempts;		/* failed deliveries so far */
+	int64_t retry_at;	/* set aside until then (unix s), or 0 */
+	const char *error;	/* why the last delivery failed, or NULL */
 	int waiting;		/* the slave has no room for it yet */
 	int64_t not_before;	/* unix time before which it is not due */
 };
@@ -374,14 +397,17 @@ struct store_op {
 int store_outbox_enqueue(struct store *s, const char *slave, const char *path,
     enum store_op_kind kind, int64_t seq, const char *src, int flags);
 
-/* Calls cb for up to max pending entries of slave, oldest seq first. cb
- * must not write to the store; a nonzero return stops and is returned.
- * Returns 0, cb's value, or -errno. */
+/* Calls cb for up to max pending entries of slave, due or not, in the
+ * order of delivery (ord, then path). cb must not write to the store; a
+ * nonzero return stops and is returned. Returns 0, cb's value, or
+ * -errno. */
 int store_outbox_next(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg);
 
-/* The same, leaving out entries that are not due before now (unix
- * seconds; see store_outbox_wait()). Returns as store_outbox_next(). */
+/* The same, leaving out entries that are not due at now (unix seconds):
+ * set aside by store_outbox_failed() (retry_at) or waiting for space
+ * (not_before, see store_outbox_wait()) until later. What the master
+ * sends. Returns as store_outbox_next(). */
 int store_outbox_next_due(struct store *s, const char *slave, int max,
     int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg);
 
@@ -392,14 +418,17 @@ int store_outbox_next_due(struct store *s, const char *slave, int max,
  * and starts over; so does an ack. */
 
 /* Marks path's entry, if its seq is still <= seq, as waiting, counts the
- * attempt and makes it due again at now + base * 2^attempts seconds (at
- * most now + max). *first = 1 if it did not wait before. Returns 0,
- * -ENOENT (no such entry, or a newer change came in), -errno. */
+ * attempt and makes it due again at now + base * 2^(attempts - 1)
+ * seconds (at most now + max); an entry that did not wait before starts
+ * its count over and forgets a failure it was set aside for. *first = 1
+ * if it did not wait before. Returns 0, -ENOENT (no such entry, or a
+ * newer change came in), -errno. */
 int store_outbox_wait(struct store *s, const char *slave, const char *path,
     int64_t seq, int64_t now, int64_t base, int64_t max, int *first);
 
-/* path's entry no longer waits: the slave has room for it. *was = 1 if
- * it did. Returns 0 (also without an entry) or -errno. */
+/* path's entry no longer waits: the slave has room for it; its count of
+ * attempts starts over. *was = 1 if it did. Returns 0 (also without an
+ * entry) or -errno. */
 int store_outbox_unwait(struct store *s, const char *slave, const char *path,
     int *was);
 
@@ -407,8 +436,8 @@ int store_outbox_unwait(struct store *s, const char *slave, const char *path,
  * stay marked as waiting. Returns 0 or -errno. */
 int store_outbox_wake(struct store *s, const char *slave);
 
-/* Calls cb for up to max waiting entries of slave, oldest seq first, and
- * sets *total to how many wait. cb as for store_outbox_next(). Returns
+/* Calls cb for up to max waiting entries of slave, in the order of
+ * delivery, and sets *total to how many wait. cb as for store_outbox_next(). Returns
  * 0, cb's value, or -errno. */
 int store_outbox_waiting(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg,
@@ -429,8 +458,22 @@ int store_outbox_done(struct store *s, const char *slave, const char *path,
 int store_outbox_sent(struct store *s, const char *slave,
     const char *const *paths, size_t n);
 
-/* Counts a failed delivery of path's entry. Returns 0, -ENOENT, -errno. */
-int store_outbox_failed(struct store *s, const char *slave, const char *path);
+/* Counts a failed delivery of path's entry, keeps why (a short text), and
+ * sets the entry aside for a backoff that doubles with each failure (5 s,
+ * 10 s, ... at most STORE_RETRY_MAX_S), so that one item that keeps
+ * failing never holds up the rest. A newer change to the path starts
+ * over; so does an entry that waited for space, which waits no more. Sets *delay (if not NULL) to the backoff in seconds. Returns 0,
+ * -ENOENT, -errno. */
+#define STORE_RETRY_MAX_S 600
+int store_outbox_failed(struct store *s, const char *slave, const char *path,
+    const char *why, int64_t *delay);
+
+/* Calls cb for up to max entries of slave that failed at least once
+ * (attempts, error and retry_at set) and do not wait for space, in the
+ * order of delivery; for status. cb as
+ * for store_outbox_next(). Returns 0, cb's value, or -errno. */
+int store_outbox_failing(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg);
 
 /* Sets *n to the number of pending entries of slave. Returns 0 or -errno. */
 int store_outbox_count(struct store *s, const char *slave, int64_t *n);

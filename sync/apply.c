@@ -81,6 +81,7 @@ apply_free(struct apply *a)
 		return;
 	if (a->rootfd >= 0)
 		close(a->rootfd);
+	apply_leftovers_free(a);
 	free_ignore(a);
 	free(a->root);
 	free(a);
@@ -531,23 +532,49 @@ apply_forget_tree(struct apply *a, const char *path, int self)
 
 /* ---- temp names ------------------------------------------------------ */
 
+/* Writes to out APPLY_TMP_PATH_HEX hex digits and a NUL: the start of
+ * the SHA-256 of the n bytes at a and (if b) the m bytes at b. */
+static int
+hex_digest(char *out, const void *a, size_t n, const void *b, size_t m)
+{
+	gcry_md_hd_t h;
+	const uint8_t *d;
+
+	if (gcry_md_open(&h, GCRY_MD_SHA256, 0) != 0)
+		return -ENOMEM;
+	gcry_md_write(h, a, n);
+	if (b)
+		gcry_md_write(h, b, m);
+	d = gcry_md_read(h, GCRY_MD_SHA256);
+	for (int i = 0; i < APPLY_TMP_PATH_HEX / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	gcry_md_close(h);
+	return 0;
+}
+
 int
 apply_temp_name(char out[APPLY_TMP_NAME], const char *kind, const char *path,
     const void *extra, size_t n)
 {
-	gcry_md_hd_t h;
-	const uint8_t *d;
 	size_t o = strlen(PATH_TMP_PREFIX);
 
-	if (gcry_md_open(&h, GCRY_MD_SHA256, 0) != 0)
-		return -ENOMEM;
-	gcry_md_write(h, kind, strlen(kind) + 1);
-	gcry_md_write(h, path, strlen(path) + 1);
-	gcry_md_write(h, extra, n);
-	d = gcry_md_read(h, GCRY_MD_SHA256);
 	memcpy(out, PATH_TMP_PREFIX, o);
-	for (int i = 0; i < 16; i++, o += 2)
-		snprintf(out + o, 3, "%02x", d[i]);
-	gcry_md_close(h);
+	/* "kind" NUL "path" NUL, then the version on its own */
+	if (hex_digest(out + o, kind, strlen(kind) + 1, path,
+	    strlen(path) + 1) < 0 ||
+	    hex_digest(out + o + APPLY_TMP_PATH_HEX, extra, n, NULL, 0) < 0)
+		return -ENOMEM;
 	return 0;
+}
+
+int
+apply_put_temp_name(char out[APPLY_TMP_NAME], const char *path,
+    uint64_t size, const uint8_t sha256[32])
+{
+	uint8_t id[40];
+
+	for (int i = 0; i < 8; i++)
+		id[i] = (uint8_t)(size >> (56 - 8 * i));
+	memcpy(id + 8, sha256, 32);
+	return apply_temp_name(out, "put", path, id, sizeof(id));
 }

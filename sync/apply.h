@@ -34,7 +34,10 @@
  * named PATH_TMP_PREFIX + an id derived from (path, size, sha256) in the
  * target's directory, so an interrupted transfer of the same content is
  * found again and resumed; it is verified against the whole file's SHA-256
- * before it is renamed to its final name.
+ * before it is renamed to its final name. The id's first half depends on
+ * the path alone, so the temp files of other versions of a path are
+ * recognised too (apply_temps_*: what interrupted transfers leave behind
+ * is removed once no transfer will resume it).
  *
  * Runs synchronously; one struct apply per thread (the store is not
  * thread-safe). libgcrypt must be initialised first.
@@ -185,14 +188,57 @@ int apply_put_finish(struct apply_put *p);
  * a no-op. */
 void apply_put_abort(struct apply_put *p, int keep);
 
+/* ---- temp files of interrupted transfers ------------------------------
+ *
+ * A transfer that is cut off keeps its temp file, so a later session of
+ * the same (path, size, sha256) resumes it. The applier remembers such
+ * leftovers and removes them once no session will: when the master wants
+ * another version of the path or none (apply_temps_forget), and when the
+ * slave is in sync with nothing left to receive (apply_temps_release).
+ * Only our own temp files are touched: names starting with
+ * PATH_TMP_PREFIX, regular files, beneath the root without following
+ * symlinks, on the root's file system, outside ignored directories; one
+ * a session holds (locked) is left alone. */
+
+/* Age after which a leftover found at start is not worth resuming. */
+#define APPLY_TEMP_MAX_AGE (24 * 3600)
+
+struct apply_temps {
+	int64_t removed;	/* temp files removed */
+	int64_t bytes;		/* the bytes they held */
+	int64_t kept;		/* left for a session that may resume them,
+				 * or held by one */
+};
+
+/* Walks the folder and removes every temp file of ours that is empty or
+ * was last written more than max_age seconds ago (max_age <= 0: every
+ * one); the others are remembered as leftovers a transfer may resume.
+ * For the start, when no session is open. Fills *out. Returns 0,
+ * -ENOMEM, or -errno if the root cannot be read (logged); what cannot be
+ * read below it is skipped. */
+int apply_temps_sweep(struct apply *a, int64_t max_age,
+    struct apply_temps *out);
+
+/* The master's latest word on path (checked, as from the protocol
+ * parser): it wants the version (size, sha256), or, with sha256 NULL, no
+ * content at path at all (deleted, replaced, renamed). Removes the
+ * leftovers of path's other versions (with sha256 NULL, of all). Fills
+ * *out; failures to remove are logged. */
+void apply_temps_forget(struct apply *a, const char *path, uint64_t size,
+    const uint8_t *sha256, struct apply_temps *out);
+
+/* Nothing is to be received any more (in sync with the master): removes
+ * every leftover, and walks the folder for them if some could not be
+ * remembered. Fills *out; failures to remove are logged. */
+void apply_temps_release(struct apply *a, struct apply_temps *out);
+
 /* ---- space ------------------------------------------------------------
  *
  * What the slave needs to keep its reserve (sync/space.h): the free space
  * of the folder's file system, and the resume prefixes interrupted
  * transfers left behind, which may be dropped to make room. A prefix is
- * one of our put temp files (PATH_TMP_PREFIX) that no session holds: a
- * running session keeps its temp locked, and that one is never listed nor
- * dropped. */
+ * a leftover (above) that no session holds: a running session keeps its
+ * temp locked, and that one is never listed nor dropped. */
 
 struct space_fs;
 
@@ -216,20 +262,24 @@ int apply_fs(struct apply *a, struct space_fs *out);
 int apply_put_prefix(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], char *out, size_t len, uint64_t *have);
 
-/* Lists the kept resume prefixes below the root, without following a
- * symlink, leaving the file system or entering an ignored directory.
- * Sets *out (free with apply_prefixes_free()) and *n. Returns 0, -ENOMEM
- * or open's -errno of the root (logged); a directory that cannot be read
- * is left out. */
+/* Lists the kept resume prefixes: the leftovers the applier remembers
+ * (see "temp files of interrupted transfers" above) that are still there
+ * as regular files of one link on the root's file system, and that no
+ * session holds. When it could not remember them all, it walks the folder
+ * for them first, as apply_temps_sweep() does but removing none. Sets
+ * *out (free with apply_prefixes_free()) and *n. Returns 0, -ENOMEM or
+ * -errno if the root cannot be read (logged); a directory that cannot be
+ * read is left out. */
 int apply_prefixes(struct apply *a, struct apply_prefix **out, size_t *n);
 
 /* Frees a list from apply_prefixes(). NULL is allowed. */
 void apply_prefixes_free(struct apply_prefix *v, size_t n);
 
 /* Removes the kept prefix at path (as apply_prefixes() gave it) unless a
- * session holds it now; *freed gets the bytes its blocks held. Returns 0,
- * -EBUSY (in use: kept), -ENOENT (gone already), -EINVAL (not one of our
- * temp files), or another -errno (logged). */
+ * session holds it now, and forgets it as a leftover; *freed gets the
+ * bytes its blocks held. Returns 0, -EBUSY (in use: kept), -ENOENT (gone
+ * already), -EINVAL (not one of our temp files), or another -errno
+ * (logged). */
 int apply_prefix_drop(struct apply *a, const char *path, uint64_t *freed);
 
 /* ---- manifest ----------------------------------------------------------- */

@@ -4,6 +4,7 @@
  *                 removal of subtrees, the manifest
  *   apply_ops.c   metadata operations: mkdir, delete, rename, meta, symlink
  *   apply_sink.c  content: the put sink, have, copy from a local file
+ *   apply_temps.c temp files that interrupted transfers left behind
  *   apply_space.c the file system's free space, kept resume prefixes
  *
  * Helpers that say "logged" log the cause once; the others return the
@@ -18,6 +19,16 @@
 #include "sync/apply.h"
 #include "sync/path.h"
 
+/* Size of a temp name with its NUL: the prefix and 32 hex digits. */
+#define APPLY_TMP_NAME (sizeof(PATH_TMP_PREFIX) + 32)
+
+/* A temp file an interrupted session left, which a later session of the
+ * same (path, size, sha256) may resume. */
+struct apply_leftover {
+	char *dir;		/* its directory, relative ("" for the root) */
+	char name[APPLY_TMP_NAME];
+};
+
 struct apply {
 	int rootfd;		/* the folder, O_RDONLY | O_DIRECTORY */
 	char *root;		/* for messages */
@@ -25,6 +36,11 @@ struct apply {
 	char **ignore;
 	size_t nignore;
 	uint64_t max_size;
+	/* leftovers known since the start sweep; lost_track: one could not
+	 * be remembered, so the next release walks the folder */
+	struct apply_leftover *left;
+	size_t nleft, capleft;
+	int lost_track;
 };
 
 /* Checks a path from the network with path_check_synced(): the applier's
@@ -115,19 +131,43 @@ int apply_end(struct apply *a, int r);
  * one transaction. Returns 0 or a store error. */
 int apply_forget_tree(struct apply *a, const char *path, int self);
 
-/* Size of a temp name with its NUL: the prefix and 32 hex digits. */
-#define APPLY_TMP_NAME (sizeof(PATH_TMP_PREFIX) + 32)
+/* Hex digits in a temp name after the prefix: the first half names
+ * (kind, path), the second the version (the bytes at extra). */
+#define APPLY_TMP_PATH_HEX 16
 
 /* Writes to out our temp name for (kind, path, the n bytes at extra): the
  * same inputs give the same name, so an interrupted job finds its temp
- * again. Returns 0 or -ENOMEM. */
+ * again, and temps of one path with different extra bytes share the
+ * first PATH_TMP_PREFIX + APPLY_TMP_PATH_HEX characters. Returns 0 or
+ * -ENOMEM. */
 int apply_temp_name(char out[APPLY_TMP_NAME], const char *kind,
     const char *path, const void *extra, size_t n);
 
-/* The temp name that receives (path, size, sha256) in path's directory:
- * an interrupted transfer of the same content finds it again. Returns 0
- * or -ENOMEM. */
+/* The temp name of a put session of (path, size, sha256). Returns 0 or
+ * -ENOMEM. */
 int apply_put_temp_name(char out[APPLY_TMP_NAME], const char *path,
     uint64_t size, const uint8_t sha256[32]);
+
+/* Remembers that a session of path left its temp file tmp for a later
+ * one to resume. Never fails: one it cannot remember is found by the
+ * next walk. */
+void apply_leftover_add(struct apply *a, const char *path, const char *tmp);
+
+/* Forgets tmp of path: a session holds it now, or it is gone. */
+void apply_leftover_drop(struct apply *a, const char *path, const char *tmp);
+
+/* Frees the list of leftovers (the files stay). */
+void apply_leftovers_free(struct apply *a);
+
+/* Makes the list of leftovers whole again if some could not be
+ * remembered: walks the folder as apply_temps_sweep() does, remembering
+ * every temp file no session holds and removing none. Returns 0 (also
+ * when the list was whole), -ENOMEM, or -errno if the root cannot be
+ * read (logged). */
+int apply_leftovers_find(struct apply *a);
+
+/* Whether a session holds the temp file name in dfd now (its lock).
+ * Returns 1, 0, or -errno if it cannot be opened (not logged). */
+int apply_temp_held(int dfd, const char *name);
 
 #endif

@@ -50,18 +50,6 @@ put_free(struct apply_put *p)
 	free(p);
 }
 
-int
-apply_put_temp_name(char out[APPLY_TMP_NAME], const char *path, uint64_t size,
-    const uint8_t sha256[32])
-{
-	uint8_t id[40];
-
-	for (int i = 0; i < 8; i++)
-		id[i] = (uint8_t)(size >> (56 - 8 * i));
-	memcpy(id + 8, sha256, 32);
-	return apply_temp_name(out, "put", path, id, sizeof(id));
-}
-
 /* The temp name of (path, size, sha256). */
 static int
 put_temp_name(struct apply_put *p)
@@ -194,6 +182,7 @@ put_begin(struct apply *a, const char *path, uint64_t size,
 		put_free(p);
 		return r;
 	}
+	apply_leftover_drop(a, p->path, p->tmp);	/* ours now */
 	*have_bytes = p->written;
 	*out = p;
 	return 0;
@@ -262,6 +251,8 @@ apply_put_abort(struct apply_put *p, int keep)
 	if (!keep && unlinkat(p->dfd, p->tmp, 0) < 0 && errno != ENOENT)
 		log_warn("cannot remove the temp file of %s: %s", p->path,
 		    strerror(errno));
+	if (keep)
+		apply_leftover_add(p->a, p->path, p->tmp);
 	put_free(p);
 }
 
@@ -330,6 +321,9 @@ apply_put_finish(struct apply_put *p)
 	/* the record describes the inode installed, whatever came since */
 	if (r == 0)
 		r = apply_record_stat(p->a, p->path, &st, p->sha256, NULL);
+	/* short, or stuck before the rename: the temp is still there */
+	if (r < 0 && r != -EBADMSG && apply_lstat(p->dfd, p->tmp, &st) == 0)
+		apply_leftover_add(p->a, p->path, p->tmp);
 	put_free(p);
 	return r;
 }

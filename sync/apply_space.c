@@ -1,9 +1,10 @@
 /* apply_space.c -- the free space of the folder's file system, and the
- * resume prefixes interrupted transfers kept, which the slave may drop to
- * make room. See apply.h ("space") and sync/space.h. */
-#include <dirent.h>
+ * resume prefixes interrupted transfers kept (the leftovers apply_temps.c
+ * remembers), which the slave may drop to make room. See apply.h
+ * ("space") and sync/space.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,6 @@
 #include "sync/apply_int.h"
 #include "sync/path.h"
 #include "sync/space.h"
-
-/* Deeper directories are not searched for prefixes. */
-#define WALK_DEPTH_MAX 128
 
 int
 apply_fs(struct apply *a, struct space_fs *out)
@@ -64,130 +62,61 @@ apply_put_prefix(struct apply *a, const char *path, uint64_t size,
 	return 0;
 }
 
-/* Whether a session holds the temp file name in dfd now (its lock).
- * Returns 1, 0, or -errno when it cannot be opened. */
+/* Appends the leftover l to *v (*n entries, *cap allocated) if it is a
+ * prefix that can go: still there, a regular file of one link on dev,
+ * held by no session. Returns 0 or -ENOMEM. */
 static int
-temp_busy(int dfd, const char *name)
+prefix_add(struct apply *a, const struct apply_leftover *l, dev_t dev,
+    struct apply_prefix **v, size_t *n, size_t *cap)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC), busy;
-
-	if (fd < 0)
-		return -errno;
-	busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-	close(fd);
-	return busy;
-}
-
-struct walk {
-	struct apply *a;
-	dev_t dev;
-	struct apply_prefix *v;
-	size_t n, cap;
-};
-
-/* Adds the temp file name in dfd (st: its lstat) at rel if it is a kept
- * prefix. Returns 0 or -ENOMEM. */
-static int
-walk_temp(struct walk *w, int dfd, const char *name, const char *rel,
-    const struct stat *st)
-{
-	struct apply_prefix *p;
-
-	if (!S_ISREG(st->st_mode) || st->st_dev != w->dev ||
-	    st->st_nlink != 1 || temp_busy(dfd, name) != 0)
-		return 0;
-	if (util_grow(&w->v, w->n + 1, &w->cap, 16) < 0)
-		return -ENOMEM;
-	p = &w->v[w->n];
-	if ((p->path = strdup(rel)) == NULL)
-		return -ENOMEM;
-	p->bytes = (uint64_t)st->st_blocks * 512;
-	p->mtime_ns = util_ts_ns(st->st_mtim);
-	w->n++;
-	return 0;
-}
-
-static int walk_dir(struct walk *w, int fd, const char *rel, int depth);
-
-/* Looks at the entry name (of type, as readdir says) of the directory
- * dfd, at rel. Returns 0 or -ENOMEM. */
-static int
-walk_entry(struct walk *w, int dfd, const char *name, unsigned char type,
-    const char *rel, int depth)
-{
+	char path[PATH_MAX];
+	const char *name;
 	struct stat st;
-	int fd;
+	int dfd, r;
 
-	/* most entries are files: no stat for them */
-	if (type != DT_DIR && type != DT_UNKNOWN && !path_is_temp(rel))
+	if (path_join(path, sizeof(path), l->dir, l->name) < 0 ||
+	    (dfd = apply_parent(a, path, &name)) < 0)
+		return 0;	/* gone with its directory */
+	r = apply_lstat(dfd, name, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_dev == dev && st.st_nlink == 1 &&
+	    apply_temp_held(dfd, name) == 0;
+	close(dfd);
+	if (!r)
 		return 0;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return 0;	/* gone meanwhile */
-	if (path_is_temp(rel))
-		return walk_temp(w, dfd, name, rel, &st);
-	if (!S_ISDIR(st.st_mode) || st.st_dev != w->dev ||
-	    depth >= WALK_DEPTH_MAX || path_ignored((const char *const *)
-	    w->a->ignore, w->a->nignore, rel, 1))
-		return 0;
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd < 0) {
-		log_debug("not looking for resume prefixes in %s: %s", rel,
-		    strerror(errno));
-		return 0;
-	}
-	return walk_dir(w, fd, rel, depth + 1);
-}
-
-/* Lists the prefixes below the directory fd (consumed), at rel. Returns
- * 0 or -ENOMEM. */
-static int
-walk_dir(struct walk *w, int fd, const char *rel, int depth)
-{
-	DIR *d = fdopendir(fd);
-	struct dirent *e;
-	char sub[PATH_MAX];
-	int r = 0;
-
-	if (d == NULL) {
-		close(fd);
-		return 0;
-	}
-	while (r == 0 && (e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-		    path_join(sub, sizeof(sub), rel, e->d_name) < 0)
-			continue;
-		r = walk_entry(w, dirfd(d), e->d_name, e->d_type, sub, depth);
-	}
-	closedir(d);
-	return r;
+	if (util_grow(v, *n + 1, cap, 16) < 0 ||
+	    ((*v)[*n].path = strdup(path)) == NULL)
+		return -ENOMEM;
+	(*v)[*n].bytes = (uint64_t)st.st_blocks * 512;
+	(*v)[*n].mtime_ns = util_ts_ns(st.st_mtim);
+	(*n)++;
+	return 0;
 }
 
 int
 apply_prefixes(struct apply *a, struct apply_prefix **out, size_t *n)
 {
-	struct walk w = {.a = a};
-	struct stat st;
-	int fd, r;
+	struct apply_prefix *v = NULL;
+	struct stat root;
+	size_t cap = 0;
+	int r;
 
 	*out = NULL;
 	*n = 0;
-	fd = openat(a->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	if ((r = apply_leftovers_find(a)) < 0)
+		return r;
+	if (fstat(a->rootfd, &root) < 0) {
 		r = -errno;
-		if (fd >= 0)
-			close(fd);
 		log_error("cannot read %s: %s", a->root, strerror(-r));
 		return r;
 	}
-	w.dev = st.st_dev;
-	if ((r = walk_dir(&w, fd, "", 0)) < 0) {
-		apply_prefixes_free(w.v, w.n);
-		return r;
-	}
-	*out = w.v;
-	*n = w.n;
+	for (size_t i = 0; i < a->nleft; i++)
+		if ((r = prefix_add(a, &a->left[i], root.st_dev, &v, n,
+		    &cap)) < 0) {
+			apply_prefixes_free(v, *n);
+			*n = 0;
+			return r;
+		}
+	*out = v;
 	return 0;
 }
 
@@ -242,6 +171,8 @@ apply_prefix_drop(struct apply *a, const char *path, uint64_t *freed)
 	if (fd >= 0)
 		close(fd);
 	close(dfd);
+	if (r == 0 || r == -ENOENT)
+		apply_leftover_drop(a, path, name);	/* no longer left */
 	if (r < 0 && r != -EBUSY && r != -ENOENT && r != -EINVAL)
 		log_warn("cannot remove the resume prefix %s: %s", path,
 		    strerror(-r));

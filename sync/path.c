@@ -36,7 +36,7 @@ path_check_relative(const char *p, size_t len)
 	for (size_t i = 0; i <= len; i++) {
 		unsigned char c = i < len ? (unsigned char)p[i] : '/';
 
-		if (c < 0x20 || c == 0x7f)	/* NUL and control characters */
+		if (c == '\0')
 			return -EINVAL;
 		if (c != '/')
 			continue;

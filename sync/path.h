@@ -28,10 +28,11 @@
 #define PATH_TMP_PREFIX ".xmpp-sync-tmp."
 
 /* Checks the len bytes at p (no terminating NUL needed; an embedded NUL is
- * an error) against the rules above, and also refuses control characters
- * (bytes 0x01-0x1f and 0x7f: they corrupt logs and terminals), paths of
- * PATH_MAX bytes or more, and components longer than NAME_MAX. Bytes
- * >= 0x80 are allowed: names need not be UTF-8 on disk. "..." and ".x"
+ * an error) against the rules above, and also refuses paths of PATH_MAX
+ * bytes or more and components longer than NAME_MAX. Every other byte is
+ * allowed, as in POSIX file names: names need not be UTF-8 on disk, and
+ * may hold control characters or backslashes (the logger escapes control
+ * characters; the wire encodes what XML cannot carry). "..." and ".x"
  * are ordinary names. Returns 0 or -EINVAL; logs nothing (the caller
  * knows whom to blame). */
 int path_check_relative(const char *p, size_t len);

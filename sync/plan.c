@@ -1,4 +1,5 @@
 /* plan.c -- see plan.h */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -305,6 +306,70 @@ record_path(struct plan *p, const char *path)
 	    seq, NULL, chg == STORE_ADDED ? STORE_OP_NEW : 0);
 }
 
+/* Records what is in directory dir now and pushes its subdirectories on
+ * todo. Names the border would refuse or the ignore rules cover are left
+ * out, as the watcher leaves them out. Returns 0 or a negative errno. */
+static int
+record_entries(struct plan *p, const char *dir, struct strv *todo)
+{
+	char child[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	if ((fd = path_open_beneath(p->rootfd, dir, O_RDONLY | O_DIRECTORY,
+	    0)) < 0)
+		return fd == -ENOENT || fd == -ENOTDIR ? 0 : fd;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		int is_dir = de->d_type == DT_DIR;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    path_join(child, sizeof(child), dir, de->d_name) < 0 ||
+		    plan_path_check(p, child, is_dir) < 0)
+			continue;
+		if ((r = record_path(p, child)) == 0 && is_dir)
+			r = strv_add(todo, child, 0);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Records path and, for a directory, everything below it: a directory
+ * that appears under a name the index never knew (the target of a
+ * rename whose source was not recorded) brings its content with it.
+ * Returns 0 or a negative errno. */
+static int
+record_tree(struct plan *p, const char *path)
+{
+	struct strv todo = {0};
+	int r = record_path(p, path);
+
+	if (r == 0 && (r = strv_add(&todo, path, 0)) == 0)
+		for (size_t i = 0; r == 0 && i < todo.n; i++)
+			r = record_entries(p, todo.v[i], &todo);
+	strv_free(&todo);
+	return r;
+}
+
+static int
+plan_tree_changed(struct plan *p, const char *path)
+{
+	int r;
+
+	if ((r = store_begin(p->st)) < 0)
+		return r;
+	if ((r = record_tree(p, path)) == 0)
+		r = set_fanout(p);
+	if (r < 0) {
+		store_rollback(p->st);
+		return r;
+	}
+	return store_commit(p->st);
+}
+
 int
 plan_path_changed(struct plan *p, const char *path)
 {
@@ -350,11 +415,19 @@ static int
 rename_records(struct plan *p, const char *from, const char *to)
 {
 	struct strv below = {0};
+	struct store_file old;
 	size_t flen = strlen(from);
 	char np[PATH_MAX];
 	int64_t seq = 0;
-	int r;
+	int r, flags = STORE_OP_NEW;
 
+	/* a rename onto nothing creates `to` (STORE_OP_NEW): the store then
+	 * knows the slave lacks it, so a later delete of it costs nothing */
+	if (store_file_load(p->st, to, &old) == 0) {
+		if (!old.deleted)
+			flags = 0;
+		store_file_clear(&old);
+	}
 	if ((r = records_below(p, from, &below)) < 0)
 		return r;
 	if ((r = move_record(p, from, to, &seq)) < 0)
@@ -369,7 +442,7 @@ rename_records(struct plan *p, const char *from, const char *to)
 	}
 	/* the slave renames the whole subtree with one operation */
 	if (r == 0)
-		r = enqueue_all(p, to, STORE_OP_RENAME, seq, from, 0);
+		r = enqueue_all(p, to, STORE_OP_RENAME, seq, from, flags);
 	/* a rename may also change what is at `to` (mtime of a file moved
 	 * with touch in between): bring the record up to date */
 	if (r == 0)
@@ -392,10 +465,9 @@ plan_admit(const struct plan *p, const char *path, int is_dir)
 {
 	int r = plan_path_check(p, path, is_dir);
 
-	/* the name may hold control characters: it is not printed */
 	if (r == -EINVAL)
-		log_warn("not mirroring a name that no slave would accept "
-		    "(control character, too long, or a temp file name)");
+		log_warn("not mirroring %s: the name is too long or one of our "
+		    "temp file names", path);
 	return r == 0;
 }
 
@@ -473,10 +545,13 @@ plan_renamed(struct plan *p, const char *from, const char *to)
 	if (known)
 		store_file_clear(&f);
 	if (!known) {
-		/* nothing to move on the slaves: treat as delete + create */
+		/* nothing to move on the slaves: treat as delete + create,
+		 * with everything a directory holds (the index has none of
+		 * it under the new name, and the watcher reports only the
+		 * rename) */
 		if ((r = plan_path_changed(p, from)) < 0)
 			return r;
-		return plan_path_changed(p, to);
+		return plan_tree_changed(p, to);
 	}
 	if ((r = store_begin(p->st)) < 0)
 		return r;

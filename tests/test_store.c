@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -721,7 +722,7 @@ static const struct ob_case ob_cases[] = {
 	{"rename then delete deletes the source",
 	 {{RN, "b", "a", NEW}, {D, "b", 0, 0}}, "delete a@2"},
 	{"rename then write is delete and put",
-	 {{RN, "b", "a", NEW}, {P, "b", 0, 0}}, "delete a@2 put b*@2"},
+	 {{RN, "b", "a", NEW}, {P, "b", 0, 0}}, "put b*@2 delete a@2"},
 	{"rename then meta stays a rename", {{RN, "b", "a", 0}, {MT, "b", 0, 0}},
 	 "rename b<a@2"},
 	{"directory rename moves pending children after it",
@@ -735,7 +736,7 @@ static const struct ob_case ob_cases[] = {
 	 {{RN, "b", "a", NEW}, {P, "a", 0, NEW}, {D, "a", 0, 0}},
 	 "rename b<a*@1 delete a@3"},
 	{"rename onto a pending rename target drops the old source",
-	 {{RN, "c", "a", NEW}, {RN, "c", "b", 0}}, "delete a@2 rename c<b*@2"},
+	 {{RN, "c", "a", NEW}, {RN, "c", "b", 0}}, "rename c<b*@2 delete a@2"},
 };
 
 static int
@@ -811,7 +812,7 @@ t_outbox_done_keeps_newer_change(void)
 	/* a's put of seq 1 is in flight when a changes again */
 	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 3, NULL, 0), 0);
 	EXPECT_INT(store_outbox_done(t.s, SLAVE, "a", 1), 0);
-	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "b"), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "b", "test", NULL), 0);
 	EXPECT_INT(store_outbox_done(t.s, SLAVE, "b", 2), 0);
 	EXPECT_INT(store_outbox_done(t.s, SLAVE, "b", 2), -ENOENT);
 	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
@@ -822,6 +823,88 @@ t_outbox_done_keeps_newer_change(void)
 	const char *got = buf;
 	EXPECT_STR(got, "put a@3");
 	EXPECT_INT(n, 1);
+	return 0;
+}
+
+static int
+dump_failing(const struct store_op *op, void *arg)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s%s x%d: %s", n ? "; " : "", op->path,
+	    op->attempts, op->error ? op->error : "?");
+	return 0;
+}
+
+/* One entry that keeps failing is set aside with a growing backoff; what
+ * is queued behind it comes out; a newer change starts it over. */
+static int
+t_outbox_failing_entry_does_not_block(void)
+{
+	struct tdb t;
+	char buf[512] = "", failing[512] = "";
+	int64_t d1 = 0, d2 = 0, d3 = 0;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "poison", P, 1, NULL, 0), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "b", P, 2, NULL, 0), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "poison", "disk full", &d1), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "poison", "disk full", &d2), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "poison", "still full", &d3), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "nothing", "x", NULL), -ENOENT);
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, time(NULL), dump_op,
+	    buf), 0);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, failing), 0);
+	const char *got = buf, *fail = failing;
+	EXPECT_STR(got, "put b@2");
+	EXPECT_STR(fail, "poison x3: still full");
+	EXPECT_INT(d1, 5);
+	EXPECT_INT(d2, 10);
+	EXPECT_INT(d3, 20);
+	for (int i = 0; i < 20; i++)
+		store_outbox_failed(t.s, SLAVE, "poison", "x", &d1);
+	EXPECT_INT(d1, STORE_RETRY_MAX_S);
+	/* the file changes again: a fresh start, due at once */
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "poison", P, 3, NULL, 0), 0);
+	buf[0] = failing[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 10, time(NULL), dump_op,
+	    buf), 0);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, failing), 0);
+	tdb_close(&t);
+	EXPECT_STR(got, "put poison@3 put b@2");
+	EXPECT_STR(fail, "");
+	return 0;
+}
+
+/* A rename already sent is applied before anything sent later: renaming
+ * its destination again is a plain rename of that destination, never
+ * "delete it, rename the old source" (which destroyed the slave's copy
+ * when the first rename had been applied). */
+static int
+t_outbox_rename_of_sent_rename_is_plain(void)
+{
+	struct tdb t;
+	char buf[512] = "";
+	const char *sent[] = {"b"};
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "b", RN, 1, "a", NEW), 0);
+	EXPECT_INT(store_outbox_sent(t.s, SLAVE, sent, 1), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "c", RN, 2, "b", NEW), 0);
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
+	const char *got = buf;
+	EXPECT_STR(got, "rename b<a@1 rename c<b*@2");
+	/* the first rename's answer comes: only the second is left */
+	EXPECT_INT(store_outbox_done(t.s, SLAVE, "b", 1), 0);
+	buf[0] = '\0';
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
+	tdb_close(&t);
+	EXPECT_STR(got, "rename c<b*@2");
 	return 0;
 }
 
@@ -944,6 +1027,232 @@ t_outbox_waiting_entry_not_due_until_delay_or_wake(void)
 	return 0;
 }
 
+/* Waiting for space and failing are kept apart: a file that waits is not
+ * "failing"; one that failed and then waits forgets the failure; one that
+ * waited and then fails for another reason waits no more, is listed as
+ * failing and backs off from the start; room found again starts the
+ * count over. A set-aside entry is pending but not due. */
+static int
+t_outbox_waiting_and_failing_kept_apart(void)
+{
+	struct tdb t;
+	char f1[512] = "", f2[512] = "", f3[512] = "", w1[512] = "",
+	    w3[512] = "", all[512] = "", due[512] = "";
+	int first = -1, was = -1;
+	int64_t total = -1, d = -1, now = time(NULL);
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 1, NULL, 0), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "b", P, 2, NULL, 0), 0);
+	/* a fails, then waits: a waiting file, not a failing one */
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "a", "busy", NULL), 0);
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, now, 30, 300, &first), 0);
+	EXPECT_INT(first, 1);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, f1), 0);
+	EXPECT_INT(store_outbox_waiting(t.s, SLAVE, 10, dump_op, w1, &total), 0);
+	/* b waits, then fails otherwise: failing, first backoff */
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "b", 2, now, 30, 300, &first), 0);
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "b", 2, now, 30, 300, &first), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "b", "denied", &d), 0);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, f2), 0);
+	/* room for a: no longer waiting, and not failing either */
+	EXPECT_INT(store_outbox_unwait(t.s, SLAVE, "a", &was), 0);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, f3), 0);
+	EXPECT_INT(store_outbox_waiting(t.s, SLAVE, 10, dump_op, w3, &total), 0);
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, all), 0);
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 10, now, dump_op, due), 0);
+	tdb_close(&t);
+	EXPECT_STR(f1, "");
+	EXPECT_STR(w1, "put a@1");
+	EXPECT_INT(d, 5);
+	EXPECT_STR(f2, "b x1: denied");
+	EXPECT_INT(was, 1);
+	EXPECT_STR(f3, "b x1: denied");
+	EXPECT_STR(w3, "");
+	EXPECT_INT(total, 0);
+	EXPECT_STR(all, "put a@1 put b@2");
+	EXPECT_STR(due, "put a@1");
+	return 0;
+}
+
+/* ---- tombstone collection ------------------------------------------ */
+
+#define SA "a@example.org"
+#define SB "b@example.org"
+
+/* Records path as a file, then deletes it; sets *seq to the tombstone's
+ * seq. */
+static int
+tombstone(struct store *s, const char *path, int64_t *seq)
+{
+	struct store_file f = mkfile(path, 1, 1, 1);
+	int r = store_file_put(s, &f, NULL, NULL);
+
+	return r < 0 ? r : store_file_delete(s, path, seq);
+}
+
+/* "+" live, "-" tombstone, "." gone: one character per path. */
+static void
+states(struct store *s, const char *const *paths, char *out)
+{
+	struct store_file f;
+
+	for (; *paths; paths++, out++) {
+		*out = store_file_load(s, *paths, &f) < 0 ? '.' :
+		    f.deleted ? '-' : '+';
+		if (*out != '.')
+			store_file_clear(&f);
+	}
+	*out = '\0';
+}
+
+static int
+t_tombstones_collected_up_to_every_slaves_applied_seq(void)
+{
+	static const char *const paths[] = {"t1", "t2", "t3", "live", NULL};
+	struct store_file live = mkfile("live", 1, 1, 2);
+	struct tdb t;
+	int64_t s1, s2, s3, n = -1, gc = 0;
+	char st[8];
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SA, NULL), 0);
+	EXPECT_INT(store_slave_add(t.s, SB, NULL), 0);
+	EXPECT_INT(tombstone(t.s, "t1", &s1), 0);
+	EXPECT_INT(tombstone(t.s, "t2", &s2), 0);
+	EXPECT_INT(tombstone(t.s, "t3", &s3), 0);
+	EXPECT_INT(store_file_put(t.s, &live, NULL, NULL), 0);
+	/* a has everything, b only up to t2: t3 must stay for b */
+	EXPECT_INT(store_slave_applied(t.s, SA, s3 + 10, 1), 0);
+	EXPECT_INT(store_slave_applied(t.s, SB, s2, 1), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n), 0);
+	states(t.s, paths, st);
+	EXPECT_INT(store_meta_get_int(t.s, STORE_META_GC_SEQ, &gc), 0);
+	tdb_close(&t);
+	EXPECT_INT(n, 2);
+	EXPECT_STR(st, "..-+");
+	EXPECT_INT(gc, s2);
+	return 0;
+}
+
+static int
+t_tombstones_collected_only_up_to_the_bound(void)
+{
+	static const char *const paths[] = {"t1", "t2", NULL};
+	struct tdb t;
+	int64_t s1, s2, n = -1, gc = 0;
+	char st[8];
+	int rgc;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(tombstone(t.s, "t1", &s1), 0);
+	EXPECT_INT(tombstone(t.s, "t2", &s2), 0);
+	/* no slaves at all (a slave's own index): only the bound counts */
+	EXPECT_INT(store_tombstones_collect(t.s, s1, &n), 0);
+	states(t.s, paths, st);
+	EXPECT_INT(store_meta_get_int(t.s, STORE_META_GC_SEQ, &gc), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, 0, NULL), 0);
+	rgc = store_meta_get_int(t.s, STORE_META_GC_SEQ, &gc);
+	tdb_close(&t);
+	EXPECT_INT(n, 1);
+	EXPECT_STR(st, ".-");
+	EXPECT_INT(rgc, 0);
+	EXPECT_INT(gc, s1);	/* never lowered */
+	return 0;
+}
+
+static int
+t_tombstone_with_pending_outbox_entry_kept(void)
+{
+	static const char *const paths[] = {"del", "old", "new", "other", NULL};
+	struct store_file nf = mkfile("new", 1, 1, 3);
+	struct tdb t;
+	int64_t sd, so, sn, sx, n1 = -1, n2 = -1;
+	char st1[8], st2[8];
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SA, NULL), 0);
+	EXPECT_INT(tombstone(t.s, "del", &sd), 0);
+	EXPECT_INT(tombstone(t.s, "old", &so), 0);
+	EXPECT_INT(store_file_put(t.s, &nf, NULL, &sn), 0);
+	EXPECT_INT(tombstone(t.s, "other", &sx), 0);
+	/* the slave is past all of them, but two entries still wait: a
+	 * delete of "del" and a rename whose source is "old" */
+	EXPECT_INT(store_slave_applied(t.s, SA, sx, 1), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SA, "del", STORE_OP_DELETE, sd,
+	    NULL, 0), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SA, "new", STORE_OP_RENAME, sn,
+	    "old", 0), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n1), 0);
+	states(t.s, paths, st1);
+	EXPECT_INT(store_outbox_done(t.s, SA, "del", sd), 0);
+	EXPECT_INT(store_outbox_done(t.s, SA, "new", sn), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n2), 0);
+	states(t.s, paths, st2);
+	tdb_close(&t);
+	EXPECT_INT(n1, 1);
+	EXPECT_STR(st1, "--+.");
+	EXPECT_INT(n2, 2);
+	EXPECT_STR(st2, "..+.");
+	return 0;
+}
+
+static int
+t_removed_slave_no_longer_holds_back_collection(void)
+{
+	static const char *const paths[] = {"t1", NULL};
+	struct tdb t;
+	int64_t s1, n1 = -1, n2 = -1;
+	char st1[4], st2[4];
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SA, NULL), 0);
+	EXPECT_INT(store_slave_add(t.s, SB, NULL), 0);
+	EXPECT_INT(tombstone(t.s, "t1", &s1), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SB, "t1", STORE_OP_DELETE, s1,
+	    NULL, 0), 0);
+	EXPECT_INT(store_slave_applied(t.s, SA, s1, 1), 0);
+	/* b never came back: its applied seq and its outbox hold t1 */
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n1), 0);
+	states(t.s, paths, st1);
+	EXPECT_INT(store_slave_remove(t.s, SB), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n2), 0);
+	states(t.s, paths, st2);
+	tdb_close(&t);
+	EXPECT_INT(n1, 0);
+	EXPECT_STR(st1, "-");
+	EXPECT_INT(n2, 1);
+	EXPECT_STR(st2, ".");
+	return 0;
+}
+
+static int
+t_collected_tombstone_path_recreated_is_added(void)
+{
+	struct store_file f = mkfile("a", 1, 1, 1);
+	struct tdb t;
+	enum store_change c = STORE_UNCHANGED;
+	int64_t del, seq = 0, n = -1;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(tombstone(t.s, "a", &del), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, INT64_MAX, &n), 0);
+	EXPECT_INT(store_file_put(t.s, &f, &c, &seq), 0);
+	tdb_close(&t);
+	EXPECT_INT(n, 1);
+	EXPECT_INT(c, STORE_ADDED);	/* as after a tombstone: STORE_OP_NEW */
+	EXPECT(seq > del, "seq %lld after the collected %lld", (long long)seq,
+	    (long long)del);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"fresh_db_gets_latest_user_version", t_fresh_db_latest_version},
 	{"v1_db_migrates_keeping_data", t_v1_db_migrates_keeping_data},
@@ -974,11 +1283,27 @@ static const struct unit_test tests[] = {
 	{"key_pin_load_change", t_key_pin_get_change},
 	{"outbox_compaction_table", t_outbox_compaction_table},
 	{"outbox_done_keeps_newer_change", t_outbox_done_keeps_newer_change},
+	{"outbox_failing_entry_does_not_block",
+	    t_outbox_failing_entry_does_not_block},
+	{"outbox_rename_of_sent_rename_is_plain",
+	    t_outbox_rename_of_sent_rename_is_plain},
 	{"outbox_sent_entry_is_not_cancelled",
 	    t_outbox_sent_entry_is_not_cancelled},
 	{"outbox_waiting_entry_not_due_until_delay_or_wake",
 	    t_outbox_waiting_entry_not_due_until_delay_or_wake},
+	{"outbox_waiting_and_failing_kept_apart",
+	    t_outbox_waiting_and_failing_kept_apart},
 	{"outbox_rejects_bad_requests", t_outbox_rejects_bad_requests},
+	{"tombstones_collected_up_to_every_slaves_applied_seq",
+	    t_tombstones_collected_up_to_every_slaves_applied_seq},
+	{"tombstones_collected_only_up_to_the_bound",
+	    t_tombstones_collected_only_up_to_the_bound},
+	{"tombstone_with_pending_outbox_entry_kept",
+	    t_tombstone_with_pending_outbox_entry_kept},
+	{"removed_slave_no_longer_holds_back_collection",
+	    t_removed_slave_no_longer_holds_back_collection},
+	{"collected_tombstone_path_recreated_is_added",
+	    t_collected_tombstone_path_recreated_is_added},
 };
 
 UNIT_MAIN(tests)

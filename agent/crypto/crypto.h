@@ -113,6 +113,16 @@ int crypto_fingerprint_match(const char *text,
     const uint8_t x25519_pub[CRYPTO_KEY_LEN],
     const uint8_t ed25519_pub[CRYPTO_KEY_LEN]);
 
+/* ---- hex ------------------------------------------------------------ */
+
+/* Lowercase hex of len bytes into out (2 * len + 1 bytes). Returns
+ * nothing. */
+void crypto_hex_encode(const uint8_t *in, size_t len, char *out);
+
+/* Exactly 2 * len hex digits, either case, then the end of the string.
+ * out may be partly written on failure. Returns 0 or -EINVAL. */
+int crypto_hex_decode(const char *hex, uint8_t *out, size_t len);
+
 /* ---- base64 (RFC 4648, standard alphabet, padded) ---------------------- */
 
 /* Encodes len bytes into out as NUL-terminated text; cap must be at least

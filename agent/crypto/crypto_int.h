@@ -62,11 +62,6 @@ int crypto_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm,
     size_t ikm_len, const void *info, size_t info_len, uint8_t *okm,
     size_t okm_len);
 
-/* Lowercase hex of len bytes into out (2 * len + 1 bytes). */
-void crypto_hex_encode(const uint8_t *in, size_t len, char *out);
-/* Exactly 2 * len hex digits, either case. Returns 0 or -EINVAL. */
-int crypto_hex_decode(const char *hex, uint8_t *out, size_t len);
-
 /* An identity from fixed secrets. Returns 0 and *out, -ENOMEM, -EIO. */
 int crypto_identity_from_secrets(const uint8_t x_sec[32],
     const uint8_t ed_sec[32], struct crypto_identity **out);

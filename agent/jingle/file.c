@@ -26,10 +26,14 @@ jingle_path_check(const char *p)
 {
 	size_t len;
 
-	/* the folder's one path rule (sync/path.h), plus: no backslash in a
+	/* the folder's one path rule (sync/path.h), plus plain text: no
+	 * control characters (XML cannot carry them) and no backslash in a
 	 * name offered to a peer, which other systems take as a separator */
 	if (p == NULL || (len = strlen(p)) > JINGLE_NAME_MAX || strchr(p, '\\'))
 		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return -EINVAL;
 	return path_check_relative(p, len) < 0 ? -EINVAL : 0;
 }
 

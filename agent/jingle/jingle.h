@@ -273,9 +273,10 @@ const char *jingle_reason_name(enum jingle_reason r);
 enum jingle_reason jingle_reason_parse(const char *name);
 
 /* Returns 0 if p is a safe relative path by the rule of sync/path.h
- * (path_check_relative: no leading '/', no empty, "." or ".." components,
- * no control characters), at most JINGLE_NAME_MAX bytes and without a
- * backslash. Else -EINVAL. */
+ * (path_check_relative: no leading '/', no empty, "." or ".." components)
+ * that is also plain text for a file name offered to any peer: at most
+ * JINGLE_NAME_MAX bytes, no control characters and no backslash (other
+ * systems take it as a separator). Else -EINVAL. */
 int jingle_path_check(const char *p);
 
 /* Default sink: writes to <dir>/.xmpp-sync-tmp.<id>, where id is derived

@@ -35,6 +35,29 @@ struct xfer {
 
 static void pump(struct mirror *m, struct mslave *ms);
 
+/* Opens the file of a transfer by its real path, kept in the cookie: the
+ * name in the offer is the Jingle name, a hash for some paths. */
+static int
+source_open(void *arg, const struct jingle_file *f, void *cookie, void **h)
+{
+	struct mirror *m = arg;
+	const struct xfer *x = cookie;
+	struct jingle_file real = *f;
+
+	if (x == NULL)
+		return -EINVAL;
+	real.name = x->path;
+	return m->files.open(m->files.arg, &real, cookie, h);
+}
+
+void
+mirror_master_source(struct mirror *m, struct jingle_source *src)
+{
+	m->files = jingle_file_source(m->env.cfg->dir);
+	*src = (struct jingle_source){source_open, m->files.read,
+	    m->files.close, m};
+}
+
 static struct mslave *
 slave_find(struct mirror *m, const char *bare)
 {
@@ -171,8 +194,11 @@ ask_manifest(struct mirror *m, struct mslave *ms, const char *after)
 
 	if (iq == NULL)
 		return;
-	if ((q = stanza_add_child(ctx, iq, "manifest", NS_XS_META)) && after)
-		xmpp_stanza_set_attribute(q, "after", after);
+	if ((q = stanza_add_child(ctx, iq, "manifest", NS_XS_META)) && after &&
+	    sync_name_attr_set(q, "after", after) < 0) {
+		xmpp_stanza_release(iq);
+		return;
+	}
 	ms->phase = MS_MANIFEST;
 	send_iq(m, ms, iq, on_manifest);
 }
@@ -220,6 +246,35 @@ on_manifest(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	return 0;
 }
 
+/* Whether the slave's outbox still holds everything it lacks. It does
+ * for a slave at the seq it acknowledged; not for one that reports an
+ * older seq (its state restored from a backup, or our last complete
+ * lost), and never for one whose seq is older than collected tombstones:
+ * the deletions since are no longer in the index to queue again. Writes
+ * why not into buf and returns it, or returns NULL. */
+static const char *
+catchup_gap(struct mirror *m, xmpp_stanza_t *h, int64_t applied, char *buf,
+    size_t len)
+{
+	const char *a = h ? xmpp_stanza_get_attribute(h, "seq") : NULL;
+	char *end = NULL;
+	long long seq = a && *a >= '0' && *a <= '9' ? strtoll(a, &end, 10) : -1;
+	int64_t gc = 0;
+
+	if (seq < 0 || end == NULL || *end != '\0')
+		snprintf(buf, len, "it reports no valid seq");
+	else if (store_meta_get_int(m->env.st, STORE_META_GC_SEQ, &gc) == 0 &&
+	    seq < gc)
+		snprintf(buf, len, "its state (seq %lld) is older than the "
+		    "tombstones collected up to seq %lld", seq, (long long)gc);
+	else if (seq < applied)
+		snprintf(buf, len, "it reports seq %lld, older than the %lld it "
+		    "acknowledged", seq, (long long)applied);
+	else
+		return NULL;
+	return buf;
+}
+
 static int
 on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
@@ -227,7 +282,9 @@ on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	struct mslave *ms = answer_for(m, st);
 	struct store_slave sl;
 	xmpp_stanza_t *h;
-	const char *state;
+	const char *state, *gap;
+	int64_t applied = 0;
+	char why[160];
 	int never = 1;
 
 	(void)conn;
@@ -241,12 +298,18 @@ on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	state = h ? xmpp_stanza_get_attribute(h, "state") : NULL;
 	if (store_slave_load(m->env.st, ms->jid, &sl) == 0) {
 		never = sl.applied_seq == 0;
+		applied = sl.applied_seq;
 		store_slave_clear(&sl);
 	}
 	if (state == NULL || strcmp(state, "ok") != 0 || never) {
 		log_info("%s: %s; reconciling by manifest", ms->jid,
 		    never ? "never synced" : state && strcmp(state, "dirty") == 0 ?
 		    "it has local changes" : "it has no state");
+		ask_manifest(m, ms, NULL);
+		return 0;
+	}
+	if ((gap = catchup_gap(m, h, applied, why, sizeof(why))) != NULL) {
+		log_info("%s: %s; reconciling by manifest", ms->jid, gap);
 		ask_manifest(m, ms, NULL);
 		return 0;
 	}
@@ -299,6 +362,12 @@ struct batch_ctx {
 	struct mslave *ms;
 	xmpp_stanza_t *q;
 	xmpp_ctx_t *ctx;
+	size_t bytes;		/* worst-case size of the batch so far */
+	struct {
+		char *path;
+		int64_t seq;
+	} gone[SYNC_MAX_OPS];	/* entries whose record is gone */
+	size_t ngone;
 };
 
 /* Turns one outbox entry into an <op/> with the index record's current
@@ -311,6 +380,7 @@ add_op(const struct store_op *op, void *arg)
 	struct store_file f;
 	struct sync_op o = {.kind = op->kind, .path = op->path, .from = op->src,
 	    .seq = op->seq};
+	size_t need;
 	int have = 0;
 
 	if (ms->nbatch == SYNC_MAX_OPS)
@@ -331,9 +401,24 @@ add_op(const struct store_op *op, void *arg)
 		if (have && f.type == STORE_SYMLINK && f.target)
 			o.target = strdup(f.target);
 		store_file_clear(&f);
-		if (!have)
-			return 0; /* gone meanwhile: its delete follows */
+		if (!have) {
+			/* gone meanwhile: its delete, if the slave needs one,
+			 * is queued under the path itself; an entry left
+			 * behind (the source of a rename sent before) is done
+			 * once the walk is over (no writes inside it) */
+			if (bc->ngone < SYNC_MAX_OPS &&
+			    (bc->gone[bc->ngone].path = strdup(op->path)) != NULL)
+				bc->gone[bc->ngone++].seq = op->seq;
+			return 0;
+		}
 	}
+	/* stay below every server's stanza limit, whatever the names */
+	need = sync_op_wire_max(o.path, o.from, o.target);
+	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
+		free((char *)o.target);
+		return 1;
+	}
+	bc->bytes += need;
 	if (sync_op_build(bc->ctx, bc->q, &o) < 0) {
 		free((char *)o.target);
 		return -ENOMEM;
@@ -387,6 +472,19 @@ mark_sent(struct mirror *m, struct mslave *ms)
 	return r;
 }
 
+/* One entry failed: it waits out its backoff while everything queued
+ * behind it goes on (a poison item never stalls the slave). */
+static void
+set_aside(struct mirror *m, struct mslave *ms, const char *path,
+    const char *why)
+{
+	int64_t delay = 0;
+
+	if (store_outbox_failed(m->env.st, ms->jid, path, why, &delay) == 0)
+		log_warn("setting %s aside for %lld s: %s", path,
+		    (long long)delay, why);
+}
+
 static void
 pump(struct mirror *m, struct mslave *ms)
 {
@@ -394,6 +492,11 @@ pump(struct mirror *m, struct mslave *ms)
 	    .ctx = xmpp_conn_get_context(m->env.xc)};
 	xmpp_stanza_t *iq;
 
+	/* never while an answer is being worked through: a transfer that
+	 * fails at once calls back here, and a new batch would replace the
+	 * one the rest of the answer refers to */
+	if (ms->answering)
+		return;
 	if (!m->online || ms->phase != MS_READY || ms->iq_id[0] ||
 	    ms->full[0] == '\0' || loop_now_ms() < ms->retry_at_ms)
 		return;
@@ -407,6 +510,11 @@ pump(struct mirror *m, struct mslave *ms)
 	if (ms->ninflight < MIRROR_MAX_INFLIGHT)
 		store_outbox_next_due(m->env.st, ms->jid,
 		    SYNC_MAX_OPS + (int)ms->ninflight, time(NULL), add_op, &bc);
+	for (size_t i = 0; i < bc.ngone; i++) {
+		store_outbox_done(m->env.st, ms->jid, bc.gone[i].path,
+		    bc.gone[i].seq);
+		free(bc.gone[i].path);
+	}
 	if (ms->nbatch == 0)
 		maybe_complete(m, ms, &bc);
 	if (ms->nbatch == 0 && xmpp_stanza_get_attribute(bc.q, "complete") == NULL) {
@@ -425,12 +533,14 @@ pump(struct mirror *m, struct mslave *ms)
 static void
 start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 {
-	struct jingle_file f = {.name = ms->batch[i].path,
+	char wire[SYNC_WIRE_NAME_MAX];
+	struct jingle_file f = {.name = wire,
 	    .size = ms->batch[i].size, .has_hash = 1,
 	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
 	int r;
 
+	sync_wire_name(ms->batch[i].path, wire);
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
 	if (x == NULL || (x->path = strdup(ms->batch[i].path)) == NULL ||
 	    ms->ninflight == MIRROR_MAX_INFLIGHT ||
@@ -452,8 +562,33 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	}
 }
 
-/* A metadata update failed (the slave may have lost the path): queue the
- * whole thing instead. */
+static enum store_op_kind
+create_op(enum store_ftype t)
+{
+	return t == STORE_DIR ? STORE_OP_MKDIR : t == STORE_SYMLINK ?
+	    STORE_OP_SYMLINK : STORE_OP_PUT;
+}
+
+struct pathv {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+collect_path(const struct store_file *f, void *arg)
+{
+	struct pathv *pv = arg;
+
+	if (util_grow(&pv->v, pv->n + 1, &pv->cap, 64) < 0 ||
+	    (pv->v[pv->n] = strdup(f->path)) == NULL)
+		return -ENOMEM;
+	pv->n++;
+	return 0;
+}
+
+/* A metadata update or a rename failed because the slave lacks what it
+ * acts on: queue the whole thing instead, with everything below it, so
+ * the slave gets the master's state whatever it lost. Returns nothing. */
 static void
 resend_whole(struct mirror *m, struct mslave *ms, const char *path)
 {
@@ -461,10 +596,27 @@ resend_whole(struct mirror *m, struct mslave *ms, const char *path)
 
 	if (store_file_load(m->env.st, path, &f) < 0)
 		return;
-	if (!f.deleted)
-		store_outbox_enqueue(m->env.st, ms->jid, path, f.type == STORE_DIR ?
-		    STORE_OP_MKDIR : f.type == STORE_SYMLINK ? STORE_OP_SYMLINK :
-		    STORE_OP_PUT, f.seq, NULL, 0);
+	if (f.deleted) {
+		store_file_clear(&f);
+		return;
+	}
+	log_info("%s lacks %s: sending it whole", ms->jid, path);
+	store_outbox_enqueue(m->env.st, ms->jid, path, create_op(f.type),
+	    f.seq, NULL, 0);
+	if (f.type == STORE_DIR) {
+		struct pathv below = {0};
+		store_file_below(m->env.st, path, collect_path, &below);
+		for (size_t i = 0; i < below.n; i++) {
+			struct store_file c;
+			if (store_file_load(m->env.st, below.v[i], &c) == 0) {
+				store_outbox_enqueue(m->env.st, ms->jid, c.path,
+				    create_op(c.type), c.seq, NULL, 0);
+				store_file_clear(&c);
+			}
+			free(below.v[i]);
+		}
+		free(below.v);
+	}
 	store_file_clear(&f);
 }
 
@@ -473,6 +625,7 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	struct mirror *m = arg;
 	struct mslave *ms = answer_for(m, st);
+	unsigned char seen[SYNC_MAX_OPS] = {0};
 	xmpp_stanza_t *q;
 
 	(void)conn;
@@ -483,15 +636,20 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		return 0;
 	}
 	q = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
+	ms->answering = 1;
 	for (xmpp_stanza_t *r = q ? xmpp_stanza_get_children(q) : NULL; r;
 	    r = xmpp_stanza_get_next(r)) {
 		const char *is = xmpp_stanza_get_attribute(r, "i");
 		const char *s = xmpp_stanza_get_attribute(r, "s");
-		long i = is ? strtol(is, NULL, 10) : -1;
-		if (!xmpp_stanza_is_tag(r) || s == NULL || i < 0 || (size_t)i >= ms->nbatch)
+		char *end = NULL;
+		long i = is ? strtol(is, &end, 10) : -1;
+		/* each operation is answered once: a repeated index is noise */
+		if (!xmpp_stanza_is_tag(r) || s == NULL || end == is || *end ||
+		    i < 0 || (size_t)i >= ms->nbatch || seen[i])
 			continue;
+		seen[i] = 1;
 		if (mirror_wait_answer(m, ms, (size_t)i, r, s))
-			continue;
+			continue;	/* no room on the slave: it waits */
 		if (strcmp(s, "ok") == 0)
 			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
 			    ms->batch[i].seq);
@@ -499,15 +657,19 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			start_transfer(m, ms, (size_t)i);
 		else {
 			const char *e = xmpp_stanza_get_attribute(r, "e");
-			log_warn("%s could not apply %s %s: %s; will retry", ms->jid,
-			    sync_kind_name(ms->batch[i].kind), ms->batch[i].path,
+			char why[1400];
+			snprintf(why, sizeof(why), "%s could not apply %s: %s",
+			    ms->jid, sync_kind_name(ms->batch[i].kind),
 			    e ? e : "no reason given");
-			store_outbox_failed(m->env.st, ms->jid, ms->batch[i].path);
-			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
-			if (ms->batch[i].kind == STORE_OP_META)
+			set_aside(m, ms, ms->batch[i].path, why);
+			/* the slave lacks what the operation acts on */
+			if (ms->batch[i].kind == STORE_OP_META ||
+			    (ms->batch[i].kind == STORE_OP_RENAME && e &&
+			    strcmp(e, strerror(ENOENT)) == 0))
 				resend_whole(m, ms, ms->batch[i].path);
 		}
 	}
+	ms->answering = 0;
 	batch_clear(ms);
 	pump(m, ms);
 	return 0;
@@ -528,18 +690,30 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
 		    (unsigned long long)in->file->size);
 	} else {
-		/* the engine has logged how the session ended, with its
-		 * reason: this is only what follows */
-		log_debug("%s stays in the outbox of %s; retrying in %d s",
-		    x->path, x->jid, RETRY_MS / 1000);
-		store_outbox_failed(m->env.st, x->jid, x->path);
+		char why[1400];
+		snprintf(why, sizeof(why), "transfer to %s failed: %s", in->peer,
+		    strerror(-err));
 		if (ms)
-			ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+			set_aside(m, ms, x->path, why);
 	}
 	free(x->path);
 	free(x);
 	if (ms)
 		pump(m, ms);
+}
+
+/* Tombstones every slave has applied are history nobody needs. Only
+ * those already queued for the slaves (up to the fanout seq) can go. */
+static void
+collect_tombstones(struct mirror *m)
+{
+	int64_t fanout = 0, n = 0;
+
+	if (store_meta_get_int(m->env.st, PLAN_META_FANOUT, &fanout) < 0)
+		return;
+	if (store_tombstones_collect(m->env.st, fanout, &n) == 0 && n > 0)
+		log_info("collected %lld tombstones every slave has applied",
+		    (long long)n);
 }
 
 static void
@@ -559,6 +733,7 @@ rescan(struct mirror *m, const char *why)
 		    (long long)ss.added, (long long)ss.changed,
 		    (long long)ss.deleted, (long long)ss.bytes_hashed);
 	plan_fanout(m->plan);
+	collect_tombstones(m);
 	m->next_rescan_ms = loop_now_ms() + (m->degraded ? DEGRADED_RESCAN_MS :
 	    (int64_t)c->rescan_interval * 1000);
 }

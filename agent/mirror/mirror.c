@@ -298,8 +298,9 @@ make_jingle(struct mirror *m)
 	jc.max_file_size = c->max_file_size;
 	/* many small files are bound by round trips, not bandwidth */
 	jc.window = 32;
+	jc.s5b_host = c->s5b_offer;
 	if (c->role == CFG_ROLE_MASTER) {
-		jc.source = jingle_file_source(c->dir);
+		mirror_master_source(m, &jc.source);
 		cb.accept_offer = reject_offer;
 	} else {
 		mirror_slave_sink(m, &jc.sink);

@@ -19,10 +19,23 @@
  *   <op k='put|mkdir|symlink|meta|rename|delete|rmdir' p='PATH'
  *       [f='FROM'] [s='SIZE'] [h='SHA256 HEX'] [m='MODE OCTAL']
  *       [t='MTIME NS'] [l='LINK TARGET'] [q='SEQ']/>
+ *
+ * Names are bytes: a path, rename source or link target that is not
+ * valid UTF-8 free of control characters (what XML can carry unchanged)
+ * travels as base64 of its bytes in p64, f64 or l64 instead.
  */
 
 #define SYNC_MAX_OPS 128        /* per <sync/> batch */
 #define SYNC_MANIFEST_PAGE 400  /* entries per manifest page */
+/* A stanza stays below this many bytes whatever the names (ejabberd's
+ * default max_stanza_size is 65536): batches and manifest pages are cut
+ * by the worst-case size of what they hold. */
+#define SYNC_STANZA_BUDGET (48 * 1024)
+/* Jingle file names: a path that is not plain text travels as this prefix
+ * and 32 hex digits of the SHA-256 of its bytes (the real name is in the
+ * sync operation that announced the transfer). */
+#define SYNC_WIRE_PREFIX ".xmpp-sync-h."
+#define SYNC_WIRE_NAME_MAX 4096
 
 struct sync_op {
 	enum store_op_kind kind;
@@ -35,10 +48,39 @@ struct sync_op {
 	uint32_t mode;
 	int64_t mtime_ns;
 	int64_t seq;
+	/* where decoded p64/f64/l64 names live (path etc. point here) */
+	char dec[3][4096];
 };
 
 /* Returns the wire name of an operation kind ("put", ...). */
 const char *sync_kind_name(enum store_op_kind k);
+
+/* Whether s is valid UTF-8 of characters XML carries unchanged in an
+ * attribute (no control characters, no U+FFFE/U+FFFF). Returns 1 or 0. */
+int sync_text_safe(const char *s);
+
+/* The bytes an <op/> (or a manifest entry) for these strings can take at
+ * most on the wire, escaping and base64 included (NULL counts 0). Returns
+ * the size in bytes. */
+size_t sync_op_wire_max(const char *path, const char *from, const char *target);
+
+/* Writes into out (SYNC_WIRE_NAME_MAX bytes) the name under which path is
+ * offered in a Jingle session: path itself when it is plain text that
+ * any Jingle peer takes as a file name, else SYNC_WIRE_PREFIX and a hash.
+ * Returns nothing. */
+void sync_wire_name(const char *path, char *out);
+
+/* Sets attribute name (at most 5 bytes) of el to the string s, or
+ * name64 to base64 of its bytes when s is not plain text
+ * (sync_text_safe()). Returns 0 or -ENOMEM. */
+int sync_name_attr_set(xmpp_stanza_t *el, const char *name, const char *s);
+
+/* Reads a string written by sync_name_attr_set(): attribute name, or
+ * name64 decoded into buf (cap bytes, NUL added); never both. Returns the
+ * string (borrowed from el or buf), or NULL when absent, both present, or
+ * not base64 of a NUL-free string shorter than cap. */
+const char *sync_name_attr_get(xmpp_stanza_t *el, const char *name, char *buf,
+    size_t cap);
 
 /* Adds <op/> for o under parent. Returns 0 or -ENOMEM. */
 int sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
@@ -92,6 +134,7 @@ struct mslave {
 	size_t ninflight;
 	int64_t retry_at_ms;    /* after a failure, wait until then */
 	int64_t complete_sent;  /* seq last reported as complete */
+	int answering;          /* on_sync is working through batch[] */
 	/* the batch in flight: what each <op/> was */
 	struct {
 		char *path;
@@ -109,6 +152,7 @@ struct mslave {
 /* Slave: a file the master announced with a put we answered "need". */
 struct expect {
 	char *path;
+	char *wire;             /* the Jingle name it is offered under */
 	uint64_t size;
 	uint8_t sha256[32];
 	uint32_t mode;
@@ -136,8 +180,10 @@ struct mirror {
 	struct apply *apply;
 	struct sspace *space;   /* room on the disk (space_slave.c) */
 	int dirty;              /* local changes found since the last sync */
+	int64_t next_gc_ms;     /* collect our tombstones when in sync after */
 	struct expect *expect;
 	size_t nexpect, capexpect;
+	struct jingle_source files;	/* master: reads beneath dir */
 };
 
 /* mirror.c: the <security/> element and encryption filter hooks. */
@@ -146,6 +192,9 @@ void mirror_pending_drop(struct mirror *m, const char *sid);
 
 /* mirror_master.c */
 int mirror_master_new(struct mirror *m);
+/* The master's file source: reads the transfer's real path (the offer
+ * carries its Jingle name, which may be a hash: sync_wire_name()). */
+void mirror_master_source(struct mirror *m, struct jingle_source *src);
 void mirror_master_free(struct mirror *m);
 void mirror_master_peer(struct mirror *m, const char *bare, const char *full,
     int trusted);
@@ -221,8 +270,9 @@ int mirror_space_open(struct mirror *m, const char *path, uint64_t size,
  * -ENOSPC: stop, keep the prefix; it waits for space. */
 int mirror_space_write(struct mirror *m, struct sres *x, size_t n);
 
-/* x's session ended; kept: its temp file stays as a resume prefix. */
-void mirror_space_end(struct mirror *m, struct sres *x, int kept);
+/* x's session ended (a temp file it kept is a leftover of the applier,
+ * a resume prefix to drop when room is short). */
+void mirror_space_end(struct mirror *m, struct sres *x);
 
 /* The master is trusted now at full, or gone (trusted = 0). */
 void mirror_space_peer(struct mirror *m, const char *full, int trusted);

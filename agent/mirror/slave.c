@@ -9,6 +9,7 @@
 
 #include "agent/crypto/crypto.h"
 #include "agent/log.h"
+#include "agent/loop.h"
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
 #include "sync/apply.h"
@@ -17,11 +18,24 @@
 #include "sync/scan.h"
 #include "agent/util.h"
 
+#define TOMBSTONE_GC_MS (3600 * 1000)
+
 static struct expect *
 expect_find(struct mirror *m, const char *path)
 {
 	for (size_t i = 0; i < m->nexpect; i++)
 		if (strcmp(m->expect[i].path, path) == 0)
+			return &m->expect[i];
+	return NULL;
+}
+
+/* The expected transfer offered under the Jingle name wire (the path, or
+ * its hash for a name that is not plain text: sync_wire_name()). */
+static struct expect *
+expect_find_wire(struct mirror *m, const char *wire)
+{
+	for (size_t i = 0; i < m->nexpect; i++)
+		if (strcmp(m->expect[i].wire, wire) == 0)
 			return &m->expect[i];
 	return NULL;
 }
@@ -34,7 +48,23 @@ expect_drop(struct mirror *m, const char *path)
 	if (e == NULL)
 		return;
 	free(e->path);
+	free(e->wire);
 	*e = m->expect[--m->nexpect];
+}
+
+/* Drops what is expected below path (and at path itself if self): the
+ * master has put something else there, and will not send that content. */
+static void
+expect_drop_tree(struct mirror *m, const char *path, int self)
+{
+	size_t n = strlen(path);
+
+	for (size_t i = m->nexpect; i-- > 0;) {
+		const char *p = m->expect[i].path;
+		if ((self && strcmp(p, path) == 0) ||
+		    (strncmp(p, path, n) == 0 && p[n] == '/'))
+			expect_drop(m, p);
+	}
 }
 
 static int
@@ -45,9 +75,15 @@ expect_add(struct mirror *m, const struct sync_op *o)
 	if (e == NULL) {
 		if (util_grow(&m->expect, m->nexpect + 1, &m->capexpect, 64) < 0)
 			return -ENOMEM;
+		char wire[SYNC_WIRE_NAME_MAX];
 		e = &m->expect[m->nexpect];
+		sync_wire_name(o->path, wire);
 		if ((e->path = strdup(o->path)) == NULL)
 			return -ENOMEM;
+		if ((e->wire = strdup(wire)) == NULL) {
+			free(e->path);
+			return -ENOMEM;
+		}
 		m->nexpect++;
 	}
 	e->size = o->size;
@@ -115,6 +151,81 @@ apply_op(struct mirror *m, const struct sync_op *o, int *err)
 	return r == 0 ? "ok" : NULL;
 }
 
+/* One line for a cleanup of temp files, when it found any. */
+static void
+log_temps(const char *when, const struct apply_temps *t)
+{
+	char kept[64] = "";
+
+	if (t->kept > 0)
+		snprintf(kept, sizeof(kept), ", %lld kept for a transfer that "
+		    "may resume", (long long)t->kept);
+	if (t->removed > 0 || t->kept > 0)
+		log_info("temp files of abandoned transfers %s: %lld removed "
+		    "(%lld bytes freed)%s", when, (long long)t->removed,
+		    (long long)t->bytes, kept);
+}
+
+/* After the master's operation o (answered st: "ok", "need", "space" or
+ * NULL for a failure), an interrupted transfer of its paths can resume
+ * only if o is a put still wanting that version (a file waiting for space
+ * keeps its prefix for when room is found); what was expected at paths o
+ * removed or replaced will not come either. */
+static void
+forget_stale(struct mirror *m, const struct sync_op *o, const char *st)
+{
+	struct apply_temps t, tf = {0};
+	int wanted = st == NULL || strcmp(st, "need") == 0 ||
+	    strcmp(st, "space") == 0;
+
+	if (o->kind == STORE_OP_META)
+		return;
+	if (o->kind == STORE_OP_PUT) {
+		apply_temps_forget(m->apply, o->path, o->size,
+		    wanted ? o->sha256 : NULL, &t);
+		expect_drop_tree(m, o->path, !wanted);	/* "ok": it is here */
+	} else {
+		apply_temps_forget(m->apply, o->path, 0, NULL, &t);
+		expect_drop_tree(m, o->path, 1);
+	}
+	if (o->from) {
+		apply_temps_forget(m->apply, o->from, 0, NULL, &tf);
+		expect_drop_tree(m, o->from, 1);
+	}
+	if (t.removed + tf.removed > 0)
+		log_info("removed the partial transfer of %s (%lld bytes): the "
+		    "master %s", o->from && tf.removed ? o->from : o->path,
+		    (long long)(t.bytes + tf.bytes), o->kind == STORE_OP_PUT &&
+		    wanted ? "wants another version" : "no longer sends it");
+}
+
+/* Our tombstones have served their purpose once the scan that made them
+ * has counted them: a slave's index tells no one about deletions. The
+ * query reads the whole index, so at most once an hour. */
+static void
+collect_tombstones(struct mirror *m)
+{
+	int64_t n = 0;
+
+	if (loop_now_ms() < m->next_gc_ms)
+		return;
+	m->next_gc_ms = loop_now_ms() + TOMBSTONE_GC_MS;
+	if (store_tombstones_collect(m->env.st, INT64_MAX, &n) == 0 && n > 0)
+		log_debug("collected %lld tombstones", (long long)n);
+}
+
+/* In sync with nothing left to receive: no transfer will resume what an
+ * interrupted one left. */
+static void
+in_sync_cleanup(struct mirror *m)
+{
+	struct apply_temps t;
+
+	apply_temps_release(m->apply, &t);
+	log_temps("once in sync", &t);
+	collect_tombstones(m);
+}
+
 static void
 on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
     xmpp_stanza_t *q)
@@ -146,6 +257,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 			continue;
 		}
 		st = apply_op(m, &o, &err);
+		forget_stale(m, &o, st);
 		xmpp_stanza_set_attribute(el, "s", st ? st : "fail");
 		if (st == NULL)
 			xmpp_stanza_set_attribute(el, "e", strerror(-err));
@@ -159,6 +271,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 			log_info("local changes replaced by the master's state");
 		m->dirty = 0;
 		log_info("in sync with the master (seq %lld)", seq);
+		in_sync_cleanup(m);
 	}
 	xmpp_send(conn, r);
 out:
@@ -169,15 +282,22 @@ out:
 struct manifest_ctx {
 	xmpp_ctx_t *ctx;
 	xmpp_stanza_t *out;
-	size_t n;
+	size_t n, bytes;
+	int full;		/* stopped by the stanza budget */
 };
 
 static int
 add_entry(const struct store_file *f, void *arg)
 {
 	struct manifest_ctx *mc = arg;
+	size_t need = sync_op_wire_max(f->path, NULL, f->target);
 
+	if (mc->n > 0 && mc->bytes + need > SYNC_STANZA_BUDGET) {
+		mc->full = 1;
+		return 1;
+	}
 	mc->n++;
+	mc->bytes += need;
 	return sync_entry_build(mc->ctx, mc->out, f);
 }
 
@@ -186,7 +306,8 @@ on_manifest(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
     xmpp_stanza_t *q)
 {
 	struct manifest_ctx mc = {.ctx = xmpp_conn_get_context(conn)};
-	const char *after = xmpp_stanza_get_attribute(q, "after");
+	char buf[4096];
+	const char *after = sync_name_attr_get(q, "after", buf, sizeof(buf));
 	xmpp_stanza_t *r = stanza_iq_result(mc.ctx, iq);
 
 	if (after && (after[0] == '\0' || path_check_relative(after, strlen(after)) < 0))
@@ -199,7 +320,8 @@ on_manifest(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		    NULL, NULL, NULL);
 		return;
 	}
-	xmpp_stanza_set_attribute(mc.out, "more", mc.n == SYNC_MANIFEST_PAGE ? "1" : "0");
+	xmpp_stanza_set_attribute(mc.out, "more",
+	    mc.full || mc.n == SYNC_MANIFEST_PAGE ? "1" : "0");
 	xmpp_send(conn, r);
 	xmpp_stanza_release(r);
 }
@@ -260,7 +382,7 @@ mirror_slave_accept(void *arg, const char *peer, const struct jingle_file *f)
 		    "proven key", f->name, peer);
 		return JINGLE_R_DECLINE;
 	}
-	e = expect_find(m, f->name);
+	e = expect_find_wire(m, f->name);
 	if (e == NULL || e->size != f->size || !f->has_hash ||
 	    memcmp(e->sha256, f->sha256, 32) != 0) {
 		log_warn("refused a file offer (%s) from %s: not announced by a "
@@ -282,13 +404,13 @@ sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
     uint64_t *have)
 {
 	struct mirror *m = arg;
-	struct expect *e = expect_find(m, f->name);
+	struct expect *e = expect_find_wire(m, f->name);
 	struct sink_handle *sh;
 	int r;
 
 	if (e == NULL || !peers_trusted(m->env.peers, peer))
 		return -EPERM;
-	if ((sh = calloc(1, sizeof(*sh))) == NULL || (sh->path = strdup(f->name)) == NULL) {
+	if ((sh = calloc(1, sizeof(*sh))) == NULL || (sh->path = strdup(e->path)) == NULL) {
 		free(sh);
 		return -ENOMEM;
 	}
@@ -343,7 +465,7 @@ sink_finish(void *h)
 	struct sink_handle *sh = h;
 	int r = apply_put_finish(sh->p);
 
-	mirror_space_end(sh->m, sh->room, r == -ENODATA);
+	mirror_space_end(sh->m, sh->room);
 	if (r == 0)
 		expect_drop(sh->m, sh->path);
 	free(sh->path);
@@ -357,7 +479,7 @@ sink_abort(void *h, int keep)
 	struct sink_handle *sh = h;
 
 	apply_put_abort(sh->p, keep);
-	mirror_space_end(sh->m, sh->room, keep);
+	mirror_space_end(sh->m, sh->room);
 	free(sh->path);
 	free(sh);
 }
@@ -370,6 +492,18 @@ mirror_slave_sink(struct mirror *m, struct jingle_sink *sink)
 	sink->finish = sink_finish;
 	sink->abort = sink_abort;
 	sink->arg = m;
+}
+
+/* Nothing is in flight at start: temp files too old or empty to be
+ * worth resuming go now, the others when the master has had its say. */
+static void
+start_cleanup(struct mirror *m)
+{
+	struct apply_temps t;
+
+	if (apply_temps_sweep(m->apply, APPLY_TEMP_MAX_AGE, &t) == 0)
+		log_temps("at start", &t);
+	collect_tombstones(m);
 }
 
 int
@@ -396,14 +530,17 @@ mirror_slave_new(struct mirror *m)
 		    "state will replace them (one-way mirror)",
 		    (long long)(ss.added + ss.changed + ss.deleted), c->dir);
 	}
+	start_cleanup(m);
 	return service_route(m->env.svc, NS_XS_META, on_meta_iq, m);
 }
 
 void
 mirror_slave_free(struct mirror *m)
 {
-	for (size_t i = 0; i < m->nexpect; i++)
+	for (size_t i = 0; i < m->nexpect; i++) {
 		free(m->expect[i].path);
+		free(m->expect[i].wire);
+	}
 	free(m->expect);
 	mirror_space_free(m);
 	apply_free(m->apply);

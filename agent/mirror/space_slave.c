@@ -21,15 +21,11 @@
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/mirror/mirror_int.h"
-#include "agent/util.h"
 #include "agent/xmpp/xmpp.h"
 #include "sync/apply.h"
 #include "sync/space.h"
 
 #define RECHECK_MS 10000	/* a waiting file is looked at again */
-/* The list of kept prefixes follows what this slave does to them; it is
- * read from the disk again after this long, for anything done by hand. */
-#define PREFIXES_MS (10 * 60 * 1000)
 /* An admitted file whose transfer never starts stops holding room. */
 #define PROMISE_IDLE_MS (5 * 60 * 1000)
 /* A waiting file the master stopped asking for is forgotten. */
@@ -65,9 +61,6 @@ struct sspace {
 	uint64_t avail, min_free; /* as last measured */
 	int64_t next_check_ms;
 	unsigned pushes;
-	struct apply_prefix *pre;	/* kept prefixes */
-	size_t npre, cappre;
-	int64_t pre_ms;		/* when listed; 0: list again */
 };
 
 static struct sres *
@@ -158,60 +151,6 @@ measure(struct mirror *m, struct space_fs *fs)
 	return 0;
 }
 
-/* The kept prefixes, listed again when the list is old. Returns 0 or
- * -errno. */
-static int
-prefixes(struct mirror *m)
-{
-	struct sspace *s = m->space;
-	int r;
-
-	if (s->pre_ms && loop_now_ms() - s->pre_ms < PREFIXES_MS)
-		return 0;
-	apply_prefixes_free(s->pre, s->npre);
-	s->pre = NULL;
-	s->npre = s->cappre = 0;
-	s->pre_ms = 0;
-	if ((r = apply_prefixes(m->apply, &s->pre, &s->npre)) == 0) {
-		s->cappre = s->npre;
-		s->pre_ms = loop_now_ms();
-	}
-	return r;
-}
-
-/* The prefix at path is gone, or in use by a session. */
-static void
-pre_forget(struct sspace *s, const char *path)
-{
-	for (size_t i = 0; i < s->npre; i++)
-		if (strcmp(s->pre[i].path, path) == 0) {
-			free(s->pre[i].path);
-			s->pre[i] = s->pre[--s->npre];
-			return;
-		}
-}
-
-/* A session ended keeping bytes at path as a prefix. */
-static void
-pre_note(struct sspace *s, const char *path, uint64_t bytes)
-{
-	struct timespec now;
-	struct apply_prefix *p;
-
-	if (s->pre_ms == 0)
-		return;		/* the next listing finds it */
-	pre_forget(s, path);
-	if (util_grow(&s->pre, s->npre + 1, &s->cappre, 16) < 0 ||
-	    (s->pre[s->npre].path = strdup(path)) == NULL) {
-		s->pre_ms = 0;
-		return;
-	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	p = &s->pre[s->npre++];
-	p->bytes = bytes;
-	p->mtime_ns = util_ts_ns(now);
-}
-
 /* Whether prefix p belongs to a promised file (or to the one with temp
  * own): those are not dropped to make room for another. */
 static int
@@ -225,26 +164,36 @@ prefix_spoken_for(const struct sspace *s, const char *p, const char *own)
 	return 0;
 }
 
-/* The prefixes that may go for the file with temp own, as candidates.
- * Returns the array (free it; NULL when there are none) and sets *n. */
-static struct space_cand *
-candidates(struct mirror *m, const char *own, size_t *n)
-{
-	struct sspace *s = m->space;
-	struct space_cand *c;
+/* The kept prefixes (the applier's leftovers, listed afresh) and those
+ * of them that may go for the file with temp own. */
+struct prefixes {
+	struct apply_prefix *v;
+	size_t nv;
+	struct space_cand *c;	/* c[i].id indexes v */
+	size_t nc;
+};
 
-	*n = 0;
-	if (prefixes(m) < 0 || s->npre == 0 ||
-	    (c = calloc(s->npre, sizeof(*c))) == NULL)
-		return NULL;
-	for (size_t i = 0; i < s->npre; i++) {
-		if (prefix_spoken_for(s, s->pre[i].path, own))
+/* Fills *p; with no memory or no listing, there are no candidates. */
+static void
+candidates(struct mirror *m, const char *own, struct prefixes *p)
+{
+	*p = (struct prefixes){0};
+	if (apply_prefixes(m->apply, &p->v, &p->nv) < 0 || p->nv == 0 ||
+	    (p->c = calloc(p->nv, sizeof(*p->c))) == NULL)
+		return;
+	for (size_t i = 0; i < p->nv; i++) {
+		if (prefix_spoken_for(m->space, p->v[i].path, own))
 			continue;
-		c[*n] = (struct space_cand){.bytes = s->pre[i].bytes,
-		    .mtime_ns = s->pre[i].mtime_ns, .id = i};
-		(*n)++;
+		p->c[p->nc++] = (struct space_cand){.bytes = p->v[i].bytes,
+		    .mtime_ns = p->v[i].mtime_ns, .id = i};
 	}
-	return c;
+}
+
+static void
+prefixes_free(struct prefixes *p)
+{
+	apply_prefixes_free(p->v, p->nv);
+	free(p->c);
 }
 
 /* What a file of size bytes, have of them held, still takes on fs. */
@@ -254,33 +203,20 @@ need_of(const struct space_fs *fs, uint64_t size, uint64_t have)
 	return space_blocks(fs, size) - space_blocks(fs, have);
 }
 
-/* Removes the first n candidates to make room for path. */
+/* Removes the first n candidates of p to make room for path. */
 static void
-drop_prefixes(struct mirror *m, const struct space_cand *c, size_t n,
+drop_prefixes(struct mirror *m, const struct prefixes *p, size_t n,
     const char *path)
 {
-	struct sspace *s = m->space;
-	char **gone = calloc(n, sizeof(*gone));
 	uint64_t freed;
-	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *p = s->pre[c[i].id].path;
-		if ((r = apply_prefix_drop(m->apply, p, &freed)) == 0)
+		const char *pre = p->v[p->c[i].id].path;
+		if (apply_prefix_drop(m->apply, pre, &freed) == 0)
 			log_info("dropped the resume prefix %s (%llu bytes) to "
-			    "make room for %s", p, (unsigned long long)freed,
+			    "make room for %s", pre, (unsigned long long)freed,
 			    path);
-		if (gone && r != -EBUSY)
-			gone[i] = strdup(p);
 	}
-	for (size_t i = 0; gone && i < n; i++) {
-		if (gone[i])
-			pre_forget(s, gone[i]);
-		free(gone[i]);
-	}
-	if (gone == NULL)
-		s->pre_ms = 0;	/* list again next time */
-	free(gone);
 }
 
 /* Whether need more bytes fit into fs's free space above the reserve and
@@ -291,22 +227,22 @@ make_room(struct mirror *m, const char *path, const char *own,
     struct space_fs *fs, uint64_t need, uint64_t reserved, int drop)
 {
 	struct sspace *s = m->space;
-	struct space_cand *c;
-	size_t n, ndrop = 0;
+	struct prefixes p;
+	size_t ndrop = 0;
 	uint64_t room = space_room(fs, s->min_free, reserved);
 	int r;
 
 	if (need <= room)
 		return 0;
-	c = candidates(m, own, &n);
-	r = space_decide(room, need, c, n, &ndrop);
+	candidates(m, own, &p);
+	r = space_decide(room, need, p.c, p.nc, &ndrop);
 	if (r == 0 && drop && ndrop > 0) {
-		drop_prefixes(m, c, ndrop, path);
+		drop_prefixes(m, &p, ndrop, path);
 		if (measure(m, fs) == 0 &&
 		    need > space_room(fs, s->min_free, reserved))
 			r = -ENOSPC;	/* the disk moved meanwhile */
 	}
-	free(c);
+	prefixes_free(&p);
 	return r;
 }
 
@@ -475,7 +411,6 @@ mirror_space_open(struct mirror *m, const char *path, uint64_t size,
 			res_unlink(s, x);
 		return -ENOSPC;
 	}
-	pre_forget(s, tmp);	/* in use: not droppable */
 	if (x == NULL && (x = promise(s, path, tmp, size, have)) == NULL)
 		return 0;
 	x->active = 1;
@@ -504,13 +439,10 @@ mirror_space_write(struct mirror *m, struct sres *x, size_t n)
 }
 
 void
-mirror_space_end(struct mirror *m, struct sres *x, int kept)
+mirror_space_end(struct mirror *m, struct sres *x)
 {
-	if (x == NULL)
-		return;
-	if (kept)
-		pre_note(m->space, x->tmp, x->done);
-	res_unlink(m->space, x);
+	if (x != NULL)
+		res_unlink(m->space, x);
 }
 
 void
@@ -652,7 +584,6 @@ mirror_space_free(struct mirror *m)
 		res_unlink(s, s->res);
 	while (s->wait)
 		wait_unlink(s, s->wait);
-	apply_prefixes_free(s->pre, s->npre);
 	free(s);
 	m->space = NULL;
 }

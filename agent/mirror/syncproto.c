@@ -1,10 +1,14 @@
 /* mirror/syncproto.c -- see mirror_int.h */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gcrypt.h>
+
+#include "agent/crypto/crypto.h"
 #include "agent/xmpp/xmpp.h"
 #include "agent/mirror/mirror_int.h"
 #include "sync/path.h"
@@ -25,25 +29,6 @@ sync_kind_name(enum store_op_kind k)
 	return "?";
 }
 
-static void
-hex(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 2 * n hex digits (n <= 32) into out, which is left alone on
  * failure. Returns 0 or -EINVAL. */
 static int
@@ -51,16 +36,116 @@ unhex(const char *s, uint8_t *out, size_t n)
 {
 	uint8_t b[32];
 
-	if (s == NULL || n > sizeof(b) || strlen(s) != 2 * n)
+	if (s == NULL || n > sizeof(b) || crypto_hex_decode(s, b, n) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		b[i] = (uint8_t)(hi << 4 | lo);
-	}
 	memcpy(out, b, n);
 	return 0;
+}
+
+int
+sync_text_safe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		uint32_t cp;
+		int n;
+
+		if (*p < 0x80) {
+			if (*p < 0x20 || *p == 0x7f)
+				return 0;
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0)
+			cp = *p & 0x1f, n = 1;
+		else if ((*p & 0xf0) == 0xe0)
+			cp = *p & 0x0f, n = 2;
+		else if ((*p & 0xf8) == 0xf0)
+			cp = *p & 0x07, n = 3;
+		else
+			return 0;
+		for (int i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		/* overlong forms, surrogates, beyond Unicode, non-characters */
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+size_t
+sync_op_wire_max(const char *path, const char *from, const char *target)
+{
+	/* an escaped character takes at most 6 bytes ("&quot;"), base64 of
+	 * n bytes 4 * (n + 2) / 3; the rest of an <op/> fits in 200 */
+	const char *s[] = {path, from, target};
+	size_t n = 200;
+
+	for (size_t i = 0; i < 3; i++)
+		if (s[i])
+			n += 6 * strlen(s[i]) + 8;
+	return n;
+}
+
+void
+sync_wire_name(const char *path, char *out)
+{
+	size_t n = strlen(path);
+	uint8_t h[32];
+
+	if (n < SYNC_WIRE_NAME_MAX && sync_text_safe(path) &&
+	    strchr(path, '\\') == NULL &&
+	    strncmp(path, SYNC_WIRE_PREFIX, strlen(SYNC_WIRE_PREFIX)) != 0) {
+		memcpy(out, path, n + 1);
+		return;
+	}
+	gcry_md_hash_buffer(GCRY_MD_SHA256, h, path, n);
+	memcpy(out, SYNC_WIRE_PREFIX, strlen(SYNC_WIRE_PREFIX));
+	crypto_hex_encode(h, 16, out + strlen(SYNC_WIRE_PREFIX));
+}
+
+int
+sync_name_attr_set(xmpp_stanza_t *el, const char *name, const char *s)
+{
+	char attr[8], *b64;
+	size_t cap;
+	int r;
+
+	if (sync_text_safe(s))
+		return xmpp_stanza_set_attribute(el, name, s) == XMPP_EOK ? 0 : -ENOMEM;
+	cap = 4 * (strlen(s) + 2) / 3 + 1;
+	if ((b64 = malloc(cap)) == NULL)
+		return -ENOMEM;
+	snprintf(attr, sizeof(attr), "%s64", name);
+	r = crypto_base64_encode(s, strlen(s), b64, cap) < 0 ? -ENOMEM :
+	    xmpp_stanza_set_attribute(el, attr, b64) == XMPP_EOK ? 0 : -ENOMEM;
+	free(b64);
+	return r;
+}
+
+const char *
+sync_name_attr_get(xmpp_stanza_t *el, const char *name, char *buf, size_t cap)
+{
+	const char *s = xmpp_stanza_get_attribute(el, name), *b;
+	char attr[8];
+	size_t n = 0;
+
+	snprintf(attr, sizeof(attr), "%s64", name);
+	b = xmpp_stanza_get_attribute(el, attr);
+	if (s != NULL || b == NULL)
+		return b == NULL ? s : NULL;
+	if (crypto_base64_decode(b, (uint8_t *)buf, cap - 1, &n) < 0 ||
+	    memchr(buf, '\0', n) != NULL)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
 }
 
 static void
@@ -81,15 +166,14 @@ sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const struct sync_op *o)
 	if (el == NULL)
 		return -ENOMEM;
 	xmpp_stanza_set_attribute(el, "k", sync_kind_name(o->kind));
-	xmpp_stanza_set_attribute(el, "p", o->path);
-	if (o->from)
-		xmpp_stanza_set_attribute(el, "f", o->from);
-	if (o->target)
-		xmpp_stanza_set_attribute(el, "l", o->target);
+	if (sync_name_attr_set(el, "p", o->path) < 0 ||
+	    (o->from && sync_name_attr_set(el, "f", o->from) < 0) ||
+	    (o->target && sync_name_attr_set(el, "l", o->target) < 0))
+		return -ENOMEM;
 	if (o->kind == STORE_OP_PUT)
 		set_num(el, "s", "%lld", (long long)o->size);
 	if (o->has_sha256) {
-		hex(o->sha256, 32, h);
+		crypto_hex_encode(o->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
 	}
 	if (o->kind != STORE_OP_DELETE && o->kind != STORE_OP_RMDIR) {
@@ -106,7 +190,10 @@ num(const char *s, int base, long long lo, long long hi, long long *out)
 	char *end;
 	long long v;
 
-	if (s == NULL || *s == '\0')
+	/* plain digits, a '-' where negatives are allowed: strtoll alone
+	 * would also take blanks and '+' */
+	if (s == NULL || !(isdigit((unsigned char)s[0]) ||
+	    (s[0] == '-' && lo < 0 && isdigit((unsigned char)s[1]))))
 		return -EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, base);
@@ -119,7 +206,7 @@ num(const char *s, int base, long long lo, long long hi, long long *out)
 int
 sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 {
-	const char *k = xmpp_stanza_get_attribute(el, "k");
+	const char *k = xmpp_stanza_get_attribute(el, "k"), *ns;
 	long long v;
 
 	memset(o, 0, sizeof(*o));
@@ -127,16 +214,18 @@ sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 	for (size_t i = 1; k && i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (kinds[i] && strcmp(k, kinds[i]) == 0)
 			o->kind = (enum store_op_kind)i;
-	if (o->kind == 0 || strcmp(xmpp_stanza_get_name(el), "op") != 0)
+	ns = xmpp_stanza_get_ns(el);
+	if (o->kind == 0 || strcmp(xmpp_stanza_get_name(el), "op") != 0 ||
+	    (ns != NULL && strcmp(ns, NS_XS_META) != 0))
 		return -EINVAL;
-	o->path = xmpp_stanza_get_attribute(el, "p");
+	o->path = sync_name_attr_get(el, "p", o->dec[0], sizeof(o->dec[0]));
 	*why = "unsafe or missing path";
 	if (path_check_synced(o->path) < 0)
 		return -EINVAL;
-	o->from = xmpp_stanza_get_attribute(el, "f");
+	o->from = sync_name_attr_get(el, "f", o->dec[1], sizeof(o->dec[1]));
 	if (o->kind == STORE_OP_RENAME && path_check_synced(o->from) < 0)
 		return -EINVAL;
-	o->target = xmpp_stanza_get_attribute(el, "l");
+	o->target = sync_name_attr_get(el, "l", o->dec[2], sizeof(o->dec[2]));
 	*why = "symlink without a sane target";
 	if (o->kind == STORE_OP_SYMLINK && (o->target == NULL ||
 	    o->target[0] == '\0' || strlen(o->target) >= 4096))
@@ -171,31 +260,33 @@ sync_entry_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent,
 
 	if (el == NULL)
 		return -ENOMEM;
-	xmpp_stanza_set_attribute(el, "p", f->path);
+	if (sync_name_attr_set(el, "p", f->path) < 0 ||
+	    (f->target && sync_name_attr_set(el, "l", f->target) < 0))
+		return -ENOMEM;
 	xmpp_stanza_set_attribute(el, "y", f->type == STORE_DIR ? "d" :
 	    f->type == STORE_SYMLINK ? "l" : "f");
 	set_num(el, "s", "%lld", (long long)f->size);
 	set_num(el, "m", "%llo", (long long)f->mode);
 	set_num(el, "t", "%lld", (long long)f->mtime_ns);
 	if (f->has_sha256) {
-		hex(f->sha256, 32, h);
+		crypto_hex_encode(f->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
 	}
-	if (f->target)
-		xmpp_stanza_set_attribute(el, "l", f->target);
 	return 0;
 }
 
 int
 sync_entry_parse(xmpp_stanza_t *el, struct plan_entry *out)
 {
-	const char *p = xmpp_stanza_get_attribute(el, "p");
+	char pbuf[4096], lbuf[4096];
+	const char *p = sync_name_attr_get(el, "p", pbuf, sizeof(pbuf));
 	const char *y = xmpp_stanza_get_attribute(el, "y");
-	const char *l = xmpp_stanza_get_attribute(el, "l");
+	const char *l = sync_name_attr_get(el, "l", lbuf, sizeof(lbuf));
 	long long s, m, t;
 
 	memset(out, 0, sizeof(*out));
 	if (path_check_synced(p) < 0 || y == NULL || strlen(y) != 1 ||
+	    (l != NULL && strlen(l) >= sizeof(lbuf)) ||
 	    strchr("fdl", y[0]) == NULL ||
 	    num(xmpp_stanza_get_attribute(el, "s"), 10, 0, INT64_MAX, &s) < 0 ||
 	    num(xmpp_stanza_get_attribute(el, "m"), 8, 0, 07777, &m) < 0 ||

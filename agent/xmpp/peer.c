@@ -617,6 +617,56 @@ peers_keys(const struct peers *p, const char *from, uint8_t x25519[32],
 	return 0;
 }
 
+#define STATUS_FAILING_MAX 20
+
+struct failing_out {
+	char *buf;
+	size_t off, len;
+	int json, n;
+};
+
+/* One outbox entry that failed, for status: why, how often, and when it
+ * is tried again. */
+static int
+failing_line(const struct store_op *op, void *arg)
+{
+	struct failing_out *o = arg;
+	long long in = op->retry_at - (long long)time(NULL);
+
+	if (in < 0)
+		in = 0;
+	if (o->json) {
+		o->off = json_addf(o->buf, o->off, o->len, "%s{\"path\":",
+		    o->n ? "," : "");
+		o->off = json_str(o->buf, o->off, o->len, op->path);
+		o->off = json_addf(o->buf, o->off, o->len, ",\"attempts\":%d,"
+		    "\"retry_in_s\":%lld,\"error\":", op->attempts, in);
+		o->off = json_str(o->buf, o->off, o->len, op->error);
+		o->off = json_addf(o->buf, o->off, o->len, "}");
+	} else
+		o->off = json_addf(o->buf, o->off, o->len, "    failing: %s "
+		    "(%d attempts, next in %lld s): %s\n", op->path,
+		    op->attempts, in, op->error ? op->error : "?");
+	o->n++;
+	return 0;
+}
+
+static size_t
+failing_status(const struct peers *p, const char *jid, char *buf,
+    size_t off, size_t len, int json)
+{
+	struct failing_out o = {buf, off, len, json, 0};
+
+	if (p->cfg->role != CFG_ROLE_MASTER)
+		return off;
+	if (json)
+		o.off = json_addf(buf, o.off, len, ",\"failing\":[");
+	store_outbox_failing(p->st, jid, STATUS_FAILING_MAX, failing_line, &o);
+	if (json)
+		o.off = json_addf(buf, o.off, len, "]");
+	return o.off;
+}
+
 size_t
 peers_status_json(const struct peers *p, char *buf, size_t off, size_t len)
 {
@@ -641,6 +691,7 @@ peers_status_json(const struct peers *p, char *buf, size_t off, size_t len)
 		off = json_time(buf, off, len, pe->last_seen);
 		off = json_addf(buf, off, len, ",\"last_sync\":");
 		off = json_time(buf, off, len, pe->last_sync);
+		off = failing_status(p, pe->jid, buf, off, len, 1);
 		off = json_addf(buf, off, len, "}");
 	}
 	return json_addf(buf, off, len, "]");
@@ -666,6 +717,7 @@ peers_status_text(const struct peers *p, char *buf, size_t off, size_t len)
 		    (long long)pe->backlog, time_text(t1, sizeof(t1), pe->last_sync),
 		    time_text(t2, sizeof(t2), pe->last_seen),
 		    pe->has_pin ? fpr : "(none)");
+		off = failing_status(p, pe->jid, buf, off, len, 0);
 	}
 	return off;
 }

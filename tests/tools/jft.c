@@ -434,6 +434,7 @@ main(int argc, char **argv)
 		usage();
 	if (jc.max_file_size == 0)
 		jc.max_file_size = t.cfg->max_file_size;
+	jc.s5b_host = t.cfg->s5b_offer;
 	if (strcmp(argv[i], "send") == 0 && i + 2 < argc) {
 		t.sending = 1;
 		t.peer = argv[i + 1];
