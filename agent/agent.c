@@ -148,6 +148,7 @@ agent_status_text(struct agent *a)
 		    why[0] ? "; last error: " : "", why);
 	off = json_addf(buf, off, STATUS_MAX, "%s:\n",
 	    a->cfg->role == CFG_ROLE_MASTER ? "slaves" : "master");
-	peers_status_text(a->peers, buf, off, STATUS_MAX);
+	off = peers_status_text(a->peers, buf, off, STATUS_MAX);
+	mirror_status_text(a->mirror, buf, off, STATUS_MAX);
 	return buf;
 }

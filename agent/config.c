@@ -16,23 +16,21 @@
 #define CFG_MAX_IGNORE 1024
 #define CFG_MAX_VERSIONS 36500	/* days: a hundred years */
 
+enum key_id {
+	K_ROLE, K_JID, K_PASSWORD_FILE, K_DIR, K_STATE_DIR, K_MASTER,
+	K_SERVER, K_CA_FILE, K_TRANSPORTS, K_IGNORE, K_DELETE, K_LOG_LEVEL,
+	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_S5B_OFFER, K_VERSIONS,
+	K_DIGEST_INTERVAL, K_MIN_FREE, K_COUNT
+};
+
 /* Parser state: the struct being filled and where we are in the file. */
 struct parser {
 	struct cfg *c;
 	const char *file;
 	const char *basedir;
 	unsigned line;
-	unsigned seen_line[32];  /* line where each key was set, 0 = unset */
+	unsigned seen_line[K_COUNT];  /* line where each key was set, 0 = unset */
 };
-
-enum key_id {
-	K_ROLE, K_JID, K_PASSWORD_FILE, K_DIR, K_STATE_DIR, K_MASTER,
-	K_SERVER, K_CA_FILE, K_TRANSPORTS, K_IGNORE, K_DELETE, K_LOG_LEVEL,
-	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_S5B_OFFER, K_VERSIONS,
-	K_DIGEST_INTERVAL, K_COUNT
-};
-
-_Static_assert(K_COUNT <= 32, "seen_line has a slot for every key");
 
 static const char *const key_names[K_COUNT] = {
 	"role", "jid", "password_file", "dir", "state_dir", "master",
@@ -40,6 +38,7 @@ static const char *const key_names[K_COUNT] = {
 	"max_file_size", "rescan_interval", "resource", "s5b_offer",
 	"versions",
 	"digest_interval",
+	"min_free",
 };
 
 _Static_assert(K_COUNT <= sizeof(((struct parser *)0)->seen_line) /
@@ -128,9 +127,10 @@ parse_transports(struct parser *p, char *v)
 	return 0;
 }
 
+/* "N" or "N" with a K/M/G/T suffix (powers of 1024), at most max.
+ * Returns 0, -EINVAL (not a number) or -ERANGE (more than max). */
 static int
-parse_u64(struct parser *p, const char *key, const char *v, uint64_t max,
-    uint64_t *out)
+size_parse(const char *v, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long n;
@@ -138,7 +138,7 @@ parse_u64(struct parser *p, const char *key, const char *v, uint64_t max,
 
 	errno = 0;
 	if (!isdigit((unsigned char)v[0]))
-		return perr(p, "%s: '%s' is not a number", key, v);
+		return -EINVAL;
 	n = strtoull(v, &end, 10);
 	if (*end == 'K' || *end == 'k')
 		mult = 1ULL << 10, end++;
@@ -149,11 +149,88 @@ parse_u64(struct parser *p, const char *key, const char *v, uint64_t max,
 	else if (*end == 'T')
 		mult = 1ULL << 40, end++;
 	if (errno || *end != '\0')
-		return perr(p, "%s: '%s' is not a number", key, v);
+		return -EINVAL;
 	if (n > max / mult)
-		return perr(p, "%s: %s is too large", key, v);
+		return -ERANGE;
 	*out = n * mult;
 	return 0;
+}
+
+static int
+parse_u64(struct parser *p, const char *key, const char *v, uint64_t max,
+    uint64_t *out)
+{
+	int r = size_parse(v, max, out);
+
+	if (r == -ERANGE)
+		return perr(p, "%s: %s is too large", key, v);
+	if (r < 0)
+		return perr(p, "%s: '%s' is not a number", key, v);
+	return 0;
+}
+
+/* "P%" or "P.D%" / "P.DD%" into hundredths of a percent. Returns 0,
+ * -EINVAL or -ERANGE (more than 100 %). */
+static int
+pct_parse(const char *v, unsigned *bp)
+{
+	unsigned whole = 0, frac = 0, nfrac = 0;
+	const char *q = v;
+
+	if (!isdigit((unsigned char)*q))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*q); q++)
+		if ((whole = whole * 10 + (unsigned)(*q - '0')) > 100)
+			return -ERANGE;
+	if (*q == '.') {
+		if (!isdigit((unsigned char)*++q))
+			return -EINVAL;
+		for (; isdigit((unsigned char)*q); q++, nfrac++)
+			frac = frac * 10 + (unsigned)(*q - '0');
+		if (nfrac > 2)
+			return -EINVAL;
+		frac *= nfrac == 1 ? 10 : 1;
+	}
+	if (strcmp(q, "%") != 0)
+		return -EINVAL;
+	*bp = whole * 100 + frac;
+	return *bp > 10000 ? -ERANGE : 0;
+}
+
+int
+cfg_min_free_parse(const char *v, uint64_t *max, unsigned *bp,
+    const char **why)
+{
+	uint64_t n;
+	unsigned b;
+	int r;
+
+	if (strchr(v, '%')) {
+		if ((r = pct_parse(v, &b)) < 0) {
+			*why = r == -ERANGE ? "more than 100%" : "not a percentage "
+			    "with at most two decimals (like 1% or 0.5%)";
+			return -EINVAL;
+		}
+		*max = UINT64_MAX;
+		*bp = b;
+		return 0;
+	}
+	if (size_parse(v, UINT64_MAX, &n) < 0) {
+		*why = "not a size or a percentage (like 500M or 1%)";
+		return -EINVAL;
+	}
+	*max = n;
+	*bp = 10000;
+	return 0;
+}
+
+uint64_t
+cfg_min_free(const struct cfg *c, uint64_t fs_bytes)
+{
+	uint64_t share = fs_bytes / 10000 * c->min_free_bp +
+	    fs_bytes % 10000 * c->min_free_bp / 10000;
+
+	return share < c->min_free_max ? share : c->min_free_max;
 }
 
 static int
@@ -295,6 +372,13 @@ set_key(struct parser *p, enum key_id k, char *v)
 			return r;
 		c->digest_interval = (unsigned)n;
 		return 0;
+	case K_MIN_FREE: {
+		const char *why;
+		if (cfg_min_free_parse(v, &c->min_free_max, &c->min_free_bp,
+		    &why) < 0)
+			return perr(p, "min_free: '%s' is %s", v, why);
+		return 0;
+	}
 	case K_COUNT:
 		break;
 	}
@@ -430,6 +514,8 @@ set_defaults(struct cfg *c)
 	c->delete_extras = 1;
 	c->log_level = LOG_LVL_INFO;
 	c->max_file_size = 1ULL << 40;
+	c->min_free_max = CFG_MIN_FREE_MAX_DEFAULT;
+	c->min_free_bp = CFG_MIN_FREE_BP_DEFAULT;
 	c->rescan_interval = 3600;
 	c->digest_interval = 300;
 	snprintf(c->resource, sizeof(c->resource), "%s", CFG_RESOURCE_DEFAULT);

@@ -48,6 +48,11 @@ struct cfg {
 	int delete_extras;     /* delete = yes|no (default yes) */
 	enum log_level log_level;
 	uint64_t max_file_size;   /* slave: largest file accepted, bytes */
+	/* slave: free space kept on the folder's file system, the smaller of
+	 * min_free_max bytes and min_free_bp hundredths of a percent of its
+	 * size (see cfg_min_free()) */
+	uint64_t min_free_max;
+	unsigned min_free_bp;
 	unsigned rescan_interval; /* master: seconds between full rescans */
 	unsigned versions;     /* slave: days old versions are kept; 0: none */
 	unsigned digest_interval; /* master: seconds between index digest
@@ -79,6 +84,20 @@ int cfg_password_read(const struct cfg *c, char **out);
 
 /* Wipes and frees a password from cfg_password_read(). */
 void cfg_password_free(char *pw);
+
+/* Default reserve: the smaller of 1 % of the file system and 100 MiB. */
+#define CFG_MIN_FREE_BP_DEFAULT 100
+#define CFG_MIN_FREE_MAX_DEFAULT ((uint64_t)100 << 20)
+
+/* Parses a min_free value: bytes with an optional K/M/G/T suffix (powers
+ * of 1024), or a percentage with up to two decimals ("1%", "0.5%").
+ * Sets *max and *bp as in struct cfg. Returns 0 or -EINVAL with *why
+ * set to a static description. */
+int cfg_min_free_parse(const char *v, uint64_t *max, unsigned *bp,
+    const char **why);
+
+/* The reserve in bytes on a file system of fs_bytes. Returns it. */
+uint64_t cfg_min_free(const struct cfg *c, uint64_t fs_bytes);
 
 /* Returns the config-file name of a transport ("s5b", "proxy", "ibb"). */
 const char *cfg_transport_name(enum cfg_transport t);

@@ -89,6 +89,7 @@ entry_set(struct store *s, const char *slave, const char *path,
 	    " ON CONFLICT (slave, path) DO UPDATE SET op = excluded.op,"
 	    "  seq = excluded.seq, src = excluded.src, fresh = excluded.fresh,"
 	    "  attempts = 0, retry_at = 0, error = NULL, sent = 0,"
+	    "  waiting = 0, not_before = 0,"
 	    "  ord = CASE WHEN outbox.op IN ('delete', 'rmdir') AND"
 	    "   excluded.op NOT IN ('delete', 'rmdir') THEN excluded.seq"
 	    "   ELSE outbox.ord END", &st)) < 0)
@@ -360,9 +361,12 @@ store_outbox_enqueue(struct store *s, const char *slave, const char *path,
 	return store_end(s, r);
 }
 
+/* Lists entries of slave by sql (?1 slave, ?2 max, ?3 now, then the
+ * columns of OUTBOX_COLS in this order). Returns 0, cb's value, or
+ * -errno. */
 static int
-list_ops(struct store *s, const char *sql, const char *slave, int max,
-    int (*cb)(const struct store_op *op, void *arg), void *arg)
+outbox_list(struct store *s, const char *sql, const char *slave, int max,
+    int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg)
 {
 	sqlite3_stmt *st;
 	struct store_op op;
@@ -372,7 +376,7 @@ list_ops(struct store *s, const char *sql, const char *slave, int max,
 		return r;
 	store_bind_text(st, 1, slave);
 	sqlite3_bind_int(st, 2, max);
-	sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+	sqlite3_bind_int64(st, 3, now);
 	while ((r = store_step_row(s, st)) == 1) {
 		op.slave = (const char *)sqlite3_column_text(st, 0);
 		op.path = (const char *)sqlite3_column_text(st, 1);
@@ -383,6 +387,8 @@ list_ops(struct store *s, const char *sql, const char *slave, int max,
 		op.attempts = sqlite3_column_int(st, 6);
 		op.retry_at = sqlite3_column_int64(st, 7);
 		op.error = (const char *)sqlite3_column_text(st, 8);
+		op.waiting = sqlite3_column_int(st, 9);
+		op.not_before = sqlite3_column_int64(st, 10);
 		if ((r = cb(&op, arg)) != 0) {
 			sqlite3_finalize(st);
 			return r;
@@ -391,23 +397,54 @@ list_ops(struct store *s, const char *sql, const char *slave, int max,
 	return r;
 }
 
+#define OUTBOX_COLS "SELECT slave, path, op, seq, src, fresh, attempts," \
+	" retry_at, error, waiting, not_before FROM outbox"
+
 int
 store_outbox_next(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg)
 {
-	return list_ops(s, "SELECT slave, path, op, seq, src, fresh, attempts,"
-	    " retry_at, error FROM outbox WHERE slave = ?1 AND retry_at <= ?3"
-	    " ORDER BY ord, path LIMIT ?2", slave, max, cb, arg);
+	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND ?3 IS NOT NULL"
+	    " ORDER BY ord, path LIMIT ?2", slave, max, 0, cb, arg);
+}
+
+int
+store_outbox_next_due(struct store *s, const char *slave, int max,
+    int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg)
+{
+	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND not_before <= ?3"
+	    " AND retry_at <= ?3 ORDER BY ord, path LIMIT ?2", slave, max, now,
+	    cb, arg);
 }
 
 int
 store_outbox_failing(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg)
 {
-	return list_ops(s, "SELECT slave, path, op, seq, src, fresh, attempts,"
-	    " retry_at, error FROM outbox WHERE slave = ?1 AND attempts > 0"
-	    " AND ?3 IS NOT NULL ORDER BY ord, path LIMIT ?2", slave, max, cb,
-	    arg);
+	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND attempts > 0"
+	    " AND waiting = 0 AND ?3 IS NOT NULL ORDER BY ord, path LIMIT ?2",
+	    slave, max, 0, cb, arg);
+}
+
+int
+store_outbox_waiting(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg,
+    int64_t *total)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, "SELECT count(*) FROM outbox"
+	    " WHERE slave = ?1 AND waiting = 1", &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	if ((r = store_step_row(s, st)) <= 0)
+		return r < 0 ? r : -EIO;
+	*total = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND waiting = 1"
+	    " AND ?3 IS NOT NULL ORDER BY ord, path LIMIT ?2", slave, max, 0,
+	    cb, arg);
 }
 
 static int
@@ -473,9 +510,14 @@ store_outbox_failed(struct store *s, const char *slave, const char *path,
 	int64_t d = 0;
 	int r;
 
-	/* the backoff doubles from 5 s up to STORE_RETRY_MAX_S */
-	if ((r = store_prepare(s, "UPDATE outbox SET attempts = attempts + 1,"
-	    " error = ?3, retry_at = ?4 + min(?5, 5 << min(attempts, 10))"
+	/* the backoff doubles from 5 s up to STORE_RETRY_MAX_S; an entry
+	 * that waited for space fails for another reason now: it no longer
+	 * waits, and its count starts over */
+	if ((r = store_prepare(s, "UPDATE outbox SET"
+	    " attempts = (CASE WHEN waiting THEN 0 ELSE attempts END) + 1,"
+	    " error = ?3, retry_at = ?4 + min(?5,"
+	    "  5 << CASE WHEN waiting THEN 0 ELSE min(attempts, 10) END),"
+	    " waiting = 0, not_before = 0"
 	    " WHERE slave = ?1 AND path = ?2 RETURNING retry_at - ?4", &st)) < 0)
 		return r;
 	store_bind_text(st, 1, slave);
@@ -492,6 +534,67 @@ store_outbox_failed(struct store *s, const char *slave, const char *path,
 	if (delay)
 		*delay = d;
 	return r < 0 ? r : 0;
+}
+
+int
+store_outbox_wait(struct store *s, const char *slave, const char *path,
+    int64_t seq, int64_t now, int64_t base, int64_t max, int *first)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	*first = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		/* the first pass changes only an entry that did not wait:
+		 * its count of attempts starts over (a failure set aside
+		 * before is over: the slave took the request) */
+		if ((r = store_prepare(s, pass == 0 ?
+		    "UPDATE outbox SET waiting = 1, attempts = 1, retry_at = 0,"
+		    " error = NULL, not_before = ?4 + min(?5, ?6)"
+		    " WHERE slave = ?1 AND path = ?2 AND seq <= ?3 AND waiting = 0" :
+		    "UPDATE outbox SET attempts = attempts + 1,"
+		    " not_before = ?4 + min(?5 << min(attempts, 16), ?6)"
+		    " WHERE slave = ?1 AND path = ?2 AND seq <= ?3", &st)) < 0)
+			return r;
+		store_bind_text(st, 1, slave);
+		store_bind_text(st, 2, path);
+		sqlite3_bind_int64(st, 3, seq);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, base);
+		sqlite3_bind_int64(st, 6, max);
+		if ((r = store_step_done(s, st)) < 0)
+			return r;
+		if (sqlite3_changes(s->db) > 0) {
+			*first = pass == 0;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int
+store_outbox_unwait(struct store *s, const char *slave, const char *path,
+    int *was)
+{
+	int r = outbox_exec(s, "UPDATE outbox SET waiting = 0, not_before = 0,"
+	    " attempts = 0 WHERE slave = ?1 AND path = ?2 AND waiting = 1 AND ?3 IS NOT NULL",
+	    slave, path, 0);
+
+	*was = r == 0;
+	return r == -ENOENT ? 0 : r;
+}
+
+int
+store_outbox_wake(struct store *s, const char *slave)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, "UPDATE outbox SET not_before = 0"
+	    " WHERE slave = ?1 AND waiting = 1 AND not_before > 0", &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	return store_step_done(s, st);
 }
 
 int

@@ -5,9 +5,10 @@
  * indexes live files by checksum, so a slave can copy content it already
  * holds under another name instead of receiving it again; version 4 lets
  * a failing outbox entry be set aside with a backoff; version 5 orders
- * the outbox by when an entry was made, not by its latest change. A step runs
- * inside the transaction that also sets PRAGMA user_version, so a crash
- * leaves the database at the old or the new version, never between.
+ * the outbox by when an entry was made, not by its latest change; version
+ * 6 lets an outbox entry wait while its slave has no room for it. A step
+ * runs inside the transaction that also sets PRAGMA user_version, so a
+ * crash leaves the database at the old or the new version, never between.
  *
  * Strings are compared bytewise (BINARY): paths are bytes, not text.
  * Times are unix seconds, mtimes nanoseconds, sizes bytes.
@@ -93,12 +94,21 @@ static const char schema_v5[] =
 	"DROP INDEX outbox_order;"
 	"CREATE INDEX outbox_order ON outbox (slave, ord, path);";
 
+/* waiting: the slave had no room for this entry's content as of its seq
+ * (a newer change compacted in resets it); not_before: unix
+ * seconds before which the entry is not offered again */
+static const char schema_v6[] =
+	"ALTER TABLE outbox ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (waiting IN (0, 1));"
+	"ALTER TABLE outbox ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;";
+
 const struct store_migration store_migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
 	{3, schema_v3},
 	{4, schema_v4},
 	{5, schema_v5},
+	{6, schema_v6},
 };
 
 const int store_n_migrations =

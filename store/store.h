@@ -42,7 +42,7 @@
 struct store;
 
 /* The schema version this build writes; see store/schema.c. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* ---- open, close, transactions ------------------------------------- */
 
@@ -426,6 +426,8 @@ struct store_op {
 	int attempts;		/* failed deliveries so far */
 	int64_t retry_at;	/* set aside until then (unix s), or 0 */
 	const char *error;	/* why the last delivery failed, or NULL */
+	int waiting;		/* the slave has no room for it yet */
+	int64_t not_before;	/* unix time before which it is not due */
 };
 
 /* Queues op kind on path for slave (src: the rename source, else NULL;
@@ -437,12 +439,51 @@ struct store_op {
 int store_outbox_enqueue(struct store *s, const char *slave, const char *path,
     enum store_op_kind kind, int64_t seq, const char *src, int flags);
 
-/* Calls cb for up to max pending entries of slave that are due (not set
- * aside by store_outbox_failed() until later), oldest seq first. cb must
- * not write to the store; a nonzero return stops and is returned.
- * Returns 0, cb's value, or -errno. */
+/* Calls cb for up to max pending entries of slave, due or not, in the
+ * order of delivery (ord, then path). cb must not write to the store; a
+ * nonzero return stops and is returned. Returns 0, cb's value, or
+ * -errno. */
 int store_outbox_next(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg);
+
+/* The same, leaving out entries that are not due at now (unix seconds):
+ * set aside by store_outbox_failed() (retry_at) or waiting for space
+ * (not_before, see store_outbox_wait()) until later. What the master
+ * sends. Returns as store_outbox_next(). */
+int store_outbox_next_due(struct store *s, const char *slave, int max,
+    int64_t now, int (*cb)(const struct store_op *op, void *arg), void *arg);
+
+/* Waiting for space. A slave without room for the content of a put
+ * answers so; the entry then waits: it stays pending (and keeps the
+ * slave's "complete" back) but is not due again until not_before, so the
+ * files that fit go first. A newer change of the path replaces the entry
+ * and starts over; so does an ack. */
+
+/* Marks path's entry, if its seq is still <= seq, as waiting, counts the
+ * attempt and makes it due again at now + base * 2^(attempts - 1)
+ * seconds (at most now + max); an entry that did not wait before starts
+ * its count over and forgets a failure it was set aside for. *first = 1
+ * if it did not wait before. Returns 0, -ENOENT (no such entry, or a
+ * newer change came in), -errno. */
+int store_outbox_wait(struct store *s, const char *slave, const char *path,
+    int64_t seq, int64_t now, int64_t base, int64_t max, int *first);
+
+/* path's entry no longer waits: the slave has room for it; its count of
+ * attempts starts over. *was = 1 if it did. Returns 0 (also without an
+ * entry) or -errno. */
+int store_outbox_unwait(struct store *s, const char *slave, const char *path,
+    int *was);
+
+/* Every waiting entry of slave is due now (the slave reports room); they
+ * stay marked as waiting. Returns 0 or -errno. */
+int store_outbox_wake(struct store *s, const char *slave);
+
+/* Calls cb for up to max waiting entries of slave, in the order of
+ * delivery, and sets *total to how many wait. cb as for store_outbox_next(). Returns
+ * 0, cb's value, or -errno. */
+int store_outbox_waiting(struct store *s, const char *slave, int max,
+    int (*cb)(const struct store_op *op, void *arg), void *arg,
+    int64_t *total);
 
 /* Acknowledges delivery of path's entry as of seq: removes it if its seq
  * is still <= seq; otherwise a newer change was compacted in and the
@@ -463,14 +504,15 @@ int store_outbox_sent(struct store *s, const char *slave,
  * sets the entry aside for a backoff that doubles with each failure (5 s,
  * 10 s, ... at most STORE_RETRY_MAX_S), so that one item that keeps
  * failing never holds up the rest. A newer change to the path starts
- * over. Sets *delay (if not NULL) to the backoff in seconds. Returns 0,
+ * over; so does an entry that waited for space, which waits no more. Sets *delay (if not NULL) to the backoff in seconds. Returns 0,
  * -ENOENT, -errno. */
 #define STORE_RETRY_MAX_S 600
 int store_outbox_failed(struct store *s, const char *slave, const char *path,
     const char *why, int64_t *delay);
 
 /* Calls cb for up to max entries of slave that failed at least once
- * (attempts, error and retry_at set), oldest seq first; for status. cb as
+ * (attempts, error and retry_at set) and do not wait for space, in the
+ * order of delivery; for status. cb as
  * for store_outbox_next(). Returns 0, cb's value, or -errno. */
 int store_outbox_failing(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg);

@@ -313,6 +313,56 @@ typedef void (*apply_local_cb)(const char *path, enum apply_local_kind kind,
 int apply_local_check(struct apply *a, const char *path, int deep,
     time_t when, apply_local_cb cb, void *arg);
 
+/* ---- space ------------------------------------------------------------
+ *
+ * What the slave needs to keep its reserve (sync/space.h): the free space
+ * of the folder's file system, and the resume prefixes interrupted
+ * transfers left behind, which may be dropped to make room. A prefix is
+ * a leftover (above) that no session holds: a running session keeps its
+ * temp locked, and that one is never listed nor dropped. */
+
+struct space_fs;
+
+/* A kept resume prefix. */
+struct apply_prefix {
+	char *path;		/* the temp file, relative to the root */
+	uint64_t bytes;		/* what removing it frees (its blocks) */
+	int64_t mtime_ns;	/* when it was last written */
+};
+
+/* Measures the file system of the folder. Returns 0 or fstatvfs's -errno
+ * (logged). */
+int apply_fs(struct apply *a, struct space_fs *out);
+
+/* Writes to out (len bytes) the path, relative to the root, of the temp
+ * file that receives (path, size, sha256), and sets *have to the length
+ * of the prefix an interrupted transfer left in it (0 if none, or if it
+ * is not shorter than size: it would start over). path must be checked
+ * (a put the master announced). Returns 0, -ENAMETOOLONG, -ENOMEM or
+ * fstatat's -errno (not logged). */
+int apply_put_prefix(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], char *out, size_t len, uint64_t *have);
+
+/* Lists the kept resume prefixes: the leftovers the applier remembers
+ * (see "temp files of interrupted transfers" above) that are still there
+ * as regular files of one link on the root's file system, and that no
+ * session holds. When it could not remember them all, it walks the folder
+ * for them first, as apply_temps_sweep() does but removing none. Sets
+ * *out (free with apply_prefixes_free()) and *n. Returns 0, -ENOMEM or
+ * -errno if the root cannot be read (logged); a directory that cannot be
+ * read is left out. */
+int apply_prefixes(struct apply *a, struct apply_prefix **out, size_t *n);
+
+/* Frees a list from apply_prefixes(). NULL is allowed. */
+void apply_prefixes_free(struct apply_prefix *v, size_t n);
+
+/* Removes the kept prefix at path (as apply_prefixes() gave it) unless a
+ * session holds it now, and forgets it as a leftover; *freed gets the
+ * bytes its blocks held. Returns 0, -EBUSY (in use: kept), -ENOENT (gone
+ * already), -EINVAL (not one of our temp files), or another -errno
+ * (logged). */
+int apply_prefix_drop(struct apply *a, const char *path, uint64_t *freed);
+
 /* ---- manifest ----------------------------------------------------------- */
 
 /* Calls cb for up to max of the slave's live records (path, type, size,

@@ -7,6 +7,7 @@
  *   apply_temps.c temp files that interrupted transfers left behind
  *   apply_keep.c  the slave's area: local and old versions kept, expiry
  *   apply_local.c local changes: compared with the records, kept, recorded
+ *   apply_space.c the file system's free space, kept resume prefixes
  *
  * Helpers that say "logged" log the cause once; the others return the
  * code for the caller to log with what it was doing. */
@@ -194,5 +195,16 @@ void apply_leftover_drop(struct apply *a, const char *path, const char *tmp);
 
 /* Frees the list of leftovers (the files stay). */
 void apply_leftovers_free(struct apply *a);
+
+/* Makes the list of leftovers whole again if some could not be
+ * remembered: walks the folder as apply_temps_sweep() does, remembering
+ * every temp file no session holds and removing none. Returns 0 (also
+ * when the list was whole), -ENOMEM, or -errno if the root cannot be
+ * read (logged). */
+int apply_leftovers_find(struct apply *a);
+
+/* Whether a session holds the temp file name in dfd now (its lock).
+ * Returns 1, 0, or -errno if it cannot be opened (not logged). */
+int apply_temp_held(int dfd, const char *name);
 
 #endif

@@ -1,6 +1,7 @@
 /* apply_temps.c -- temp files that interrupted transfers left behind:
  * found by a walk at start, remembered while a later session may resume
- * them, removed once none will. See apply.h.
+ * them (apply_space.c lists them as resume prefixes to drop for room),
+ * removed once none will. See apply.h.
  *
  * Only what is ours is touched: a name that starts with PATH_TMP_PREFIX,
  * a regular file (never a symlink, directory or device), found beneath
@@ -116,6 +117,19 @@ apply_leftovers_free(struct apply *a)
 
 /* ---- removing one ------------------------------------------------------ */
 
+int
+apply_temp_held(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC), held;
+
+	if (fd < 0)
+		return -errno;
+	held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
 /* Opens dir (relative, "" for the root) beneath the root. Returns the
  * descriptor or -errno (not logged). */
 static int
@@ -166,6 +180,7 @@ temp_remove(int dfd, const char *dir, const char *name,
 
 struct walk {
 	struct apply *a;
+	int find;		/* remove none, remember those not held */
 	int all;		/* remove every one, whatever its age */
 	time_t older;		/* else those last written before this */
 	dev_t dev;		/* the root's file system */
@@ -177,7 +192,8 @@ struct walk {
 static void walk_dir(struct walk *w, int fd);
 
 /* A temp file found by the walk: removed when empty or old, else
- * remembered for a session that may resume it. */
+ * remembered for a session that may resume it; a walk that finds only
+ * remembers each one no session holds. */
 static void
 walk_temp(struct walk *w, int dfd, const char *name)
 {
@@ -186,7 +202,10 @@ walk_temp(struct walk *w, int dfd, const char *name)
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode))
 		return;
-	if (!w->all && st.st_size > 0 && st.st_mtime >= w->older) {
+	if (w->find) {
+		if (apply_temp_held(dfd, name) == 0)
+			left_add_dir(w->a, w->path, name);
+	} else if (!w->all && st.st_size > 0 && st.st_mtime >= w->older) {
 		w->out->kept++;
 		left_add_dir(w->a, w->path, name);
 	} else
@@ -245,8 +264,13 @@ walk_dir(struct walk *w, int fd)
 
 /* ---- the API ------------------------------------------------------------ */
 
-int
-apply_temps_sweep(struct apply *a, int64_t max_age, struct apply_temps *out)
+/* Walks the folder from the root, remembering the leftovers afresh: with
+ * find, removing none; else removing every temp file (all) or those last
+ * written before older, and empty ones. Returns 0, -ENOMEM, or -errno if
+ * the root cannot be read (logged). */
+static int
+walk_root(struct apply *a, int find, int all, time_t older,
+    struct apply_temps *out)
 {
 	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
@@ -262,13 +286,27 @@ apply_temps_sweep(struct apply *a, int64_t max_age, struct apply_temps *out)
 		free(w);
 		return r;
 	}
-	*w = (struct walk){.a = a, .all = max_age <= 0, .dev = st.st_dev,
-	    .older = time(NULL) - (time_t)max_age, .out = out};
+	*w = (struct walk){.a = a, .find = find, .all = all, .older = older,
+	    .dev = st.st_dev, .out = out};
 	apply_leftovers_free(a);	/* the walk finds them all again */
 	a->lost_track = 0;
 	walk_dir(w, fd);
 	free(w);
 	return 0;
+}
+
+int
+apply_temps_sweep(struct apply *a, int64_t max_age, struct apply_temps *out)
+{
+	return walk_root(a, 0, max_age <= 0, time(NULL) - (time_t)max_age, out);
+}
+
+int
+apply_leftovers_find(struct apply *a)
+{
+	struct apply_temps t;
+
+	return a->lost_track ? walk_root(a, 1, 0, 0, &t) : 0;
 }
 
 void

@@ -16,6 +16,7 @@
 
 #include "store/store.h"
 #include "sync/apply.h"
+#include "sync/apply_int.h"		/* the list of leftovers */
 #include "sync/path.h"
 #include "tests/testutil.h"
 #include "tests/unit.h"
@@ -1071,6 +1072,148 @@ t_temps_in_use_are_left_alone(void)
 	return 0;
 }
 
+/* ---- space ------------------------------------------------------------ */
+
+/* Begins receiving size bytes of body as path and writes the first n. */
+static int
+put_part(const char *path, const char *body, size_t size, size_t n,
+    struct apply_put **p)
+{
+	uint8_t sha[32];
+	uint64_t have;
+	int r;
+
+	sha_of(body, size, sha);
+	if ((r = apply_put_begin(fx.a, path, size, sha, 0644, T1, p, &have)) < 0)
+		return r;
+	return apply_put_write(*p, body, n);
+}
+
+/* The temp path of (path, size bytes of body) and what it holds. */
+static int
+prefix_of(const char *path, const char *body, size_t size, char *out,
+    size_t len, uint64_t *have)
+{
+	uint8_t sha[32];
+
+	sha_of(body, size, sha);
+	return apply_put_prefix(fx.a, path, size, sha, out, len, have);
+}
+
+/* An interrupted transfer's prefix is listed and can be dropped; a
+ * running session's temp, a temp name in an ignored directory, a
+ * symlink with a temp name and ordinary files are neither. */
+static int
+t_prefixes_listed_and_dropped_never_busy_ones(void)
+{
+	static const struct tu_node nodes[] = {
+		{.path = "sub/"},
+		{.path = "cache/"},
+		{.path = "cache/" PATH_TMP_PREFIX "00000000000000000000000000000000",
+		 .content = "not ours to judge"},
+		{.path = PATH_TMP_PREFIX "ffffffffffffffffffffffffffffffff",
+		 .link = "sub"},
+		{.path = "c.txt", .content = "plain"},
+	};
+	char *body = pattern(1000, 7), kept[PATH_MAX], busy[PATH_MAX];
+	struct apply_put *p, *q;
+	struct apply_prefix *v;
+	uint64_t have = 0, freed = 0;
+	size_t n = 0;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT(body != NULL, "out of memory");
+	EXPECT_INT(tu_tree_make(fx.root, nodes, sizeof(nodes) / sizeof(nodes[0])), 0);
+	EXPECT_INT(put_part("sub/a", body, 1000, 500, &p), 0);
+	apply_put_abort(p, 1);
+	EXPECT_INT(put_part("b", body, 1000, 100, &q), 0);	/* stays open */
+	EXPECT_INT(prefix_of("sub/a", body, 1000, kept, sizeof(kept), &have), 0);
+	EXPECT_INT(have, 500);
+	EXPECT(strncmp(kept, "sub/" PATH_TMP_PREFIX, 4 + strlen(PATH_TMP_PREFIX))
+	    == 0, "temp path %s", kept);
+	EXPECT_INT(prefix_of("b", body, 1000, busy, sizeof(busy), &have), 0);
+	EXPECT_INT(have, 100);
+
+	EXPECT_INT(apply_prefixes(fx.a, &v, &n), 0);
+	EXPECT_INT(n, 1);
+	EXPECT_STR(v[0].path, kept);
+	EXPECT(v[0].bytes >= 500, "bytes %llu", (unsigned long long)v[0].bytes);
+	EXPECT(v[0].mtime_ns > 0, "no mtime");
+	apply_prefixes_free(v, n);
+	/* a walk, when the list was not whole, finds no more than that */
+	fx.a->lost_track = 1;
+	EXPECT_INT(apply_prefixes(fx.a, &v, &n), 0);
+	EXPECT_INT(n, 1);
+	EXPECT_STR(v[0].path, kept);
+	apply_prefixes_free(v, n);
+	EXPECT_INT(fx.a->lost_track, 0);
+
+	EXPECT_INT(apply_prefix_drop(fx.a, busy, &freed), -EBUSY);
+	EXPECT_INT(apply_prefix_drop(fx.a, "c.txt", &freed), -EINVAL);
+	EXPECT_INT(apply_prefix_drop(fx.a, PATH_TMP_PREFIX
+	    "ffffffffffffffffffffffffffffffff", &freed), -EINVAL);
+	EXPECT(exists(PATH_TMP_PREFIX "ffffffffffffffffffffffffffffffff") &&
+	    exists("c.txt"), "dropped what was not a prefix");
+	EXPECT_INT(apply_prefix_drop(fx.a, kept, &freed), 0);
+	EXPECT(freed >= 500, "freed %llu", (unsigned long long)freed);
+	EXPECT(!exists(kept), "%s still there", kept);
+	EXPECT_INT(apply_prefix_drop(fx.a, kept, &freed), -ENOENT);
+	EXPECT_INT((int)fx.a->nleft, 0);	/* forgotten as a leftover */
+	/* the next transfer of sub/a starts over */
+	EXPECT_INT(prefix_of("sub/a", body, 1000, kept, sizeof(kept), &have), 0);
+	EXPECT_INT(have, 0);
+	EXPECT_INT(apply_put_write(q, body + 100, 900), 0);
+	EXPECT_INT(apply_put_finish(q), 0);
+	EXPECT(content_is("b", body), "b not installed");
+	free(body);
+	return 0;
+}
+
+/* The prefixes are the leftovers the applier remembers: one planted
+ * behind its back is not listed until the list is found incomplete and
+ * a walk finds it; one dropped for room is no leftover any more, and the
+ * release removes what is left. */
+static int
+t_prefixes_are_the_remembered_leftovers(void)
+{
+	static const struct tu_node nodes[] = {
+		{.path = "d/"},
+		{.path = "d/" PATH_TMP_PREFIX "0123456789abcdef0123456789abcdef",
+		 .content = "planted"},
+	};
+	struct apply_prefix *v1 = NULL, *v2 = NULL;
+	struct apply_temps t;
+	size_t n1 = 0, n2 = 0, left = 0;
+	uint64_t freed = 0;
+	int drop = -1;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT_INT(leave_prefix("a", "some content of a", 5), 0);
+	EXPECT_INT(tu_tree_make(fx.root, nodes, sizeof(nodes) / sizeof(nodes[0])),
+	    0);
+	EXPECT_INT(apply_prefixes(fx.a, &v1, &n1), 0);
+	fx.a->lost_track = 1;		/* as when one could not be remembered */
+	EXPECT_INT(apply_prefixes(fx.a, &v2, &n2), 0);
+	for (size_t i = 0; i < n2; i++)
+		if (strncmp(v2[i].path, "d/", 2) != 0)
+			drop = apply_prefix_drop(fx.a, v2[i].path, &freed);
+	left = fx.a->nleft;
+	apply_temps_release(fx.a, &t);
+	EXPECT_INT(n1, 1);
+	EXPECT(n1 == 1 && strncmp(v1[0].path, PATH_TMP_PREFIX,
+	    strlen(PATH_TMP_PREFIX)) == 0, "listed %s", n1 ? v1[0].path : "-");
+	EXPECT_INT(n2, 2);
+	EXPECT_INT(drop, 0);
+	EXPECT_INT((int)left, 1);
+	EXPECT_INT(t.removed, 1);	/* the planted one */
+	EXPECT_INT(t.bytes, 7);
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 0);
+	EXPECT_INT(count_names(P("d"), PATH_TMP_PREFIX), 0);
+	apply_prefixes_free(v1, n1);
+	apply_prefixes_free(v2, n2);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"put_truncate_then_resume", t_put_truncate_then_resume},
 	{"mkdir_twice_sets_mode_mtime_record",
@@ -1113,6 +1256,10 @@ static const struct unit_test tests[] = {
 	{"temps_forget_removes_other_versions_of_the_path",
 	 t_temps_forget_removes_other_versions_of_the_path},
 	{"temps_in_use_are_left_alone", t_temps_in_use_are_left_alone},
+	{"prefixes_listed_and_dropped_never_busy_ones",
+	 t_prefixes_listed_and_dropped_never_busy_ones},
+	{"prefixes_are_the_remembered_leftovers",
+	 t_prefixes_are_the_remembered_leftovers},
 };
 
 UNIT_MAIN(tests)

@@ -104,6 +104,12 @@ static const struct bad_case {
 	{BASE "versions = -1\n", ":6: versions: '-1' is not a number"},
 	{BASE "versions = 2 weeks\n", ":6: versions: '2 weeks' is not a number"},
 	{BASE "digest_interval = soon\n", ":6: digest_interval: 'soon' is not a number"},
+	{BASE "min_free = lots\n", ":6: min_free: 'lots' is not a size or a percentage"},
+	{BASE "min_free = 101%\n", ":6: min_free: '101%' is more than 100%"},
+	{BASE "min_free = 1.234%\n", ":6: min_free: '1.234%' is not a percentage"},
+	{BASE "min_free = 5 %\n", ":6: min_free: '5 %' is not a percentage"},
+	{BASE "min_free = -1%\n", ":6: min_free: '-1%' is not a percentage"},
+	{BASE "min_free = 20000000T\n", ":6: min_free: '20000000T' is not a size"},
 	{BASE "ca_file = /nonexistent/ca.pem\n", ":6: ca_file: /nonexistent/ca.pem"},
 	{BASE "just some words\n", ":6: expected 'key = value'"},
 	{BASE "ignore =\n", ":6: ignore: empty value"},
@@ -140,7 +146,7 @@ t_good_file_gives_every_value(void)
 	    "transports = ibb, proxy\nignore = *.tmp\nignore = build/\n"
 	    "delete = no\nlog_level = debug\nmax_file_size = 2G\n"
 	    "rescan_interval = 600\nresource = photos-2.x_y\nversions = 30\n"
-	    "digest_interval = 0\n", &c, err,
+	    "digest_interval = 0\nmin_free = 1.5%\n", &c, err,
 	    sizeof(err));
 
 	EXPECT(r == 0, "load failed: %s", err);
@@ -166,6 +172,9 @@ t_good_file_gives_every_value(void)
 	EXPECT_STR(c->resource, "photos-2.x_y");
 	EXPECT_INT(c->versions, 30);
 	EXPECT_INT(c->digest_interval, 0);
+	EXPECT_INT(c->min_free_bp, 150);
+	EXPECT(c->min_free_max == UINT64_MAX, "min_free_max %llu",
+	    (unsigned long long)c->min_free_max);
 	cfg_free(c);
 	return 0;
 }
@@ -186,6 +195,9 @@ t_defaults(void)
 	EXPECT_INT(c->digest_interval, 300);
 	EXPECT_STR(c->resource, "xmpp-sync");
 	EXPECT_INT(c->versions, 0);
+	/* 1 % of a small file system, 100 MiB of a large one */
+	EXPECT_INT(cfg_min_free(c, 20 << 20), (20 << 20) / 100);
+	EXPECT_INT(cfg_min_free(c, (uint64_t)1 << 40), 100 << 20);
 	cfg_free(c);
 	return 0;
 }
@@ -231,6 +243,49 @@ t_password_from_env_or_file(void)
 	return 0;
 }
 
+static const struct min_free_case {
+	const char *v;
+	uint64_t fs;	/* file system size */
+	uint64_t want;	/* reserve on it */
+} min_free_cases[] = {
+	{"0", 1 << 30, 0},
+	{"4096", 1 << 30, 4096},
+	{"500M", (uint64_t)1 << 40, 500ULL << 20},
+	{"500M", 100 << 20, 100 << 20},	/* never more than the whole */
+	{"2k", 1 << 30, 2048},
+	{"1T", (uint64_t)4 << 40, (uint64_t)1 << 40},
+	{"1%", 20 << 20, 209715},
+	{"0.5%", 1000000, 5000},
+	{"0.05%", 1000000, 500},
+	{"12.25%", 10000, 1225},
+	{"100%", 12345, 12345},
+	{"0%", 1 << 30, 0},
+	{"1%", UINT64_MAX, UINT64_MAX / 100},	/* no overflow */
+};
+
+static int
+t_min_free_sizes_and_percentages(void)
+{
+	struct cfg c = {0};
+	const char *why = NULL;
+
+	for (size_t i = 0; i < sizeof(min_free_cases) / sizeof(min_free_cases[0]); i++) {
+		const struct min_free_case *k = &min_free_cases[i];
+		EXPECT(cfg_min_free_parse(k->v, &c.min_free_max, &c.min_free_bp,
+		    &why) == 0, "\"%s\" refused: %s", k->v, why);
+		EXPECT(cfg_min_free(&c, k->fs) == k->want, "\"%s\" of %llu: %llu, "
+		    "want %llu", k->v, (unsigned long long)k->fs,
+		    (unsigned long long)cfg_min_free(&c, k->fs),
+		    (unsigned long long)k->want);
+	}
+	static const char *const bad[] = {"", "%", "1.%", ".5%", "1%%", "1M%",
+	    "100.01%", "1e3", "1 M", "0x10", "1MB"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		EXPECT(cfg_min_free_parse(bad[i], &c.min_free_max, &c.min_free_bp,
+		    &why) == -EINVAL, "\"%s\" accepted", bad[i]);
+	return 0;
+}
+
 static const struct jid_case {
 	const char *jid;
 	int ok;
@@ -255,6 +310,7 @@ static const struct unit_test tests[] = {
 	{"world_readable_password_file_refused", t_world_readable_password_file_refused},
 	{"password_from_env_or_file", t_password_from_env_or_file},
 	{"bare_jid_check", t_bare_jid_check},
+	{"min_free_sizes_and_percentages", t_min_free_sizes_and_percentages},
 };
 
 int

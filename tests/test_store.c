@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -854,7 +855,8 @@ t_outbox_failing_entry_does_not_block(void)
 	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "poison", "disk full", &d2), 0);
 	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "poison", "still full", &d3), 0);
 	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "nothing", "x", NULL), -ENOENT);
-	EXPECT_INT(store_outbox_next(t.s, SLAVE, 1, dump_op, buf), 0);
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, time(NULL), dump_op,
+	    buf), 0);
 	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, failing), 0);
 	const char *got = buf, *fail = failing;
 	EXPECT_STR(got, "put b@2");
@@ -868,7 +870,8 @@ t_outbox_failing_entry_does_not_block(void)
 	/* the file changes again: a fresh start, due at once */
 	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "poison", P, 3, NULL, 0), 0);
 	buf[0] = failing[0] = '\0';
-	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, buf), 0);
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 10, time(NULL), dump_op,
+	    buf), 0);
 	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, failing), 0);
 	tdb_close(&t);
 	EXPECT_STR(got, "put poison@3 put b@2");
@@ -953,6 +956,124 @@ t_outbox_rejects_bad_requests(void)
 	EXPECT_INT(r2, -EINVAL);	/* rename without source */
 	EXPECT_INT(r3, -EINVAL);	/* meta of a deleted path */
 	EXPECT_INT(r4, -EINVAL);
+	return 0;
+}
+
+/* An entry the slave has no room for stays pending but is not due until
+ * its delay (doubling, capped) has passed or the slave reports room; it
+ * is said to wait "for the first time" once; a newer change of the path
+ * starts over; an older answer cannot mark it. */
+static int
+t_outbox_waiting_entry_not_due_until_delay_or_wake(void)
+{
+	struct tdb t;
+	char due[512] = "", all[512] = "", wl[512] = "";
+	int first = -1, was = -1;
+	int64_t total = -1;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 1, NULL, NEW), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "b", P, 2, NULL, NEW), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "c", P, 3, NULL, NEW), 0);
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, 1000, 30, 300, &first), 0);
+	EXPECT_INT(first, 1);
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 10, 1029, dump_op, due), 0);
+	EXPECT_STR(due, "put b*@2 put c*@3");
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, all), 0);
+	EXPECT_STR(all, "put a*@1 put b*@2 put c*@3");
+	due[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, 1030, dump_op, due), 0);
+	EXPECT_STR(due, "put a*@1");
+	/* refused again: not new, and twice the delay */
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, 1030, 30, 300, &first), 0);
+	EXPECT_INT(first, 0);
+	due[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, 1089, dump_op, due), 0);
+	EXPECT_STR(due, "put b*@2");
+	EXPECT_INT(store_outbox_waiting(t.s, SLAVE, 10, dump_op, wl, &total), 0);
+	EXPECT_STR(wl, "put a*@1");
+	EXPECT_INT(total, 1);
+	/* the slave reports room: due at once, still known to wait */
+	EXPECT_INT(store_outbox_wake(t.s, SLAVE), 0);
+	due[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, 1031, dump_op, due), 0);
+	EXPECT_STR(due, "put a*@1");
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, 1031, 30, 300, &first), 0);
+	EXPECT_INT(first, 0);
+	/* the delay never grows past the cap */
+	for (int i = 0; i < 40; i++)
+		EXPECT_INT(store_outbox_wait(t.s, SLAVE, "c", 3, 0, 30, 300,
+		    &first), 0);
+	due[0] = '\0';
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 10, 300, dump_op, due), 0);
+	EXPECT_STR(due, "put b*@2 put c*@3");
+	/* an answer about an older version cannot mark a newer one */
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 4, NULL, 0), 0);
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, 2000, 30, 300, &first),
+	    -ENOENT);
+	/* room for b after it waited: said once */
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "b", 2, 0, 30, 300, &first), 0);
+	EXPECT_INT(store_outbox_unwait(t.s, SLAVE, "b", &was), 0);
+	EXPECT_INT(was, 1);
+	EXPECT_INT(store_outbox_unwait(t.s, SLAVE, "b", &was), 0);
+	EXPECT_INT(was, 0);
+	wl[0] = '\0';
+	EXPECT_INT(store_outbox_waiting(t.s, SLAVE, 10, dump_op, wl, &total), 0);
+	tdb_close(&t);
+	EXPECT_STR(wl, "put c*@3");
+	EXPECT_INT(total, 1);
+	return 0;
+}
+
+/* Waiting for space and failing are kept apart: a file that waits is not
+ * "failing"; one that failed and then waits forgets the failure; one that
+ * waited and then fails for another reason waits no more, is listed as
+ * failing and backs off from the start; room found again starts the
+ * count over. A set-aside entry is pending but not due. */
+static int
+t_outbox_waiting_and_failing_kept_apart(void)
+{
+	struct tdb t;
+	char f1[512] = "", f2[512] = "", f3[512] = "", w1[512] = "",
+	    w3[512] = "", all[512] = "", due[512] = "";
+	int first = -1, was = -1;
+	int64_t total = -1, d = -1, now = time(NULL);
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_slave_add(t.s, SLAVE, NULL), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "a", P, 1, NULL, 0), 0);
+	EXPECT_INT(store_outbox_enqueue(t.s, SLAVE, "b", P, 2, NULL, 0), 0);
+	/* a fails, then waits: a waiting file, not a failing one */
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "a", "busy", NULL), 0);
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "a", 1, now, 30, 300, &first), 0);
+	EXPECT_INT(first, 1);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, f1), 0);
+	EXPECT_INT(store_outbox_waiting(t.s, SLAVE, 10, dump_op, w1, &total), 0);
+	/* b waits, then fails otherwise: failing, first backoff */
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "b", 2, now, 30, 300, &first), 0);
+	EXPECT_INT(store_outbox_wait(t.s, SLAVE, "b", 2, now, 30, 300, &first), 0);
+	EXPECT_INT(store_outbox_failed(t.s, SLAVE, "b", "denied", &d), 0);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, f2), 0);
+	/* room for a: no longer waiting, and not failing either */
+	EXPECT_INT(store_outbox_unwait(t.s, SLAVE, "a", &was), 0);
+	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, f3), 0);
+	EXPECT_INT(store_outbox_waiting(t.s, SLAVE, 10, dump_op, w3, &total), 0);
+	EXPECT_INT(store_outbox_next(t.s, SLAVE, 10, dump_op, all), 0);
+	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 10, now, dump_op, due), 0);
+	tdb_close(&t);
+	EXPECT_STR(f1, "");
+	EXPECT_STR(w1, "put a@1");
+	EXPECT_INT(d, 5);
+	EXPECT_STR(f2, "b x1: denied");
+	EXPECT_INT(was, 1);
+	EXPECT_STR(f3, "b x1: denied");
+	EXPECT_STR(w3, "");
+	EXPECT_INT(total, 0);
+	EXPECT_STR(all, "put a@1 put b@2");
+	EXPECT_STR(due, "put a@1");
 	return 0;
 }
 
@@ -1168,6 +1289,10 @@ static const struct unit_test tests[] = {
 	    t_outbox_rename_of_sent_rename_is_plain},
 	{"outbox_sent_entry_is_not_cancelled",
 	    t_outbox_sent_entry_is_not_cancelled},
+	{"outbox_waiting_entry_not_due_until_delay_or_wake",
+	    t_outbox_waiting_entry_not_due_until_delay_or_wake},
+	{"outbox_waiting_and_failing_kept_apart",
+	    t_outbox_waiting_and_failing_kept_apart},
 	{"outbox_rejects_bad_requests", t_outbox_rejects_bad_requests},
 	{"tombstones_collected_up_to_every_slaves_applied_seq",
 	    t_tombstones_collected_up_to_every_slaves_applied_seq},

@@ -335,7 +335,8 @@ say_hello(struct mirror *m, struct mslave *ms)
 
 /* A slave's notice that its folder changed under it (docs/protocol.md,
  * "dirty"): reconcile by manifest again as soon as nothing is in flight,
- * and tell it when it mirrors us again. */
+ * and tell it when it mirrors us again; or that it has room again
+ * ("space"): the files waiting for it are due. */
 static void
 on_slave_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
     void *arg)
@@ -355,8 +356,9 @@ on_slave_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
 		    NULL);
 		return;
 	}
-	if (strcmp(xmpp_stanza_get_name(q), "dirty") != 0 ||
-	    strcmp(type, "set") != 0) {
+	if (strcmp(type, "set") != 0 ||
+	    (strcmp(xmpp_stanza_get_name(q), "dirty") != 0 &&
+	    strcmp(xmpp_stanza_get_name(q), "space") != 0)) {
 		stanza_send_iq_error(conn, iq, "cancel",
 		    "feature-not-implemented", NULL, NULL, NULL);
 		return;
@@ -364,6 +366,10 @@ on_slave_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
 	if ((r = stanza_iq_result(xmpp_conn_get_context(conn), iq)) != NULL) {
 		xmpp_send(conn, r);
 		xmpp_stanza_release(r);
+	}
+	if (strcmp(xmpp_stanza_get_name(q), "space") == 0) {
+		mirror_wait_space(m, ms, q);
+		return;
 	}
 	log_debug("%s: notice of local changes", ms->jid);
 	ms->recheck = 1;
@@ -393,6 +399,7 @@ mirror_master_peer(struct mirror *m, const char *bare, const char *full,
 		return;
 	snprintf(ms->full, sizeof(ms->full), "%s", full);
 	ms->retry_at_ms = 0;
+	mirror_wait_wake(m, ms);
 	say_hello(m, ms);
 }
 
@@ -554,8 +561,8 @@ pump(struct mirror *m, struct mslave *ms)
 	}
 	batch_clear(ms);
 	if (ms->ninflight < MIRROR_MAX_INFLIGHT)
-		store_outbox_next(m->env.st, ms->jid,
-		    SYNC_MAX_OPS + (int)ms->ninflight, add_op, &bc);
+		store_outbox_next_due(m->env.st, ms->jid,
+		    SYNC_MAX_OPS + (int)ms->ninflight, time(NULL), add_op, &bc);
 	for (size_t i = 0; i < bc.ngone; i++) {
 		store_outbox_done(m->env.st, ms->jid, bc.gone[i].path,
 		    bc.gone[i].seq);
@@ -695,6 +702,8 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		    i < 0 || (size_t)i >= ms->nbatch || seen[i])
 			continue;
 		seen[i] = 1;
+		if (mirror_wait_answer(m, ms, (size_t)i, r, s))
+			continue;	/* no room on the slave: it waits */
 		if (strcmp(s, "ok") == 0)
 			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
 			    ms->batch[i].seq);

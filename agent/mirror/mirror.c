@@ -378,8 +378,10 @@ mirror_peer(struct mirror *m, const char *bare, const char *full, int trusted)
 		jingle_peer_gone(m->jingle, full);
 	if (m->env.cfg->role == CFG_ROLE_MASTER)
 		mirror_master_peer(m, bare, full, trusted);
-	else
+	else {
 		mirror_local_master(m, trusted ? full : NULL);
+		mirror_space_peer(m, full, trusted);
+	}
 }
 
 void
@@ -387,19 +389,34 @@ mirror_tick(struct mirror *m)
 {
 	if (m->env.cfg->role == CFG_ROLE_MASTER)
 		mirror_master_tick(m);
-	else
+	else {
 		mirror_local_tick(m);
+		mirror_space_tick(m);
+	}
 }
 
 size_t
 mirror_status_json(const struct mirror *m, char *buf, size_t off, size_t len)
 {
-	return json_addf(buf, off, len, "{\"files_sent\":%llu,\"bytes_sent\":%llu,"
+	off = json_addf(buf, off, len, "{\"files_sent\":%llu,\"bytes_sent\":%llu,"
 	    "\"files_received\":%llu,\"bytes_received\":%llu,\"ops_sent\":%llu,"
-	    "\"ops_applied\":%llu,\"transfers_pending\":%u}",
+	    "\"ops_applied\":%llu,\"transfers_pending\":%u,"
+	    "\"waiting_for_space\":",
 	    (unsigned long long)m->files_sent, (unsigned long long)m->bytes_sent,
 	    (unsigned long long)m->files_received,
 	    (unsigned long long)m->bytes_received,
 	    (unsigned long long)m->ops_sent, (unsigned long long)m->ops_applied,
 	    m->jingle ? jingle_pending(m->jingle) : 0);
+	off = m->env.cfg->role == CFG_ROLE_MASTER ?
+	    mirror_wait_status_json(m, buf, off, len) :
+	    mirror_space_status_json(m, buf, off, len);
+	return json_addf(buf, off, len, "}");
+}
+
+size_t
+mirror_status_text(const struct mirror *m, char *buf, size_t off, size_t len)
+{
+	return m->env.cfg->role == CFG_ROLE_MASTER ?
+	    mirror_wait_status_text(m, buf, off, len) :
+	    mirror_space_status_text(m, buf, off, len);
 }

@@ -49,9 +49,15 @@ void mirror_peer(struct mirror *m, const char *bare, const char *full,
 /* Called about once a second. */
 void mirror_tick(struct mirror *m);
 
-/* Appends {"bytes_sent":N,...} counters for status. Returns the new
- * offset. */
+/* Appends {"bytes_sent":N,...} counters for status, and
+ * "waiting_for_space": the files that wait for room on a slave's disk.
+ * Returns the new offset. */
 size_t mirror_status_json(const struct mirror *m, char *buf, size_t off,
+    size_t len);
+
+/* Appends one line per file waiting for space, nothing when none does.
+ * Returns the new offset. */
+size_t mirror_status_text(const struct mirror *m, char *buf, size_t off,
     size_t len);
 
 #endif

@@ -239,6 +239,8 @@ struct mslave {
 	size_t nbatch;
 	struct digest_round *digest; /* the comparison in progress, or NULL */
 	int64_t digest_at_ms;   /* compare digests once idle from then on */
+	/* its disk, as it last reported (space_master.c) */
+	uint64_t space_free, space_min;
 };
 
 /* Slave: a file the master announced with a put we answered "need". */
@@ -291,6 +293,7 @@ struct mirror {
 	size_t nslaves;
 	/* slave */
 	struct apply *apply;
+	struct sspace *space;   /* room on the disk (space_slave.c) */
 	int dirty;              /* local changes found since the last sync */
 	int64_t next_gc_ms;     /* collect our tombstones when in sync after */
 	struct slave_local local;
@@ -333,6 +336,31 @@ void mirror_digest_poll(struct mirror *m, struct mslave *ms);
 void mirror_digest_reset(struct mslave *ms);
 void mirror_digest_answer(struct mirror *m, xmpp_conn_t *conn,
     xmpp_stanza_t *iq, xmpp_stanza_t *q);
+/* space_master.c: a file a slave answered "space" for waits in the
+ * outbox (store_outbox_wait) with a growing delay between asks, while the
+ * files that fit go first; the slave's <space/> request (it has room
+ * again) makes every waiting file due at once. */
+
+/* <space free= min=/> from the trusted slave ms (master.c checked who
+ * sent it): a file waiting for space may fit now; every waiting file is
+ * due. Returns nothing. */
+void mirror_wait_space(struct mirror *m, struct mslave *ms, xmpp_stanza_t *q);
+
+/* The slave answered s to batch entry i (its <r/> element r). Returns 1
+ * if the file now waits for space (logged once per file), else 0 (a file
+ * that waited and fits now is logged as such). */
+int mirror_wait_answer(struct mirror *m, struct mslave *ms, size_t i,
+    xmpp_stanza_t *r, const char *s);
+
+/* Every file waiting for ms is due now (it came back online). */
+void mirror_wait_wake(struct mirror *m, struct mslave *ms);
+
+/* Status: the waiting files of every slave as a JSON array, or as text
+ * lines. Return the new offset. */
+size_t mirror_wait_status_json(const struct mirror *m, char *buf, size_t off,
+    size_t len);
+size_t mirror_wait_status_text(const struct mirror *m, char *buf, size_t off,
+    size_t len);
 
 /* mirror_slave.c */
 int mirror_slave_new(struct mirror *m);
@@ -363,5 +391,58 @@ void mirror_local_manifest(struct mirror *m);
  * local change came after the last manifest began (else the master is
  * told again). */
 void mirror_local_synced(struct mirror *m);
+/* space_slave.c: the slave keeps min_free free on its disk. A put is
+ * admitted (the room is promised to it until its transfer ends) or waits
+ * for space; a waiting file is checked again periodically and the master
+ * told when one fits. */
+struct sres;
+
+/* Sets up and frees the slave's space state. new returns 0 or -ENOMEM. */
+int mirror_space_new(struct mirror *m);
+void mirror_space_free(struct mirror *m);
+
+/* A put of path (size bytes, checksum sha256) needs its content: admits
+ * it, dropping resume prefixes of other transfers if that makes the room.
+ * Returns 0 (admitted), or -ENOSPC: it waits for space (logged once per
+ * file), and mirror_space_answer() says why. */
+int mirror_space_admit(struct mirror *m, const char *path, uint64_t size,
+    const uint8_t sha256[32]);
+
+/* The admitted path needs no transfer after all (copied locally, or it
+ * failed): its room is free again. */
+void mirror_space_release(struct mirror *m, const char *path);
+
+/* Adds free='BYTES' and min='BYTES' (as last measured) to r, the answer
+ * to a put that waits, or a <space/> element. */
+void mirror_space_answer(struct mirror *m, xmpp_stanza_t *r);
+
+/* A session starts receiving path with have bytes held: checks the room
+ * for the rest again. Returns 0 and sets *out (NULL if memory was short;
+ * pass it to the calls below), or -ENOSPC: it waits for space. */
+int mirror_space_open(struct mirror *m, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint64_t have, struct sres **out);
+
+/* Before n more bytes of x are written: they must not eat into the
+ * reserve (prefixes of other transfers go if that helps). Returns 0, or
+ * -ENOSPC: stop, keep the prefix; it waits for space. */
+int mirror_space_write(struct mirror *m, struct sres *x, size_t n);
+
+/* x's session ended (a temp file it kept is a leftover of the applier,
+ * a resume prefix to drop when room is short). */
+void mirror_space_end(struct mirror *m, struct sres *x);
+
+/* The master is trusted now at full, or gone (trusted = 0). */
+void mirror_space_peer(struct mirror *m, const char *full, int trusted);
+
+/* Called about once a second: every 10 s, looks at the waiting files
+ * again and tells the master when one fits. */
+void mirror_space_tick(struct mirror *m);
+
+/* Status: the waiting files as a JSON array, or as text lines. Return
+ * the new offset. */
+size_t mirror_space_status_json(const struct mirror *m, char *buf, size_t off,
+    size_t len);
+size_t mirror_space_status_text(const struct mirror *m, char *buf, size_t off,
+    size_t len);
 
 #endif

@@ -92,26 +92,47 @@ expect_add(struct mirror *m, const struct sync_op *o)
 	return 0;
 }
 
+/* A put: the slave has the content already, or copies it from a file it
+ * holds, or it must come by Jingle if there is room for it. Returns "ok",
+ * "need", "space" (it waits for room) or NULL with *err set. */
+static const char *
+put_op(struct mirror *m, const struct sync_op *o, int *err)
+{
+	struct apply *a = m->apply;
+	int have = 0, r;
+
+	if ((r = apply_have(a, o->path, o->size, o->sha256, o->mode,
+	    o->mtime_ns, &have)) < 0 || have)
+		goto out;
+	if ((r = mirror_space_admit(m, o->path, o->size, o->sha256)) < 0) {
+		*err = r;
+		return "space";
+	}
+	r = apply_copy_local(a, o->path, o->size, o->sha256, o->mode,
+	    o->mtime_ns, &have);
+	if (r == 0 && !have && (r = expect_add(m, o)) == 0) {
+		*err = 0;
+		return "need";
+	}
+	mirror_space_release(m, o->path);
+out:
+	*err = r;
+	if (r == 0)
+		m->ops_applied++;
+	return r == 0 ? "ok" : NULL;
+}
+
 /* Applies one operation. Returns "ok", "need" (content must come by
- * Jingle) or NULL with *err set. */
+ * Jingle), "space" (it must wait for room) or NULL with *err set. */
 static const char *
 apply_op(struct mirror *m, const struct sync_op *o, int *err)
 {
 	struct apply *a = m->apply;
-	int have = 0, r = 0;
+	int r = 0;
 
 	switch (o->kind) {
 	case STORE_OP_PUT:
-		if ((r = apply_have(a, o->path, o->size, o->sha256, o->mode,
-		    o->mtime_ns, &have)) == 0 && !have)
-			r = apply_copy_local(a, o->path, o->size, o->sha256,
-			    o->mode, o->mtime_ns, &have);
-		if (r == 0 && !have) {
-			r = expect_add(m, o);
-			*err = r;
-			return r == 0 ? "need" : NULL;
-		}
-		break;
+		return put_op(m, o, err);
 	case STORE_OP_MKDIR: r = apply_mkdir(a, o->path, o->mode, o->mtime_ns); break;
 	case STORE_OP_DELETE: r = apply_delete(a, o->path); break;
 	case STORE_OP_RMDIR: r = apply_rmdir(a, o->path); break;
@@ -144,15 +165,17 @@ log_temps(const char *when, const struct apply_temps *t)
 		    (long long)t->bytes, kept);
 }
 
-/* After the master's operation o (answered st: "ok", "need" or NULL for
- * a failure), an interrupted transfer of its paths can resume only if o
- * is a put still wanting that version; what was expected at paths o
+/* After the master's operation o (answered st: "ok", "need", "space" or
+ * NULL for a failure), an interrupted transfer of its paths can resume
+ * only if o is a put still wanting that version (a file waiting for space
+ * keeps its prefix for when room is found); what was expected at paths o
  * removed or replaced will not come either. */
 static void
 forget_stale(struct mirror *m, const struct sync_op *o, const char *st)
 {
 	struct apply_temps t, tf = {0};
-	int wanted = st == NULL || strcmp(st, "need") == 0;
+	int wanted = st == NULL || strcmp(st, "need") == 0 ||
+	    strcmp(st, "space") == 0;
 
 	if (o->kind == STORE_OP_META)
 		return;
@@ -237,6 +260,8 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		xmpp_stanza_set_attribute(el, "s", st ? st : "fail");
 		if (st == NULL)
 			xmpp_stanza_set_attribute(el, "e", strerror(-err));
+		else if (strcmp(st, "space") == 0)
+			mirror_space_answer(m, el);
 	}
 	if (complete && m->nexpect == 0) {
 		long long seq = strtoll(complete, NULL, 10);
@@ -372,6 +397,7 @@ struct sink_handle {
 	struct mirror *m;
 	struct apply_put *p;
 	char *path;
+	struct sres *room;	/* the room promised to it */
 };
 
 static int
@@ -414,6 +440,13 @@ sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
 		free(sh);
 		return r < 0 ? r : -EIO;
 	}
+	if ((r = mirror_space_open(m, e->path, e->size, e->sha256, *have,
+	    &sh->room)) < 0) {
+		apply_put_abort(sh->p, 1);
+		free(sh->path);
+		free(sh);
+		return r;
+	}
 	*h = sh;
 	return 0;
 }
@@ -422,8 +455,9 @@ static int
 sink_write(void *h, const unsigned char *p, size_t n)
 {
 	struct sink_handle *sh = h;
+	int r = mirror_space_write(sh->m, sh->room, n);
 
-	return apply_put_write(sh->p, p, n);
+	return r < 0 ? r : apply_put_write(sh->p, p, n);
 }
 
 static int
@@ -432,6 +466,7 @@ sink_finish(void *h)
 	struct sink_handle *sh = h;
 	int r = apply_put_finish(sh->p);
 
+	mirror_space_end(sh->m, sh->room);
 	if (r == 0)
 		expect_drop(sh->m, sh->path);
 	free(sh->path);
@@ -445,6 +480,7 @@ sink_abort(void *h, int keep)
 	struct sink_handle *sh = h;
 
 	apply_put_abort(sh->p, keep);
+	mirror_space_end(sh->m, sh->room);
 	free(sh->path);
 	free(sh);
 }
@@ -478,7 +514,7 @@ mirror_slave_new(struct mirror *m)
 	int r;
 
 	if ((r = apply_open(c->dir, m->env.st, (const char *const *)c->ignore,
-	    c->nignore, &m->apply)) < 0)
+	    c->nignore, &m->apply)) < 0 || (r = mirror_space_new(m)) < 0)
 		return r;
 	apply_set_max_size(m->apply, c->max_file_size);
 	/* what is on disk now is what the master will compare with; from
@@ -498,5 +534,6 @@ mirror_slave_free(struct mirror *m)
 	}
 	free(m->expect);
 	mirror_local_stop(m);
+	mirror_space_free(m);
 	apply_free(m->apply);
 }
