@@ -306,6 +306,21 @@ record_path(struct plan *p, const char *path)
 	    seq, NULL, chg == STORE_ADDED ? STORE_OP_NEW : 0);
 }
 
+/* Whether the index has a live directory record for path. Returns 1 or
+ * 0. */
+static int
+live_dir(struct plan *p, const char *path)
+{
+	struct store_file f;
+	int yes;
+
+	if (store_file_load(p->st, path, &f) < 0)
+		return 0;
+	yes = !f.deleted && f.type == STORE_DIR;
+	store_file_clear(&f);
+	return yes;
+}
+
 /* Records what is in directory dir now and pushes its subdirectories on
  * todo. Names the border would refuse or the ignore rules cover are left
  * out, as the watcher leaves them out. Returns 0 or a negative errno. */
@@ -330,7 +345,11 @@ record_entries(struct plan *p, const char *dir, struct strv *todo)
 		    path_join(child, sizeof(child), dir, de->d_name) < 0 ||
 		    plan_path_check(p, child, is_dir) < 0)
 			continue;
-		if ((r = record_path(p, child)) == 0 && is_dir)
+		/* a directory the index has keeps its record: its mtime
+		 * moves whenever an entry is added, which is no news */
+		if (!(is_dir && live_dir(p, child)))
+			r = record_path(p, child);
+		if (r == 0 && is_dir)
 			r = strv_add(todo, child, 0);
 	}
 	closedir(d);
@@ -444,9 +463,12 @@ rename_records(struct plan *p, const char *from, const char *to)
 	if (r == 0)
 		r = enqueue_all(p, to, STORE_OP_RENAME, seq, from, flags);
 	/* a rename may also change what is at `to` (mtime of a file moved
-	 * with touch in between): bring the record up to date */
+	 * with touch in between), and a directory may hold what no event
+	 * ever reported (a file written into it in the moment between its
+	 * creation and its watch, then moved with it): bring the records of
+	 * the whole subtree up to date; unchanged ones cost a stat */
 	if (r == 0)
-		r = record_path(p, to);
+		r = record_tree(p, to);
 out:
 	strv_free(&below);
 	return r;

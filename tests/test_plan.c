@@ -496,6 +496,22 @@ t_rename_of_unknown_dir_records_its_content(void)
 	return 0;
 }
 
+/* A file written into a new directory before the watcher saw it, then
+ * moved with the directory: the rename brings it into the index. */
+static int
+t_rename_records_what_no_event_reported(void)
+{
+	EXPECT_INT(setup(1), 0);
+	EXPECT_INT(mkdir(P("d"), 0755), 0);
+	EXPECT_INT(changed("d", 1), 0);
+	EXPECT_INT(tu_write_file(P("d/x"), "1", 1, 0644), 0);
+	EXPECT_INT(rename(P("d"), P("e")), 0);
+	EXPECT_INT(plan_event_renamed(fx.p, "d", "e", 1), 0);
+	EXPECT_STR(index_text(), "e/ e/x");
+	EXPECT_STR(outbox(), "mkdir e; put e/x");
+	return 0;
+}
+
 /* The border refuses unsafe names and reports ignored ones; a rename
  * onto an unsafe name is the deletion of its source for the slaves. */
 static int
@@ -1011,6 +1027,7 @@ static const struct unit_test tests[] = {
 	T(every_active_slave_gets_the_op),
 	T(border_refuses_unsafe_paths),
 	T(rename_of_unknown_dir_records_its_content),
+	T(rename_records_what_no_event_reported),
 	T(hash_needed_only_for_changed_regular_files),
 	T(path_hashed_uses_given_checksum_or_says_again),
 	T(fanout_queues_scanned_changes_once),
