@@ -18,10 +18,19 @@ minutes=${1:-1}
 converge=${XS_SOAK_CONVERGE:-120}
 seed=${XS_SOAK_SEED:-$(date +%s)}
 xs_setup
+# the slave's own area (local versions it kept) is not part of the mirror
+XS_TREE_SKIP=.xmpp-sync
+export XS_TREE_SKIP
 SFS=$XS_TMP/sfs
 soak_cleanup() {
 	for p in $XS_PIDS; do kill -9 "$p" 2>/dev/null; done
-	mountpoint -q "$SFS" 2>/dev/null && umount "$SFS"
+	for p in $XS_PIDS; do
+		_i=0
+		while kill -0 "$p" 2>/dev/null && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	done
+	if mountpoint -q "$SFS" 2>/dev/null; then
+		umount "$SFS" 2>/dev/null || umount -l "$SFS"
+	fi
 	xs_cleanup
 }
 trap 'soak_cleanup' EXIT
