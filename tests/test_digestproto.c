@@ -12,43 +12,12 @@
 
 #include "agent/mirror/mirror_int.h"
 #include "store/store.h"
+#include "tests/testutil.h"
 #include "tests/unit.h"
 
 #define NS "urn:xmpp-sync:meta:0"
 #define H64 "0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef"
-
-static xmpp_ctx_t *
-ctx_get(void)
-{
-	static xmpp_ctx_t *ctx;
-
-	if (ctx == NULL) {
-		xmpp_initialize();
-		ctx = xmpp_ctx_new(NULL, NULL);
-	}
-	return ctx;
-}
-
-/* The element the last call parsed; parsed strings point into it. */
-static xmpp_stanza_t *held;
-
-static void
-held_release(void)
-{
-	if (held)
-		xmpp_stanza_release(held);
-	held = NULL;
-}
-
-/* Parses xml as it would come off the wire. Valid until the next call. */
-static xmpp_stanza_t *
-parse_xml(const char *xml)
-{
-	held_release();
-	held = xmpp_stanza_new_from_string(ctx_get(), xml);
-	return held;
-}
 
 /* <digest xmlns=NS attrs>inner</digest>, parsed as an answer. */
 static int
@@ -63,7 +32,7 @@ answer(const char *attrs, const char *inner, const char *after,
 	if (xml == NULL)
 		return -ENOMEM;
 	snprintf(xml, n, "<digest xmlns='" NS "' %s>%s</digest>", attrs, inner);
-	el = parse_xml(xml);
+	el = tu_stanza_parse(xml);
 	free(xml);
 	if (el == NULL)
 		return -EBADMSG;
@@ -79,15 +48,15 @@ t_request_root_path_and_after(void)
 	const char *why;
 	xmpp_stanza_t *el;
 
-	el = parse_xml("<digest xmlns='" NS "'/>");
+	el = tu_stanza_parse("<digest xmlns='" NS "'/>");
 	EXPECT_INT(sync_digest_request_parse(el, &rq, &why), 0);
 	EXPECT(rq.path == NULL && rq.after == NULL, "root, from the start");
-	el = parse_xml("<digest xmlns='" NS "' path='a/b c' after='x.txt'/>");
+	el = tu_stanza_parse("<digest xmlns='" NS "' path='a/b c' after='x.txt'/>");
 	EXPECT_INT(sync_digest_request_parse(el, &rq, &why), 0);
 	EXPECT_STR(rq.path, "a/b c");
 	EXPECT_STR(rq.after, "x.txt");
 	/* names that are not plain text come as base64 of their bytes */
-	el = parse_xml("<digest xmlns='" NS "' path64='YS//' after64='/mI='/>");
+	el = tu_stanza_parse("<digest xmlns='" NS "' path64='YS//' after64='/mI='/>");
 	EXPECT_INT(sync_digest_request_parse(el, &rq, &why), 0);
 	EXPECT_STR(rq.path, "a/\xff");
 	EXPECT_STR(rq.after, "\xfe\x62");
@@ -109,7 +78,7 @@ t_names_with_control_bytes_are_names(void)
 	EXPECT_INT(got.n, 2);
 	EXPECT_STR(got.c[0].name, "a\tb");
 	EXPECT_STR(got.c[1].name, "m\x01");
-	EXPECT_INT(sync_digest_request_parse(parse_xml("<digest xmlns='" NS
+	EXPECT_INT(sync_digest_request_parse(tu_stanza_parse("<digest xmlns='" NS
 	    "' path64='ZAF4' after64='AQ=='/>"), &rq, &why), 0);
 	EXPECT_STR(rq.path, "d\x01x");
 	EXPECT_STR(rq.after, "\x01");
@@ -120,20 +89,20 @@ static int
 t_request_round_trips_names_that_are_not_text(void)
 {
 	struct sync_digest_request rq;
-	xmpp_stanza_t *iq = xmpp_stanza_new(ctx_get());
+	xmpp_stanza_t *iq = xmpp_stanza_new(tu_xmpp_ctx());
 	const char *why;
 	char *text;
 	size_t len;
 
 	xmpp_stanza_set_name(iq, "iq");
-	EXPECT_INT(sync_digest_request_build(ctx_get(), iq, "d\xe9j\xe0/x",
+	EXPECT_INT(sync_digest_request_build(tu_xmpp_ctx(), iq, "d\xe9j\xe0/x",
 	    "caf\xe9 \"&<'"), 0);
 	EXPECT_INT(xmpp_stanza_to_text(iq, &text, &len), 0);
 	xmpp_stanza_release(iq);
 	EXPECT(strstr(text, "path64=") != NULL, "latin-1 path as base64: %s",
 	    text);
-	iq = parse_xml(text);
-	xmpp_free(ctx_get(), text);
+	iq = tu_stanza_parse(text);
+	xmpp_free(tu_xmpp_ctx(), text);
 	EXPECT(iq != NULL, "our own XML parses");
 	EXPECT_INT(sync_digest_request_parse(xmpp_stanza_get_children(iq), &rq,
 	    &why), 0);
@@ -162,7 +131,7 @@ t_request_refuses_unsafe_path_or_after(void)
 		xmpp_stanza_t *el;
 
 		snprintf(xml, sizeof(xml), "<digest xmlns='" NS "' %s/>", bad[i]);
-		el = parse_xml(xml);
+		el = tu_stanza_parse(xml);
 		EXPECT(el != NULL, "XML of %s", bad[i]);
 		EXPECT(sync_digest_request_parse(el, &rq, &why) == -EINVAL,
 		    "took %s", bad[i]);
@@ -175,7 +144,7 @@ t_answer_round_trips_through_xml_text(void)
 {
 	static const char *const names[] = {"a", "a.b", "a0", "q'\"<&>",
 	    "sp ace", "z\xc3\xa9", "\xe9t\xe9", "\xff\xfe raw"};
-	xmpp_ctx_t *ctx = ctx_get();
+	xmpp_ctx_t *ctx = tu_xmpp_ctx();
 	xmpp_stanza_t *el = xmpp_stanza_new(ctx);
 	struct store_digest d = {.type = STORE_DIR, .mode = 04755};
 	struct store_digest_child c;
@@ -197,7 +166,7 @@ t_answer_round_trips_through_xml_text(void)
 	EXPECT_INT(sync_digest_answer_set(el, "p/q", &d, 1), 0);
 	EXPECT_INT(xmpp_stanza_to_text(el, &text, &len), 0);
 	xmpp_stanza_release(el);
-	el = parse_xml(text);
+	el = tu_stanza_parse(text);
 	xmpp_free(ctx, text);
 	EXPECT(el != NULL, "our own XML parses");
 	EXPECT_STR(xmpp_stanza_get_attribute(el, "path"), "p/q");
@@ -220,7 +189,7 @@ t_answer_for_file_link_or_nothing(void)
 {
 	struct store_digest d = {.type = 0};
 	struct sync_digest got;
-	xmpp_stanza_t *el = xmpp_stanza_new(ctx_get());
+	xmpp_stanza_t *el = xmpp_stanza_new(tu_xmpp_ctx());
 	const char *why;
 
 	xmpp_stanza_set_name(el, "digest");
@@ -367,9 +336,9 @@ children64(size_t n, size_t len, size_t last)
 		name[1] = (unsigned char)('0' + i / 100);
 		name[2] = (unsigned char)('0' + i / 10 % 10);
 		name[3] = (unsigned char)('0' + i % 10);
-		b = xmpp_base64_encode(ctx_get(), name, l);
+		b = xmpp_base64_encode(tu_xmpp_ctx(), name, l);
 		p += sprintf(p, "<c n64='%s' y='f' h='" H64 "'/>", b);
-		xmpp_free(ctx_get(), b);
+		xmpp_free(tu_xmpp_ctx(), b);
 	}
 	*p = '\0';
 	return buf;
@@ -466,8 +435,6 @@ main(int argc, char **argv)
 	int r = unit_run("test_digestproto.c", tests,
 	    sizeof(tests) / sizeof(tests[0]), argc, argv);
 
-	held_release();
-	xmpp_ctx_free(ctx_get());
-	xmpp_shutdown();
+	tu_xmpp_done();
 	return r;
 }

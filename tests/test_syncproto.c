@@ -16,35 +16,13 @@
 #include "agent/mirror/mirror_int.h"
 #include "store/store.h"
 #include "sync/plan.h"
+#include "tests/testutil.h"
 #include "tests/unit.h"
 
 #define NS "urn:xmpp-sync:meta:0"
 #define H64 "0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef"
 #define XML_REFUSED 1	/* libstrophe made no stanza of the text */
-
-static xmpp_ctx_t *
-ctx_get(void)
-{
-	static xmpp_ctx_t *ctx;
-
-	if (ctx == NULL) {
-		xmpp_initialize();
-		ctx = xmpp_ctx_new(NULL, NULL);
-	}
-	return ctx;
-}
-
-/* The batch the last parse read from; parsed strings point into it. */
-static xmpp_stanza_t *held;
-
-static void
-held_release(void)
-{
-	if (held)
-		xmpp_stanza_release(held);
-	held = NULL;
-}
 
 /* The first element inside <sync xmlns=NS>inner</sync>, or NULL if
  * libstrophe refuses the text. Valid until the next call. */
@@ -53,15 +31,14 @@ first_child(const char *inner)
 {
 	size_t n = strlen(inner) + 64;
 	char *xml = malloc(n);
-	xmpp_stanza_t *c;
+	xmpp_stanza_t *c, *top;
 
-	held_release();
 	if (xml == NULL)
 		return NULL;
 	snprintf(xml, n, "<sync xmlns='" NS "'>%s</sync>", inner);
-	held = xmpp_stanza_new_from_string(ctx_get(), xml);
+	top = tu_stanza_parse(xml);
 	free(xml);
-	for (c = held ? xmpp_stanza_get_children(held) : NULL; c;
+	for (c = top ? xmpp_stanza_get_children(top) : NULL; c;
 	    c = xmpp_stanza_get_next(c))
 		if (xmpp_stanza_is_tag(c))
 			return c;
@@ -148,7 +125,7 @@ t_names_are_bytes(void)
 	    "tab\there", "cr\r", "del\x7f", "back\\slash",
 	    "caf\xc3\xa9", "\xed\xa0\x80surrogate", "\xc0\xafoverlong",
 	    "q'\"&<>"};
-	xmpp_ctx_t *ctx = ctx_get();
+	xmpp_ctx_t *ctx = tu_xmpp_ctx();
 	struct sync_op o, back;
 	const char *why;
 
@@ -600,7 +577,7 @@ t_full_batch_round_trips_through_xml_text(void)
 	static char path[SYNC_MAX_OPS][64], from[SYNC_MAX_OPS][64],
 	    target[SYNC_MAX_OPS][64];
 	struct sync_op in[SYNC_MAX_OPS], out;
-	xmpp_stanza_t *q = xmpp_stanza_new(ctx_get()), *back, *c;
+	xmpp_stanza_t *q = xmpp_stanza_new(tu_xmpp_ctx()), *back, *c;
 	char *text = NULL;
 	size_t len;
 	const char *why;
@@ -611,12 +588,12 @@ t_full_batch_round_trips_through_xml_text(void)
 	xmpp_stanza_set_ns(q, NS);
 	for (int i = 0; i < SYNC_MAX_OPS; i++) {
 		make_op(i, &in[i], path[i], from[i], target[i]);
-		EXPECT_INT(sync_op_build(ctx_get(), q, &in[i]), 0);
+		EXPECT_INT(sync_op_build(tu_xmpp_ctx(), q, &in[i]), 0);
 	}
 	EXPECT_INT(xmpp_stanza_to_text(q, &text, &len), 0);
 	xmpp_stanza_release(q);
-	back = xmpp_stanza_new_from_string(ctx_get(), text);
-	xmpp_free(ctx_get(), text);
+	back = xmpp_stanza_new_from_string(tu_xmpp_ctx(), text);
+	xmpp_free(tu_xmpp_ctx(), text);
 	EXPECT(back != NULL, "libstrophe reads back what it wrote");
 	for (c = xmpp_stanza_get_children(back); c; c = xmpp_stanza_get_next(c)) {
 		if (!xmpp_stanza_is_tag(c))
@@ -664,7 +641,7 @@ t_manifest_entries_round_trip(void)
 		{.path = "link", .type = STORE_SYMLINK, .mode = 0777,
 		 .mtime_ns = -1, .target = "../x'\""},
 	};
-	xmpp_stanza_t *m = xmpp_stanza_new(ctx_get()), *back, *c;
+	xmpp_stanza_t *m = xmpp_stanza_new(tu_xmpp_ctx()), *back, *c;
 	struct plan_entry e;
 	char *text;
 	size_t len;
@@ -675,11 +652,11 @@ t_manifest_entries_round_trip(void)
 	xmpp_stanza_set_name(m, "manifest");
 	xmpp_stanza_set_ns(m, NS);
 	for (int k = 0; k < 3; k++)
-		EXPECT_INT(sync_entry_build(ctx_get(), m, &f[k]), 0);
+		EXPECT_INT(sync_entry_build(tu_xmpp_ctx(), m, &f[k]), 0);
 	EXPECT_INT(xmpp_stanza_to_text(m, &text, &len), 0);
 	xmpp_stanza_release(m);
-	back = xmpp_stanza_new_from_string(ctx_get(), text);
-	xmpp_free(ctx_get(), text);
+	back = xmpp_stanza_new_from_string(tu_xmpp_ctx(), text);
+	xmpp_free(tu_xmpp_ctx(), text);
 	EXPECT(back != NULL, "read back");
 	for (c = xmpp_stanza_get_children(back); c && i < 3;
 	    c = xmpp_stanza_get_next(c), i++) {
@@ -771,8 +748,6 @@ main(int argc, char **argv)
 	int r = unit_run("test_syncproto.c", tests,
 	    sizeof(tests) / sizeof(tests[0]), argc, argv);
 
-	held_release();
-	xmpp_ctx_free(ctx_get());
-	xmpp_shutdown();
+	tu_xmpp_done();
 	return r;
 }

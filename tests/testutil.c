@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <strophe.h>
+
 #include "tests/testutil.h"
 
 int
@@ -493,4 +495,41 @@ tu_tree_compare(const char *a, const char *b, int flags, char *why,
 	if (why && whylen)
 		why[0] = '\0';
 	return cmp_dir(&c, a, b, "");
+}
+
+/* ---- stanzas ---------------------------------------------------------- */
+
+static xmpp_ctx_t *tu_ctx;
+static xmpp_stanza_t *tu_held;
+
+xmpp_ctx_t *
+tu_xmpp_ctx(void)
+{
+	if (tu_ctx == NULL) {
+		xmpp_initialize();
+		tu_ctx = xmpp_ctx_new(NULL, NULL);
+	}
+	return tu_ctx;
+}
+
+xmpp_stanza_t *
+tu_stanza_parse(const char *xml)
+{
+	if (tu_held)
+		xmpp_stanza_release(tu_held);
+	tu_held = xmpp_stanza_new_from_string(tu_xmpp_ctx(), xml);
+	return tu_held;
+}
+
+void
+tu_xmpp_done(void)
+{
+	if (tu_held)
+		xmpp_stanza_release(tu_held);
+	tu_held = NULL;
+	if (tu_ctx) {
+		xmpp_ctx_free(tu_ctx);
+		xmpp_shutdown();
+	}
+	tu_ctx = NULL;
 }

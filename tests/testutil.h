@@ -83,4 +83,22 @@ int tu_tree_compare(const char *a, const char *b, int flags, char *why,
  * rest and prints the failing path to stderr). */
 int tu_rmtree(const char *path);
 
+/* ---- stanzas, for the protocol parsers' tests ---------------------- */
+
+struct _xmpp_ctx_t;
+struct _xmpp_stanza_t;
+
+/* The test's libstrophe context, made on first use. Returns it
+ * (borrowed); tu_xmpp_done() frees it. */
+struct _xmpp_ctx_t *tu_xmpp_ctx(void);
+
+/* Parses xml as it would come off the wire and holds the stanza until the
+ * next call or tu_xmpp_done(), so that strings parsed from it stay valid.
+ * Returns it (borrowed), or NULL if libstrophe refuses the text. */
+struct _xmpp_stanza_t *tu_stanza_parse(const char *xml);
+
+/* Releases the held stanza and the context, and shuts libstrophe down.
+ * Returns nothing. */
+void tu_xmpp_done(void);
+
 #endif
