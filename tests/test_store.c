@@ -565,7 +565,12 @@ t_slaves_add_remove_list_duplicate(void)
 	EXPECT_INT(store_slave_add(t.s, "b@example.org", "AB:CD"), 0);
 	EXPECT_INT(store_slave_add(t.s, "a@example.org", NULL), 0);
 	EXPECT_INT(store_slave_add(t.s, "a@example.org", NULL), -EEXIST);
-	EXPECT_INT(store_slave_add(t.s, "c@example.org/res", NULL), -EINVAL);
+	EXPECT_INT(store_slave_add(t.s, "c@example.org/", NULL), -EINVAL);
+	EXPECT_INT(store_slave_add(t.s, "c/res@example.org", NULL), -EINVAL);
+	EXPECT_INT(store_slave_add(t.s, "c@example.org/a/b", NULL), -EINVAL);
+	EXPECT_INT(store_slave_add(t.s, "c@example.org/res", NULL), 0);
+	EXPECT_INT(store_slave_add(t.s, "c@example.org/res2", NULL), 0);
+	EXPECT_INT(store_slave_remove(t.s, "c@example.org/res2"), 0);
 	EXPECT_INT(store_slave_add(t.s, "", NULL), -EINVAL);
 	EXPECT_INT(store_slave_add(t.s, "c@example.org", NULL), 0);
 	EXPECT_INT(store_slave_remove(t.s, "c@example.org"), 0);
@@ -579,8 +584,9 @@ t_slaves_add_remove_list_duplicate(void)
 	EXPECT_INT(store_slave_load(t.s, "b@example.org", &sl), 0);
 	tdb_close(&t);
 	const char *pact = act, *pall = all;
-	EXPECT_STR(pact, "a@example.org b@example.org");
-	EXPECT_STR(pall, "a@example.org b@example.org c@example.org(removed)");
+	EXPECT_STR(pact, "a@example.org b@example.org c@example.org/res");
+	EXPECT_STR(pall, "a@example.org b@example.org c@example.org(removed) "
+	    "c@example.org/res c@example.org/res2(removed)");
 	EXPECT_STR(sl.fingerprint, "AB:CD");
 	EXPECT_INT(sl.key_state, STORE_KEY_UNVERIFIED);
 	EXPECT_INT(sl.applied_seq, 42);		/* never backwards */

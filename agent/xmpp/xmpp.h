@@ -149,6 +149,11 @@ int stanza_bare_jid(const char *jid, char *buf, size_t len);
  * domain, exact in the local part), else 0. */
 int stanza_jid_matches(const char *jid, const char *bare);
 
+/* Returns 1 if the sender jid (a full JID) is the peer named peer: any
+ * resource of it if peer is a bare JID, that one resource if peer is a
+ * full JID (one daemon of an account that runs several). Else 0. */
+int stanza_jid_is_peer(const char *jid, const char *peer);
+
 /* Makes the result reply to an IQ (to/from swapped, same id). Returns a new
  * stanza (release with xmpp_stanza_release()) or NULL. */
 xmpp_stanza_t *stanza_iq_result(xmpp_ctx_t *ctx, xmpp_stanza_t *iq);
