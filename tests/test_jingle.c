@@ -622,6 +622,82 @@ t_engine_early_candidate_used(void)
 	return 0;
 }
 
+/* XEP-0260 2.2: the responder MUST NOT offer a host and port that the
+ * initiator already offered (both may use their server's proxy: offering
+ * it again made the initiator take our candidate for its own and close
+ * its proxy connection). Our direct candidates go out with the direct
+ * type preference (126), a proxy with 10. */
+static int
+t_engine_responder_skips_initiators_proxy(void)
+{
+	struct jingle_config cfg = {.max_file_size = 1000};
+	struct loop *l;
+	struct jingle *j;
+	struct out o = {0};
+	char dir[64];
+	const char *acc;
+	xmpp_stanza_t *st;
+
+	EXPECT_INT(tu_tmpdir(dir, sizeof(dir)), 0);
+	EXPECT_INT(loop_new(&l), 0);
+	cfg.sink = jingle_file_sink(dir);
+	/* the proxy listed first: the preferences stay XEP-0260's */
+	cfg.transports[0] = CFG_TRANSPORT_PROXY;
+	cfg.transports[1] = CFG_TRANSPORT_S5B;
+	cfg.ntransports = 2;
+	cfg.s5b_host = "127.0.0.1";
+	cfg.s5b_port = 9;
+	EXPECT_INT(jingle_new(l, NULL, &cfg, NULL, &j), 0);
+	jingle_set_ctx(j, ctx_get());
+	jingle_set_output(j, capture, &o);
+	jingle_online(j, BOB);
+	/* the proxy both sides found on their server */
+	j->proxy_state = 2;
+	snprintf(j->proxy_jid, sizeof(j->proxy_jid), "proxy.example.org");
+	snprintf(j->proxy_host, sizeof(j->proxy_host), "192.0.2.7");
+	j->proxy_port = 7777;
+	st = from_xml("<iq type='set' id='q1' from='" ALICE "' to='" BOB "'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' "
+	    "sid='p1' initiator='" ALICE "'><content creator='initiator' "
+	    "name='f' senders='initiator'><description xmlns='urn:xmpp:jingle:"
+	    "apps:file-transfer:5'><file><name>p.bin</name><size>0</size>"
+	    "<hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>" HASH_EMPTY
+	    "</hash></file></description><transport xmlns='urn:xmpp:jingle:"
+	    "transports:s5b:1' sid='T1' dstaddr='x'><candidate cid='a1' "
+	    "host='192.0.2.7' port='7777' jid='proxy.example.org' "
+	    "priority='655360' type='proxy'/></transport></content></jingle></iq>");
+	jingle_input(j, st);
+	xmpp_stanza_release(st);
+	acc = out_find(&o, "session-accept");
+	EXPECT(acc != NULL, "accepted: %s", o.n ? o.text[o.n - 1] : "nothing");
+	EXPECT(acc && strstr(acc, "host=\"127.0.0.1\""), "our direct candidate");
+	EXPECT(acc && !strstr(acc, "192.0.2.7"), "the initiator's proxy offered "
+	    "back: %s", acc);
+	EXPECT(acc && strstr(acc, "priority=\"8323071\""),
+	    "direct type preference 126: %s", acc);
+	/* an initiator without that proxy: we offer it, with preference 10 */
+	st = from_xml("<iq type='set' id='q2' from='" ALICE "' to='" BOB "'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' "
+	    "sid='p2' initiator='" ALICE "'><content creator='initiator' "
+	    "name='f' senders='initiator'><description xmlns='urn:xmpp:jingle:"
+	    "apps:file-transfer:5'><file><name>q.bin</name><size>0</size>"
+	    "<hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>" HASH_EMPTY
+	    "</hash></file></description><transport xmlns='urn:xmpp:jingle:"
+	    "transports:s5b:1' sid='T2' dstaddr='y'/></content></jingle></iq>");
+	out_clear(&o);
+	jingle_input(j, st);
+	xmpp_stanza_release(st);
+	acc = out_find(&o, "session-accept");
+	EXPECT(acc && strstr(acc, "192.0.2.7") &&
+	    strstr(acc, "priority=\"720895\""), "our proxy, preference 10: %s",
+	    acc ? acc : "no accept");
+	jingle_free(j);
+	loop_free(l);
+	out_clear(&o);
+	tu_rmtree(dir);
+	return 0;
+}
+
 /* XEP-0261 section 2: "the initiator [...] closes the bytestream as
  * described in XEP-0047 [...] and then terminates the session" -- the
  * receiver must answer the <close/> with a result (the session still
@@ -952,6 +1028,8 @@ static const struct unit_test tests[] = {
 	{"file_sink_refuses_symlinked_parent",
 	    t_file_sink_refuses_symlinked_parent},
 	{"engine_early_candidate_used", t_engine_early_candidate_used},
+	{"engine_responder_skips_initiators_proxy",
+	 t_engine_responder_skips_initiators_proxy},
 	{"engine_ibb_close_before_terminate",
 	 t_engine_ibb_close_before_terminate},
 	{"file_source_refuses_symlinked_dir",

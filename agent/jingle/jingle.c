@@ -290,7 +290,7 @@ choose_transport(struct session *s, struct jingle_transport *t)
 			t->block_size = s->block_size = j->cfg.ibb_block_size;
 			return 0;
 		}
-		if (jingle_s5b_offer(s, tsid) > 0) {
+		if (jingle_s5b_offer(s, tsid, NULL) > 0) {
 			s->ttype = JT_S5B;
 			*t = s->s5->ours;
 			return 0;
@@ -814,7 +814,7 @@ send_accept(struct session *s, const struct jingle_msg *m)
 		goto fail;
 	if (m->tr.type == JT_S5B) {
 		s->ttype = JT_S5B;
-		if (jingle_s5b_offer(s, m->tr.sid) < 0)
+		if (jingle_s5b_offer(s, m->tr.sid, &m->tr) < 0)
 			goto fail;
 		*t = s->s5->ours;
 	} else {

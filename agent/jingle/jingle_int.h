@@ -447,7 +447,12 @@ void jingle_send_transport_info(struct session *s,
     const struct jingle_transport *t);
 
 /* jingle_s5b.c */
-int jingle_s5b_offer(struct session *s, const char *tsid);
+/* Makes our candidates for s; theirs (the initiator's offer, when we
+ * respond; NULL when we initiate) is left out: XEP-0260 2.2, the
+ * responder MUST NOT offer a host and port the initiator offered. Returns
+ * the number of candidates or -ENOMEM. */
+int jingle_s5b_offer(struct session *s, const char *tsid,
+    const struct jingle_transport *theirs);
 void jingle_s5b_start(struct session *s, const struct jingle_transport *theirs);
 int jingle_s5b_info(struct session *s, const struct jingle_transport *t,
     const char **why);
