@@ -1,5 +1,7 @@
 #!/bin/sh
 # it_rogue: a master cannot turn a slave against its host.
+#  - both daemons say their Landlock sandbox is in force (tests/test_sandbox.c
+#    checks what it allows);
 #  - modes: a setuid/setgid file and a setgid directory on the master
 #    arrive without those bits (a sticky directory keeps its bit); master
 #    and slave then agree: digest rounds every 2 s find them in sync and
@@ -36,6 +38,18 @@ within() { # SECS CMD...
 	return 1
 }
 mode_is() { [ "$(stat -c %a "$1" 2>/dev/null)" = "$2" ]; }
+
+# ---- both daemons run in their Landlock sandbox ------------------------
+
+if grep -q 'sandbox: Landlock (ABI [0-9]*) in force: writes only below' "$SLOG" &&
+   grep -q 'sandbox: Landlock (ABI [0-9]*) in force: reads' "$MLOG" &&
+   grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$SPID/status"; then
+	pass sandbox_in_force_on_both
+elif grep -q 'sandbox: this kernel has no Landlock\|too old' "$SLOG"; then
+	skip sandbox_in_force_on_both "no usable Landlock in this kernel"
+else
+	fail sandbox_in_force_on_both "$(grep -h sandbox "$SLOG" "$MLOG" | head -2)"
+fi
 
 # ---- modes: what the slave never applies, nobody compares --------------
 
