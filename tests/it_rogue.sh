@@ -17,6 +17,8 @@
 #    expected (fail, or an error), each refusal is in the slave's log, and
 #    nothing outside the slave's folder changes (snapshots of the sibling
 #    directory and of the folder's parent, before and after);
+#    The slave keeps old versions (versions = 1), so what it replaces or
+#    removes for the rogue goes below .xmpp-sync/versions/ too;
 #  - the slave is still alive, syncs a normal file from the real master
 #    afterwards, and the real master's digest rounds remove what the rogue
 #    left (the symlinks themselves, never what they point to).
@@ -24,7 +26,7 @@
 xs_setup
 XS_TREE_SKIP=.xmpp-sync
 export XS_TREE_SKIP
-xs_pair digest_interval=2 log_level=debug
+xs_pair digest_interval=2 log_level=debug -- versions=1
 MLOG=$XS_TMP/m.log SLOG=$XS_TMP/s.log
 ROGUE=$XS_BUILD/tests/tools/rogue
 [ -x "$ROGUE" ] || { fail setup "$ROGUE not built"; exit 1; }
@@ -171,6 +173,9 @@ op ok   "k='meta' p='ready' m='4755' t='$T'"
 op ok   "k='mkdir' p='sg' m='2775' t='$T'"
 op ok   "k='mkdir' p='sticky' m='1777' t='$T'"
 op ok   "k='rename' f='sticky' p='sticky2' m='3777' t='$T'"
+# removing a link removes the link (kept below .xmpp-sync/versions/)
+op ok   "k='delete' p='abs'"
+op ok   "k='symlink' p='abs' l='$OUT/sub' m='777' t='$T'"
 NP=$(wc -l <"$EXPECT")
 
 timeout -k 5 150 "$ROGUE" "$M" "$SCRIPT" 120 >"$XS_TMP/rogue.out" 2>"$XS_TMP/rogue.err"
