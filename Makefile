@@ -121,7 +121,10 @@ demo: deps
 	@$(MAKE) --no-print-directory xmpp-sync $(TOOLBINS)
 	@XS_BUILD=$(B) sh tests/demo.sh
 
-bench: deps
+bench-deps:
+	@sh tests/lib/deps.sh bench
+
+bench: deps bench-deps
 	@$(MAKE) --no-print-directory xmpp-sync $(BENCHBINS) $(TOOLBINS)
 	@XS_BUILD=$(B) sh bench/run.sh
 
@@ -145,4 +148,4 @@ install: xmpp-sync
 clean:
 	rm -rf build xmpp-sync
 
-.PHONY: all deps check-layers tests check demo bench fuzz fuzz-deps fuzz-bins install clean
+.PHONY: all deps check-layers tests check demo bench bench-deps fuzz fuzz-deps fuzz-bins install clean
