@@ -148,9 +148,12 @@ send_iq(struct mirror *m, struct mslave *ms, xmpp_stanza_t *iq,
 	ms->iq_id[3 + 2 * sizeof(rnd)] = '\0';
 	xmpp_stanza_set_id(iq, ms->iq_id);
 	xmpp_stanza_set_to(iq, ms->full);
-	xmpp_id_handler_add(m->env.xc, h, ms->iq_id, m);
-	xmpp_send(m->env.xc, iq);
-	xmpp_stanza_release(iq);
+	if (chan_send(m->env.chan, iq, h, m) < 0) {
+		/* the channel went away under us: start over from hello */
+		ms->iq_id[0] = '\0';
+		ms->phase = MS_IDLE;
+		ms->retry_at_ms = loop_now_ms() + RETRY_MS;
+	}
 }
 
 /* Finds the slave whose request this answer is; NULL for stale ones. */
@@ -352,19 +355,18 @@ on_slave_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
 	    stanza_bare_jid(from, bare, sizeof(bare)) == 0)
 		ms = slave_find(m, bare);
 	if (ms == NULL || strcmp(ms->full, from) != 0) {
-		stanza_send_iq_error(conn, iq, "auth", "forbidden", NULL, NULL,
-		    NULL);
+		chan_reply_error(m->env.chan, iq, "auth", "forbidden");
 		return;
 	}
 	if (strcmp(type, "set") != 0 ||
 	    (strcmp(xmpp_stanza_get_name(q), "dirty") != 0 &&
 	    strcmp(xmpp_stanza_get_name(q), "space") != 0)) {
-		stanza_send_iq_error(conn, iq, "cancel",
-		    "feature-not-implemented", NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "cancel",
+		    "feature-not-implemented");
 		return;
 	}
 	if ((r = stanza_iq_result(xmpp_conn_get_context(conn), iq)) != NULL) {
-		xmpp_send(conn, r);
+		chan_reply(m->env.chan, iq, r);
 		xmpp_stanza_release(r);
 	}
 	if (strcmp(xmpp_stanza_get_name(q), "space") == 0) {
@@ -958,7 +960,7 @@ mirror_master_new(struct mirror *m)
 	}
 	start_hasher(m);
 	rescan(m, "start");
-	return service_route(m->env.svc, NS_XS_META, on_slave_iq, m);
+	return service_route_sealed(m->env.svc, NS_XS_META, on_slave_iq, m);
 }
 
 void

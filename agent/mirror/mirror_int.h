@@ -28,10 +28,11 @@
 
 #define SYNC_MAX_OPS 128        /* per <sync/> batch */
 #define SYNC_MANIFEST_PAGE 400  /* entries per manifest page */
-/* A stanza stays below this many bytes whatever the names (ejabberd's
- * default max_stanza_size is 65536): batches and manifest pages are cut
- * by the worst-case size of what they hold. */
-#define SYNC_STANZA_BUDGET (48 * 1024)
+/* A stanza stays below ejabberd's default max_stanza_size (65536 bytes)
+ * whatever the names: batches and manifest pages are cut by the
+ * worst-case size of what they hold. They travel sealed, as base64 (4/3
+ * of the plaintext and 40 bytes), so the plaintext gets 40 KiB. */
+#define SYNC_STANZA_BUDGET (40 * 1024)
 /* Jingle file names: a path that is not plain text travels as this prefix
  * and 32 hex digits of the SHA-256 of its bytes (the real name is in the
  * sync operation that announced the transfer). */

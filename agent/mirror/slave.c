@@ -270,7 +270,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		log_info("in sync with the master (seq %lld)", seq);
 		in_sync_cleanup(m);
 	}
-	xmpp_send(conn, r);
+	chan_reply(m->env.chan, iq, r);
 out:
 	if (r)
 		xmpp_stanza_release(r);
@@ -315,13 +315,13 @@ on_manifest(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	    apply_manifest(m->apply, after, SYNC_MANIFEST_PAGE, add_entry, &mc) < 0) {
 		if (r)
 			xmpp_stanza_release(r);
-		stanza_send_iq_error(conn, iq, "wait", "internal-server-error",
-		    NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "wait",
+		    "internal-server-error");
 		return;
 	}
 	xmpp_stanza_set_attribute(mc.out, "more",
 	    mc.full || mc.n == SYNC_MANIFEST_PAGE ? "1" : "0");
-	xmpp_send(conn, r);
+	chan_reply(m->env.chan, iq, r);
 	xmpp_stanza_release(r);
 }
 
@@ -342,7 +342,7 @@ on_hello(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq)
 		snprintf(buf, sizeof(buf), "%lld", (long long)seq);
 		xmpp_stanza_set_attribute(h, "seq", buf);
 	}
-	xmpp_send(conn, r);
+	chan_reply(m->env.chan, iq, r);
 	xmpp_stanza_release(r);
 }
 
@@ -356,7 +356,7 @@ on_meta_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 	if (!peers_trusted(m->env.peers, from)) {
 		log_warn("refused a sync request from %s: not our master with a "
 		    "proven key; nothing written", from ? from : "(no sender)");
-		stanza_send_iq_error(conn, iq, "auth", "forbidden", NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "auth", "forbidden");
 		return;
 	}
 	if (strcmp(name, "hello") == 0 && strcmp(type, "get") == 0)
@@ -368,8 +368,8 @@ on_meta_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 	else if (strcmp(name, "digest") == 0 && strcmp(type, "get") == 0)
 		mirror_digest_answer(m, conn, iq, q);
 	else
-		stanza_send_iq_error(conn, iq, "cancel", "feature-not-implemented",
-		    NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "cancel",
+		    "feature-not-implemented");
 }
 
 int
@@ -522,7 +522,7 @@ mirror_slave_new(struct mirror *m)
 	if ((r = mirror_local_start(m)) < 0)
 		return r;
 	start_cleanup(m);
-	return service_route(m->env.svc, NS_XS_META, on_meta_iq, m);
+	return service_route_sealed(m->env.svc, NS_XS_META, on_meta_iq, m);
 }
 
 void
