@@ -80,13 +80,20 @@ slave_add(const struct cfg *cfg, struct store *st, int argc, char **argv)
 		fpr = argv[4];
 	else if (argc != 3)
 		return usage_err("slave add JID [--fingerprint HEX]");
-	if (cfg_jid_check_bare(argv[2]) < 0) {
-		fprintf(stderr, "xmpp-sync: '%s' is not a bare JID (user@domain)\n",
+	if (cfg_jid_check(argv[2], 1) < 0) {
+		fprintf(stderr, "xmpp-sync: '%s' is not a JID (user@domain, or "
+		    "user@domain/resource for one daemon of that account)\n",
 		    argv[2]);
 		return XS_EXIT_USAGE;
 	}
-	if (strcmp(argv[2], cfg->jid) == 0) {
-		fprintf(stderr, "xmpp-sync: %s is this master's own JID\n", argv[2]);
+	switch (cfg_jid_self(cfg, argv[2])) {
+	case CFG_JID_SELF:
+		fprintf(stderr, "xmpp-sync: %s is this master itself\n", argv[2]);
+		return XS_EXIT_USAGE;
+	case CFG_JID_OWN_ACCOUNT:
+		fprintf(stderr, "xmpp-sync: %s is this master's own account; name "
+		    "the slave daemon by its full JID (%s/RESOURCE)\n", argv[2],
+		    argv[2]);
 		return XS_EXIT_USAGE;
 	}
 	/* checks the form only: any key matches or not, never -EINVAL */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,20 +70,41 @@ cfg_transport_name(enum cfg_transport t)
 }
 
 int
-cfg_jid_check_bare(const char *s)
+cfg_jid_check(const char *s, int full_ok)
 {
-	const char *at = strchr(s, '@');
+	const char *at = strchr(s, '@'), *slash = strchr(s, '/');
 
-	if (at == NULL || at == s || at[1] == '\0')
+	if (at == NULL || at == s || at[1] == '\0' || at[1] == '/')
 		return -EINVAL;
-	if (strchr(at + 1, '@') || strchr(s, '/') || strlen(s) > 1023)
+	if (slash && slash < at)
 		return -EINVAL;
-	if (at - s > 1023 || strlen(at + 1) > 1023)
+	if (strchr(at + 1, '@') || strlen(s) > 1023)
+		return -EINVAL;
+	if (slash && (!full_ok || cfg_resource_check(slash + 1) < 0))
 		return -EINVAL;
 	for (const char *q = s; *q; q++)
 		if (isspace((unsigned char)*q) || iscntrl((unsigned char)*q))
 			return -EINVAL;
 	return 0;
+}
+
+int
+cfg_jid_self(const struct cfg *c, const char *jid)
+{
+	size_t n = strlen(c->jid);
+
+	if (strncasecmp(jid, c->jid, n) != 0 || (jid[n] != '\0' && jid[n] != '/'))
+		return CFG_JID_OTHER;
+	if (jid[n] == '\0')
+		return CFG_JID_OWN_ACCOUNT;
+	return strcmp(jid + n + 1, c->resource) == 0 ? CFG_JID_SELF :
+	    CFG_JID_OTHER;
+}
+
+int
+cfg_jid_check_bare(const char *s)
+{
+	return cfg_jid_check(s, 0);
 }
 
 /* Returns a malloc'd absolute path for v, relative to the config dir. */
@@ -295,11 +317,15 @@ set_key(struct parser *p, enum key_id k, char *v)
 			return perr(p, "role: want master or slave, not '%s'", v);
 		return 0;
 	case K_JID:
-	case K_MASTER:
 		if (cfg_jid_check_bare(v) < 0)
-			return perr(p, "%s: '%s' is not a bare JID (user@domain)",
-			    key_names[k], v);
-		return set_string(p, k == K_JID ? &c->jid : &c->master, v, 0);
+			return perr(p, "jid: '%s' is not a bare JID (user@domain; "
+			    "the resource is the 'resource' key)", v);
+		return set_string(p, &c->jid, v, 0);
+	case K_MASTER:
+		if (cfg_jid_check(v, 1) < 0)
+			return perr(p, "master: '%s' is not a JID (user@domain, or "
+			    "user@domain/resource for one daemon of that account)", v);
+		return set_string(p, &c->master, v, 0);
 	case K_PASSWORD_FILE:
 		return set_string(p, &c->password_file, v, 1);
 	case K_DIR:
@@ -474,9 +500,15 @@ check_whole(struct parser *p)
 		p->line = p->seen_line[K_VERSIONS];
 		return perr(p, "versions: only a slave keeps old versions");
 	}
-	if (c->master && strcmp(c->master, c->jid) == 0) {
+	if (c->master && cfg_jid_self(c, c->master) == CFG_JID_SELF) {
 		p->line = p->seen_line[K_MASTER];
-		return perr(p, "master: is this agent's own JID");
+		return perr(p, "master: %s is this agent itself", c->master);
+	}
+	if (c->master && cfg_jid_self(c, c->master) == CFG_JID_OWN_ACCOUNT) {
+		p->line = p->seen_line[K_MASTER];
+		return perr(p, "master: %s is this agent's own account; name the "
+		    "master daemon by its full JID (%s/RESOURCE)", c->master,
+		    c->master);
 	}
 	p->line = p->seen_line[K_DIR];
 	if (stat(c->dir, &st) < 0)

@@ -106,4 +106,19 @@ const char *cfg_transport_name(enum cfg_transport t);
  * else -EINVAL. */
 int cfg_jid_check_bare(const char *s);
 
+/* Returns 0 if s is a bare JID or, if full_ok, a full JID whose resource
+ * passes cfg_resource_check() (a peer daemon: local@domain/resource), else
+ * -EINVAL. */
+int cfg_jid_check(const char *s, int full_ok);
+
+enum {
+	CFG_JID_OTHER = 0,        /* another account, or another daemon of ours */
+	CFG_JID_OWN_ACCOUNT,      /* our bare JID: ambiguous as a peer */
+	CFG_JID_SELF,             /* our own full JID (jid/resource) */
+};
+
+/* Says whether the peer JID jid (bare or full, already checked) names this
+ * agent. Returns one of CFG_JID_*. */
+int cfg_jid_self(const struct cfg *c, const char *jid);
+
 #endif

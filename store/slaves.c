@@ -14,13 +14,20 @@ static const char *const key_states[] = {
 	[STORE_KEY_CHANGED] = "changed",
 };
 
-/* A bare JID: non-empty, bounded, no resource, no control characters. */
+/* A slave's JID: non-empty, bounded, no control characters; bare, or full
+ * (one daemon of an account that runs several) with a non-empty resource
+ * after the domain. */
 static int
 jid_valid(const char *jid)
 {
 	size_t n = jid ? strlen(jid) : 0;
+	const char *at = n ? strchr(jid, '@') : NULL, *slash;
 
-	if (n == 0 || n > JID_MAX || strchr(jid, '/') != NULL)
+	if (n == 0 || n > JID_MAX + 1024 || at == NULL)
+		return 0;
+	if ((slash = strchr(jid, '/')) != NULL &&
+	    (slash < at || slash == at + 1 || slash[1] == '\0' ||
+	    strchr(slash + 1, '/') != NULL))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)jid[i] < 0x20 || jid[i] == 0x7f)

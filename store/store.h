@@ -520,4 +520,13 @@ int store_outbox_failing(struct store *s, const char *slave, int max,
 /* Sets *n to the number of pending entries of slave. Returns 0 or -errno. */
 int store_outbox_count(struct store *s, const char *slave, int64_t *n);
 
+/* Sets *n to the number of slave's entries due at now (unix seconds): not
+ * set aside after a failure, not waiting for space. Returns 0 or -errno. */
+int store_outbox_count_due(struct store *s, const char *slave, int64_t now,
+    int64_t *n);
+
+/* Returns 1 if slave has an entry for exactly path (due or not), 0 if
+ * not, or -errno. */
+int store_outbox_has(struct store *s, const char *slave, const char *path);
+
 #endif

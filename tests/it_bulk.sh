@@ -1,4 +1,5 @@
 #!/bin/sh
+# weight: 78 (seconds it takes; tests/run.sh starts the longest first)
 # it_bulk: a slave added to a master that already holds 10,000 files
 # converges, content and metadata compared file by file.
 . "$(dirname "$0")/lib/harness.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# weight: 43 (seconds it takes; tests/run.sh starts the longest first)
 # it_diskfull: a full disk never starves the mirror. The slave's folder is
 # a 20 MiB tmpfs holding a 19 MiB resume prefix an hour old; the master
 # has a 50 MiB file and five small ones. The prefix is dropped to make room,

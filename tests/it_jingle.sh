@@ -1,4 +1,5 @@
 #!/bin/sh
+# weight: 86 (seconds it takes; tests/run.sh starts the longest first)
 # it_jingle: Jingle file transfer between two clients of a real Prosody
 # (with mod_proxy65), driven by tests/tools/jft.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# weight: 23 (seconds it takes; tests/run.sh starts the longest first)
 # it_openfile: a file held open for writing (a log, a database) is
 # mirrored while it is still open: once it has been quiet for a few
 # seconds, and at the latest every 30 s while it keeps changing; each copy

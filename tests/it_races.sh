@@ -1,4 +1,5 @@
 #!/bin/sh
+# weight: 30 (seconds it takes; tests/run.sh starts the longest first)
 # it_races: changes that race with their own delivery must never be lost.
 #  - a file deleted while its transfer is under way (50 tries, with delays
 #    spread over the transfer) is deleted on the slave too;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# weight: 30 (seconds it takes; tests/run.sh starts the longest first)
 # it_resume: an encrypted transfer interrupted at about half (kill -9 of
 # the master) resumes after the restart from a record boundary with a
 # range request, and the slave's file is identical to the master's.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# weight: 36 (seconds it takes; tests/run.sh starts the longest first)
 # it_sync: the product. A master and two slaves on a real Prosody; every
 # kind of change is mirrored (trees compared by content, mode, mtime and
 # symlink targets), a folder rename sends no content, an offline slave

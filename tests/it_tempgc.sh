@@ -1,4 +1,5 @@
 #!/bin/sh
+# weight: 30 (seconds it takes; tests/run.sh starts the longest first)
 # it_tempgc: nothing is left behind for ever. (a) A transfer cut off by a
 # kill -9 of the master, whose file then changes, leaves no prefix once
 # the master is back, and the new version arrives. (b) Temp files planted

@@ -303,7 +303,55 @@ t_bare_jid_check(void)
 	return 0;
 }
 
+static const struct {
+	const char *jid;
+	int bare_ok, full_ok;
+} peer_jid_cases[] = {
+	{"a@b", 1, 1}, {"a@b/photos", 0, 1}, {"a@b/my.folder-2_x", 0, 1},
+	{"a@b/", 0, 0}, {"a@/r", 0, 0}, {"a/r@b", 0, 0}, {"a@b/r/s", 0, 0},
+	{"a@b/r s", 0, 0}, {"a@b/r@c", 0, 0}, {"@b/r", 0, 0},
+};
+
+/* a peer may be named by full JID (one daemon of an account running
+ * several), our own jid never */
+static int
+t_peer_jid_bare_or_full(void)
+{
+	for (size_t i = 0; i < sizeof(peer_jid_cases) / sizeof(peer_jid_cases[0]); i++) {
+		EXPECT((cfg_jid_check(peer_jid_cases[i].jid, 0) == 0) ==
+		    peer_jid_cases[i].bare_ok, "bare \"%s\"", peer_jid_cases[i].jid);
+		EXPECT((cfg_jid_check(peer_jid_cases[i].jid, 1) == 0) ==
+		    peer_jid_cases[i].full_ok, "full \"%s\"", peer_jid_cases[i].jid);
+	}
+	return 0;
+}
+
+static int
+t_peer_jid_self_or_own_account(void)
+{
+	static const struct {
+		const char *jid;
+		int want;
+	} cases[] = {
+		{"me@example.org", CFG_JID_OWN_ACCOUNT},
+		{"me@EXAMPLE.org", CFG_JID_OWN_ACCOUNT},
+		{"me@example.org/photos", CFG_JID_SELF},
+		{"me@example.org/music", CFG_JID_OTHER},
+		{"me@example.org.evil", CFG_JID_OTHER},
+		{"mee@example.org/photos", CFG_JID_OTHER},
+		{"other@example.org", CFG_JID_OTHER},
+	};
+	struct cfg c = {.jid = (char *)"me@example.org"};
+
+	snprintf(c.resource, sizeof(c.resource), "photos");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		EXPECT_INT(cfg_jid_self(&c, cases[i].jid), cases[i].want);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"peer_jid_bare_or_full", t_peer_jid_bare_or_full},
+	{"peer_jid_self_or_own_account", t_peer_jid_self_or_own_account},
 	{"bad_files_name_file_and_line", t_bad_files_name_file_and_line},
 	{"good_file_gives_every_value", t_good_file_gives_every_value},
 	{"defaults", t_defaults},

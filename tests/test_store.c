@@ -565,7 +565,12 @@ t_slaves_add_remove_list_duplicate(void)
 	EXPECT_INT(store_slave_add(t.s, "b@example.org", "AB:CD"), 0);
 	EXPECT_INT(store_slave_add(t.s, "a@example.org", NULL), 0);
 	EXPECT_INT(store_slave_add(t.s, "a@example.org", NULL), -EEXIST);
-	EXPECT_INT(store_slave_add(t.s, "c@example.org/res", NULL), -EINVAL);
+	EXPECT_INT(store_slave_add(t.s, "c@example.org/", NULL), -EINVAL);
+	EXPECT_INT(store_slave_add(t.s, "c/res@example.org", NULL), -EINVAL);
+	EXPECT_INT(store_slave_add(t.s, "c@example.org/a/b", NULL), -EINVAL);
+	EXPECT_INT(store_slave_add(t.s, "c@example.org/res", NULL), 0);
+	EXPECT_INT(store_slave_add(t.s, "c@example.org/res2", NULL), 0);
+	EXPECT_INT(store_slave_remove(t.s, "c@example.org/res2"), 0);
 	EXPECT_INT(store_slave_add(t.s, "", NULL), -EINVAL);
 	EXPECT_INT(store_slave_add(t.s, "c@example.org", NULL), 0);
 	EXPECT_INT(store_slave_remove(t.s, "c@example.org"), 0);
@@ -579,8 +584,9 @@ t_slaves_add_remove_list_duplicate(void)
 	EXPECT_INT(store_slave_load(t.s, "b@example.org", &sl), 0);
 	tdb_close(&t);
 	const char *pact = act, *pall = all;
-	EXPECT_STR(pact, "a@example.org b@example.org");
-	EXPECT_STR(pall, "a@example.org b@example.org c@example.org(removed)");
+	EXPECT_STR(pact, "a@example.org b@example.org c@example.org/res");
+	EXPECT_STR(pall, "a@example.org b@example.org c@example.org(removed) "
+	    "c@example.org/res c@example.org/res2(removed)");
 	EXPECT_STR(sl.fingerprint, "AB:CD");
 	EXPECT_INT(sl.key_state, STORE_KEY_UNVERIFIED);
 	EXPECT_INT(sl.applied_seq, 42);		/* never backwards */
@@ -858,6 +864,18 @@ t_outbox_failing_entry_does_not_block(void)
 	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, time(NULL), dump_op,
 	    buf), 0);
 	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, failing), 0);
+	/* the set-aside entry is pending but not due; both are known */
+	int64_t all = 0, due = 0, later = 0;
+	EXPECT_INT(store_outbox_count(t.s, SLAVE, &all), 0);
+	EXPECT_INT(store_outbox_count_due(t.s, SLAVE, time(NULL), &due), 0);
+	EXPECT_INT(store_outbox_count_due(t.s, SLAVE, time(NULL) + 3600, &later), 0);
+	EXPECT_INT(all, 2);
+	EXPECT_INT(due, 1);
+	EXPECT_INT(later, 2);
+	EXPECT_INT(store_outbox_has(t.s, SLAVE, "poison"), 1);
+	EXPECT_INT(store_outbox_has(t.s, SLAVE, "b"), 1);
+	EXPECT_INT(store_outbox_has(t.s, SLAVE, "poiso"), 0);
+	EXPECT_INT(store_outbox_has(t.s, "other@example.org", "b"), 0);
 	const char *got = buf, *fail = failing;
 	EXPECT_STR(got, "put b@2");
 	EXPECT_STR(fail, "poison x3: still full");

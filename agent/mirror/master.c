@@ -168,7 +168,7 @@ answer_for(struct mirror *m, xmpp_stanza_t *st)
 	for (size_t i = 0; i < m->nslaves; i++) {
 		struct mslave *ms = m->slaves[i];
 		if (ms->iq_id[0] && strcmp(ms->iq_id, id) == 0 &&
-		    stanza_jid_matches(xmpp_stanza_get_from(st), ms->jid)) {
+		    stanza_jid_is_peer(xmpp_stanza_get_from(st), ms->jid)) {
 			ms->iq_id[0] = '\0';
 			return ms;
 		}

@@ -10,8 +10,13 @@
  * Requests in the sealed-only namespaces arrive in <sealed/>, are
  * opened here and handed to service_dispatch_sealed(); replies go back
  * through chan_reply(). Our own requests leave through chan_send(),
- * whose answers come to answer() first: libstrophe calls id handlers
- * before any other, so the opening must happen in the id handler itself.
+ * whose answers come to answer() first (the service's table of awaited
+ * answers, service_expect()), which opens them before the sender's
+ * handler sees them.
+ *
+ * A peer is what peer.c names it (a bare JID, or a full JID when several
+ * daemons share an account) and is met at exactly the full JID that
+ * proved its key. The keys are bound to both bare JIDs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +36,8 @@
 #define MAX_PENDING 4096      /* our sealed requests awaiting an answer */
 
 struct cpeer {
-	char bare[1024];
+	char name[1100];        /* the peer as peer.c names it */
+	char bare[1024];        /* its bare JID, bound into the keys */
 	char full[1100];        /* the full JID peer.c trusts, or "" */
 	int up;                 /* the listener was told it is trusted */
 	struct crypto_channel *cur, *prev; /* prev: answers still on their way */
@@ -42,7 +48,7 @@ struct cpeer {
 
 struct pending {
 	char id[48];
-	char bare[1024];
+	char full[1100];        /* asked of: the answer comes from there */
 	xmpp_handler h;
 	void *arg;
 };
@@ -96,13 +102,10 @@ peer_keys_drop(struct cpeer *cp)
 	cp->hs_id[0] = '\0';
 }
 
-static int answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg);
-
 static void
 pending_drop(struct chan *c, size_t i)
 {
-	if (c->conn)
-		xmpp_id_handler_delete(c->conn, answer, c->pend[i].id);
+	service_forget(c->svc, c->pend[i].id);
 	c->pend[i] = c->pend[--c->npend];
 }
 
@@ -126,35 +129,46 @@ is_initiator(const struct chan *c)
 	return c->cfg->role == CFG_ROLE_MASTER;
 }
 
+/* The peer peer.c names name, added if add and new. */
 static struct cpeer *
-peer_find(struct chan *c, const char *jid, int add)
+peer_find(struct chan *c, const char *name, int add)
 {
 	struct cpeer *cp;
 
-	for (size_t i = 0; i < c->n; i++)
-		if (jid && stanza_jid_matches(jid, c->v[i]->bare))
+	for (size_t i = 0; name && i < c->n; i++)
+		if (strcmp(c->v[i]->name, name) == 0)
 			return c->v[i];
-	if (!add || jid == NULL)
+	if (!add || name == NULL || strlen(name) >= sizeof(cp->name))
 		return NULL;
 	if (util_grow(&c->v, c->n + 1, &c->cap, 16) < 0 ||
 	    (cp = calloc(1, sizeof(*cp))) == NULL)
 		return NULL;
-	if (stanza_bare_jid(jid, cp->bare, sizeof(cp->bare)) < 0) {
+	if (stanza_bare_jid(name, cp->bare, sizeof(cp->bare)) < 0) {
 		free(cp);
 		return NULL;
 	}
+	snprintf(cp->name, sizeof(cp->name), "%s", name);
 	c->v[c->n++] = cp;
 	return cp;
+}
+
+/* The peer trusted at exactly this full JID, else NULL. */
+static struct cpeer *
+peer_at(struct chan *c, const char *full)
+{
+	for (size_t i = 0; full && i < c->n; i++)
+		if (c->v[i]->full[0] && strcmp(c->v[i]->full, full) == 0)
+			return c->v[i];
+	return NULL;
 }
 
 /* The peer with a channel up at exactly this full JID, else NULL. */
 static struct cpeer *
 peer_up(struct chan *c, const char *full)
 {
-	struct cpeer *cp = peer_find(c, full, 0);
+	struct cpeer *cp = peer_at(c, full);
 
-	return cp && cp->up && cp->cur && full && strcmp(cp->full, full) == 0 ?
-	    cp : NULL;
+	return cp && cp->up && cp->cur ? cp : NULL;
 }
 
 /* The channel is gone (trust lost, or it could not go on): keys wiped,
@@ -166,11 +180,11 @@ peer_down(struct chan *c, struct cpeer *cp)
 
 	peer_keys_drop(cp);
 	for (size_t i = c->npend; i-- > 0;)
-		if (strcmp(c->pend[i].bare, cp->bare) == 0)
+		if (strcmp(c->pend[i].full, cp->full) == 0)
 			pending_drop(c, i);
 	cp->up = 0;
 	if (was && c->cb)
-		c->cb(c->cb_arg, cp->bare, cp->full[0] ? cp->full : NULL, 0);
+		c->cb(c->cb_arg, cp->name, cp->full[0] ? cp->full : NULL, 0);
 }
 
 /* A new session is in place: the old one stays for what is under way. */
@@ -190,10 +204,24 @@ peer_install(struct chan *c, struct cpeer *cp, struct crypto_channel *ch)
 	cp->up = 1;
 	log_info("%s: sealed channel up (session %s)", cp->full, hex);
 	if (c->cb)
-		c->cb(c->cb_arg, cp->bare, cp->full, 1);
+		c->cb(c->cb_arg, cp->name, cp->full, 1);
+}
+
+/* Our own bare JID, bound into the keys. */
+static const char *
+me_bare(const struct chan *c, char *buf, size_t len)
+{
+	return stanza_bare_jid(c->cfg->jid, buf, len) == 0 ? buf : c->cfg->jid;
 }
 
 /* ---- handshake --------------------------------------------------------- */
+
+/* Whether a (possibly NULL) sender is exactly this full JID. */
+static int
+same_jid(const char *from, const char *full)
+{
+	return from && full[0] && strcmp(from, full) == 0;
+}
 
 static int on_hs_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg);
 
@@ -202,13 +230,13 @@ hs_start(struct chan *c, struct cpeer *cp)
 {
 	xmpp_ctx_t *ctx = xmpp_conn_get_context(c->conn);
 	uint8_t x[32], e[32], ed[32], rnd[4];
-	char b64[64];
+	char b64[64], me[1024];
 	xmpp_stanza_t *iq, *q;
 
 	if (cp->hs || peers_keys(c->peers, cp->full, x, ed) < 0)
 		return;
-	if (crypto_handshake_start(c->id, x, c->cfg->jid, cp->bare, &cp->hs,
-	    e) < 0) {
+	if (crypto_handshake_start(c->id, x, me_bare(c, me, sizeof(me)),
+	    cp->bare, &cp->hs, e) < 0) {
 		cp->retry_at_ms = loop_now_ms() + HS_FAIL_MS;
 		return;
 	}
@@ -222,7 +250,14 @@ hs_start(struct chan *c, struct cpeer *cp)
 	xmpp_stanza_set_to(iq, cp->full);
 	if ((q = stanza_add_child(ctx, iq, "handshake", NS_XS_CHANNEL)))
 		xmpp_stanza_set_attribute(q, "e", b64);
-	xmpp_id_handler_add(c->conn, on_hs_answer, cp->hs_id, c);
+	if (service_expect(c->svc, cp->hs_id, on_hs_answer, c) < 0) {
+		xmpp_stanza_release(iq);
+		crypto_handshake_free(cp->hs);
+		cp->hs = NULL;
+		cp->hs_id[0] = '\0';
+		cp->retry_at_ms = loop_now_ms() + HS_RETRY_MS;
+		return;
+	}
 	xmpp_send(c->conn, iq);
 	xmpp_stanza_release(iq);
 	cp->hs_at_ms = loop_now_ms();
@@ -284,7 +319,7 @@ on_hs_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			cp = c->v[i];
 	if (cp == NULL)
 		return 0;	/* dropped meanwhile */
-	if (!stanza_jid_matches(xmpp_stanza_get_from(st), cp->bare))
+	if (!same_jid(xmpp_stanza_get_from(st), cp->full))
 		return 1;
 	if (strcmp(type, "error") == 0) {
 		log_debug("%s did not take our channel handshake yet; again in "
@@ -311,12 +346,12 @@ on_handshake(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
 	uint8_t x[32], ed[32], e[32], er[32];
 	struct crypto_channel *ch = NULL;
 	struct cpeer *cp;
-	char b64[64], *conf = NULL;
+	char b64[64], *conf = NULL, me[1024];
 	xmpp_stanza_t *r, *h;
 
 	if (is_initiator(c) || !peers_trusted(c->peers, from) ||
 	    peers_keys(c->peers, from, x, ed) < 0 ||
-	    (cp = peer_find(c, from, 1)) == NULL) {
+	    (cp = peer_at(c, from)) == NULL) {
 		log_debug("channel handshake from %s refused: not a peer whose "
 		    "key we saw proven", from ? from : "(no sender)");
 		stanza_send_iq_error(conn, iq, "wait", "not-authorized", NULL,
@@ -327,8 +362,8 @@ on_handshake(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
 	    strcmp(xmpp_stanza_get_name(q), "handshake") != 0 ||
 	    stanza_b64_decode_exact(ctx, xmpp_stanza_get_attribute(q, "e"), e,
 	    32) < 0 ||
-	    crypto_handshake_respond(c->id, x, c->cfg->jid, cp->bare, e, er,
-	    &ch) < 0 ||
+	    crypto_handshake_respond(c->id, x, me_bare(c, me, sizeof(me)),
+	    cp->bare, e, er, &ch) < 0 ||
 	    crypto_channel_seal(ch, "result", id, "", 0, &conf) < 0) {
 		crypto_channel_free(ch);
 		stanza_send_iq_error(conn, iq, "modify", "bad-request", NULL,
@@ -345,7 +380,6 @@ on_handshake(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
 	if (r)
 		xmpp_stanza_release(r);
 	free(conf);
-	snprintf(cp->full, sizeof(cp->full), "%s", from);
 	peer_install(c, cp, ch);
 }
 
@@ -448,6 +482,8 @@ out:
 	return out;
 }
 
+static int answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg);
+
 int
 chan_send(struct chan *c, xmpp_stanza_t *iq, xmpp_handler h, void *arg)
 {
@@ -474,10 +510,14 @@ chan_send(struct chan *c, xmpp_stanza_t *iq, xmpp_handler h, void *arg)
 	if (h) {
 		struct pending *p = &c->pend[c->npend++];
 		snprintf(p->id, sizeof(p->id), "%s", xmpp_stanza_get_id(out));
-		snprintf(p->bare, sizeof(p->bare), "%s", cp->bare);
+		snprintf(p->full, sizeof(p->full), "%s", cp->full);
 		p->h = h;
 		p->arg = arg;
-		xmpp_id_handler_add(c->conn, answer, p->id, c);
+		if (service_expect(c->svc, p->id, answer, c) < 0) {
+			c->npend--;
+			xmpp_stanza_release(out);
+			return -ENOMEM;
+		}
 	}
 	xmpp_send(c->conn, out);
 	xmpp_stanza_release(out);
@@ -533,11 +573,11 @@ answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			break;
 	if (id == NULL || i == c->npend)
 		return 0;
-	if (!stanza_jid_matches(from, c->pend[i].bare))
+	if (!same_jid(from, c->pend[i].full))
 		return 1;	/* not from whom we asked */
 	p = c->pend[i];
 	c->pend[i] = c->pend[--c->npend];
-	cp = peer_find(c, from, 0);
+	cp = peer_at(c, from);
 	sealed = xmpp_stanza_get_child_by_ns(st, NS_XS_SEALED);
 	if (sealed && cp)
 		opened = open_iq(cp, ctx, st, sealed, &why);
@@ -693,7 +733,7 @@ chan_tick(struct chan *c)
 			    "again", cp->full);
 			crypto_handshake_free(cp->hs);
 			cp->hs = NULL;
-			xmpp_id_handler_delete(c->conn, on_hs_answer, cp->hs_id);
+			service_forget(c->svc, cp->hs_id);
 			cp->hs_id[0] = '\0';
 		}
 		if (cp->hs == NULL && now >= cp->retry_at_ms &&

@@ -35,6 +35,7 @@ struct peers {
 	struct store *st;
 	const struct crypto_identity *id;
 	xmpp_conn_t *conn;       /* while online, else NULL */
+	struct service *svc;     /* while online, else NULL */
 	struct peer *v[MAX_PEERS];
 	size_t n;
 	unsigned seq;
@@ -78,12 +79,18 @@ peer_key_name(enum peer_key k)
 	return "?";
 }
 
+/* The peer a sender belongs to. A peer registered by full JID (one daemon
+ * of an account that runs several) wins over one registered by the bare
+ * JID of the same account, so a message meant for one folder never reaches
+ * the other. */
 static struct peer *
 find(const struct peers *p, const char *jid)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (stanza_jid_matches(jid, p->v[i]->jid))
-			return p->v[i];
+	for (int full = 1; full >= 0; full--)
+		for (size_t i = 0; i < p->n; i++)
+			if ((strchr(p->v[i]->jid, '/') != NULL) == full &&
+			    stanza_jid_is_peer(jid, p->v[i]->jid))
+				return p->v[i];
 	return NULL;
 }
 
@@ -238,7 +245,11 @@ start_pairing(struct peers *p, struct peer *pe)
 	xmpp_stanza_set_to(iq, pe->full);
 	if ((q = stanza_add_child(ctx, iq, "identity", NS_XS_PAIR)))
 		xmpp_stanza_set_attribute(q, "nonce", nonce64);
-	xmpp_id_handler_add(p->conn, on_pair_result, pe->pair_id, p);
+	if (service_expect(p->svc, pe->pair_id, on_pair_result, p) < 0) {
+		pe->pair_id[0] = '\0';
+		xmpp_stanza_release(iq);
+		return;
+	}
 	xmpp_send(p->conn, iq);
 	xmpp_stanza_release(iq);
 	log_debug("asked %s to prove its identity key", pe->full);
@@ -357,6 +368,7 @@ on_pair_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
 	const char *id = xmpp_stanza_get_id(st), *type = xmpp_stanza_get_type(st);
 	uint8_t x[32], e[32], sig[CRYPTO_SIG_LEN], stmt[4200];
+	char bare[1100];
 	struct peer *pe = NULL;
 	xmpp_stanza_t *q;
 	size_t n;
@@ -371,7 +383,8 @@ on_pair_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	if (pe == NULL)
 		return 0; /* the peer was removed meanwhile */
 	pe->pair_id[0] = '\0';
-	if (!stanza_jid_matches(xmpp_stanza_get_from(st), pe->jid))
+	if (!stanza_jid_is_peer(xmpp_stanza_get_from(st), pe->jid) ||
+	    stanza_bare_jid(pe->jid, bare, sizeof(bare)) < 0)
 		return 0;
 	if (type && strcmp(type, "error") == 0) {
 		log_warn("%s refused to prove its identity key (is it an "
@@ -386,7 +399,7 @@ on_pair_result(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		log_warn("%s sent a malformed identity answer", pe->jid);
 		return 0;
 	}
-	n = pair_statement(stmt, sizeof(stmt), pe->jid, p->cfg->jid, pe->nonce, x, e);
+	n = pair_statement(stmt, sizeof(stmt), bare, p->cfg->jid, pe->nonce, x, e);
 	if (n == 0 || crypto_verify(e, stmt, n, sig) < 0) {
 		log_error("%s: identity proof does not verify; ignoring it", pe->jid);
 		return 0;
@@ -439,7 +452,10 @@ query_disco(struct peers *p, struct peer *pe)
 		return;
 	xmpp_stanza_set_to(iq, pe->full);
 	stanza_add_child(ctx, iq, "query", NS_DISCO_INFO);
-	xmpp_id_handler_add(p->conn, on_peer_disco, id, p);
+	if (service_expect(p->svc, id, on_peer_disco, p) < 0) {
+		xmpp_stanza_release(iq);
+		return;
+	}
 	xmpp_send(p->conn, iq);
 	xmpp_stanza_release(iq);
 }
@@ -452,8 +468,14 @@ peer_came_online(struct peers *p, struct peer *pe, const char *from)
 	/* a peer that (re)appears may have missed our directed presence */
 	if (!was || strcmp(pe->full, from) != 0)
 		send_presence(p, from, NULL);
-	if (was && strcmp(pe->full, from) != 0)
+	if (was && strcmp(pe->full, from) != 0) {
 		untrust(p, pe); /* another session: it proves its key again */
+		if (strchr(pe->jid, '/') == NULL)
+			log_warn("%s is online as %s, then as %s: if that account "
+			    "runs more than one xmpp-sync daemon, name the one for "
+			    "this folder by its full JID (%s/RESOURCE)", pe->jid,
+			    pe->full, from, pe->jid);
+	}
 	snprintf(pe->full, sizeof(pe->full), "%s", from);
 	pe->last_seen = time(NULL);
 	if (p->cfg->role == CFG_ROLE_MASTER)
@@ -485,8 +507,9 @@ on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	struct peer *pe;
 
 	(void)conn;
-	if (from == NULL || stanza_jid_matches(from, p->cfg->jid))
-		return 1;
+	if (from == NULL || (p->conn && xmpp_conn_get_bound_jid(p->conn) &&
+	    strcmp(from, xmpp_conn_get_bound_jid(p->conn)) == 0))
+		return 1; /* our own presence, reflected by the server */
 	pe = find(p, from);
 	if (type && strcmp(type, "subscribe") == 0) {
 		/* peers see each other by directed presence, not the roster:
@@ -509,6 +532,7 @@ void
 peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn)
 {
 	p->conn = conn;
+	p->svc = svc;
 	service_route(svc, NS_XS_PAIR, on_pair_query, p);
 	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, p);
 	/* initial presence makes this session available (the server only
@@ -525,6 +549,8 @@ peers_offline(struct peers *p)
 {
 	p->conn = NULL;
 	for (size_t i = 0; i < p->n; i++) {
+		if (p->svc && p->v[i]->pair_id[0])
+			service_forget(p->svc, p->v[i]->pair_id);
 		untrust(p, p->v[i]);
 		p->v[i]->full[0] = '\0';
 		p->v[i]->pair_id[0] = '\0';

@@ -37,6 +37,22 @@ stanza_jid_matches(const char *jid, const char *bare)
 	    strcasecmp(at1, at2) == 0;
 }
 
+int
+stanza_jid_is_peer(const char *jid, const char *peer)
+{
+	char bare[1100];
+	const char *r1, *r2;
+
+	if (jid == NULL || peer == NULL || (r2 = strchr(peer, '/')) == NULL)
+		return stanza_jid_matches(jid, peer);
+	if ((size_t)(r2 - peer) >= sizeof(bare))
+		return 0;
+	memcpy(bare, peer, (size_t)(r2 - peer));
+	bare[r2 - peer] = '\0';
+	r1 = strchr(jid, '/');
+	return r1 && strcmp(r1, r2) == 0 && stanza_jid_matches(jid, bare);
+}
+
 xmpp_stanza_t *
 stanza_iq_result(xmpp_ctx_t *ctx, xmpp_stanza_t *iq)
 {

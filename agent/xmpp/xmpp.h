@@ -124,6 +124,22 @@ int service_dispatch_sealed(struct service *s, xmpp_conn_t *conn,
  * service_route(). */
 int service_route_external(struct service *s, const char *ns);
 
+/* Waits for the answer (result or error) to an IQ we send with this id:
+ * fn(conn, answer, arg) is called once it arrives; it returns 0 when done,
+ * nonzero to go on waiting. Use this, not xmpp_id_handler_add(): libstrophe
+ * 0.12 keeps every id it was given for the life of the connection, so its
+ * lookups slow down with every IQ ever sent. Waits unanswered for 10
+ * minutes are dropped. Returns 0, -EINVAL (id too long, fn NULL) or
+ * -ENOMEM. */
+int service_expect(struct service *s, const char *id, xmpp_handler fn,
+    void *arg);
+
+/* Stops waiting for the answer to id. Returns nothing. */
+void service_forget(struct service *s, const char *id);
+
+/* Returns how many answers are awaited (for tests and status). */
+size_t service_waiting(const struct service *s);
+
 /* Adds a feature to our disco#info answer. The string is borrowed and must
  * outlive the service. Returns 0 or -ENOSPC. */
 int service_add_feature(struct service *s, const char *feature);
@@ -163,6 +179,11 @@ int stanza_bare_jid(const char *jid, char *buf, size_t len);
 /* Returns 1 if the bare part of jid equals bare (case-insensitive in the
  * domain, exact in the local part), else 0. */
 int stanza_jid_matches(const char *jid, const char *bare);
+
+/* Returns 1 if the sender jid (a full JID) is the peer named peer: any
+ * resource of it if peer is a bare JID, that one resource if peer is a
+ * full JID (one daemon of an account that runs several). Else 0. */
+int stanza_jid_is_peer(const char *jid, const char *peer);
 
 /* Makes the result reply to an IQ (to/from swapped, same id). Returns a new
  * stanza (release with xmpp_stanza_release()) or NULL. */
