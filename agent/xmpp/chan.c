@@ -433,40 +433,75 @@ seal_iq(struct crypto_channel *ch, xmpp_ctx_t *ctx, xmpp_stanza_t *iq,
 	return out;
 }
 
-/* Opens the <sealed/> child of st from cp: a new stanza with st's type,
- * id, from and to and the plaintext element as its one child (none for
- * an empty message). Returns it, or NULL with *why set. */
+/* The plaintext as exactly one element: libstrophe's parser stops after
+ * the first, so it reads the text inside a wrapper and wants one element
+ * child and nothing else. Returns the element (a reference) or NULL. */
 static xmpp_stanza_t *
-open_iq(struct cpeer *cp, xmpp_ctx_t *ctx, xmpp_stanza_t *st,
-    xmpp_stanza_t *sealed, const char **why)
+one_element(xmpp_ctx_t *ctx, const char *plain, size_t len)
+{
+	static const char open[] = "<w>", close[] = "</w>";
+	char *buf = malloc(len + sizeof(open) + sizeof(close));
+	xmpp_stanza_t *w, *c, *el = NULL;
+	int n = 0;
+
+	if (buf == NULL)
+		return NULL;
+	memcpy(buf, open, sizeof(open) - 1);
+	memcpy(buf + sizeof(open) - 1, plain, len);
+	memcpy(buf + sizeof(open) - 1 + len, close, sizeof(close));
+	w = xmpp_stanza_new_from_string(ctx, buf);
+	free(buf);
+	if (w == NULL)
+		return NULL;
+	for (c = xmpp_stanza_get_children(w); c; c = xmpp_stanza_get_next(c)) {
+		n++;
+		el = c;
+	}
+	if (n != 1 || !xmpp_stanza_is_tag(el))
+		el = NULL;
+	else
+		el = xmpp_stanza_copy(el);
+	xmpp_stanza_release(w);
+	return el;
+}
+
+int
+chan_unseal(xmpp_ctx_t *ctx, struct crypto_channel *cur,
+    struct crypto_channel *prev, xmpp_stanza_t *st, xmpp_stanza_t **out_st,
+    const char **why)
 {
 	const char *type = xmpp_stanza_get_type(st), *id = xmpp_stanza_get_id(st);
-	char *b64 = xmpp_stanza_get_text(sealed), *plain = NULL;
+	xmpp_stanza_t *sealed = xmpp_stanza_get_child_by_ns(st, NS_XS_SEALED);
+	char *b64 = sealed ? xmpp_stanza_get_text(sealed) : NULL, *plain = NULL;
 	struct crypto_channel *ch = NULL;
 	xmpp_stanza_t *out = NULL, *inner = NULL;
 	size_t len = 0;
 	int rc = -ESTALE;
 
-	if (b64 && cp->cur && crypto_channel_owns(cp->cur, b64))
-		ch = cp->cur;
-	else if (b64 && cp->prev && crypto_channel_owns(cp->prev, b64))
-		ch = cp->prev;
-	if (ch)
+	*out_st = NULL;
+	if (b64 && cur && crypto_channel_owns(cur, b64))
+		ch = cur;
+	else if (b64 && prev && crypto_channel_owns(prev, b64))
+		ch = prev;
+	if (ch && type)
 		rc = crypto_channel_open(ch, type, id, b64, &plain, &len);
+	else if (ch)
+		rc = -EBADMSG;
 	if (b64)
 		xmpp_free(ctx, b64);
 	*why = rc == -ESTALE ? "no such session" : rc < 0 ?
 	    "it does not authenticate (altered, replayed or misdirected)" : NULL;
 	if (rc < 0)
-		return NULL;
+		return rc == -ESTALE ? -ESTALE : -EBADMSG;
+	rc = -EINVAL;
 	if (len > 0 && (strlen(plain) != len ||
-	    (inner = xmpp_stanza_new_from_string(ctx, plain)) == NULL ||
-	    !xmpp_stanza_is_tag(inner))) {
+	    (inner = one_element(ctx, plain, len)) == NULL)) {
 		*why = "its content is not one XML element";
 		goto out;
 	}
 	if ((out = xmpp_iq_new(ctx, type, id)) == NULL) {
 		*why = "out of memory";
+		rc = -ENOMEM;
 		goto out;
 	}
 	if (xmpp_stanza_get_from(st))
@@ -475,10 +510,24 @@ open_iq(struct cpeer *cp, xmpp_ctx_t *ctx, xmpp_stanza_t *st,
 		xmpp_stanza_set_to(out, xmpp_stanza_get_to(st));
 	if (inner)
 		xmpp_stanza_add_child(out, inner);
+	*out_st = out;
+	rc = 0;
 out:
 	if (inner)
 		xmpp_stanza_release(inner);
 	free(plain);
+	return rc;
+}
+
+/* Opens the <sealed/> child of st from cp (chan_unseal()). Returns the
+ * opened stanza, or NULL with *why set. */
+static xmpp_stanza_t *
+open_iq(struct cpeer *cp, xmpp_ctx_t *ctx, xmpp_stanza_t *st,
+    const char **why)
+{
+	xmpp_stanza_t *out = NULL;
+
+	chan_unseal(ctx, cp->cur, cp->prev, st, &out, why);
 	return out;
 }
 
@@ -580,7 +629,7 @@ answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	cp = peer_at(c, from);
 	sealed = xmpp_stanza_get_child_by_ns(st, NS_XS_SEALED);
 	if (sealed && cp)
-		opened = open_iq(cp, ctx, st, sealed, &why);
+		opened = open_iq(cp, ctx, st, &why);
 	else if (strcmp(type, "error") == 0)
 		opened = xmpp_stanza_clone(st);	/* the server's, or a refusal */
 	else
@@ -652,7 +701,8 @@ on_sealed(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 		    "no-session", NS_XS_CHANNEL, NULL);
 		return;
 	}
-	if ((opened = open_iq(cp, xmpp_conn_get_context(conn), iq, q,
+	(void)q;
+	if ((opened = open_iq(cp, xmpp_conn_get_context(conn), iq,
 	    &why)) == NULL) {
 		log_warn("refused a sealed request from %s: %s", from, why);
 		if (why && strcmp(why, "no such session") == 0)

@@ -233,6 +233,7 @@ int stanza_b64_decode_exact(xmpp_ctx_t *ctx, const char *b64,
 struct store;
 struct service;
 struct crypto_identity;
+struct crypto_channel;
 struct peers;
 
 enum peer_key {
@@ -357,6 +358,18 @@ void chan_cancel(struct chan *c, const char *id);
  * sealed; an error's condition and text travel inside too. Dropped (a
  * debug line) when the channel went away meanwhile. */
 void chan_reply(struct chan *c, xmpp_stanza_t *req, xmpp_stanza_t *reply);
+
+/* The parser behind every sealed stanza that arrives: opens the
+ * <sealed/> child of st under cur or prev (the one whose session it
+ * names; either may be NULL), bound to st's type and id, and parses the
+ * plaintext, which must be empty or exactly one XML element. Returns 0
+ * and *out, a new stanza with st's type, id, from and to and that element
+ * as its only child (release it); -ESTALE when it names neither session,
+ * -EBADMSG when it does not authenticate, -EINVAL when the plaintext is
+ * not one element, -ENOMEM; *why then says why, for a log line. */
+int chan_unseal(xmpp_ctx_t *ctx, struct crypto_channel *cur,
+    struct crypto_channel *prev, xmpp_stanza_t *st, xmpp_stanza_t **out,
+    const char **why);
 
 /* A sealed error reply to req: type and RFC 6120 condition, no text. */
 void chan_reply_error(struct chan *c, xmpp_stanza_t *req, const char *type,
