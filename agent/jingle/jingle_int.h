@@ -358,6 +358,9 @@ struct session {
 	char cname[JX_CID_MAX + 1];  /* the content's name */
 	int sending;            /* we are the initiator and the sender */
 	struct jingle_file file;
+	/* what <file/> says on the wire: file itself, or what wire_file
+	 * made of it (an opaque offer); name is file's */
+	struct jingle_file wire;
 	void *cookie;
 	enum sess_state state;
 	int64_t deadline_ms;

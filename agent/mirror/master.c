@@ -462,8 +462,13 @@ add_op(const struct store_op *op, void *arg)
 			return 0;
 		}
 	}
+	/* a put names the transfer that may follow by a random name */
+	if (op->kind == STORE_OP_PUT) {
+		sync_opaque_name(ms->batch[ms->nbatch].wire);
+		o.wire = ms->batch[ms->nbatch].wire;
+	}
 	/* stay below every server's stanza limit, whatever the names */
-	need = sync_op_wire_max(o.path, o.from, o.target);
+	need = sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8;
 	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
 		free((char *)o.target);
 		return 1;
@@ -589,14 +594,14 @@ pump(struct mirror *m, struct mslave *ms)
 static void
 start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 {
-	char wire[SYNC_WIRE_NAME_MAX];
-	struct jingle_file f = {.name = wire,
+	/* offered under the opaque name the sealed put announced: the
+	 * <file/> element says nothing of the file (mirror_wire_file()) */
+	struct jingle_file f = {.name = ms->batch[i].wire,
 	    .size = ms->batch[i].size, .has_hash = 1,
 	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
 	int r;
 
-	sync_wire_name(ms->batch[i].path, wire);
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
 	if (x == NULL || (x->path = strdup(ms->batch[i].path)) == NULL ||
 	    ms->ninflight == MIRROR_MAX_INFLIGHT ||
@@ -743,8 +748,15 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 		inflight_drop(ms, x->path);
 	if (err == 0) {
 		store_outbox_done(m->env.st, x->jid, x->path, x->seq);
-		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
-		    (unsigned long long)in->file->size);
+		/* the engine's own line names the opaque transfer only */
+		if (in->offset)
+			log_info("sent %s to %s, %llu bytes (from offset %llu)",
+			    x->path, in->peer,
+			    (unsigned long long)in->file->size,
+			    (unsigned long long)in->offset);
+		else
+			log_info("sent %s to %s (%llu bytes)", x->path,
+			    in->peer, (unsigned long long)in->file->size);
 	} else {
 		char why[1400];
 		snprintf(why, sizeof(why), "transfer to %s failed: %s", in->peer,
