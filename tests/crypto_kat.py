@@ -163,6 +163,25 @@ def channel():
     conf = seal(k_ri, rjid, ijid, b"result", b"ch-1", 1, b"")
     print("confirm r->i 1    ", base64.b64encode(conf).decode())
 
+    # the rest of the example exchange in docs/protocol.md, section 4
+    print("example EI base64 ", base64.b64encode(ei).decode())
+    print("example ER base64 ", base64.b64encode(er).decode())
+    hi = hashlib.sha256(b"hi\n").hexdigest()
+    for key, frm, to, typ, iqid, n, plain in (
+            (k_ri, rjid, ijid, b"result", b"xs-1", 2,
+             b'<hello xmlns="urn:xmpp-sync:meta:0" state="ok" seq="41"/>'),
+            (k_ir, ijid, rjid, b"set", b"xs-2", 2,
+             b'<sync xmlns="urn:xmpp-sync:meta:0"><op k="put" p="hi.txt" '
+             b's="3" w="xs-5f1c3e0a9b7d24e68a0c1f3b5d7e9a2c" h="' +
+             hi.encode() + b'" m="644" t="1795640000000000000" q="42"/>'
+             b'</sync>'),
+            (k_ri, rjid, ijid, b"result", b"xs-2", 3,
+             b'<sync xmlns="urn:xmpp-sync:meta:0"><r i="0" s="need"/>'
+             b'</sync>')):
+        print("example %s %s %d" % (typ.decode(), iqid.decode(), n),
+              base64.b64encode(seal(key, frm, to, typ, iqid, n,
+                                    plain)).decode())
+
 
 if __name__ == "__main__":
     main()
