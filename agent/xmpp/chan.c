@@ -114,7 +114,12 @@ chan_free(struct chan *c)
 {
 	if (c == NULL)
 		return;
+	/* the service outlives us: nothing it awaits may call back here */
+	while (c->npend)
+		pending_drop(c, c->npend - 1);
 	for (size_t i = 0; i < c->n; i++) {
+		if (c->v[i]->hs_id[0])
+			service_forget(c->svc, c->v[i]->hs_id);
 		peer_keys_drop(c->v[i]);
 		free(c->v[i]);
 	}
@@ -600,8 +605,8 @@ refused_answer(xmpp_ctx_t *ctx, xmpp_stanza_t *st)
 	return r;
 }
 
-/* The id handler of every sealed request we sent: opens the answer and
- * hands it to the handler the sender gave. */
+/* What the service calls with the answer to every sealed request we sent
+ * (service_expect()): opens it and hands it to the sender's handler. */
 static int
 answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
