@@ -15,6 +15,7 @@ struct loop;
 struct store;
 struct crypto_identity;
 struct peers;
+struct chan;
 struct service;
 struct mirror;
 
@@ -24,6 +25,7 @@ struct mirror_env {
 	struct store *st;
 	const struct crypto_identity *id;
 	struct peers *peers;
+	struct chan *chan;      /* sealed channel: every sync request */
 	struct service *svc;
 	xmpp_conn_t *xc;
 };

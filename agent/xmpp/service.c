@@ -19,6 +19,7 @@ struct route {
 	const char *ns;
 	service_iq_fn fn;  /* NULL: handled elsewhere */
 	void *arg;
+	int sealed;        /* only through service_dispatch_sealed() */
 };
 
 /* Someone waiting for the answer to an IQ it sent. */
@@ -129,27 +130,49 @@ answer(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *st)
 }
 
 static int
-add_route(struct service *s, const char *ns, service_iq_fn fn, void *arg)
+add_route(struct service *s, const char *ns, service_iq_fn fn, void *arg,
+    int sealed)
 {
 	for (int i = 0; i < s->nroutes; i++)
 		if (strcmp(s->routes[i].ns, ns) == 0)
 			return -EEXIST;
 	if (s->nroutes == MAX_ROUTES)
 		return -ENOSPC;
-	s->routes[s->nroutes++] = (struct route){ns, fn, arg};
+	s->routes[s->nroutes++] = (struct route){ns, fn, arg, sealed};
 	return 0;
 }
 
 int
 service_route(struct service *s, const char *ns, service_iq_fn fn, void *arg)
 {
-	return add_route(s, ns, fn, arg);
+	return add_route(s, ns, fn, arg, 0);
+}
+
+int
+service_route_sealed(struct service *s, const char *ns, service_iq_fn fn,
+    void *arg)
+{
+	return add_route(s, ns, fn, arg, 1);
 }
 
 int
 service_route_external(struct service *s, const char *ns)
 {
-	return add_route(s, ns, NULL, NULL);
+	return add_route(s, ns, NULL, NULL, 0);
+}
+
+int
+service_dispatch_sealed(struct service *s, xmpp_conn_t *conn,
+    xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+{
+	const char *ns = xmpp_stanza_get_ns(payload);
+
+	for (int i = 0; ns && i < s->nroutes; i++)
+		if (s->routes[i].sealed && strcmp(s->routes[i].ns, ns) == 0) {
+			s->routes[i].fn(conn, iq, payload, s->routes[i].arg);
+			return 0;
+		}
+	return -ENOENT;
 }
 
 int
@@ -219,7 +242,17 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 	for (int i = 0; i < s->nroutes; i++) {
 		if (strcmp(s->routes[i].ns, ns) != 0)
 			continue;
-		if (s->routes[i].fn)
+		if (s->routes[i].sealed) {
+			/* no downgrade: what must be sealed never counts in
+			 * clear, whoever sends it */
+			log_warn("refused a %s request from %s: sent in "
+			    "clear, it must travel sealed",
+			    xmpp_stanza_get_name(payload),
+			    xmpp_stanza_get_from(iq) ?
+			    xmpp_stanza_get_from(iq) : "the server");
+			stanza_send_iq_error(conn, iq, "cancel",
+			    "not-acceptable", NULL, NULL, NULL);
+		} else if (s->routes[i].fn)
 			s->routes[i].fn(conn, iq, payload, s->routes[i].arg);
 		return 1;
 	}
