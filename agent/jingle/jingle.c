@@ -1035,10 +1035,12 @@ jingle_input(struct jingle *j, xmpp_stanza_t *st)
 	if (strcmp(type, "set") != 0)
 		return;
 	/* the owner decides who may talk to the engine at all; nobody else
-	 * gets past this line */
+	 * gets past this line, and gets what the server would answer for a
+	 * resource that is not online (XEP-0166 5.2: service-unavailable for
+	 * a policy of not talking to unknown entities) */
 	if (j->cb.authorize && j->cb.authorize(j->cb.arg,
 	    xmpp_stanza_get_from(st)) != 0) {
-		send_error(j, st, "auth", "forbidden", NULL, NULL);
+		send_error(j, st, "cancel", "service-unavailable", NULL, NULL);
 		return;
 	}
 	if (xmpp_stanza_get_child_by_name_and_ns(st, "jingle", JINGLE_NS))

@@ -140,6 +140,17 @@ void service_forget(struct service *s, const char *id);
 /* Returns how many answers are awaited (for tests and status). */
 size_t service_waiting(const struct service *s);
 
+/* Says whether the sender full JID from belongs to one of our peers'
+ * accounts (any resource): 1 yes, 0 no. */
+typedef int (*service_gate_fn)(void *arg, const char *from);
+
+/* Sets who may talk to us: an IQ get or set from anyone else (our server
+ * excepted) is answered service-unavailable, as the server answers for a
+ * resource that is offline, whatever its namespace (disco#info and ping
+ * included), and logged at most once every 10 s. fn NULL admits all.
+ * Returns nothing. */
+void service_set_gate(struct service *s, service_gate_fn fn, void *arg);
+
 /* Adds a feature to our disco#info answer. The string is borrowed and must
  * outlive the service. Returns 0 or -ENOSPC. */
 int service_add_feature(struct service *s, const char *feature);
