@@ -94,3 +94,48 @@ hashfile_at(int dirfd, const char *path, const struct stat *expect,
 	close(fd);
 	return r;
 }
+
+int
+hashfile_read_at(int dirfd, const char *path, void *buf, size_t cap,
+    struct hashfile *out)
+{
+	struct stat before, after;
+	size_t got = 0;
+	ssize_t n;
+	int fd, r = 0;
+
+	fd = path_open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY,
+	    0);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &before) < 0)
+		r = -errno;
+	else if (!S_ISREG(before.st_mode))
+		r = -EINVAL;
+	else if ((uint64_t)before.st_size > cap)
+		r = -EFBIG;
+	/* one byte more than the size tells a file that grew meanwhile */
+	while (r == 0 && got <= (size_t)before.st_size && got < cap) {
+		n = pread(fd, (char *)buf + got, cap - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -errno;
+		else if (n == 0)
+			break;
+		else
+			got += (size_t)n;
+	}
+	if (r == 0 && fstat(fd, &after) < 0)
+		r = -errno;
+	if (r == 0 && (!same_state(&before, &after) ||
+	    got != (size_t)before.st_size))
+		r = -EAGAIN;
+	close(fd);
+	if (r < 0)
+		return r;
+	gcry_md_hash_buffer(GCRY_MD_SHA256, out->sha256, buf, got);
+	out->size = (int64_t)got;
+	out->mtime_ns = util_ts_ns(before.st_mtim);
+	return 0;
+}

@@ -43,4 +43,13 @@ int hashfile_fd(int fd, const struct stat *expect, struct hashfile *out);
 int hashfile_at(int dirfd, const char *path, const struct stat *expect,
     struct hashfile *out);
 
+/* Reads the whole regular file path beneath dirfd (as hashfile_at()
+ * opens it) into buf, which holds cap bytes, and hashes what it read.
+ * The file must not change while it is read. Returns 0 with out->size
+ * bytes in buf and out filled, -EFBIG if it is larger than cap, -EAGAIN
+ * if it changed, -EINVAL if it is not a regular file, or the opener's or
+ * read's -errno. */
+int hashfile_read_at(int dirfd, const char *path, void *buf, size_t cap,
+    struct hashfile *out);
+
 #endif

@@ -173,6 +173,12 @@ op ok   "k='meta' p='ready' m='4755' t='$T'"
 op ok   "k='mkdir' p='sg' m='2775' t='$T'"
 op ok   "k='mkdir' p='sticky' m='1777' t='$T'"
 op ok   "k='rename' f='sticky' p='sticky2' m='3777' t='$T'"
+# a small file inline: installed only if it is what the put says, and
+# never through a link
+op fail "k='put' p='inl-bad' s='6' h='$H' m='644' t='$T' c='$(printf 'other\n' | base64 -w0)'"
+op fail "k='put' p='l/inl' s='6' h='$Z' m='644' t='$T' c='$(printf 'other\n' | base64 -w0)'"
+op fail "k='put' p='inl-short' s='6' h='$Z' m='644' t='$T' c='AAAA'"
+op ok   "k='put' p='inl-good' s='6' h='$Z' m='644' t='$T' c='$(printf 'other\n' | base64 -w0)'"
 # removing a link removes the link (kept below .xmpp-sync/versions/)
 op ok   "k='delete' p='abs'"
 op ok   "k='symlink' p='abs' l='$OUT/sub' m='777' t='$T'"
@@ -202,6 +208,14 @@ logged() { # NAME REGEX [MIN]
 	[ "$n" -ge "${3:-1}" ] && pass "$1" || fail "$1" "$n lines match '$2'"
 }
 logged refusal_logged_mkdir_through_link 'refusing to create directory l/x: a symlink or file is in the way'
+if [ "$(cat "$SD/inl-good" 2>/dev/null)" = other ] && [ ! -e "$SD/inl-bad" ] &&
+   [ ! -e "$SD/inl-short" ] && [ ! -e "$OUT/inl" ] &&
+   ! ls -A "$SD" | grep -q '^\.xmpp-sync-tmp\.'; then
+	pass inline_content_installed_only_when_it_verifies
+else
+	fail inline_content_installed_only_when_it_verifies "$(ls -A "$SD" "$OUT" | tr '\n' ' ')"
+fi
+logged refusal_logged_inline_mismatch 'refusing inl-bad: its content does not match its checksum'
 logged refusal_logged_put_through_link 'refusing to (look up|receive) l/pwned: a symlink or file is in the way'
 logged refusal_logged_meta_through_link 'refusing to set the metadata of l/secret: a symlink'
 logged refusal_logged_delete_through_link 'refusing to delete l/secret: a symlink'

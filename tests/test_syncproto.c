@@ -89,6 +89,49 @@ refused(const struct refusal *t, size_t n)
 #define BADLINK "symlink without a sane target"
 #define PUT_REST "s='5' h='" H64 "' m='644' t='1' q='7'"
 
+#define INLINE "bad inline content"
+/* content inline: base64 of exactly the declared size, at most
+ * SYNC_INLINE_MAX bytes (s='5': 8 base64 characters) */
+static const struct refusal inline_refusals[] = {
+	{"<op k='put' p='a' c='aGVsbG8' " PUT_REST "/>", INLINE},
+	{"<op k='put' p='a' c='aGVsbG8=aGVs' " PUT_REST "/>", INLINE},
+	{"<op k='put' p='a' c='' " PUT_REST "/>", INLINE},
+	{"<op k='put' p='a' c='AAAA' s='8193' h='" H64 "' m='644' t='1'/>",
+	 INLINE},
+};
+
+static int
+t_inline_content_round_trips_and_is_bounded(void)
+{
+	xmpp_ctx_t *ctx = tu_xmpp_ctx();
+	xmpp_stanza_t *q = xmpp_stanza_new(ctx), *el;
+	struct sync_op o = {.kind = STORE_OP_PUT, .path = "a/b.txt", .size = 5,
+	    .has_sha256 = 1, .mode = 0644, .mtime_ns = 1, .seq = 3,
+	    .content64 = "aGVsbG8="}, back;
+	const char *why;
+	char *xml = NULL;
+	size_t len;
+
+	xmpp_stanza_set_name(q, "sync");
+	EXPECT_INT(sync_op_build(ctx, q, &o), 0);
+	EXPECT_INT(xmpp_stanza_to_text(xmpp_stanza_get_children(q), &xml, &len),
+	    0);
+	xmpp_stanza_release(q);
+	el = first_child(xml);
+	xmpp_free(ctx, xml);
+	EXPECT(el != NULL, "built op parses as XML");
+	EXPECT_INT(sync_op_parse(el, &back, &why), 0);
+	EXPECT(back.content64 && strcmp(back.content64, "aGVsbG8=") == 0,
+	    "content back: %s", back.content64 ? back.content64 : "(none)");
+	/* only a put carries content; without it, none */
+	EXPECT_INT(parse_op("<op k='put' p='a' " PUT_REST "/>", &back, &why), 0);
+	EXPECT(back.content64 == NULL, "no content without c");
+	EXPECT_INT(parse_op("<op k='put' p='e' c='' s='0' h='" H64 "' m='644' "
+	    "t='1'/>", &back, &why), 0);
+	EXPECT(back.content64 && back.content64[0] == '\0', "an empty file inline");
+	return refused(ROWS(inline_refusals));
+}
+
 static const struct refusal unknown_ops[] = {
 	{"<op p='a' " PUT_REST "/>", UNKNOWN},
 	{"<op k='' p='a' " PUT_REST "/>", UNKNOWN},
@@ -777,6 +820,7 @@ static const struct unit_test tests[] = {
 	T(kind_names_are_the_wire_names),
 	T(manifest_entries_round_trip),
 	T(manifest_entry_refusals_and_defaults),
+	T(inline_content_round_trips_and_is_bounded),
 };
 
 int

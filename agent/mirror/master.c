@@ -3,17 +3,21 @@
  * has no state (or local changes), then its outbox in batches of sync
  * operations, with content sent by Jingle where the slave answers "need". */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/log.h"
 #include "agent/loop.h"
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
+#include "agent/crypto/crypto.h"
 #include "sync/hasher.h"
+#include "sync/hashfile.h"
 #include "sync/plan.h"
 #include "sync/scan.h"
 #include "sync/watch.h"
@@ -413,6 +417,9 @@ struct batch_ctx {
 	xmpp_stanza_t *q;
 	xmpp_ctx_t *ctx;
 	size_t bytes;		/* worst-case size of the batch so far */
+	int rootfd;		/* the folder, for inline content; -1: none */
+	unsigned char buf[SYNC_INLINE_MAX];
+	char b64[SYNC_INLINE_B64 + 1];
 	struct {
 		char *path;
 		int64_t seq;
@@ -467,8 +474,21 @@ add_op(const struct store_op *op, void *arg)
 		sync_opaque_name(ms->batch[ms->nbatch].wire);
 		o.wire = ms->batch[ms->nbatch].wire;
 	}
+	/* a small file goes inside its put, if it still is what its record
+	 * says (else the transfer, or the next change, brings it) */
+	if (op->kind == STORE_OP_PUT && o.has_sha256 &&
+	    o.size <= SYNC_INLINE_MAX && bc->rootfd >= 0) {
+		struct hashfile hf;
+		if (hashfile_read_at(bc->rootfd, o.path, bc->buf, sizeof(bc->buf),
+		    &hf) == 0 && (uint64_t)hf.size == o.size &&
+		    memcmp(hf.sha256, o.sha256, 32) == 0 &&
+		    crypto_base64_encode(bc->buf, (size_t)hf.size, bc->b64,
+		    sizeof(bc->b64)) >= 0)
+			o.content64 = bc->b64;
+	}
 	/* stay below every server's stanza limit, whatever the names */
-	need = sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8;
+	need = sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8 +
+	    (o.content64 ? strlen(o.content64) + 8 : 0);
 	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
 		free((char *)o.target);
 		return 1;
@@ -544,7 +564,7 @@ static void
 pump(struct mirror *m, struct mslave *ms)
 {
 	struct batch_ctx bc = {.m = m, .ms = ms,
-	    .ctx = xmpp_conn_get_context(m->env.xc)};
+	    .ctx = xmpp_conn_get_context(m->env.xc), .rootfd = -1};
 	xmpp_stanza_t *iq;
 
 	/* never while an answer is being worked through: a transfer that
@@ -567,9 +587,12 @@ pump(struct mirror *m, struct mslave *ms)
 		return;
 	}
 	batch_clear(ms);
+	bc.rootfd = open(m->env.cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ms->ninflight < MIRROR_MAX_INFLIGHT)
 		store_outbox_next_due(m->env.st, ms->jid,
 		    SYNC_MAX_OPS + (int)ms->ninflight, time(NULL), add_op, &bc);
+	if (bc.rootfd >= 0)
+		close(bc.rootfd);
 	for (size_t i = 0; i < bc.ngone; i++) {
 		store_outbox_done(m->env.st, ms->jid, bc.gone[i].path,
 		    bc.gone[i].seq);

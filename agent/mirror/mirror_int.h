@@ -27,6 +27,10 @@
  */
 
 #define SYNC_MAX_OPS 128        /* per <sync/> batch */
+/* A file this small travels inside its put (attribute c, base64), sealed
+ * with the batch, instead of in a Jingle session of its own. */
+#define SYNC_INLINE_MAX 8192
+#define SYNC_INLINE_B64 (4 * ((SYNC_INLINE_MAX + 2) / 3))
 #define SYNC_MANIFEST_PAGE 400  /* entries per manifest page */
 /* A stanza stays below ejabberd's default max_stanza_size (65536 bytes)
  * whatever the names: batches and manifest pages are cut by the
@@ -50,6 +54,8 @@ struct sync_op {
 	const char *from;       /* rename source, else NULL */
 	const char *target;     /* symlink text, else NULL */
 	const char *wire;       /* put: the opaque transfer name, or NULL */
+	const char *content64;  /* put: the content in base64 (a file of at
+				 * most SYNC_INLINE_MAX bytes), or NULL */
 	uint64_t size;
 	int has_sha256;
 	uint8_t sha256[32];

@@ -98,8 +98,42 @@ expect_add(struct mirror *m, const struct sync_op *o)
 	return 0;
 }
 
+/* A put whose content came with it (a small file, sealed with the
+ * batch): installed like a transfer, verified against the checksum of the
+ * put before it becomes visible. Returns 0 or a negative errno (logged
+ * by the applier, or here for bad base64). */
+static int
+put_inline(struct mirror *m, const struct sync_op *o)
+{
+	uint8_t buf[SYNC_INLINE_MAX];
+	struct apply_put *p;
+	uint64_t have = 0;
+	size_t n = 0;
+	int r;
+
+	if (crypto_base64_decode(o->content64, buf, sizeof(buf), &n) < 0 ||
+	    n != o->size) {
+		log_warn("refusing %s: its inline content is not %llu bytes of "
+		    "base64", o->path, (unsigned long long)o->size);
+		return -EBADMSG;
+	}
+	if ((r = apply_put_begin(m->apply, o->path, o->size, o->sha256, o->mode,
+	    o->mtime_ns, &p, &have)) < 0)
+		return r;
+	if ((have > 0 && (r = apply_put_truncate(p, 0)) < 0) ||
+	    (n > 0 && (r = apply_put_write(p, buf, n)) < 0)) {
+		apply_put_abort(p, 0);
+		return r;
+	}
+	if ((r = apply_put_finish(p)) == 0)
+		log_info("received %s (%llu bytes inline, verified)", o->path,
+		    (unsigned long long)o->size);
+	return r;
+}
+
 /* A put: the slave has the content already, or copies it from a file it
- * holds, or it must come by Jingle if there is room for it. Returns "ok",
+ * holds, or it came inline, or it must come by Jingle if there is room
+ * for it. Returns "ok",
  * "need", "space" (it waits for room) or NULL with *err set. */
 static const char *
 put_op(struct mirror *m, const struct sync_op *o, int *err)
@@ -113,6 +147,11 @@ put_op(struct mirror *m, const struct sync_op *o, int *err)
 	if ((r = mirror_space_admit(m, o->path, o->size, o->sha256)) < 0) {
 		*err = r;
 		return "space";
+	}
+	if (o->content64) {
+		r = put_inline(m, o);
+		mirror_space_release(m, o->path);
+		goto out;
 	}
 	r = apply_copy_local(a, o->path, o->size, o->sha256, o->mode,
 	    o->mtime_ns, &have);

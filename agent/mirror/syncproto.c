@@ -198,6 +198,8 @@ sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const struct sync_op *o)
 		set_num(el, "s", "%lld", (long long)o->size);
 	if (o->kind == STORE_OP_PUT && o->wire)
 		xmpp_stanza_set_attribute(el, "w", o->wire);
+	if (o->kind == STORE_OP_PUT && o->content64)
+		xmpp_stanza_set_attribute(el, "c", o->content64);
 	if (o->has_sha256) {
 		crypto_hex_encode(o->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
@@ -266,6 +268,13 @@ sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 		o->wire = xmpp_stanza_get_attribute(el, "w");
 		*why = "bad transfer name";
 		if (o->wire && sync_opaque_check(o->wire) < 0)
+			return -EINVAL;
+		/* checked for size here, decoded (and verified against the
+		 * checksum) where it is installed */
+		o->content64 = xmpp_stanza_get_attribute(el, "c");
+		*why = "bad inline content";
+		if (o->content64 && (o->size > SYNC_INLINE_MAX ||
+		    strlen(o->content64) != 4 * ((o->size + 2) / 3)))
 			return -EINVAL;
 		*why = "bad size, mode, mtime or checksum";
 	}
