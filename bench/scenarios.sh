@@ -50,9 +50,9 @@ check_tree() { # NAME A B: the copy must be right, else the number is void
 # ---- the data, made once
 D=$XS_TMP/data
 mkdir -p "$D/tree" "$D/s1" "$D/s4" "$D/s5"
-tree_bytes=$("$XS_BUILD/bench/mktree" "$D/tree" "$nfiles" 100 1024 16384 1) || exit 1
-"$XS_BUILD/bench/mktree" "$D/s4" 1000 1 1024 4096 2 >/dev/null
-"$XS_BUILD/bench/mktree" "$D/s5" 1000 1 1024 4096 3 >/dev/null
+tree_bytes=$("$XS_BUILD/tests/tools/mktree" "$D/tree" "$nfiles" 100 1024 16384 1) || exit 1
+"$XS_BUILD/tests/tools/mktree" "$D/s4" 1000 1 1024 4096 2 >/dev/null
+"$XS_BUILD/tests/tools/mktree" "$D/s5" 1000 1 1024 4096 3 >/dev/null
 n4=$(find "$D/s4" -mindepth 1 | wc -l) n5=$(find "$D/s5" -mindepth 1 | wc -l)
 i=0
 while [ $i -lt "$n1" ]; do head -c 4096 /dev/urandom >"$D/s1/f$i"; i=$((i + 1)); done

@@ -1,4 +1,4 @@
-/* mktree -- benchmark helper: a reproducible tree of small files.
+/* mktree -- test and benchmark helper: a reproducible tree of small files.
  *
  *   mktree DIR FILES DIRS MIN MAX [SEED]
  *
