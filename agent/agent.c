@@ -83,6 +83,7 @@ agent_tick(struct agent *a)
 	 * process: picking them up here bounds the delay to a second */
 	peers_reload(a->peers);
 	mirror_tick(a->mirror);
+	progress_tick(a);
 }
 
 void
@@ -121,12 +122,13 @@ agent_status_json(struct agent *a)
 	off = peers_status_json(a->peers, buf, off, STATUS_MAX);
 	off = json_addf(buf, off, STATUS_MAX, ",\"transfer\":");
 	off = mirror_status_json(a->mirror, buf, off, STATUS_MAX);
+	off = progress_json(a, buf, off, STATUS_MAX);
 	json_addf(buf, off, STATUS_MAX, "}\n");
 	return buf;
 }
 
 char *
-agent_status_text(struct agent *a)
+agent_status_text(struct agent *a, int bars)
 {
 	char *buf = malloc(STATUS_MAX), since[32];
 	const char *why = "";
@@ -149,6 +151,7 @@ agent_status_text(struct agent *a)
 	off = json_addf(buf, off, STATUS_MAX, "%s:\n",
 	    a->cfg->role == CFG_ROLE_MASTER ? "slaves" : "master");
 	off = peers_status_text(a->peers, buf, off, STATUS_MAX);
-	mirror_status_text(a->mirror, buf, off, STATUS_MAX);
+	off = mirror_status_text(a->mirror, buf, off, STATUS_MAX);
+	progress_text(a, buf, off, STATUS_MAX, bars);
 	return buf;
 }

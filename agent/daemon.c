@@ -119,6 +119,8 @@ on_conn_event(struct conn *c, int online, void *arg)
 
 	if (!online)
 		return; /* handled when the state is seen in xmpp_pump() */
+	if (a->ever_online)
+		a->reconnects++;
 	a->ever_online = 1;
 	a->failures = 0;
 	a->online_since = time(NULL);
@@ -274,7 +276,11 @@ control_cb(const char *req, void *arg)
 	if (strcmp(req, "status json") == 0)
 		return agent_status_json(a);
 	if (strcmp(req, "status") == 0)
-		return agent_status_text(a);
+		return agent_status_text(a, 0);
+	if (strcmp(req, "status bars") == 0)
+		return agent_status_text(a, 1);
+	if (strcmp(req, "metrics") == 0)
+		return agent_metrics(a);
 	if (strcmp(req, "reload") == 0) {
 		agent_reload(a);
 		return strdup("ok\n");
