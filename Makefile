@@ -46,6 +46,15 @@ else
 B        := build/std
 endif
 
+# systemd's notify protocol through libsystemd (Debian: libsystemd-dev)
+# when pkg-config finds it; SYSTEMD=0 builds without it (agent/notify.c
+# then speaks the protocol itself), SYSTEMD=1 insists on it.
+SYSTEMD  ?= $(shell $(PKG_CONFIG) --exists libsystemd 2>/dev/null && echo 1 || echo 0)
+ifeq ($(SYSTEMD),1)
+PKGS     += libsystemd
+XCFLAGS  += -DHAVE_LIBSYSTEMD
+endif
+
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # libinotifytools ships no .pc file

@@ -76,6 +76,19 @@ agent_went_offline(struct agent *a)
 		mirror_online(a->mirror, NULL);
 }
 
+/* Tells systemd the summary line when it changed. */
+static void
+agent_notify_status(struct agent *a)
+{
+	char line[256];
+
+	agent_status_line(a, line, sizeof(line));
+	if (strcmp(line, a->notified) == 0)
+		return;
+	snprintf(a->notified, sizeof(a->notified), "%s", line);
+	notify_send("STATUS=%s", line);
+}
+
 void
 agent_tick(struct agent *a)
 {
@@ -84,6 +97,49 @@ agent_tick(struct agent *a)
 	peers_reload(a->peers);
 	mirror_tick(a->mirror);
 	progress_tick(a);
+	agent_notify_status(a);
+}
+
+struct line_ctx {
+	int n, online;
+	int64_t backlog;
+};
+
+static int
+count_peer(const struct peer_info *in, void *arg)
+{
+	struct line_ctx *c = arg;
+
+	c->n++;
+	c->online += in->full != NULL;
+	c->backlog += in->backlog;
+	return 0;
+}
+
+char *
+agent_status_line(struct agent *a, char *buf, size_t len)
+{
+	struct line_ctx c = {0};
+	const char *why = "";
+	size_t off;
+
+	conn_get_failure(a->conn, &why);
+	if (a->conn_state != CONN_ONLINE) {
+		snprintf(buf, len, "%s%s%s", a->conn_state == CONN_CONNECTING ?
+		    "connecting" : "offline", why[0] ? ": " : "", why);
+		return buf;
+	}
+	peers_foreach(a->peers, count_peer, &c);
+	if (a->cfg->role == CFG_ROLE_MASTER)
+		off = (size_t)snprintf(buf, len, "online, %d slave%s (%d online), "
+		    "backlog %lld", c.n, c.n == 1 ? "" : "s", c.online,
+		    (long long)c.backlog);
+	else
+		off = (size_t)snprintf(buf, len, "online, master %s", c.online ?
+		    "online" : "offline");
+	if (off < len && a->prog.busy)
+		snprintf(buf + off, len - off, ", syncing");
+	return buf;
 }
 
 void

@@ -106,6 +106,7 @@ struct agent {
 	int stopping;
 	int exit_status;
 	struct agent_progress prog;
+	char notified[256];        /* the last STATUS= sent to systemd */
 };
 
 /* Opens what the agent needs beyond the connection (store, keys).
@@ -136,6 +137,22 @@ char *agent_status_text(struct agent *a, int bars);
 /* Returns the metrics of `status --prometheus` as Prometheus text
  * (agent/metrics.c; caller frees), or NULL. */
 char *agent_metrics(struct agent *a);
+
+/* agent/notify.c: the systemd notify protocol (Type=notify). */
+
+/* Sends one state assignment (or several, newline-separated) built from
+ * fmt, such as "READY=1" or "STATUS=online". Does nothing outside
+ * systemd. Returns 0, or a negative errno (logged at debug level). */
+int notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Sets *ms to the watchdog timeout systemd expects keep-alives within
+ * (WatchdogSec=). Returns 0, or -ENOENT when there is no watchdog for this
+ * process (*ms = 0), or another negative errno. */
+int notify_watchdog_ms(long *ms);
+
+/* Writes the one-line summary for systemd's STATUS= into buf ("online, 3
+ * slaves, backlog 0"). Returns buf. */
+char *agent_status_line(struct agent *a, char *buf, size_t len);
 
 /* agent/progress.c: transfers in flight and the totals of a sync. */
 

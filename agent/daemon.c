@@ -194,6 +194,18 @@ keepalive_timer(struct loop *l, void *arg)
 	return 1000;
 }
 
+/* The watchdog keep-alive comes from a loop timer, so a loop that hangs
+ * stops feeding it and systemd restarts the daemon. */
+static long
+watchdog_timer(struct loop *l, void *arg)
+{
+	long *interval = arg;
+
+	(void)l;
+	notify_send("WATCHDOG=1");
+	return *interval;
+}
+
 static long
 stop_deadline(struct loop *l, void *arg)
 {
@@ -219,6 +231,7 @@ on_signal(struct loop *l, int fd, unsigned ev, void *arg)
 	if (a->stopping)
 		return;
 	log_info("stopping on signal %u", si.ssi_signo);
+	notify_send("STOPPING=1\nSTATUS=stopping");
 	a->stopping = 1;
 	if (conn_get_state(a->conn) == CONN_OFFLINE) {
 		loop_stop(l);
@@ -323,6 +336,7 @@ daemon_run(const struct cfg *cfg)
 {
 	struct agent a = {.cfg = cfg, .sigfd = -1, .lockfd = -1,
 	    .fd_registered = -1, .exit_status = XS_EXIT_OK};
+	long wd_ms = 0;
 	int r;
 
 	xmpp_initialize();
@@ -331,6 +345,15 @@ daemon_run(const struct cfg *cfg)
 		    cfg->role == CFG_ROLE_MASTER ? "master" : "slave");
 		loop_set_idle(a.loop, xmpp_pump, &a);
 		loop_timer_add(a.loop, 1000, keepalive_timer, &a);
+		/* the configuration is checked, the database open and the
+		 * control socket listening: `status` works from here on */
+		notify_send("READY=1\nSTATUS=connecting");
+		if (notify_watchdog_ms(&wd_ms) == 0 && wd_ms > 0) {
+			wd_ms = wd_ms / 2 > 0 ? wd_ms / 2 : 1;
+			log_debug("feeding the systemd watchdog every %ld ms", wd_ms);
+			notify_send("WATCHDOG=1");
+			loop_timer_add(a.loop, wd_ms, watchdog_timer, &wd_ms);
+		}
 		start_attempt(&a);
 		if (a.exit_status == XS_EXIT_OK && loop_run(a.loop) < 0)
 			a.exit_status = XS_EXIT_FAILURE;

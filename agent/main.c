@@ -84,8 +84,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (verbose)
 		log_set_level(LOG_LVL_DEBUG);
-	/* under systemd the journal stamps lines; elsewhere we do */
-	if (getenv("JOURNAL_STREAM") == NULL)
+	/* the journal stamps lines and wants priorities; elsewhere we stamp */
+	if (!log_detect_journal())
 		log_set_timestamps(1);
 	if (check) {
 		if (argc > 0)
