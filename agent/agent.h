@@ -138,6 +138,12 @@ char *agent_status_text(struct agent *a, int bars);
  * (agent/metrics.c; caller frees), or NULL. */
 char *agent_metrics(struct agent *a);
 
+/* agent/unit.c: `xmpp-sync unit-dropin` prints the systemd drop-in that
+ * grants the unit's sandbox exactly cfg's folder (read-only for a master,
+ * read-write for a slave) and state directory, with a hint when the
+ * folder's owner and mode keep the unit's user out. Returns XS_EXIT_OK. */
+int unit_dropin(const struct cfg *cfg);
+
 /* agent/notify.c: the systemd notify protocol (Type=notify). */
 
 /* Sends one state assignment (or several, newline-separated) built from

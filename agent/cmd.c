@@ -266,6 +266,15 @@ cmd_forget(const struct cfg *cfg, int argc, char **argv)
 	return XS_EXIT_OK;
 }
 
+static int
+cmd_unit_dropin(const struct cfg *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_err("unit-dropin");
+	return unit_dropin(cfg);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct cfg *, int, char **);
@@ -276,6 +285,7 @@ static const struct {
 	{"slave", cmd_slave},
 	{"status", cmd_status},
 	{"forget", cmd_forget},
+	{"unit-dropin", cmd_unit_dropin},
 };
 
 int
