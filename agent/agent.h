@@ -138,6 +138,14 @@ char *agent_status_text(struct agent *a, int bars);
  * (agent/metrics.c; caller frees), or NULL. */
 char *agent_metrics(struct agent *a);
 
+/* agent/doctor.c: `xmpp-sync doctor` checks what cfg needs (folder,
+ * state directory, server address, TLS, login, the server's proxy and
+ * stanza size, the in-band rate, peers and pinned keys) and prints one
+ * verdict line each, with a fix for what is wrong, then a summary line.
+ * Returns XS_EXIT_OK when nothing needed fails (warnings allowed), else
+ * XS_EXIT_FAILURE. */
+int doctor_run(const struct cfg *cfg);
+
 /* agent/unit.c: `xmpp-sync unit-dropin` prints the systemd drop-in that
  * grants the unit's sandbox exactly cfg's folder (read-only for a master,
  * read-write for a slave) and state directory, with a hint when the

@@ -267,6 +267,15 @@ cmd_forget(const struct cfg *cfg, int argc, char **argv)
 }
 
 static int
+cmd_doctor(const struct cfg *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_err("doctor");
+	return doctor_run(cfg);
+}
+
+static int
 cmd_unit_dropin(const struct cfg *cfg, int argc, char **argv)
 {
 	(void)argv;
@@ -286,6 +295,7 @@ static const struct {
 	{"status", cmd_status},
 	{"forget", cmd_forget},
 	{"unit-dropin", cmd_unit_dropin},
+	{"doctor", cmd_doctor},
 };
 
 int
