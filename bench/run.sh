@@ -55,3 +55,10 @@ printf '%-34s %10s %12s\n' "xmpp-sync (encrypted, via XMPP)" \
 echo "peak memory: master $mrss, slave $srss (tree of $bytes bytes)"
 echo "(xmpp-sync's time includes pairing, the slave's manifest, hashing"
 echo " checks and an fsync per file; rsync copies locally without network)"
+
+echo
+echo "== IQ round trips: is the cost per IQ flat? (50,000 pings to the server, 32 in flight) =="
+"$XS_BUILD/bench/iq_rtt" "m@$XS_DOMAIN/rtt-agent" secret-m 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 50000 service
+echo "-- the same with one libstrophe id handler per IQ, as before:"
+"$XS_BUILD/bench/iq_rtt" "m@$XS_DOMAIN/rtt-plain" secret-m 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 50000 libstrophe
+exit 0

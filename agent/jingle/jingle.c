@@ -20,7 +20,6 @@
 #define DEFAULT_TIMEOUT_MS 30000
 #define PROXY_DISCO_MAX_MS 5000
 
-static int on_iq_reply(xmpp_conn_t *xc, xmpp_stanza_t *st, void *arg);
 
 /* ---- output and pending IQs ---- */
 
@@ -51,8 +50,6 @@ jingle_iq_send(struct jingle *j, xmpp_stanza_t *iq, uint64_t serial,
 	p->sent_ms = loop_now_ms();
 	p->next = j->piqs;
 	j->piqs = p;
-	if (j->xc && !j->out_fn)
-		xmpp_id_handler_add(j->xc, on_iq_reply, p->id, j);
 	jingle_out(j, iq);
 	xmpp_stanza_release(iq);
 	return 0;
@@ -61,8 +58,7 @@ jingle_iq_send(struct jingle *j, xmpp_stanza_t *iq, uint64_t serial,
 static void
 piq_free(struct jingle *j, struct piq *p)
 {
-	if (j->xc && !j->out_fn)
-		xmpp_id_handler_delete(j->xc, on_iq_reply, p->id);
+	(void)j;
 	free(p->id);
 	free(p);
 }
@@ -1010,12 +1006,21 @@ on_ibb_set(xmpp_conn_t *xc, xmpp_stanza_t *st, void *arg)
 	return 1;
 }
 
+/* Answers to our IQs. One handler for all of them, matched against our
+ * own short list of outstanding IQs: libstrophe 0.12 keeps every id ever
+ * given to xmpp_id_handler_add() in a hash table of fixed size, so the
+ * cost of each answer grew with the number of IQs sent before (measured:
+ * 1.07 s per 10,000 pings at first, 2.47 s after 40,000; flat at 1.05 s
+ * this way). */
 static int
 on_iq_reply(xmpp_conn_t *xc, xmpp_stanza_t *st, void *arg)
 {
+	const char *type = xmpp_stanza_get_type(st);
+
 	(void)xc;
-	on_reply(arg, st);
-	return 0;
+	if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
+		on_reply(arg, st);
+	return 1;
 }
 
 /* ---- timers ---- */
@@ -1127,6 +1132,7 @@ jingle_new(struct loop *l, xmpp_conn_t *xc, const struct jingle_config *cfg,
 	if (xc) {
 		xmpp_handler_add(xc, on_iq_set, JINGLE_NS, "iq", "set", j);
 		xmpp_handler_add(xc, on_ibb_set, IBB_NS, "iq", "set", j);
+		xmpp_handler_add(xc, on_iq_reply, NULL, "iq", NULL, j);
 	}
 	*out = j;
 	return 0;
@@ -1214,6 +1220,7 @@ jingle_free(struct jingle *j)
 	if (j->xc) {
 		xmpp_handler_delete(j->xc, on_iq_set);
 		xmpp_handler_delete(j->xc, on_ibb_set);
+		xmpp_handler_delete(j->xc, on_iq_reply);
 	}
 	jingle_listener_close(j);
 	loop_timer_del(j->l, j->tick);

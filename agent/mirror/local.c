@@ -176,8 +176,7 @@ static void
 notice_done(struct mirror *m)
 {
 	if (m->local.iq_id[0])
-		xmpp_id_handler_delete(m->env.xc, on_notice_answer,
-		    m->local.iq_id);
+		service_forget(m->env.svc, m->local.iq_id);
 	m->local.iq_id[0] = '\0';
 }
 
@@ -209,7 +208,11 @@ notify(struct mirror *m)
 	}
 	stanza_add_child(ctx, iq, "dirty", NS_XS_META);
 	xmpp_stanza_set_to(iq, l->master);
-	xmpp_id_handler_add(m->env.xc, on_notice_answer, l->iq_id, m);
+	if (service_expect(m->env.svc, l->iq_id, on_notice_answer, m) < 0) {
+		l->iq_id[0] = '\0';
+		xmpp_stanza_release(iq);
+		return;
+	}
 	xmpp_send(m->env.xc, iq);
 	xmpp_stanza_release(iq);
 	l->iq_sent_ms = loop_now_ms();

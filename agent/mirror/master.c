@@ -148,7 +148,13 @@ send_iq(struct mirror *m, struct mslave *ms, xmpp_stanza_t *iq,
 	ms->iq_id[3 + 2 * sizeof(rnd)] = '\0';
 	xmpp_stanza_set_id(iq, ms->iq_id);
 	xmpp_stanza_set_to(iq, ms->full);
-	xmpp_id_handler_add(m->env.xc, h, ms->iq_id, m);
+	if (service_expect(m->env.svc, ms->iq_id, h, m) < 0) {
+		log_error("cannot wait for an answer from %s: out of memory",
+		    ms->jid);
+		ms->iq_id[0] = '\0';
+		xmpp_stanza_release(iq);
+		return;
+	}
 	xmpp_send(m->env.xc, iq);
 	xmpp_stanza_release(iq);
 }

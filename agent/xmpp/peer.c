@@ -35,6 +35,7 @@ struct peers {
 	struct store *st;
 	const struct crypto_identity *id;
 	xmpp_conn_t *conn;       /* while online, else NULL */
+	struct service *svc;     /* while online, else NULL */
 	struct peer *v[MAX_PEERS];
 	size_t n;
 	unsigned seq;
@@ -244,7 +245,11 @@ start_pairing(struct peers *p, struct peer *pe)
 	xmpp_stanza_set_to(iq, pe->full);
 	if ((q = stanza_add_child(ctx, iq, "identity", NS_XS_PAIR)))
 		xmpp_stanza_set_attribute(q, "nonce", nonce64);
-	xmpp_id_handler_add(p->conn, on_pair_result, pe->pair_id, p);
+	if (service_expect(p->svc, pe->pair_id, on_pair_result, p) < 0) {
+		pe->pair_id[0] = '\0';
+		xmpp_stanza_release(iq);
+		return;
+	}
 	xmpp_send(p->conn, iq);
 	xmpp_stanza_release(iq);
 	log_debug("asked %s to prove its identity key", pe->full);
@@ -447,7 +452,10 @@ query_disco(struct peers *p, struct peer *pe)
 		return;
 	xmpp_stanza_set_to(iq, pe->full);
 	stanza_add_child(ctx, iq, "query", NS_DISCO_INFO);
-	xmpp_id_handler_add(p->conn, on_peer_disco, id, p);
+	if (service_expect(p->svc, id, on_peer_disco, p) < 0) {
+		xmpp_stanza_release(iq);
+		return;
+	}
 	xmpp_send(p->conn, iq);
 	xmpp_stanza_release(iq);
 }
@@ -524,6 +532,7 @@ void
 peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn)
 {
 	p->conn = conn;
+	p->svc = svc;
 	service_route(svc, NS_XS_PAIR, on_pair_query, p);
 	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, p);
 	/* initial presence makes this session available (the server only
@@ -540,6 +549,8 @@ peers_offline(struct peers *p)
 {
 	p->conn = NULL;
 	for (size_t i = 0; i < p->n; i++) {
+		if (p->svc && p->v[i]->pair_id[0])
+			service_forget(p->svc, p->v[i]->pair_id);
 		untrust(p, p->v[i]);
 		p->v[i]->full[0] = '\0';
 		p->v[i]->pair_id[0] = '\0';

@@ -6,12 +6,14 @@
 
 #include "agent/log.h"
 #include "agent/loop.h"
+#include "agent/util.h"
 #include "agent/xmpp/xmpp.h"
 
 #define MAX_ROUTES 16
 #define MAX_FEATURES 24
 #define PING_IDLE_MS 30000    /* ping after this much silence */
 #define PING_TIMEOUT_MS 20000 /* and give up after this */
+#define WAIT_MAX_MS (10 * 60 * 1000) /* an answer later than this is dropped */
 
 struct route {
 	const char *ns;
@@ -19,7 +21,17 @@ struct route {
 	void *arg;
 };
 
+/* Someone waiting for the answer to an IQ it sent. */
+struct wait {
+	char id[64];
+	xmpp_handler fn;
+	void *arg;
+	int64_t since_ms;
+};
+
 struct service {
+	struct wait *waits;        /* outstanding IQs of ours */
+	size_t nwaits, capwaits;
 	struct route routes[MAX_ROUTES];
 	int nroutes;
 	const char *features[MAX_FEATURES];
@@ -50,7 +62,70 @@ service_new(struct service **out)
 void
 service_free(struct service *s)
 {
+	if (s)
+		free(s->waits);
 	free(s);
+}
+
+int
+service_expect(struct service *s, const char *id, xmpp_handler fn, void *arg)
+{
+	int64_t now = loop_now_ms();
+	size_t i;
+
+	if (id == NULL || strlen(id) >= sizeof(s->waits[0].id) || fn == NULL)
+		return -EINVAL;
+	/* answers that never came (a peer gone, a reconnection) must not
+	 * pile up over months of uptime */
+	for (i = 0; i < s->nwaits;)
+		if (now - s->waits[i].since_ms > WAIT_MAX_MS)
+			s->waits[i] = s->waits[--s->nwaits];
+		else
+			i++;
+	if (util_grow(&s->waits, s->nwaits + 1, &s->capwaits, 8) < 0)
+		return -ENOMEM;
+	i = s->nwaits++;
+	snprintf(s->waits[i].id, sizeof(s->waits[i].id), "%s", id);
+	s->waits[i].fn = fn;
+	s->waits[i].arg = arg;
+	s->waits[i].since_ms = now;
+	return 0;
+}
+
+void
+service_forget(struct service *s, const char *id)
+{
+	for (size_t i = 0; i < s->nwaits;)
+		if (strcmp(s->waits[i].id, id) == 0)
+			s->waits[i] = s->waits[--s->nwaits];
+		else
+			i++;
+}
+
+size_t
+service_waiting(const struct service *s)
+{
+	return s->nwaits;
+}
+
+/* A result or error: to whoever waits for that id. The handler may send
+ * and wait again, so the table can change under us. */
+static void
+answer(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *st)
+{
+	const char *id = xmpp_stanza_get_id(st);
+	struct wait w;
+
+	for (size_t i = 0; id && i < s->nwaits; i++) {
+		if (strcmp(s->waits[i].id, id) != 0)
+			continue;
+		w = s->waits[i];
+		s->waits[i] = s->waits[--s->nwaits];
+		if (w.fn(conn, st, w.arg) != 0 &&
+		    service_expect(s, w.id, w.fn, w.arg) == 0)
+			s->waits[s->nwaits - 1].since_ms = w.since_ms;
+		return;
+	}
 }
 
 static int
@@ -115,8 +190,12 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 	xmpp_stanza_t *payload;
 
 	s->last_traffic_ms = loop_now_ms();
+	if (type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0)) {
+		answer(s, conn, iq);
+		return 1;
+	}
 	if (type == NULL || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
-		return 1; /* results and errors go to id handlers */
+		return 1;
 	payload = stanza_first_element(iq);
 	ns = payload ? xmpp_stanza_get_ns(payload) : NULL;
 	if (ns == NULL) {
@@ -206,7 +285,11 @@ service_keepalive(struct service *s, xmpp_conn_t *conn)
 	if (iq == NULL)
 		return 0;
 	stanza_add_child(ctx, iq, "ping", NS_PING);
-	xmpp_id_handler_add(conn, on_pong, s->ping_id, s);
+	service_forget(s, s->ping_id);
+	if (service_expect(s, s->ping_id, on_pong, s) < 0) {
+		xmpp_stanza_release(iq);
+		return 0;
+	}
 	xmpp_send(conn, iq);
 	xmpp_stanza_release(iq);
 	s->ping_sent_ms = now;

@@ -111,6 +111,22 @@ int service_route(struct service *s, const char *ns, service_iq_fn fn,
  * service_route(). */
 int service_route_external(struct service *s, const char *ns);
 
+/* Waits for the answer (result or error) to an IQ we send with this id:
+ * fn(conn, answer, arg) is called once it arrives; it returns 0 when done,
+ * nonzero to go on waiting. Use this, not xmpp_id_handler_add(): libstrophe
+ * 0.12 keeps every id it was given for the life of the connection, so its
+ * lookups slow down with every IQ ever sent. Waits unanswered for 10
+ * minutes are dropped. Returns 0, -EINVAL (id too long, fn NULL) or
+ * -ENOMEM. */
+int service_expect(struct service *s, const char *id, xmpp_handler fn,
+    void *arg);
+
+/* Stops waiting for the answer to id. Returns nothing. */
+void service_forget(struct service *s, const char *id);
+
+/* Returns how many answers are awaited (for tests and status). */
+size_t service_waiting(const struct service *s);
+
 /* Adds a feature to our disco#info answer. The string is borrowed and must
  * outlive the service. Returns 0 or -ENOSPC. */
 int service_add_feature(struct service *s, const char *feature);
