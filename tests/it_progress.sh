@@ -2,7 +2,8 @@
 # weight: 30 (seconds it takes; tests/run.sh starts the longest first)
 # it_progress: while a slow (IBB) transfer runs, status --json on both
 # sides lists it with 0 < bytes_done < bytes_total and the master's sync
-# totals count it; status shows it for people; status --prometheus gives
+# totals count it; status shows it for people (status --watch once a
+# second, plain without a terminal); status --prometheus gives
 # the counters in the Prometheus text format once it is done.
 . "$(dirname "$0")/lib/harness.sh"
 xs_setup
@@ -62,6 +63,16 @@ if printf '%s\n' "$txt" | grep -Eq "^  sending big.bin to s@xs.test/xmpp-sync: .
 	pass status_text_transfer_line
 else
 	fail status_text_transfer_line "$(printf '%s\n' "$txt" | tail -n 4)"
+fi
+
+# status --watch without a terminal: one plain report a second
+w=$(timeout 2.5 "$X" -c "$M" status --watch)
+n=$(printf '%s\n' "$w" | grep -c '^xmpp-sync .*: master m@xs.test')
+if [ "$n" -ge 2 ] && [ "$n" -le 3 ] && printf '%s\n' "$w" | grep -q '^  sending big.bin' &&
+   ! printf '%s\n' "$w" | grep -q "$(printf '\033')"; then
+	pass status_watch_plain_reports
+else
+	fail status_watch_plain_reports "$n reports: $(printf '%s\n' "$w" | head -n 5)"
 fi
 
 if wait_trees_equal "$MD" "$SD" 120; then
