@@ -42,6 +42,7 @@ struct doctor {
 	struct store *st;
 	int fails, warns;
 	/* one IQ in flight */
+	unsigned seq;
 	char wait_id[64];
 	xmpp_stanza_t *reply;
 	/* in-band rate: our own messages coming back */
@@ -271,7 +272,6 @@ iq_get(struct doctor *d, const char *to, const char *name, const char *ns)
 {
 	xmpp_ctx_t *ctx = conn_get_ctx(d->conn);
 	xmpp_conn_t *xc = conn_get_strophe(d->conn);
-	static unsigned seq;
 	xmpp_stanza_t *iq;
 	int r;
 
@@ -279,7 +279,7 @@ iq_get(struct doctor *d, const char *to, const char *name, const char *ns)
 		xmpp_stanza_release(d->reply);
 		d->reply = NULL;
 	}
-	snprintf(d->wait_id, sizeof(d->wait_id), "doctor-%u", ++seq);
+	snprintf(d->wait_id, sizeof(d->wait_id), "doctor-%u", ++d->seq);
 	if ((iq = xmpp_iq_new(ctx, "get", d->wait_id)) == NULL)
 		return -ENOMEM;
 	xmpp_stanza_set_to(iq, to);
@@ -372,7 +372,8 @@ check_proxy(struct doctor *d)
 		    "answer disco#items");
 		return;
 	}
-	q = xmpp_stanza_copy(stanza_first_element(d->reply));
+	q = stanza_first_element(d->reply);
+	q = q ? xmpp_stanza_copy(q) : NULL;
 	for (it = q ? xmpp_stanza_get_children(q) : NULL; it && !proxy[0] &&
 	    n < 32; it = xmpp_stanza_get_next(it), n++) {
 		const char *jid = xmpp_stanza_get_attribute(it, "jid");

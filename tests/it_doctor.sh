@@ -1,5 +1,4 @@
 #!/bin/sh
-# weight: 40 (seconds it takes; tests/run.sh starts the longest first)
 # it_doctor: `xmpp-sync doctor` against the test Prosody finds everything
 # good and exits 0; against a Prosody whose mod_limits allows 10 KiB/s per
 # client it names the slow in-band rate and the setting to raise (a

@@ -1,5 +1,4 @@
 #!/bin/sh
-# weight: 25 (seconds it takes; tests/run.sh starts the longest first)
 # it_systemd: what a Type=notify unit sees. Started with NOTIFY_SOCKET and
 # WATCHDOG_USEC, the daemon sends READY=1, then STATUS= lines that say
 # whether it is online and how many slaves it has, WATCHDOG=1 at half

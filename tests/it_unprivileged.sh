@@ -1,5 +1,4 @@
 #!/bin/sh
-# weight: 25 (seconds it takes; tests/run.sh starts the longest first)
 # it_unprivileged: master and slave run as an unprivileged uid (65534)
 # under the limits of systemd/xmpp-sync@.service as far as they apply
 # without systemd: no capabilities at all (bounding set empty),
