@@ -22,7 +22,10 @@ MD=$XS_TMP/m/dir SD=$XS_TMP/s/dir
 # the temp tree: traversable, the agents' own parts theirs, the binary's
 # path readable; the slave folder root's with a group for the slave
 chmod 0711 "$XS_TMP"
-d=$XS_TMP; while [ "$d" != / ]; do d=$(dirname "$d"); chmod o+x "$d" 2>/dev/null; done
+if ! setpriv --reuid=$U --regid=$G --clear-groups test -x "$XS_BIN" -a -x "$XS_TMP"; then
+	skip unprivileged "uid $U cannot reach $XS_BIN or $XS_TMP (set TMPDIR to a directory others may enter)"
+	exit 0
+fi
 rmdir "$XS_TMP/m/state" "$XS_TMP/s/state"
 chown -R $U:$G "$XS_TMP/m" "$XS_TMP/s"
 chown -R $U:$FOLDER_GID "$XS_TMP/s"
