@@ -74,15 +74,16 @@ else
 	fail slave_files_owned_by_agent_in_folder_group "sub/b.txt is $owner"
 fi
 # what the kernel says about the running daemons
-for pid in $MPID $SPID; do
+for who in master slave; do
+	if [ $who = master ]; then pid=$MPID; else pid=$SPID; fi
 	st=/proc/$pid/status
 	uid=$(awk '/^Uid:/ {print $2}' "$st") capbnd=$(awk '/^CapBnd:/ {print $2}' "$st")
 	capeff=$(awk '/^CapEff:/ {print $2}' "$st") nnp=$(awk '/^NoNewPrivs:/ {print $2}' "$st")
 	if [ "$uid" = $U ] && [ "$capbnd" = 0000000000000000 ] &&
 	   [ "$capeff" = 0000000000000000 ] && [ "$nnp" = 1 ]; then
-		pass "daemon_${pid}_unprivileged"
+		pass "${who}_runs_unprivileged"
 	else
-		fail "daemon_${pid}_unprivileged" "uid $uid capbnd $capbnd capeff $capeff nnp $nnp"
+		fail "${who}_runs_unprivileged" "uid $uid capbnd $capbnd capeff $capeff nnp $nnp"
 	fi
 done
 # state: 0700 directories, the database and keys 0600 (umask 0077)
