@@ -21,7 +21,7 @@ enum key_id {
 	K_ROLE, K_JID, K_PASSWORD_FILE, K_DIR, K_STATE_DIR, K_MASTER,
 	K_SERVER, K_CA_FILE, K_TRANSPORTS, K_IGNORE, K_DELETE, K_LOG_LEVEL,
 	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_S5B_OFFER, K_VERSIONS,
-	K_DIGEST_INTERVAL, K_MIN_FREE, K_COUNT
+	K_DIGEST_INTERVAL, K_MIN_FREE, K_SANDBOX, K_COUNT
 };
 
 /* Parser state: the struct being filled and where we are in the file. */
@@ -40,6 +40,7 @@ static const char *const key_names[K_COUNT] = {
 	"versions",
 	"digest_interval",
 	"min_free",
+	"sandbox",
 };
 
 _Static_assert(K_COUNT <= sizeof(((struct parser *)0)->seen_line) /
@@ -359,6 +360,14 @@ set_key(struct parser *p, enum key_id k, char *v)
 		else
 			return perr(p, "delete: want yes or no, not '%s'", v);
 		return 0;
+	case K_SANDBOX:
+		if (strcmp(v, "yes") == 0)
+			c->sandbox = 1;
+		else if (strcmp(v, "no") == 0)
+			c->sandbox = 0;
+		else
+			return perr(p, "sandbox: want yes or no, not '%s'", v);
+		return 0;
 	case K_LOG_LEVEL:
 		if (log_level_parse(v, &c->log_level) < 0)
 			return perr(p, "log_level: want error, warn, info or debug, not '%s'", v);
@@ -544,6 +553,7 @@ set_defaults(struct cfg *c)
 	c->transports[2] = CFG_TRANSPORT_IBB;
 	c->ntransports = 3;
 	c->delete_extras = 1;
+	c->sandbox = 1;
 	c->log_level = LOG_LVL_INFO;
 	c->max_file_size = 1ULL << 40;
 	c->min_free_max = CFG_MIN_FREE_MAX_DEFAULT;

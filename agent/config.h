@@ -46,6 +46,7 @@ struct cfg {
 	char **ignore;         /* globs, see sync/path.h */
 	size_t nignore;
 	int delete_extras;     /* delete = yes|no (default yes) */
+	int sandbox;           /* sandbox = yes|no (default yes): Landlock */
 	enum log_level log_level;
 	uint64_t max_file_size;   /* slave: largest file accepted, bytes */
 	/* slave: free space kept on the folder's file system, the smaller of

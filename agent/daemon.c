@@ -19,6 +19,7 @@
 #include "agent/control.h"
 #include "agent/log.h"
 #include "agent/loop.h"
+#include "agent/sandbox.h"
 
 #define BACKOFF_MIN_MS 1000LL
 #define BACKOFF_MAX_MS 300000LL
@@ -323,6 +324,10 @@ setup(struct agent *a)
 		log_error("cannot set up the XMPP connection: %s", strerror(-r));
 		return XS_EXIT_FAILURE;
 	}
+	/* before agent_open() starts the watcher and hasher threads, which
+	 * would otherwise stay outside it */
+	if (sandbox_apply(a->cfg) < 0)
+		return XS_EXIT_FAILURE;
 	if ((r = agent_open(a)) != XS_EXIT_OK)
 		return r;
 	if (control_listen(a->loop, a->cfg->state_dir, control_cb, a,

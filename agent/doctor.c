@@ -39,6 +39,7 @@ struct doctor {
 	const struct cfg *cfg;
 	struct cfg dcfg;           /* cfg with the doctor's own resource */
 	struct conn *conn;
+	struct service *svc;       /* answers we wait for */
 	struct store *st;
 	int fails, warns;
 	/* one IQ in flight */
@@ -284,12 +285,15 @@ iq_get(struct doctor *d, const char *to, const char *name, const char *ns)
 		return -ENOMEM;
 	xmpp_stanza_set_to(iq, to);
 	stanza_add_child(ctx, iq, name, ns);
-	xmpp_id_handler_add(xc, on_reply, d->wait_id, d);
+	if ((r = service_expect(d->svc, d->wait_id, on_reply, d)) < 0) {
+		xmpp_stanza_release(iq);
+		return r;
+	}
 	xmpp_send(xc, iq);
 	xmpp_stanza_release(iq);
 	r = run_until(d, got_reply, DOC_TIMEOUT_MS);
 	if (r < 0)
-		xmpp_id_handler_delete(xc, on_reply, d->wait_id);
+		service_forget(d->svc, d->wait_id);
 	return r;
 }
 
@@ -332,6 +336,7 @@ check_login(struct doctor *d)
 	cfg_password_free(pw);
 	run_until(d, settled, 30000);
 	if (conn_get_state(d->conn) == CONN_ONLINE) {
+		service_attach(d->svc, conn_get_strophe(d->conn));
 		verdict(d, V_OK, "tls", NULL, "STARTTLS, certificate verified "
 		    "against %s", d->cfg->ca_file ? d->cfg->ca_file :
 		    "the system store");
@@ -595,6 +600,11 @@ doctor_run(const struct cfg *cfg)
 	check_folder(&d);
 	check_state(&d);
 	xmpp_initialize();
+	if (service_new(&d.svc) < 0) {
+		store_close(d.st);
+		xmpp_shutdown();
+		return XS_EXIT_FAILURE;
+	}
 	if (check_server(&d) == 0 && check_login(&d) == 0) {
 		online = 1;
 		check_proxy(&d);
@@ -604,6 +614,7 @@ doctor_run(const struct cfg *cfg)
 	if (d.reply)
 		xmpp_stanza_release(d.reply);
 	conn_free(d.conn);
+	service_free(d.svc);
 	store_close(d.st);
 	xmpp_shutdown();
 	if (d.fails == 0 && d.warns == 0)

@@ -81,6 +81,12 @@ put_name(gcry_md_hd_t md, const char *name, size_t len)
 	gcry_md_write(md, name, len);
 }
 
+uint32_t
+store_mode_mirrored(enum store_ftype type, uint32_t mode)
+{
+	return mode & (type == STORE_DIR ? 01777u : 0777u);
+}
+
 /* The leaf digest of a file or symlink named name (its last component). */
 static void
 leaf_digest(gcry_md_hd_t md, const struct store_file *f, const char *name,
@@ -94,7 +100,7 @@ leaf_digest(gcry_md_hd_t md, const struct store_file *f, const char *name,
 	put_name(md, name, strlen(name));
 	/* a symlink has no size, and its mode cannot be set on Linux */
 	put_u64(md, link ? 0 : (uint64_t)f->size);
-	put_u32(md, link ? 0 : f->mode & 07777);
+	put_u32(md, link ? 0 : store_mode_mirrored(STORE_FILE, f->mode));
 	put_u64(md, (uint64_t)f->mtime_ns);
 	if (link)
 		put_name(md, t, strlen(t));
@@ -128,7 +134,7 @@ level_push(struct walk *w, size_t len, uint32_t mode)
 	gcry_md_reset(l->md);
 	l->len = len;
 	gcry_md_putc(l->md, 'd');
-	put_u32(l->md, mode & 07777);
+	put_u32(l->md, store_mode_mirrored(STORE_DIR, mode));
 	w->n++;
 	return 0;
 }
@@ -259,7 +265,7 @@ digest_self(struct store *s, struct walk *w, const char *dir,
 	if (r < 0)
 		return r;
 	out->type = f.deleted ? 0 : f.type;
-	out->mode = f.mode & 07777;
+	out->mode = store_mode_mirrored(STORE_DIR, f.mode);
 	if (out->type == STORE_FILE || out->type == STORE_SYMLINK) {
 		name = strrchr(dir, '/');
 		leaf_digest(w->leaf, &f, name ? name + 1 : dir, out->digest);

@@ -597,6 +597,47 @@ store_outbox_wake(struct store *s, const char *slave)
 	return store_step_done(s, st);
 }
 
+/* One count(*) over slave's entries; the statement binds ?1 = slave,
+ * ?2 = arg. */
+static int
+outbox_count(struct store *s, const char *sql, const char *slave,
+    const char *arg2, int64_t now, int64_t *n)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, sql, &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	if (arg2)
+		store_bind_text(st, 2, arg2);
+	else
+		sqlite3_bind_int64(st, 2, now);
+	if ((r = store_step_row(s, st)) <= 0)
+		return r < 0 ? r : -EIO;
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
+store_outbox_count_due(struct store *s, const char *slave, int64_t now,
+    int64_t *n)
+{
+	return outbox_count(s, "SELECT count(*) FROM outbox WHERE slave = ?1"
+	    " AND not_before <= ?2 AND retry_at <= ?2", slave, NULL, now, n);
+}
+
+int
+store_outbox_has(struct store *s, const char *slave, const char *path)
+{
+	int64_t n = 0;
+	int r = outbox_count(s, "SELECT count(*) FROM outbox WHERE slave = ?1"
+	    " AND path = ?2", slave, path, 0, &n);
+
+	return r < 0 ? r : n > 0;
+}
+
 int
 store_outbox_todo(struct store *s, const char *slave, int64_t *files,
     int64_t *bytes)

@@ -266,8 +266,11 @@ configure(struct store *s, const char *path)
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if ((r = store_digest_register(s)) < 0)
 		return r;
+	/* temporary tables and sort spills stay in memory: the daemon's
+	 * sandbox (agent/sandbox.h) allows no temp directory */
 	if ((r = store_exec(s, "PRAGMA foreign_keys = ON;"
-	    "PRAGMA synchronous = FULL")) < 0)
+	    "PRAGMA synchronous = FULL;"
+	    "PRAGMA temp_store = MEMORY")) < 0)
 		return r;
 	if ((r = store_prepare(s, "PRAGMA journal_mode = WAL", &st)) < 0)
 		return r;

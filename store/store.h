@@ -123,6 +123,17 @@ struct store_file {
 	int deleted;		/* tombstone: the path is gone as of seq */
 };
 
+/* The permission bits that are mirrored: rwx for everyone, and the
+ * sticky bit of a directory. A slave never applies setuid or setgid, nor
+ * the sticky bit of a file, so that a master cannot make the slave's
+ * host run something with the slave user's rights or group; and what it
+ * never applies, nobody compares: the index digest and the master's
+ * reconciliation look at these bits only, else a master's setuid file
+ * would be "repaired" on the slave at every round. The index itself
+ * records what is on disk. Returns the bits of mode that are mirrored
+ * for a record of type type. */
+uint32_t store_mode_mirrored(enum store_ftype type, uint32_t mode);
+
 enum store_change {
 	STORE_UNCHANGED = 0,	/* same as the live record: no new seq */
 	STORE_ADDED,		/* no live record before (new or tombstone) */
@@ -202,9 +213,9 @@ int store_tombstones_collect(struct store *s, int64_t upto,
  * A Merkle tree over the live records, so two indexes are compared with
  * one digest and a divergence is found by descending only where digests
  * differ. docs/protocol.md 3.1 defines every byte: a file's or symlink's
- * leaf digest covers its name, size, mode, mtime and checksum (a
- * symlink's: name, mtime and link text); a directory's covers its mode
- * and its children's (name, kind, digest) in bytewise order of name, not
+ * leaf digest covers its name, size, mirrored mode (store_mode_mirrored),
+ * mtime and checksum (a symlink's: name, mtime and link text); a
+ * directory's covers its mirrored mode and its children's (name, kind, digest) in bytewise order of name, not
  * its mtime. The root counts as a directory of mode 0. A record whose
  * parent directory has no live record is not part of the tree. */
 
@@ -221,7 +232,8 @@ struct store_digest_child {
 struct store_digest {
 	enum store_ftype type;	/* STORE_DIR (the root too), another type,
 				 * or 0: no live record */
-	uint32_t mode;		/* a directory's mode (0 for the root) */
+	uint32_t mode;		/* a directory's mirrored mode (0 for the
+				 * root) */
 	uint8_t digest[STORE_DIGEST_LEN]; /* the directory's digest, or the
 				 * leaf digest of a file or symlink */
 };
@@ -525,5 +537,14 @@ int store_outbox_todo(struct store *s, const char *slave, int64_t *files,
 
 /* Sets *n to the number of pending entries of slave. Returns 0 or -errno. */
 int store_outbox_count(struct store *s, const char *slave, int64_t *n);
+
+/* Sets *n to the number of slave's entries due at now (unix seconds): not
+ * set aside after a failure, not waiting for space. Returns 0 or -errno. */
+int store_outbox_count_due(struct store *s, const char *slave, int64_t now,
+    int64_t *n);
+
+/* Returns 1 if slave has an entry for exactly path (due or not), 0 if
+ * not, or -errno. */
+int store_outbox_has(struct store *s, const char *slave, const char *path);
 
 #endif

@@ -197,13 +197,32 @@ apply_fsync_dir(int dfd, const char *path)
 	return apply_fail("sync the directory of", path, -errno);
 }
 
+/* The bits of mode applied to path (a directory if is_dir): the ones
+ * store_mode_mirrored() keeps. Setuid, setgid and a file's sticky bit
+ * are never applied, whatever the master says: the refusal is logged. */
+static mode_t
+mirrored_mode(const char *path, int is_dir, uint32_t mode)
+{
+	uint32_t m = store_mode_mirrored(is_dir ? STORE_DIR : STORE_FILE,
+	    mode);
+
+	if ((mode & 07777) != m)
+		log_warn("refusing the setuid, setgid or sticky bits of %s "
+		    "(mode %04o): applying %04o", path,
+		    (unsigned)(mode & 07777), (unsigned)m);
+	return (mode_t)m;
+}
+
 int
 apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns)
 {
 	struct timespec ts[2];
+	struct stat st;
 
 	ts[0] = ts[1] = util_ns_ts(mtime_ns);
-	if (fchmod(fd, (mode_t)(mode & 07777)) < 0)
+	if (fstat(fd, &st) < 0)
+		return apply_fail("stat", path, -errno);
+	if (fchmod(fd, mirrored_mode(path, S_ISDIR(st.st_mode), mode)) < 0)
 		return apply_fail("set the mode of", path, -errno);
 	if (futimens(fd, ts) < 0)
 		return apply_fail("set the mtime of", path, -errno);
@@ -215,14 +234,14 @@ apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns)
 /* Sets the attributes by name, for what cannot be opened: a symlink
  * (mtime only), something we may not read (a mode without u+r). */
 static int
-attrs_by_name(int dfd, const char *name, const char *path, int is_link,
-    uint32_t mode, int64_t mtime_ns)
+attrs_by_name(int dfd, const char *name, const char *path,
+    const struct stat *st, uint32_t mode, int64_t mtime_ns)
 {
 	struct timespec ts[2];
 
 	ts[0] = ts[1] = util_ns_ts(mtime_ns);
-	if (!is_link && fchmodat(dfd, name, (mode_t)(mode & 07777),
-	    AT_SYMLINK_NOFOLLOW) < 0)
+	if (!S_ISLNK(st->st_mode) && fchmodat(dfd, name, mirrored_mode(path,
+	    S_ISDIR(st->st_mode), mode), AT_SYMLINK_NOFOLLOW) < 0)
 		return apply_fail("set the mode of", path, -errno);
 	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return apply_fail("set the mtime of", path, -errno);
@@ -239,8 +258,7 @@ apply_attrs_at(int dfd, const char *name, const char *path, uint32_t mode,
 	if ((r = apply_lstat(dfd, name, &st)) < 0)
 		return apply_fail("set the metadata of", path, r);
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-		return attrs_by_name(dfd, name, path, S_ISLNK(st.st_mode),
-		    mode, mtime_ns);
+		return attrs_by_name(dfd, name, path, &st, mode, mtime_ns);
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
 	if (fd < 0 && errno == EACCES) {
@@ -248,7 +266,7 @@ apply_attrs_at(int dfd, const char *name, const char *path, uint32_t mode,
 		 * made durable by the directory's fsync at best */
 		log_debug("%s is not readable: setting its metadata by name",
 		    path);
-		return attrs_by_name(dfd, name, path, 0, mode, mtime_ns);
+		return attrs_by_name(dfd, name, path, &st, mode, mtime_ns);
 	}
 	if (fd < 0)
 		return apply_fail("open", path, -errno);

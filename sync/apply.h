@@ -24,8 +24,11 @@
  * source is gone and whose destination exists moves the records again).
  * The slave's scan catches up with anything else.
  *
- * Modes are permission bits (07777; not applied to symlinks, which have
- * none); mtimes are nanoseconds since the epoch, set with utimensat(2)
+ * Modes are permission bits, of which only the mirrored ones are applied
+ * (store_mode_mirrored(): rwx, and the sticky bit of a directory; never
+ * setuid or setgid, and the refusal is logged), and none to symlinks,
+ * which have none; ownership is never changed: everything belongs to the
+ * slave's user. Mtimes are nanoseconds since the epoch, set with utimensat(2)
  * and recorded as the file system then reports them. The operations do
  * not create missing parents: the master sends directories first, and a
  * missing parent is -ENOENT.

@@ -74,10 +74,11 @@ int apply_lstat(int dfd, const char *name, struct stat *st);
 /* fsyncs the directory dfd. Returns 0 or -errno (logged for path). */
 int apply_fsync_dir(int dfd, const char *path);
 
-/* Sets mode (unless a symlink) and mtime of name in dfd without following
- * a symlink, and makes it durable (fsync of the object; a symlink's
- * change is made durable by its directory's fsync). Returns 0 or -errno
- * (logged for path). */
+/* Sets the mirrored bits of mode (store_mode_mirrored(); the others are
+ * dropped with a log line; nothing on a symlink) and mtime of name in
+ * dfd without following a symlink, and makes it durable (fsync of the
+ * object; a symlink's change is made durable by its directory's fsync).
+ * Returns 0 or -errno (logged for path). */
 int apply_attrs_at(int dfd, const char *name, const char *path, uint32_t mode,
     int64_t mtime_ns);
 

@@ -709,7 +709,9 @@ reconcile_op(const struct plan_entry *m, const struct plan_entry *s)
 		return STORE_OP_SYMLINK;
 	if (m->type == STORE_SYMLINK)
 		return s->mtime_ns != m->mtime_ns ? STORE_OP_SYMLINK : 0;
-	if (s->mode != m->mode || (m->type == STORE_FILE && s->mtime_ns != m->mtime_ns))
+	/* the slave's mode as it is, against what it may apply of ours */
+	if (s->mode != store_mode_mirrored(m->type, m->mode) ||
+	    (m->type == STORE_FILE && s->mtime_ns != m->mtime_ns))
 		return m->type == STORE_DIR ? STORE_OP_MKDIR : STORE_OP_META;
 	return 0;
 }

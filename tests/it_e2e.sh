@@ -19,6 +19,7 @@ make_pair() { # N TRANSPORT
 	"$X" -c "$M" init >/dev/null && "$X" -c "$S" init >/dev/null || { fail init "pair $1"; exit 1; }
 	"$X" -c "$M" slave add s$1@xs.test >/dev/null
 	xs_spawn "$XS_TMP/m$1.log" "$X" -c "$M" run
+	eval "MPID$1=\$XS_LASTPID"
 	xs_spawn "$XS_TMP/s$1.log" "$X" -c "$S" run
 	xs_wait_log "$XS_TMP/m$1.log" 'pinned the key of s' 20 || { fail pair "pair $1 did not pair"; exit 1; }
 }
@@ -61,7 +62,7 @@ else
 	fail proxy_file_arrives_intact "$(tail -n 3 "$XS_TMP/s2.log")"
 fi
 sleep 1
-kill "$STRACE" 2>/dev/null; wait "$STRACE" 2>/dev/null
+xs_kill "$STRACE"
 grep -q 'over proxy\|via proxy\|proxy' "$XS_TMP/m2.log" || note "master log does not name the proxy"
 traced=$(wc -c <"$XS_TMP/proxy.trace")
 # each byte is written as \xNN: the trace must hold at least the file
@@ -74,7 +75,7 @@ fi
 
 # --- the master's key is replaced: the slave refuses it, nothing arrives
 : >"$XS_TMP/s1.log"
-pkill -f "m1/conf run" 2>/dev/null
+xs_kill "$MPID1"	# by PID: a pattern would hit other tests' daemons
 sleep 1
 rm -rf "$XS_TMP/m1/state"; mkdir "$XS_TMP/m1/state"
 "$X" -c "$XS_TMP/m1/conf" init >/dev/null

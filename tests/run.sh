@@ -57,6 +57,7 @@ sort_list() {
 sort_list | xargs -P "$jobs" -I{} sh "$top/tests/lib/run_one.sh" "$out" {} 300 sh "$top/tests/{}" &
 pool=$!
 while read -r n; do
+	[ -n "$n" ] || continue
 	while [ ! -f "$out/$n.sum" ]; do
 		if ! kill -0 "$pool" 2>/dev/null && [ ! -f "$out/$n.sum" ]; then
 			echo "FAIL $n: never ran"

@@ -23,10 +23,12 @@ XS_TREE_SKIP=.xmpp-sync
 export XS_TREE_SKIP
 SFS=$XS_TMP/sfs
 soak_cleanup() {
-	for p in $XS_PIDS; do kill -9 "$p" 2>/dev/null; done
+	for p in $XS_PIDS; do xs_ours "$p" && kill -9 "$p" 2>/dev/null; done
 	for p in $XS_PIDS; do
 		_i=0
-		while kill -0 "$p" 2>/dev/null && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+		while xs_ours "$p" && kill -0 "$p" 2>/dev/null && [ $_i -lt 50 ]; do
+			sleep 0.1; _i=$((_i + 1))
+		done
 	done
 	if mountpoint -q "$SFS" 2>/dev/null; then
 		umount "$SFS" 2>/dev/null || umount -l "$SFS"

@@ -674,6 +674,71 @@ t_put_replaces_directory_and_its_records(void)
 	return 0;
 }
 
+/* ---- modes: setuid, setgid and a file's sticky bit never applied ------ */
+
+static void
+count_change(const char *path, enum apply_local_kind kind, void *arg)
+{
+	(void)path;
+	(void)kind;
+	(*(int *)arg)++;
+}
+
+/* Each way a mode reaches the disk (put, have, copy, mkdir, meta,
+ * rename) with every special bit asked for: only rwx, and the sticky bit
+ * of a directory, arrive; the record says what is on disk, so the slave's
+ * own watcher sees no local change. */
+static int
+t_special_mode_bits_never_applied(void)
+{
+	static const struct {
+		const char *what;
+		uint32_t mode;
+		uint32_t want_file, want_dir;
+	} modes[] = {
+		{"setuid+setgid", 06755, 0755, 0755},
+		{"setuid", 04700, 0700, 0700},
+		{"setgid", 02750, 0750, 0750},
+		{"sticky", 01777, 0777, 01777},
+		{"all", 07777, 0777, 01777},
+		{"plain", 0640, 0640, 0640},
+	};
+	uint8_t sha[32];
+	int flag, changes = 0;
+
+	sha_of("x", 1, sha);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		uint32_t m = modes[i].mode, wf = modes[i].want_file,
+		    wd = modes[i].want_dir;
+
+		EXPECT_INT(setup(), 0);
+		EXPECT_INT(put_str("f", "x", m, T1), 0);
+		EXPECT_INT(check("f", STORE_FILE, wf, T1, "x", NULL), 0);
+		EXPECT_INT(apply_have(fx.a, "f", 1, sha, m, T2, &flag), 0);
+		EXPECT_INT(flag, 1);
+		EXPECT_INT(check("f", STORE_FILE, wf, T2, "x", NULL), 0);
+		EXPECT_INT(apply_copy_local(fx.a, "g", 1, sha, m, T1, &flag), 0);
+		EXPECT_INT(flag, 1);
+		EXPECT_INT(check("g", STORE_FILE, wf, T1, "x", NULL), 0);
+		EXPECT_INT(apply_meta(fx.a, "g", 0600, T1), 0);
+		EXPECT_INT(apply_meta(fx.a, "g", m, T2), 0);
+		EXPECT_INT(check("g", STORE_FILE, wf, T2, "x", NULL), 0);
+		EXPECT_INT(apply_rename(fx.a, "g", "h", m, T1), 0);
+		EXPECT_INT(check("h", STORE_FILE, wf, T1, "x", NULL), 0);
+		EXPECT_INT(apply_mkdir(fx.a, "d", m | 0700, T1), 0);
+		EXPECT_INT(check("d", STORE_DIR, wd | 0700, T1, NULL, NULL), 0);
+		EXPECT_INT(apply_meta(fx.a, "d", m | 0700, T2), 0);
+		EXPECT_INT(check("d", STORE_DIR, wd | 0700, T2, NULL, NULL), 0);
+		EXPECT_INT(apply_rename(fx.a, "d", "e", m | 0700, T1), 0);
+		EXPECT_INT(check("e", STORE_DIR, wd | 0700, T1, NULL, NULL), 0);
+		EXPECT_INT(apply_local_check(fx.a, "", 1, time(NULL),
+		    count_change, &changes), 0);
+		EXPECT(changes == 0, "%s: %d local changes", modes[i].what,
+		    changes);
+	}
+	return 0;
+}
+
 /* ---- hostile paths ---------------------------------------------------- */
 
 /* Runs operation op on path; the rest of the arguments are harmless. */
@@ -1243,6 +1308,7 @@ static const struct unit_test tests[] = {
 	 t_put_corrupt_prefix_detected_then_restarted},
 	{"put_replaces_directory_and_its_records",
 	 t_put_replaces_directory_and_its_records},
+	{"special_mode_bits_never_applied", t_special_mode_bits_never_applied},
 	{"hostile_paths_refused_by_every_operation",
 	 t_hostile_paths_refused_by_every_operation},
 	{"planted_symlink_never_followed", t_planted_symlink_never_followed},

@@ -96,6 +96,7 @@ static const struct bad_case {
 	{BASE "server = host:99999\n", ":6: server: bad port '99999'"},
 	{BASE "server = ::1\n", ":6: server: write IPv6 addresses as [addr]:port"},
 	{BASE "delete = maybe\n", ":6: delete: want yes or no"},
+	{BASE "sandbox = off\n", ":6: sandbox: want yes or no"},
 	{BASE "log_level = loud\n", ":6: log_level: want error"},
 	{BASE "max_file_size = 12Q\n", ":6: max_file_size: '12Q' is not a number"},
 	{BASE "rescan_interval = 5\n", ":6: rescan_interval: at least 10 seconds"},
@@ -146,7 +147,7 @@ t_good_file_gives_every_value(void)
 	    "transports = ibb, proxy\nignore = *.tmp\nignore = build/\n"
 	    "delete = no\nlog_level = debug\nmax_file_size = 2G\n"
 	    "rescan_interval = 600\nresource = photos-2.x_y\nversions = 30\n"
-	    "digest_interval = 0\nmin_free = 1.5%\n", &c, err,
+	    "digest_interval = 0\nmin_free = 1.5%\nsandbox = no\n", &c, err,
 	    sizeof(err));
 
 	EXPECT(r == 0, "load failed: %s", err);
@@ -165,6 +166,7 @@ t_good_file_gives_every_value(void)
 	EXPECT_INT(c->nignore, 2);
 	EXPECT_STR(c->ignore[1], "build/");
 	EXPECT_INT(c->delete_extras, 0);
+	EXPECT_INT(c->sandbox, 0);
 	EXPECT_INT(c->log_level, LOG_LVL_DEBUG);
 	EXPECT(c->max_file_size == 2ULL << 30, "max_file_size %llu",
 	    (unsigned long long)c->max_file_size);
@@ -190,6 +192,7 @@ t_defaults(void)
 	EXPECT_INT(c->transports[0], CFG_TRANSPORT_S5B);
 	EXPECT_INT(c->transports[2], CFG_TRANSPORT_IBB);
 	EXPECT_INT(c->delete_extras, 1);
+	EXPECT_INT(c->sandbox, 1);
 	EXPECT(c->server_host == NULL, "server_host set");
 	EXPECT_INT(c->rescan_interval, 3600);
 	EXPECT_INT(c->digest_interval, 300);

@@ -1,7 +1,7 @@
 /* test_digest.c -- the index digest (store/digest.c): equal trees give
  * equal digests whatever the order and history of their records; a
  * change to any covered field changes the digest of every ancestor and of
- * nothing else; directory mtimes are not covered; the bytes are exactly
+ * nothing else; setuid, setgid and a file's sticky bit are not covered; directory mtimes are not covered; the bytes are exactly
  * those of docs/protocol.md 3.1; and a 10,000-record index is digested
  * fast enough to compare every few minutes. */
 #include <errno.h>
@@ -166,7 +166,6 @@ t_each_covered_field_changes_every_ancestor_only(void)
 	} changes[] = {
 		{"size", {'f', "a/b/deep", 0600, 400, 4, 2, NULL}},
 		{"mode", {'f', "a/b/deep", 0604, 400, 3, 2, NULL}},
-		{"setuid bit", {'f', "a/b/deep", 04600, 400, 3, 2, NULL}},
 		{"mtime", {'f', "a/b/deep", 0600, 401, 3, 2, NULL}},
 		{"checksum", {'f', "a/b/deep", 0600, 400, 3, 7, NULL}},
 		{"type", {'l', "a/b/deep", 0777, 400, 0, 0, "x"}},
@@ -186,6 +185,54 @@ t_each_covered_field_changes_every_ancestor_only(void)
 		EXPECT_INT(digest_all(t.s, after), 0);
 		tdb_close(&t);
 		if (check_changed(changes[i].what, before, after, "11100") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* What a slave never applies (store_mode_mirrored) is not covered, or a
+ * master's setuid file would differ from its mirror for ever; a
+ * directory's sticky bit, which the slave applies, is. */
+static int
+t_special_mode_bits_covered_as_mirrored(void)
+{
+	static const struct {
+		const char *what;
+		struct rec r;
+		const char *want;	/* which of dirs[] change */
+	} changes[] = {
+		{"setuid file", {'f', "a/b/deep", 04600, 400, 3, 2, NULL}, "00000"},
+		{"setgid file", {'f', "a/b/deep", 02600, 400, 3, 2, NULL}, "00000"},
+		{"sticky file", {'f', "a/b/deep", 01600, 400, 3, 2, NULL}, "00000"},
+		{"setgid directory", {'d', "a/b", 02700, 300, 0, 0, NULL}, "00000"},
+		{"setuid directory", {'d', "a/b", 04700, 300, 0, 0, NULL}, "00000"},
+		{"sticky directory", {'d', "a/b", 01700, 300, 0, 0, NULL}, "11100"},
+	};
+	static const struct {
+		enum store_ftype type;
+		uint32_t mode, want;
+	} masks[] = {
+		{STORE_FILE, 06755, 0755}, {STORE_FILE, 07777, 0777},
+		{STORE_FILE, 0644, 0644}, {STORE_DIR, 07777, 01777},
+		{STORE_DIR, 02775, 0775}, {STORE_DIR, 01777, 01777},
+		{STORE_SYMLINK, 0777, 0777},
+	};
+	uint8_t before[NDIRS][32], after[NDIRS][32];
+
+	for (size_t i = 0; i < sizeof(masks) / sizeof(masks[0]); i++)
+		EXPECT_INT(store_mode_mirrored(masks[i].type, masks[i].mode),
+		    masks[i].want);
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		struct tdb t;
+
+		EXPECT_INT(tdb_open(&t), 0);
+		EXPECT_INT(put_all(t.s, tree, NTREE, 0), 0);
+		EXPECT_INT(digest_all(t.s, before), 0);
+		EXPECT_INT(put(t.s, &changes[i].r), 0);
+		EXPECT_INT(digest_all(t.s, after), 0);
+		tdb_close(&t);
+		if (check_changed(changes[i].what, before, after,
+		    changes[i].want) < 0)
 			return -1;
 	}
 	return 0;
@@ -484,6 +531,7 @@ t_ten_thousand_records_cost(void)
 static const struct unit_test tests[] = {
 	T(same_tree_same_digest_whatever_the_order),
 	T(each_covered_field_changes_every_ancestor_only),
+	T(special_mode_bits_covered_as_mirrored),
 	T(name_and_presence_change_ancestors_only),
 	T(directory_mtime_is_not_covered),
 	T(children_in_byte_order_with_their_digests),

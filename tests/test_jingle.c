@@ -493,11 +493,249 @@ t_engine_ibb_receive_and_overflow(void)
 	    "'http://jabber.org/protocol/ibb' sid='I1' block-size='4096'/></iq>");
 	feed(&r, "<iq type='set' id='d' from='" ALICE "'><data xmlns="
 	    "'http://jabber.org/protocol/ibb' sid='I1' seq='0'>AAAA</data></iq>");
+	EXPECT(!out_has(&r.o, "session-terminate", NULL),
+	    "terminated before the sender's close");
+	feed(&r, "<iq type='set' id='c' from='" ALICE "'><close xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1'/></iq>");
 	EXPECT(out_has(&r.o, "session-terminate", "media-error"),
 	    "hash mismatch");
 	EXPECT(out_has(&r.o, "sha-256 mismatch", NULL), "says why");
 	snprintf(path, sizeof(path), "%s/w.bin", r.dir);
 	EXPECT(stat(path, &st) < 0, "no file after a mismatch");
+	rig_down(&r);
+	return 0;
+}
+
+/* The text of the first captured stanza containing a, or NULL. */
+static const char *
+out_find(const struct out *o, const char *a)
+{
+	for (int i = 0; i < o->n; i++)
+		if (strstr(o->text[i], a))
+			return o->text[i];
+	return NULL;
+}
+
+/* Copies the value of attribute attr (attr="...") found after `after` in
+ * text into buf. Returns buf, or "" when absent. */
+static const char *
+attr_after(const char *text, const char *after, const char *attr, char *buf,
+    size_t len)
+{
+	char key[64];
+	const char *p = text ? strstr(text, after) : NULL, *e;
+
+	buf[0] = '\0';
+	snprintf(key, sizeof(key), "%s=\"", attr);
+	if (p == NULL || (p = strstr(p, key)) == NULL)
+		return buf;
+	p += strlen(key);
+	if ((e = strchr(p, '"')) && (size_t)(e - p) < len) {
+		memcpy(buf, p, (size_t)(e - p));
+		buf[e - p] = '\0';
+	}
+	return buf;
+}
+
+/* XEP-0166: transport-info belongs to the negotiation of a session that
+ * is still PENDING, so the responder's candidate-used may reach the
+ * initiator before its session-accept (another implementation sends them
+ * a few milliseconds apart, and they can cross). The initiator acks it
+ * (no <out-of-order/>) and acts on it once the accept is in: it reports
+ * its own result (here candidate-error: the responder offered none) and
+ * the session goes on instead of hanging until a stage timeout. */
+static int
+t_engine_early_candidate_used(void)
+{
+	struct jingle_config cfg = {.max_file_size = 1000};
+	struct loop *l;
+	struct jingle *j;
+	struct out o = {0};
+	struct jingle_file f = {.name = (char *)"x.bin", .size = 3, .mtime = -1};
+	char dir[64], path[128], sid[80], tsid[80], cid[80], xml[1024];
+	const char *init;
+	FILE *fp;
+
+	EXPECT_INT(tu_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/x.bin", dir);
+	EXPECT((fp = fopen(path, "w")) != NULL, "create");
+	fputs("abc", fp);
+	fclose(fp);
+	EXPECT_INT(loop_new(&l), 0);
+	cfg.source = jingle_file_source(dir);
+	cfg.transports[0] = CFG_TRANSPORT_S5B;
+	cfg.ntransports = 1;
+	cfg.s5b_host = "127.0.0.1";
+	EXPECT_INT(jingle_new(l, NULL, &cfg, NULL, &j), 0);
+	jingle_set_ctx(j, ctx_get());
+	jingle_set_output(j, capture, &o);
+	jingle_online(j, BOB);
+	EXPECT_INT(jingle_send(j, ALICE, &f, NULL), 0);
+	for (int i = 0; i < 20 && !out_find(&o, "session-initiate"); i++)
+		loop_run_once(l, 50);
+	init = out_find(&o, "session-initiate");
+	EXPECT(init != NULL, "no session-initiate sent");
+	attr_after(init, "<jingle", "sid", sid, sizeof(sid));
+	attr_after(init, "<transport", "sid", tsid, sizeof(tsid));
+	attr_after(init, "<candidate", "cid", cid, sizeof(cid));
+	EXPECT(sid[0] && tsid[0] && cid[0], "sid '%s' tsid '%s' cid '%s'", sid,
+	    tsid, cid);
+	snprintf(xml, sizeof(xml), "<iq type='result' id='%s' from='" ALICE "'/>",
+	    attr_after(init, "<iq", "id", path, sizeof(path)));
+	xmpp_stanza_t *st = from_xml(xml);
+	out_clear(&o);
+	jingle_input(j, st);
+	xmpp_stanza_release(st);
+	/* candidate-used before the accept */
+	snprintf(xml, sizeof(xml), "<iq type='set' id='early' from='" ALICE "'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='%s'>"
+	    "<content creator='initiator' name='f'><transport xmlns='urn:xmpp:"
+	    "jingle:transports:s5b:1' sid='%s'><candidate-used cid='%s'/>"
+	    "</transport></content></jingle></iq>", sid, tsid, cid);
+	st = from_xml(xml);
+	out_clear(&o);
+	jingle_input(j, st);
+	xmpp_stanza_release(st);
+	EXPECT(out_has(&o, "id=\"early\"", "type=\"result\""),
+	    "early transport-info acked: %s", o.n ? o.text[0] : "nothing");
+	EXPECT(!out_has(&o, "out-of-order", NULL), "answered out-of-order");
+	snprintf(xml, sizeof(xml), "<iq type='set' id='acc' from='" ALICE "'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='%s' "
+	    "responder='" ALICE "'><content creator='initiator' name='f'>"
+	    "<description xmlns='urn:xmpp:jingle:apps:file-transfer:5'><file>"
+	    "<name>x.bin</name><size>3</size></file></description><transport "
+	    "xmlns='urn:xmpp:jingle:transports:s5b:1' sid='%s'/></content>"
+	    "</jingle></iq>", sid, tsid);
+	st = from_xml(xml);
+	out_clear(&o);
+	jingle_input(j, st);
+	xmpp_stanza_release(st);
+	EXPECT(out_has(&o, "id=\"acc\"", "type=\"result\""), "accept acked");
+	EXPECT(out_has(&o, "transport-info", "candidate-error"),
+	    "our report after the accept: %s", o.n > 1 ? o.text[1] : "none");
+	EXPECT(!out_has(&o, "session-terminate", NULL), "session ended: %s",
+	    out_find(&o, "session-terminate"));
+	jingle_free(j);
+	loop_free(l);
+	out_clear(&o);
+	tu_rmtree(dir);
+	return 0;
+}
+
+/* XEP-0260 2.2: the responder MUST NOT offer a host and port that the
+ * initiator already offered (both may use their server's proxy: offering
+ * it again made the initiator take our candidate for its own and close
+ * its proxy connection). Our direct candidates go out with the direct
+ * type preference (126), a proxy with 10. */
+static int
+t_engine_responder_skips_initiators_proxy(void)
+{
+	struct jingle_config cfg = {.max_file_size = 1000};
+	struct loop *l;
+	struct jingle *j;
+	struct out o = {0};
+	char dir[64];
+	const char *acc;
+	xmpp_stanza_t *st;
+
+	EXPECT_INT(tu_tmpdir(dir, sizeof(dir)), 0);
+	EXPECT_INT(loop_new(&l), 0);
+	cfg.sink = jingle_file_sink(dir);
+	/* the proxy listed first: the preferences stay XEP-0260's */
+	cfg.transports[0] = CFG_TRANSPORT_PROXY;
+	cfg.transports[1] = CFG_TRANSPORT_S5B;
+	cfg.ntransports = 2;
+	cfg.s5b_host = "127.0.0.1";
+	cfg.s5b_port = 9;
+	EXPECT_INT(jingle_new(l, NULL, &cfg, NULL, &j), 0);
+	jingle_set_ctx(j, ctx_get());
+	jingle_set_output(j, capture, &o);
+	jingle_online(j, BOB);
+	/* the proxy both sides found on their server */
+	j->proxy_state = 2;
+	snprintf(j->proxy_jid, sizeof(j->proxy_jid), "proxy.example.org");
+	snprintf(j->proxy_host, sizeof(j->proxy_host), "192.0.2.7");
+	j->proxy_port = 7777;
+	st = from_xml("<iq type='set' id='q1' from='" ALICE "' to='" BOB "'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' "
+	    "sid='p1' initiator='" ALICE "'><content creator='initiator' "
+	    "name='f' senders='initiator'><description xmlns='urn:xmpp:jingle:"
+	    "apps:file-transfer:5'><file><name>p.bin</name><size>0</size>"
+	    "<hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>" HASH_EMPTY
+	    "</hash></file></description><transport xmlns='urn:xmpp:jingle:"
+	    "transports:s5b:1' sid='T1' dstaddr='x'><candidate cid='a1' "
+	    "host='192.0.2.7' port='7777' jid='proxy.example.org' "
+	    "priority='655360' type='proxy'/></transport></content></jingle></iq>");
+	jingle_input(j, st);
+	xmpp_stanza_release(st);
+	acc = out_find(&o, "session-accept");
+	EXPECT(acc != NULL, "accepted: %s", o.n ? o.text[o.n - 1] : "nothing");
+	EXPECT(acc && strstr(acc, "host=\"127.0.0.1\""), "our direct candidate");
+	EXPECT(acc && !strstr(acc, "192.0.2.7"), "the initiator's proxy offered "
+	    "back: %s", acc);
+	EXPECT(acc && strstr(acc, "priority=\"8323071\""),
+	    "direct type preference 126: %s", acc);
+	/* an initiator without that proxy: we offer it, with preference 10 */
+	st = from_xml("<iq type='set' id='q2' from='" ALICE "' to='" BOB "'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' "
+	    "sid='p2' initiator='" ALICE "'><content creator='initiator' "
+	    "name='f' senders='initiator'><description xmlns='urn:xmpp:jingle:"
+	    "apps:file-transfer:5'><file><name>q.bin</name><size>0</size>"
+	    "<hash xmlns='urn:xmpp:hashes:2' algo='sha-256'>" HASH_EMPTY
+	    "</hash></file></description><transport xmlns='urn:xmpp:jingle:"
+	    "transports:s5b:1' sid='T2' dstaddr='y'/></content></jingle></iq>");
+	out_clear(&o);
+	jingle_input(j, st);
+	xmpp_stanza_release(st);
+	acc = out_find(&o, "session-accept");
+	EXPECT(acc && strstr(acc, "192.0.2.7") &&
+	    strstr(acc, "priority=\"720895\""), "our proxy, preference 10: %s",
+	    acc ? acc : "no accept");
+	jingle_free(j);
+	loop_free(l);
+	out_clear(&o);
+	tu_rmtree(dir);
+	return 0;
+}
+
+/* XEP-0261 section 2: "the initiator [...] closes the bytestream as
+ * described in XEP-0047 [...] and then terminates the session" -- the
+ * receiver must answer the <close/> with a result (the session still
+ * exists) and send its session-terminate only after it; without a close
+ * it ends the session by itself after a short wait. */
+static int
+t_engine_ibb_close_before_terminate(void)
+{
+	struct rig r;
+	int64_t t0;
+
+	EXPECT_INT(rig_up(&r), 0);
+	feed(&r, OFFER("s7", "e.bin", "0"));
+	EXPECT(out_has(&r.o, "session-accept", NULL), "accepted");
+	feed(&r, "<iq type='set' id='o' from='" ALICE "'><open xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' block-size='4096'/></iq>");
+	EXPECT(!out_has(&r.o, "session-terminate", NULL),
+	    "terminated before the close: %s", r.o.n ? r.o.text[r.o.n - 1] : "");
+	feed(&r, "<iq type='set' id='c1' from='" ALICE "'><close xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1'/></iq>");
+	EXPECT(r.o.n >= 2, "close answered and session terminated");
+	EXPECT(strstr(r.o.text[0], "id=\"c1\"") && strstr(r.o.text[0],
+	    "type=\"result\""), "first the close's result: %s", r.o.text[0]);
+	EXPECT(strstr(r.o.text[1], "session-terminate") &&
+	    strstr(r.o.text[1], "<success"), "then success: %s", r.o.text[1]);
+	/* a sender that never closes: ended by the engine's tick */
+	feed(&r, OFFER("s8", "e2.bin", "0"));
+	feed(&r, "<iq type='set' id='o' from='" ALICE "'><open xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' block-size='4096'/></iq>");
+	out_clear(&r.o);
+	t0 = loop_now_ms();
+	while (!out_has(&r.o, "session-terminate", NULL) &&
+	    loop_now_ms() - t0 < IBB_CLOSE_WAIT_MS + 2000)
+		loop_run_once(r.l, 100);
+	EXPECT(out_has(&r.o, "session-terminate", "success"),
+	    "no close: terminated after the wait");
+	EXPECT(loop_now_ms() - t0 >= IBB_CLOSE_WAIT_MS - 300, "waited %lld ms",
+	    (long long)(loop_now_ms() - t0));
 	rig_down(&r);
 	return 0;
 }
@@ -789,6 +1027,11 @@ static const struct unit_test tests[] = {
 	{"file_sink_resumes_a_kept_prefix", t_file_sink_resumes_a_kept_prefix},
 	{"file_sink_refuses_symlinked_parent",
 	    t_file_sink_refuses_symlinked_parent},
+	{"engine_early_candidate_used", t_engine_early_candidate_used},
+	{"engine_responder_skips_initiators_proxy",
+	 t_engine_responder_skips_initiators_proxy},
+	{"engine_ibb_close_before_terminate",
+	 t_engine_ibb_close_before_terminate},
 	{"file_source_refuses_symlinked_dir",
 	    t_file_source_refuses_symlinked_dir},
 };

@@ -410,6 +410,92 @@ t_open_parent(void)
 	return 0;
 }
 
+/* What every slave operation opens first: the parent of a path from the
+ * network. Each row, through both implementations (openat2, and the walk
+ * a kernel without it uses): whether the parent opens (0), is refused
+ * for a symlink or a file on the way (REFUSED: -ELOOP, -ENOTDIR or
+ * -EXDEV, whichever the implementation sees first), for its form
+ * (-EINVAL), or is missing (-ENOENT). A symlink is never traversed, not
+ * even one that stays inside the root. */
+#define REFUSED 1
+
+static int
+refused(int r)
+{
+	return r == -ELOOP || r == -ENOTDIR || r == -EXDEV;
+}
+
+static int
+t_parent_refusals_table(void)
+{
+	static char longname[NAME_MAX + 8];
+	static const struct {
+		const char *rel;
+		int want;
+	} cases[] = {
+		{"d/f", 0},
+		{"top", 0},
+		{"d/new", 0},
+		{"out/x", REFUSED},		/* -> a directory outside */
+		{"out/secret", REFUSED},
+		{"up/x", REFUSED},		/* -> .. */
+		{"up/d/f", REFUSED},
+		{"d/tmp/x", REFUSED},		/* -> /tmp, absolute */
+		{"in/f", REFUSED},		/* -> d, inside: still a link */
+		{"d/in2/f", REFUSED},		/* -> ../d */
+		{"d/f/x", REFUSED},		/* a file on the way */
+		{"missing/x", -ENOENT},
+		{"../x", -EINVAL},
+		{"/etc/passwd", -EINVAL},
+		{"d/../f", -EINVAL},
+		{"d/./f", -EINVAL},
+		{"d//f", -EINVAL},
+		{"", -EINVAL},
+		{longname, -EINVAL},		/* a component over NAME_MAX */
+	};
+	static const struct tu_node more[] = {
+		{.path = "in", .link = "d"},
+		{.path = "d/in2", .link = "../d"},
+	};
+	struct troot t;
+	int failed = 0;
+
+	memset(longname, 'x', NAME_MAX + 3);	/* "d/" and NAME_MAX + 1 x */
+	memcpy(longname, "d/", 2);
+	longname[NAME_MAX + 3] = '\0';
+	EXPECT_INT(troot_make(&t), 0);
+	EXPECT_INT(tu_tree_make(t.root, more, 2), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *rel = cases[i].rel, *slash = strrchr(rel, '/');
+		const char *name = NULL;
+		char dir[PATH_MAX];
+		int r = path_open_parent(t.fd, rel, &name), w;
+
+		if (r >= 0)
+			close(r);
+		/* the walk, after the same check, opens the parent the same
+		 * way */
+		snprintf(dir, sizeof(dir), "%.*s",
+		    slash ? (int)(slash - rel) : 0, rel);
+		w = path_check_relative(rel, strlen(rel));
+		if (w == 0 && slash && (w = path_open_walk(t.fd, dir,
+		    O_PATH | O_DIRECTORY, 0)) >= 0)
+			close(w);
+		if (cases[i].want == REFUSED ? !(refused(r) && refused(w)) :
+		    cases[i].want == 0 ? (r < 0 || w < 0) :
+		    (r != cases[i].want || w != cases[i].want)) {
+			printf("  \"%.40s\": openat2 %d, walk %d, want %s\n",
+			    rel, r < 0 ? r : 0, w < 0 ? w : 0,
+			    cases[i].want == REFUSED ? "refused" :
+			    strerror(-cases[i].want));
+			failed = 1;
+		}
+	}
+	troot_free(&t);
+	EXPECT_INT(failed, 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"check_relative_table", t_check_relative_table},
 	{"check_relative_length_limits", t_check_relative_length_limits},
@@ -425,6 +511,7 @@ static const struct unit_test tests[] = {
 	{"open_walk_fallback_refuses_symlink_escapes",
 	 t_open_walk_fallback_refuses_symlink_escapes},
 	{"open_parent", t_open_parent},
+	{"parent_refusals_table", t_parent_refusals_table},
 };
 
 UNIT_MAIN(tests)

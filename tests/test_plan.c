@@ -816,6 +816,33 @@ t_reconcile_metadata_only_is_meta_or_mkdir(void)
 	return reconcile_is(&m, 1, 3, "meta a.txt; mkdir d; meta d/b.txt");
 }
 
+/* A slave holds what it may apply of the master's modes
+ * (store_mode_mirrored): that is in sync; a special bit it holds and the
+ * master does not is a difference. */
+static int
+t_reconcile_compares_mirrored_modes(void)
+{
+	static const struct tu_node special[] = {
+		{.path = "g/", .mode = 03775, .mtime_ns = T1},
+		{.path = "g/s", .content = "setuid", .mode = 06755,
+		 .mtime_ns = T1},
+		{.path = "p", .content = "plain", .mode = 0755, .mtime_ns = T1},
+	};
+	struct manifest m;
+
+	EXPECT_INT(reconcile_setup(special, 3, &m), 0);
+	EXPECT_INT(entry(&m, "g/s")->mode, 06755);	/* the master's own */
+	entry(&m, "g")->mode = 01775;
+	entry(&m, "g/s")->mode = 0755;
+	if (reconcile_is(&m, 1, 0, "") < 0)
+		return -1;
+	EXPECT_INT(reconcile_setup(special, 3, &m), 0);
+	entry(&m, "g")->mode = 03775;		/* set on the slave itself */
+	entry(&m, "g/s")->mode = 0755;
+	entry(&m, "p")->mode = 04755;
+	return reconcile_is(&m, 1, 2, "mkdir g; meta p");
+}
+
 static int
 t_reconcile_dir_mtime_alone_costs_nothing(void)
 {
@@ -1037,6 +1064,7 @@ static const struct unit_test tests[] = {
 	T(reconcile_other_checksum_is_put),
 	T(reconcile_other_size_is_put),
 	T(reconcile_metadata_only_is_meta_or_mkdir),
+	T(reconcile_compares_mirrored_modes),
 	T(reconcile_dir_mtime_alone_costs_nothing),
 	T(reconcile_symlink_target_or_time_is_symlink),
 	T(reconcile_other_type_is_replaced),

@@ -864,6 +864,18 @@ t_outbox_failing_entry_does_not_block(void)
 	EXPECT_INT(store_outbox_next_due(t.s, SLAVE, 1, time(NULL), dump_op,
 	    buf), 0);
 	EXPECT_INT(store_outbox_failing(t.s, SLAVE, 10, dump_failing, failing), 0);
+	/* the set-aside entry is pending but not due; both are known */
+	int64_t all = 0, due = 0, later = 0;
+	EXPECT_INT(store_outbox_count(t.s, SLAVE, &all), 0);
+	EXPECT_INT(store_outbox_count_due(t.s, SLAVE, time(NULL), &due), 0);
+	EXPECT_INT(store_outbox_count_due(t.s, SLAVE, time(NULL) + 3600, &later), 0);
+	EXPECT_INT(all, 2);
+	EXPECT_INT(due, 1);
+	EXPECT_INT(later, 2);
+	EXPECT_INT(store_outbox_has(t.s, SLAVE, "poison"), 1);
+	EXPECT_INT(store_outbox_has(t.s, SLAVE, "b"), 1);
+	EXPECT_INT(store_outbox_has(t.s, SLAVE, "poiso"), 0);
+	EXPECT_INT(store_outbox_has(t.s, "other@example.org", "b"), 0);
 	const char *got = buf, *fail = failing;
 	EXPECT_STR(got, "put b@2");
 	EXPECT_STR(fail, "poison x3: still full");

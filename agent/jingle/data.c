@@ -177,8 +177,27 @@ deliver(struct session *s, const unsigned char *p, size_t n)
 		return;
 	}
 	jingle_touch(s);
-	if (last)
-		jingle_data_receive_done(s);
+	if (!last)
+		return;
+	/* XEP-0261: the sender closes the bytestream (<close/>, its result)
+	 * and only then is the session terminated; a sender that never
+	 * closes is not waited for long */
+	if (s->ttype == JT_IBB && s->ibb_open) {
+		s->ibb_close_by_ms = loop_now_ms() + IBB_CLOSE_WAIT_MS;
+		return;
+	}
+	jingle_data_receive_done(s);
+}
+
+int
+jingle_data_ibb_tick(struct session *s, int64_t now)
+{
+	if (s->ibb_close_by_ms == 0 || now < s->ibb_close_by_ms)
+		return 0;
+	s->ibb_close_by_ms = 0;
+	log_debug("%s: no ibb <close/> from the sender; ending the session",
+	    s->file.name);
+	return jingle_data_receive_done(s);
 }
 
 /* ---- rate cap (sender) ---- */
@@ -485,10 +504,14 @@ jingle_data_ibb_in(struct jingle *j, xmpp_stanza_t *iq)
 		return;
 	case IBB_CLOSE:
 		reply(j, iq, NULL, NULL, NULL);
+		s->ibb_open = 0;
+		s->ibb_close_by_ms = 0;
 		if (s->wire_done < s->wire_total)
 			jingle_session_end(s, -ECONNRESET,
 			    JINGLE_R_CONNECTIVITY_ERROR,
 			    "ibb closed before the end", 1);
+		else
+			jingle_data_receive_done(s);
 		return;
 	default:
 		reply(j, iq, "modify", "bad-request", NULL);

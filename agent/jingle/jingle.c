@@ -255,6 +255,8 @@ session_link(struct jingle *j, struct session *s)
 static void
 session_free(struct session *s)
 {
+	if (s->early_info)
+		xmpp_stanza_release(s->early_info);
 	free(s->file.name);
 	free(s);
 }
@@ -290,7 +292,7 @@ choose_transport(struct session *s, struct jingle_transport *t)
 			t->block_size = s->block_size = j->cfg.ibb_block_size;
 			return 0;
 		}
-		if (jingle_s5b_offer(s, tsid) > 0) {
+		if (jingle_s5b_offer(s, tsid, NULL) > 0) {
 			s->ttype = JT_S5B;
 			*t = s->s5->ours;
 			return 0;
@@ -625,6 +627,37 @@ in_order(const struct session *s, enum jingle_action a)
 	}
 }
 
+/* Acts on a transport-info that came before the session-accept, now that
+ * the accept is in. Its IQ was acked already, so a bad one ends the
+ * session. */
+static void
+early_info(struct jingle *j, struct session *s)
+{
+	xmpp_stanza_t *iq = s->early_info;
+	struct jingle_msg *m;
+	const char *why = "out of order";
+	char err[160];
+
+	if (iq == NULL)
+		return;
+	s->early_info = NULL;
+	if (s->state != SS_ENDED && (m = malloc(sizeof(*m))) != NULL) {
+		if (jingle_xml_parse(iq, m, err, sizeof(err)) < 0)
+			why = "unreadable";
+		else if (in_order(s, m->action) == 0 &&
+		    jingle_s5b_info(s, &m->tr, &why) == 0) {
+			jingle_s5b_info(s, &m->tr, NULL);
+			why = NULL;
+		}
+		if (why)
+			jingle_session_end(s, -EPROTO, JINGLE_R_FAILED_TRANSPORT,
+			    why, 1);
+		free(m);
+	}
+	(void)j;
+	xmpp_stanza_release(iq);
+}
+
 /* An action for an existing session. The IQ is acked (or answered with
  * an error) before the session reacts, so the peer sees our ack first. */
 static void
@@ -633,6 +666,17 @@ on_action(struct jingle *j, struct session *s, xmpp_stanza_t *iq,
 {
 	const char *why = NULL;
 
+	/* the responder's candidate-used (or candidate-error) may overtake
+	 * its session-accept: the session is still PENDING, where
+	 * transport-info is allowed; it is acked now and acted on once the
+	 * accept has set up the bytestream */
+	if (m->action == JA_TRANSPORT_INFO && s->sending &&
+	    s->ttype == JT_S5B && s->early_info == NULL &&
+	    (s->state == SS_PENDING || s->state == SS_WAIT_ACCEPT)) {
+		s->early_info = xmpp_stanza_clone(iq);
+		send_result(j, iq);
+		return;
+	}
 	if (in_order(s, m->action) < 0) {
 		send_error(j, iq, "cancel", "unexpected-request", "out-of-order",
 		    NULL);
@@ -647,6 +691,7 @@ on_action(struct jingle *j, struct session *s, xmpp_stanza_t *iq,
 	case JA_SESSION_ACCEPT:
 		send_result(j, iq);
 		on_accept(s, m);
+		early_info(j, s);
 		return;
 	case JA_SESSION_TERMINATE:
 		send_result(j, iq);
@@ -771,7 +816,7 @@ send_accept(struct session *s, const struct jingle_msg *m)
 		goto fail;
 	if (m->tr.type == JT_S5B) {
 		s->ttype = JT_S5B;
-		if (jingle_s5b_offer(s, m->tr.sid) < 0)
+		if (jingle_s5b_offer(s, m->tr.sid, &m->tr) < 0)
 			goto fail;
 		*t = s->s5->ours;
 	} else {
@@ -845,8 +890,14 @@ on_initiate(struct jingle *j, xmpp_stanza_t *iq, const char *from,
 		return;
 	if (s->ttype == JT_S5B)
 		jingle_s5b_start(s, &m->tr);
-	if (s->state != SS_ENDED)
-		jingle_data_receive_done(s); /* nothing to receive: finish */
+	if (s->state == SS_ENDED || s->wire_done != s->wire_total)
+		return;
+	/* nothing to receive: finish, over IBB once the sender has opened
+	 * and closed its (empty) bytestream (XEP-0261) */
+	if (s->ttype == JT_IBB)
+		s->ibb_close_by_ms = loop_now_ms() + IBB_CLOSE_WAIT_MS;
+	else
+		jingle_data_receive_done(s);
 }
 
 /* ---- IQ entry points ---- */
@@ -1063,6 +1114,11 @@ on_tick(struct loop *l, void *arg)
 	expire_piqs(j, now);
 	for (s = j->sessions; s; s = next) {
 		next = s->next;
+		if (s->ibb_close_by_ms) {
+			if (jingle_data_ibb_tick(s, now))
+				next = j->sessions; /* the list changed */
+			continue;
+		}
 		if (now > s->deadline_ms) {
 			jingle_session_end(s, -ETIMEDOUT, JINGLE_R_TIMEOUT,
 			    "stage timed out", 1);

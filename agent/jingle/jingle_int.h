@@ -357,6 +357,8 @@ struct session {
 	char responder_jid[JX_JID_MAX + 1];
 	char cname[JX_CID_MAX + 1];  /* the content's name */
 	int sending;            /* we are the initiator and the sender */
+	xmpp_stanza_t *early_info; /* a transport-info that came before the
+				    * session-accept, acted on after it */
 	struct jingle_file file;
 	void *cookie;
 	enum sess_state state;
@@ -376,6 +378,8 @@ struct session {
 	uint16_t ibb_seq;
 	unsigned ibb_inflight;
 	int ibb_open;
+	int64_t ibb_close_by_ms;  /* all data in: the sender's <close/> awaited
+				   * until then before terminating (0: no) */
 	/* data path */
 	void *src_h, *sink_h;
 	struct jingle_filter filter;
@@ -450,7 +454,12 @@ void jingle_send_transport_info(struct session *s,
     const struct jingle_transport *t);
 
 /* jingle_s5b.c */
-int jingle_s5b_offer(struct session *s, const char *tsid);
+/* Makes our candidates for s; theirs (the initiator's offer, when we
+ * respond; NULL when we initiate) is left out: XEP-0260 2.2, the
+ * responder MUST NOT offer a host and port the initiator offered. Returns
+ * the number of candidates or -ENOMEM. */
+int jingle_s5b_offer(struct session *s, const char *tsid,
+    const struct jingle_transport *theirs);
 void jingle_s5b_start(struct session *s, const struct jingle_transport *theirs);
 int jingle_s5b_info(struct session *s, const struct jingle_transport *t,
     const char **why);
@@ -469,6 +478,13 @@ void jingle_data_ibb_start(struct session *s);
 void jingle_data_ibb_acked(struct session *s, int ok);
 void jingle_data_ibb_in(struct jingle *j, xmpp_stanza_t *iq);
 int jingle_data_receive_done(struct session *s);
+
+/* Receiver over IBB: all data arrived but the sender has not closed the
+ * bytestream; after IBB_CLOSE_WAIT_MS the session ends without its
+ * <close/>. Called from the engine's tick. Returns 1 if the session
+ * ended (the list of sessions changed), else 0. */
+#define IBB_CLOSE_WAIT_MS 2000
+int jingle_data_ibb_tick(struct session *s, int64_t now);
 void jingle_data_free(struct session *s, int keep);
 
 #endif

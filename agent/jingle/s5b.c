@@ -169,19 +169,13 @@ jingle_listener_close(struct jingle *j)
 
 /* ---- candidates ---- */
 
-/* Type preference from the order in `transports`: the first of s5b and
- * proxy gets 126 (XEP-0260's value for direct), the other 10. */
+/* Type preference, XEP-0260 2.2: 126 for a direct candidate, 10 for a
+ * proxy. Which transports may be used at all is `transports`. */
 static uint32_t
 type_pref(const struct jingle *j, enum cfg_transport t)
 {
-	for (size_t i = 0; i < j->cfg.ntransports; i++) {
-		if (j->cfg.transports[i] == t)
-			return 126;
-		if (j->cfg.transports[i] == CFG_TRANSPORT_S5B ||
-		    j->cfg.transports[i] == CFG_TRANSPORT_PROXY)
-			return 10;
-	}
-	return 10;
+	(void)j;
+	return t == CFG_TRANSPORT_PROXY ? 10 : 126;
 }
 
 static void
@@ -194,8 +188,20 @@ cand_id(struct jingle *j, char *out)
 		xmpp_free(j->ctx, u);
 }
 
+/* Whether the initiator already offered host:port (theirs may be NULL). */
+static int
+offered(const struct jingle_transport *theirs, const char *host,
+    unsigned port)
+{
+	for (unsigned i = 0; theirs && i < theirs->ncands; i++)
+		if (theirs->cands[i].port == port &&
+		    strcmp(theirs->cands[i].host, host) == 0)
+			return 1;
+	return 0;
+}
+
 static void
-add_direct(struct session *s)
+add_direct(struct session *s, const struct jingle_transport *theirs)
 {
 	struct jingle *j = s->j;
 	struct jingle_transport *t = &s->s5->ours;
@@ -210,11 +216,14 @@ add_direct(struct session *s)
 	} else
 		n = local_addrs(hosts, MAX_LOCAL_ADDRS);
 	for (int i = 0; i < n && t->ncands < JX_MAX_CANDS; i++) {
+		unsigned port = j->cfg.s5b_port ? j->cfg.s5b_port : j->lport;
+		if (offered(theirs, hosts[i], port))
+			continue;
 		struct jingle_cand *k = &t->cands[t->ncands++];
 		cand_id(j, k->cid);
 		memcpy(k->host, hosts[i], sizeof(k->host));
 		snprintf(k->jid, sizeof(k->jid), "%s", j->me);
-		k->port = j->cfg.s5b_port ? j->cfg.s5b_port : j->lport;
+		k->port = port;
 		k->type = JC_DIRECT;
 		k->priority = (type_pref(j, CFG_TRANSPORT_S5B) << 16) +
 		    (uint32_t)(65535 - i);
@@ -222,13 +231,16 @@ add_direct(struct session *s)
 }
 
 static void
-add_proxy(struct session *s)
+add_proxy(struct session *s, const struct jingle_transport *theirs)
 {
 	struct jingle *j = s->j;
 	struct jingle_transport *t = &s->s5->ours;
 	struct jingle_cand *k;
 
-	if (!j->proxy_host[0] || t->ncands == JX_MAX_CANDS)
+	/* the initiator offered the same proxy (both use our server's):
+	 * offering it again would make it take our candidate for its own */
+	if (!j->proxy_host[0] || t->ncands == JX_MAX_CANDS ||
+	    offered(theirs, j->proxy_host, j->proxy_port))
 		return;
 	k = &t->cands[t->ncands++];
 	cand_id(j, k->cid);
@@ -240,7 +252,8 @@ add_proxy(struct session *s)
 }
 
 int
-jingle_s5b_offer(struct session *s, const char *tsid)
+jingle_s5b_offer(struct session *s, const char *tsid,
+    const struct jingle_transport *theirs)
 {
 	struct jingle *j = s->j;
 	struct s5b_neg *n;
@@ -257,9 +270,9 @@ jingle_s5b_offer(struct session *s, const char *tsid)
 	s5b_dstaddr(tsid, s->peer, j->me, n->dst_out);
 	snprintf(n->ours.dstaddr, sizeof(n->ours.dstaddr), "%s", n->dst_in);
 	if (jingle_transport_allowed(j, CFG_TRANSPORT_S5B))
-		add_direct(s);
+		add_direct(s, theirs);
 	if (jingle_transport_allowed(j, CFG_TRANSPORT_PROXY))
-		add_proxy(s);
+		add_proxy(s, theirs);
 	return (int)n->ours.ncands;
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/crypto/crypto.h"
 #include "agent/log.h"
@@ -123,7 +124,7 @@ struct digest_round {
 	uint8_t theirs[STORE_DIGEST_LEN];
 	struct sync_digest page;
 	int differs;
-	int64_t queued, kept;
+	int64_t queued, kept, pending;
 	char shown[512];	/* the first paths repaired, for the log */
 	unsigned nshown;
 };
@@ -203,6 +204,10 @@ round_end(struct mirror *m, struct mslave *ms, int err)
 		log_info("%s: index digest differs; repaired %lld entries (%s%s)",
 		    ms->jid, (long long)dr->queued, dr->shown,
 		    dr->nshown > DIGEST_LOG_PATHS ? ", ..." : "");
+	else if (err == 0 && dr->pending > 0)
+		log_debug("%s: index digest differs only by %lld entries still "
+		    "in the outbox (set aside or waiting)", ms->jid,
+		    (long long)dr->pending);
 	else if (err == 0 && dr->kept > 0)
 		log_debug("%s: index digest differs only by %lld entries kept "
 		    "there (delete = no)", ms->jid, (long long)dr->kept);
@@ -299,7 +304,11 @@ mirror_digest_poll(struct mirror *m, struct mslave *ms)
 	    ms->full[0] == '\0' || ms->iq_id[0] || ms->ninflight ||
 	    ms->nbatch || now < ms->digest_at_ms || now < ms->retry_at_ms)
 		return;
-	if (store_outbox_count(m->env.st, ms->jid, &n) < 0 || n > 0)
+	/* entries set aside after failures, or waiting for space, do not
+	 * hold the comparison back: they are known differences (see
+	 * repair()), and whatever else diverged is found all the same */
+	if (store_outbox_count_due(m->env.st, ms->jid, time(NULL), &n) < 0 ||
+	    n > 0)
 		return;
 	round_start(m, ms);
 }
@@ -330,6 +339,10 @@ repair(struct mirror *m, struct mslave *ms, const char *name,
 		snprintf(path, sizeof(path), "%s", dr->dir);
 	else if (path_join(path, sizeof(path), dr->dir, name) < 0)
 		return;
+	if (store_outbox_has(m->env.st, ms->jid, path) == 1) {
+		dr->pending++;	/* already on its way, or set aside */
+		return;
+	}
 	if (plan_repair(m->plan, ms->jid, path, theirs,
 	    m->env.cfg->delete_extras, &q) < 0)
 		return;	/* the store has said why */

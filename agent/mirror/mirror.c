@@ -329,8 +329,12 @@ mirror_new(const struct mirror_env *env, struct mirror **out)
 		return r;
 	}
 	static const char *const features[] = {
-		NS_XS_META, CRYPTO_NS_JET, JINGLE_NS, JINGLE_NS_FT, JINGLE_NS_S5B,
-		JINGLE_NS_IBB, "http://jabber.org/protocol/ibb",
+		NS_XS_META, CRYPTO_NS_JET, CRYPTO_CIPHER_URI, CRYPTO_ENVELOPE_URI,
+		JINGLE_NS, JINGLE_NS_FT, JINGLE_NS_S5B, JINGLE_NS_IBB,
+		"http://jabber.org/protocol/ibb",
+		/* XEP-0300 6: an entity that uses hashes MUST advertise
+		 * the namespace and each hash function it supports */
+		"urn:xmpp:hashes:2", "urn:xmpp:hash-function-text-names:sha-256",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		service_add_feature(env->svc, features[i]);

@@ -32,16 +32,29 @@ fail() { echo "FAIL $1: $2"; XS_FAILED=1; }
 skip() { echo "SKIP $1: $2"; }
 note() { echo "# $*"; }
 
+# xs_ours PID: true if PID is still a child of this test's shell. A PID
+# recorded earlier may have exited, been reaped and been given to another
+# process since (PIDs wrap at 32768 here, and tests start thousands of
+# processes): never signal a PID that is not ours any more, or a test
+# running beside this one loses its daemon.
+xs_ours() {
+	[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]
+}
+
 xs_cleanup() {
+	_ours=""
 	for p in $XS_PIDS; do
+		xs_ours "$p" && _ours="$_ours $p"
+	done
+	for p in $_ours; do
 		kill "$p" 2>/dev/null
 	done
-	for p in $XS_PIDS; do
+	for p in $_ours; do
 		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+		while xs_ours "$p" && kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
 			sleep 0.1; i=$((i + 1))
 		done
-		kill -9 "$p" 2>/dev/null
+		xs_ours "$p" && kill -9 "$p" 2>/dev/null
 	done
 	if [ -n "${XS_TMP:-}" ] && [ -z "${XS_KEEP:-}" ]; then
 		rm -rf "$XS_TMP"
@@ -65,12 +78,13 @@ xs_spawn() { # LOGFILE CMD...
 }
 
 xs_kill() { # PID [SIG]
+	xs_ours "$1" || { wait "$1" 2>/dev/null; return 0; }
 	kill -"${2:-TERM}" "$1" 2>/dev/null
 	_i=0
-	while kill -0 "$1" 2>/dev/null && [ $_i -lt 100 ]; do
+	while xs_ours "$1" && kill -0 "$1" 2>/dev/null && [ $_i -lt 100 ]; do
 		sleep 0.1; _i=$((_i + 1))
 	done
-	kill -9 "$1" 2>/dev/null
+	xs_ours "$1" && kill -9 "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	return 0
 }

@@ -60,6 +60,11 @@ done
 for f in $(grep -rl '/proc/self/fd' agent sync store); do
 	say "$f" "reads /proc/self/fd"
 done
+# libstrophe never forgets an id handler's id: answers are awaited with
+# service_expect() (or the Jingle engine's own list), never by id handler
+for f in $(grep -rl 'xmpp_id_handler_add([^)]' agent sync store); do
+	say "$f" "uses xmpp_id_handler_add: wait for answers with service_expect()"
+done
 n=$(grep -rl '#include <inotifytools/' agent sync store | wc -l)
 [ "$n" -le 1 ] || say sync "libinotifytools is used by $n files; keep its globals in one"
 
