@@ -143,7 +143,8 @@ totals(const struct agent *a, struct progress_totals *t)
 	if (t->bytes_total < t->bytes_done)
 		t->bytes_total = t->bytes_done;
 	t->eta_s = -1;
-	if (el > 1000 && t->bytes_done > 0 && t->bytes_total > 0) {
+	/* a slave does not know what is still to come */
+	if (a->cfg->role == CFG_ROLE_MASTER && el > 1000 && t->bytes_done > 0) {
 		double rate = (double)t->bytes_done * 1000.0 / (double)el;
 		t->eta_s = (int64_t)((double)(t->bytes_total - t->bytes_done) / rate);
 	}
@@ -232,7 +233,7 @@ progress_text(struct agent *a, char *buf, size_t off, size_t len,
 	struct progress_totals t;
 	char d[32], tot[32];
 
-	if (a->mirror && totals(a, &t) == 0) {
+	if (a->mirror && totals(a, &t) == 0 && a->cfg->role == CFG_ROLE_MASTER) {
 		o.off = json_addf(buf, o.off, len, "sync: %" PRIu64 " of %" PRIu64
 		    " files, %s of %s", t.files_done, t.files_total,
 		    human(d, sizeof(d), t.bytes_done),
@@ -240,6 +241,11 @@ progress_text(struct agent *a, char *buf, size_t off, size_t len,
 		o.off = t.eta_s < 0 ? json_addf(buf, o.off, len, "\n") :
 		    json_addf(buf, o.off, len, ", about %" PRId64 " s to go\n",
 		    t.eta_s);
+	} else if (a->mirror && totals(a, &t) == 0) {
+		/* a slave does not know what is still to come */
+		o.off = json_addf(buf, o.off, len, "sync: %" PRIu64 " files, %s "
+		    "received so far\n", t.files_done,
+		    human(d, sizeof(d), t.bytes_done));
 	}
 	if (j == NULL)
 		return o.off;
