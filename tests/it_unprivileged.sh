@@ -2,7 +2,11 @@
 # it_unprivileged: master and slave run as an unprivileged uid (65534)
 # under the limits of systemd/xmpp-sync@.service as far as they apply
 # without systemd: no capabilities at all (bounding set empty),
-# no_new_privs, umask 0077, LimitMEMLOCK=1M. The slave's folder belongs
+# no_new_privs, umask 0077, LimitMEMLOCK=1M, and ProtectSystem=strict
+# with the drop-in that unit-dropin prints: each daemon runs in a mount
+# namespace where every mount is read-only except the ReadWritePaths= of
+# its drop-in (the slave's folder and state, the master's state only:
+# its folder stays read-only). The slave's folder belongs
 # to root and a group the slave runs as (mode 2770 and Group= in the
 # unit, as the man page advises for a folder owned by someone else), and
 # what it writes there belongs to that group. Files go end to end,
@@ -40,6 +44,30 @@ as() {
 		--ambient-caps=-all --bounding-set=-all --no-new-privs \
 		sh -c 'umask 0077; ulimit -l 1024; exec "$0" "$@"' "$@"
 }
+# jailed CONF GID CMD...: as GID CMD..., in a mount namespace where every
+# mount is read-only but the ReadWritePaths= of CONF's unit-dropin
+jailed() {
+	_conf=$1; shift
+	_rw=$("$X" -c "$_conf" unit-dropin | sed -n 's/^ReadWritePaths=//p' | tr '\n' ' ')
+	_gid=$1; shift
+	exec unshare -m --propagation private sh -c '
+		rw=$1; shift
+		for m in $(findmnt -rno TARGET | sort -r); do
+			mount -o bind,remount,ro "$m" 2>/dev/null
+		done
+		for p in $rw; do
+			mount --bind "$p" "$p" && mount -o bind,remount,rw "$p" || exit 1
+		done
+		exec "$@"' sh "$_rw" setpriv --reuid=$U --regid="$_gid" --clear-groups \
+		--inh-caps=-all --ambient-caps=-all --bounding-set=-all --no-new-privs \
+		sh -c 'umask 0077; ulimit -l 1024; exec "$0" "$@"' "$@"
+}
+if ! unshare -m --propagation private sh -c 'for m in $(findmnt -rno TARGET | sort -r); do
+	mount -o bind,remount,ro "$m" 2>/dev/null; done; ! touch "$1/ro-probe"' sh "$XS_TMP" 2>/dev/null; then
+	rm -f "$XS_TMP/ro-probe"
+	skip unprivileged "cannot make a mount namespace read-only here (unshare -m)"
+	exit 0
+fi
 (as $G "$X" -c "$M" init >/dev/null) && (as $FOLDER_GID "$X" -c "$S" init >/dev/null) ||
 	{ fail init "init as uid $U failed"; exit 1; }
 (as $G "$X" -c "$M" slave add s@xs.test >/dev/null)
@@ -47,8 +75,8 @@ echo hello >"$MD/a.txt"; mkdir "$MD/sub"; echo deep >"$MD/sub/b.txt"
 chown -R $U:$G "$MD"
 echo secret >"$MD/root-only.txt"; chmod 600 "$MD/root-only.txt"
 
-xs_spawn "$XS_TMP/m.log" as $G "$X" -c "$M" run; MPID=$XS_LASTPID
-xs_spawn "$XS_TMP/s.log" as $FOLDER_GID "$X" -c "$S" run; SPID=$XS_LASTPID
+xs_spawn "$XS_TMP/m.log" jailed "$M" $G "$X" -c "$M" run; MPID=$XS_LASTPID
+xs_spawn "$XS_TMP/s.log" jailed "$S" $FOLDER_GID "$X" -c "$S" run; SPID=$XS_LASTPID
 
 ok=0
 for i in $(seq 1 300); do
@@ -86,6 +114,16 @@ for who in master slave; do
 		fail "${who}_runs_unprivileged" "uid $uid capbnd $capbnd capeff $capeff nnp $nnp"
 	fi
 done
+# the jail holds: outside the drop-in's paths nothing is writable
+# PID PATH: ro or rw, as the mount holding PATH is in PID's namespace
+mode_in() { findmnt -N "$1" -T "$2" -no OPTIONS | cut -d, -f1; }
+got="$(mode_in $MPID /) $(mode_in $MPID "$MD") $(mode_in $MPID "$XS_TMP/m/state")"
+got="$got $(mode_in $SPID /usr) $(mode_in $SPID "$SD") $(mode_in $SPID "$XS_TMP/s/state")"
+if [ "$got" = "ro ro rw ro rw rw" ]; then
+	pass daemons_confined_to_dropin_paths
+else
+	fail daemons_confined_to_dropin_paths "master / folder state, slave /usr folder state: $got"
+fi
 # state: 0700 directories, the database and keys 0600 (umask 0077)
 bad=$(find "$XS_TMP/m/state" "$XS_TMP/s/state" \( -type d ! -perm 0700 \) -o \
 	\( -type f -perm /0077 \) -print)
