@@ -25,8 +25,26 @@ MD=$XS_TMP/m/dir SD=$XS_TMP/s/dir
 "$X" -c "$M" init >/dev/null && "$X" -c "$S" init >/dev/null || { fail init init; exit 1; }
 "$X" -c "$M" slave add s@xs.test >/dev/null
 head -c 3000000 /dev/urandom >"$MD/big"; echo a >"$MD/a"
-xs_spawn "$XS_TMP/m.log" strace -f -qq -o "$XS_TMP/m.strace" "$X" -c "$M" run; MPID=$XS_LASTPID
-xs_spawn "$XS_TMP/s.log" strace -f -qq -o "$XS_TMP/s.strace" "$X" -c "$S" run; SPID=$XS_LASTPID
+# traced SIDE CONF: runs the daemon as a child of this shell (so that
+# the harness may stop it) stopped at first, has strace attach to it,
+# then lets it go on into exec: every call from the start is seen. Sets
+# TPID to the daemon.
+traced() {
+	xs_spawn "$XS_TMP/$1.log" sh -c 'kill -STOP $$; exec "$@"' sh "$X" -c "$2" run
+	TPID=$XS_LASTPID
+	for _i in $(seq 1 50); do
+		[ "$(ps -o stat= -p "$TPID" | cut -c1)" = T ] && break
+		sleep 0.1
+	done
+	xs_spawn "$XS_TMP/$1.strace.log" strace -f -qq -o "$XS_TMP/$1.strace" -p "$TPID"
+	for _i in $(seq 1 50); do
+		[ "$(awk '/^TracerPid:/ {print $2}' "/proc/$TPID/status")" != 0 ] && break
+		sleep 0.1
+	done
+	kill -CONT "$TPID"
+}
+traced m "$M"; MPID=$TPID
+traced s "$S"; SPID=$TPID
 wait_trees_equal "$MD" "$SD" 60 || { fail synced "$(tail -n 3 "$XS_TMP/s.log")"; exit 1; }
 mkdir "$MD/sub"; mv "$MD/a" "$MD/sub/b"; chmod 600 "$MD/big"; echo more >>"$MD/big"
 ln -s sub/b "$MD/link"; rm -f "$MD/big"
@@ -35,6 +53,7 @@ for c in "$M" "$S"; do
 	"$X" -c "$c" status --json >/dev/null; "$X" -c "$c" status --prometheus >/dev/null
 done
 xs_kill "$MPID"; xs_kill "$SPID"
+sleep 1 # strace writes the last calls as the daemons go
 
 # expand NAME...: the system calls named, groups (@name) expanded
 expand() {
