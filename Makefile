@@ -132,7 +132,10 @@ demo: deps
 	@$(MAKE) --no-print-directory xmpp-sync $(TOOLBINS)
 	@XS_BUILD=$(B) sh tests/demo.sh
 
-bench: deps
+bench-deps:
+	@sh tests/lib/deps.sh bench
+
+bench: deps bench-deps
 	@$(MAKE) --no-print-directory xmpp-sync $(BENCHBINS) $(TOOLBINS)
 	@XS_BUILD=$(B) sh bench/run.sh
 
@@ -166,4 +169,4 @@ uninstall:
 clean:
 	rm -rf build xmpp-sync
 
-.PHONY: all deps check-layers tests check demo bench fuzz fuzz-deps fuzz-bins install uninstall clean
+.PHONY: all deps check-layers tests check demo bench bench-deps fuzz fuzz-deps fuzz-bins install uninstall clean

@@ -33,13 +33,19 @@ agent_open(struct agent *a)
 		log_error("cannot load the peer list");
 		return XS_EXIT_STATE;
 	}
+	if (chan_new(a->cfg, a->id, a->peers, a->svc, &a->chan) < 0)
+		return XS_EXIT_STATE;
 	service_add_feature(a->svc, NS_XS_PAIR);
+	service_add_feature(a->svc, NS_XS_CHANNEL);
+	service_add_feature(a->svc, NS_XS_SEALED);
 	struct mirror_env env = {.cfg = a->cfg, .loop = a->loop, .st = a->store,
-	    .id = a->id, .peers = a->peers, .svc = a->svc,
+	    .id = a->id, .peers = a->peers, .chan = a->chan, .svc = a->svc,
 	    .xc = conn_get_strophe(a->conn)};
 	if (mirror_new(&env, &a->mirror) < 0)
 		return XS_EXIT_STATE;
-	peers_set_listener(a->peers, on_trust, a);
+	/* trust reaches the mirror only through the sealed channel */
+	chan_set_listener(a->chan, on_trust, a);
+	peers_set_listener(a->peers, chan_peer_trust, a->chan);
 	return XS_EXIT_OK;
 }
 
@@ -50,8 +56,12 @@ agent_close(struct agent *a)
 	 * the mirror goes, whatever state the connection is in */
 	if (a->peers)
 		peers_set_listener(a->peers, NULL, NULL);
+	if (a->chan)
+		chan_set_listener(a->chan, NULL, NULL);
 	mirror_free(a->mirror);
 	a->mirror = NULL;
+	chan_free(a->chan);
+	a->chan = NULL;
 	peers_free(a->peers);
 	a->peers = NULL;
 	crypto_identity_free(a->id);
@@ -64,6 +74,7 @@ void
 agent_went_online(struct agent *a)
 {
 	mirror_online(a->mirror, conn_get_bound_jid(a->conn));
+	chan_online(a->chan, conn_get_strophe(a->conn));
 	peers_online(a->peers, a->svc, conn_get_strophe(a->conn));
 }
 
@@ -72,6 +83,8 @@ agent_went_offline(struct agent *a)
 {
 	if (a->peers)
 		peers_offline(a->peers);
+	if (a->chan)
+		chan_offline(a->chan);
 	if (a->mirror)
 		mirror_online(a->mirror, NULL);
 }
@@ -95,6 +108,7 @@ agent_tick(struct agent *a)
 	/* `slave add` and `slave remove` write the store from another
 	 * process: picking them up here bounds the delay to a second */
 	peers_reload(a->peers);
+	chan_tick(a->chan);
 	mirror_tick(a->mirror);
 	progress_tick(a);
 	agent_notify_status(a);

@@ -64,6 +64,7 @@ struct loop;
 struct service;
 struct control;
 struct peers;
+struct chan;
 struct store;
 struct crypto_identity;
 struct mirror;
@@ -91,6 +92,7 @@ struct agent {
 	struct service *svc;
 	struct control *control;
 	struct peers *peers;    /* agent/xmpp/peer.c */
+	struct chan *chan;      /* agent/xmpp/chan.c: between peers and mirror */
 	struct store *store;
 	struct crypto_identity *id;
 	struct mirror *mirror;  /* agent/mirror*.c */

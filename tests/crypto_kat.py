@@ -116,5 +116,73 @@ def main():
     print("empty file        ", empty.hex())
 
 
+def x25519(sec, pub):
+    return X25519PrivateKey.from_private_bytes(sec).exchange(
+        X25519PublicKey.from_public_bytes(pub))
+
+
+def lv(s):
+    return struct.pack(">I", len(s)) + s
+
+
+def channel():
+    """The peer channel ("Peer channel" in docs/protocol.md)."""
+    i_x, r_x = seq(0x10), seq(0x40)          # static X25519 secrets
+    i_e, r_e = seq(0x80), seq(0xa0)          # ephemeral secrets
+    ijid, rjid = b"m@xs.test", b"s@xs.test"
+    si, sr = x25519_pub(i_x), x25519_pub(r_x)
+    ei, er = x25519_pub(i_e), x25519_pub(r_e)
+    print("channel EI        ", ei.hex())
+    print("channel ER        ", er.hex())
+    h = hashlib.sha256(b"xmpp-sync channel 0\0" + lv(ijid) + lv(rjid) +
+                       si + sr + ei + er).digest()
+    print("channel h         ", h.hex())
+    ikm = x25519(i_e, er) + x25519(i_e, sr) + x25519(i_x, er) + \
+        x25519(i_x, sr)
+    # the responder's view of the same four products
+    assert ikm == x25519(r_e, ei) + x25519(r_x, ei) + x25519(r_e, si) + \
+        x25519(r_x, si)
+    okm = HKDF(algorithm=hashes.SHA256(), length=80, salt=h,
+               info=b"xmpp-sync channel 0 keys").derive(ikm)
+    k_ir, k_ri, session = okm[:32], okm[32:64], okm[64:]
+    print("channel k_ir      ", k_ir.hex())
+    print("channel k_ri      ", k_ri.hex())
+    print("channel session   ", session.hex())
+
+    def seal(key, frm, to, typ, iqid, n, plain):
+        ad = b"xmpp-sync sealed 0\0" + lv(frm) + lv(to) + lv(typ) + \
+            lv(iqid) + session + struct.pack(">Q", n)
+        nonce = b"\0\0\0\0" + struct.pack(">Q", n)
+        return session + struct.pack(">Q", n) + \
+            AESGCM(key).encrypt(nonce, plain, ad)
+
+    import base64
+    m1 = seal(k_ir, ijid, rjid, b"get", b"xs-1", 1,
+              b"<hello xmlns='urn:xmpp-sync:meta:0'/>")
+    print("sealed i->r 1     ", base64.b64encode(m1).decode())
+    conf = seal(k_ri, rjid, ijid, b"result", b"ch-1", 1, b"")
+    print("confirm r->i 1    ", base64.b64encode(conf).decode())
+
+    # the rest of the example exchange in docs/protocol.md, section 4
+    print("example EI base64 ", base64.b64encode(ei).decode())
+    print("example ER base64 ", base64.b64encode(er).decode())
+    hi = hashlib.sha256(b"hi\n").hexdigest()
+    for key, frm, to, typ, iqid, n, plain in (
+            (k_ri, rjid, ijid, b"result", b"xs-1", 2,
+             b'<hello xmlns="urn:xmpp-sync:meta:0" state="ok" seq="41"/>'),
+            (k_ir, ijid, rjid, b"set", b"xs-2", 2,
+             b'<sync xmlns="urn:xmpp-sync:meta:0"><op k="put" p="hi.txt" '
+             b's="3" w="xs-5f1c3e0a9b7d24e68a0c1f3b5d7e9a2c" h="' +
+             hi.encode() + b'" m="644" t="1795640000000000000" q="42"/>'
+             b'</sync>'),
+            (k_ri, rjid, ijid, b"result", b"xs-2", 3,
+             b'<sync xmlns="urn:xmpp-sync:meta:0"><r i="0" s="need"/>'
+             b'</sync>')):
+        print("example %s %s %d" % (typ.decode(), iqid.decode(), n),
+              base64.b64encode(seal(key, frm, to, typ, iqid, n,
+                                    plain)).decode())
+
+
 if __name__ == "__main__":
     main()
+    channel()

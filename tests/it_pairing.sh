@@ -68,27 +68,47 @@ done
 [ $ok = 1 ] && { pass reconnect_after_server_restart; note "reconnected and re-proven $(( $(date +%s) - start ))s after the restart"; } ||
 	fail reconnect_after_server_restart "master: $mj slave: $sj"
 
-# a stranger: an IQ in our namespace and a Jingle session-initiate
+# a stranger: an IQ in our namespace, a Jingle session-initiate, a sync
+# request, disco#info and ping. Each gets service-unavailable, what the
+# server answers for a resource that is not online: the stranger cannot
+# even tell that the agent is there (XEP-0166 5.2 for Jingle)
 before=$(ls -A "$XS_TMP/s/dir" | wc -l)
 keys_before=$(sqlite3 "$XS_TMP/s/state/xmpp-sync.db" 'select count(*), hex(group_concat(x25519)) from peer_keys' 2>&1)
 "$XS_BUILD/tests/tools/xsend" mallory@xs.test secret-mallory 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 4 \
 	"<iq type='get' id='evil1' to='bob@xs.test/xmpp-sync'><identity xmlns='urn:xmpp-sync:pair:0' nonce='AAAAAAAAAAAAAAAAAAAAAA=='/></iq>" \
 	"<iq type='set' id='evil2' to='bob@xs.test/xmpp-sync'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s1' initiator='mallory@xs.test/x'><content creator='initiator' name='f'><description xmlns='urn:xmpp:jingle:apps:file-transfer:5'><file><name>evil.txt</name><size>5</size></file></description><transport xmlns='urn:xmpp:jingle:transports:ibb:1' sid='t1' block-size='4096'/></content></jingle></iq>" \
 	"<iq type='set' id='evil3' to='bob@xs.test/xmpp-sync'><sync xmlns='urn:xmpp-sync:meta:0'><op k='mkdir' p='evil-dir' m='755' t='0' q='1'/><op k='symlink' p='evil-link' l='/etc/passwd' m='777' t='0' q='2'/></sync></iq>" \
+	"<iq type='get' id='evil4' to='bob@xs.test/xmpp-sync'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>" \
+	"<iq type='get' id='evil5' to='bob@xs.test/xmpp-sync'><ping xmlns='urn:xmpp:ping'/></iq>" \
 	>"$XS_TMP/mallory.out" 2>&1
-e1=$(grep -c 'id="evil1"[^>]*type="error"\|type="error"[^>]*id="evil1"' "$XS_TMP/mallory.out")
-e2=$(grep -c 'id="evil2"[^>]*type="error"\|type="error"[^>]*id="evil2"' "$XS_TMP/mallory.out")
-e3=$(grep -c 'id="evil3"[^>]*type="error"\|type="error"[^>]*id="evil3"' "$XS_TMP/mallory.out")
+unavailable() { # ID FILE: the answer to ID is a service-unavailable error
+	grep "id=\"$1\"" "$2" | grep 'type="error"' | grep -q '<service-unavailable'
+}
 after=$(ls -A "$XS_TMP/s/dir" | wc -l)
 keys_after=$(sqlite3 "$XS_TMP/s/state/xmpp-sync.db" 'select count(*), hex(group_concat(x25519)) from peer_keys' 2>&1)
-if [ "$e1" = 1 ] && [ "$e2" = 1 ] && [ "$e3" = 1 ] && [ "$before" = "$after" ] && [ "$keys_before" = "$keys_after" ] &&
-   grep -q 'refused an identity query from mallory@xs.test' "$XS_TMP/s.log" &&
-   grep -q 'refused a Jingle request from mallory@xs.test' "$XS_TMP/s.log" &&
-   grep -q 'refused a sync request from mallory@xs.test' "$XS_TMP/s.log" &&
-   grep -q 'id="evil2"[^>]*type="error"[^>]*>.*<forbidden\|type="error"[^>]*id="evil2".*<forbidden' "$XS_TMP/mallory.out"; then
-	pass stranger_refused_logged_nothing_written
+n=0
+for id in evil1 evil2 evil3 evil4 evil5; do unavailable $id "$XS_TMP/mallory.out" && n=$((n + 1)); done
+if [ "$n" = 5 ] && [ "$before" = "$after" ] && [ "$keys_before" = "$keys_after" ] &&
+   ! grep -q 'xmpp-sync [0-9]\|hashes' "$XS_TMP/mallory.out" &&
+   grep -q 'refused a request (urn:xmpp-sync:pair:0) from mallory@xs.test/[^ ]*, not a peer' "$XS_TMP/s.log" &&
+   grep -q 'refused a Jingle request from mallory@xs.test' "$XS_TMP/s.log"; then
+	pass stranger_gets_service_unavailable_nothing_written
 else
-	fail stranger_refused_logged_nothing_written "errors $e1/$e2/$e3 files $before->$after keys '$keys_before'->'$keys_after': $(cat "$XS_TMP/mallory.out")"
+	fail stranger_gets_service_unavailable_nothing_written "$n of 5 service-unavailable, files $before->$after keys '$keys_before'->'$keys_after': $(cut -c1-300 "$XS_TMP/mallory.out")"
+fi
+# a peer's account (another resource of the master's) gets disco#info,
+# with the hash features XEP-0300 requires, and ping
+"$XS_BUILD/tests/tools/xsend" alice@xs.test/probe secret-alice 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 3 \
+	"<iq type='get' id='d1' to='bob@xs.test/xmpp-sync'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>" \
+	"<iq type='get' id='p1' to='bob@xs.test/xmpp-sync'><ping xmlns='urn:xmpp:ping'/></iq>" \
+	>"$XS_TMP/probe.out" 2>&1
+d=$(grep 'id="d1"' "$XS_TMP/probe.out")
+if echo "$d" | grep -q 'type="result"' && echo "$d" | grep -q 'var="urn:xmpp:hashes:2"' &&
+   echo "$d" | grep -q 'var="urn:xmpp:hash-function-text-names:sha-256"' &&
+   grep 'id="p1"' "$XS_TMP/probe.out" | grep -q 'type="result"'; then
+	pass peer_account_gets_disco_with_hashes_and_ping
+else
+	fail peer_account_gets_disco_with_hashes_and_ping "$(grep 'id="[dp]1"' "$XS_TMP/probe.out" | cut -c1-300)"
 fi
 grep -q 'evil.txt' "$XS_TMP/s/dir" 2>/dev/null && fail stranger_file "evil.txt written"
 

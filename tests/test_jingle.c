@@ -506,6 +506,127 @@ t_engine_ibb_receive_and_overflow(void)
 	return 0;
 }
 
+/* ---- opaque offers: the <file/> element names nothing ---- */
+
+#define OPAQUE "xs-00112233445566778899aabbccddeeff"
+
+/* Receiver: knows the opaque name from elsewhere (the sealed put): three
+ * bytes "abc" offered as a 19-byte stream. */
+static int
+resolve_offer(void *arg, const char *peer, struct jingle_file *f)
+{
+	int *calls = arg;
+
+	(void)peer;
+	(*calls)++;
+	if (strcmp(f->name, OPAQUE) != 0 || f->size != 19 || f->has_hash)
+		return JINGLE_R_DECLINE;
+	f->size = 3;
+	gcry_md_hash_buffer(GCRY_MD_SHA256, f->sha256, "abc", 3);
+	f->has_hash = *calls == 1;	/* the second offer stays hashless */
+	return 0;
+}
+
+/* Sender: what goes on the wire for a file. */
+static void
+opaque_wire(void *arg, const struct jingle_file *f, struct jingle_file *w)
+{
+	(void)arg;
+	w->size = f->size + 16;
+	w->mtime = -1;
+	w->has_hash = 0;
+}
+
+static int
+rig_up_cb(struct rig *r, struct jingle_callbacks *cb)
+{
+	struct jingle_config cfg = {.max_file_size = 1000};
+
+	memset(r, 0, sizeof(*r));
+	if (tu_tmpdir(r->dir, sizeof(r->dir)) < 0 || loop_new(&r->l) < 0)
+		return -1;
+	cfg.sink = jingle_file_sink(r->dir);
+	cfg.source = jingle_file_source(r->dir);
+	cfg.transports[0] = CFG_TRANSPORT_IBB;
+	cfg.ntransports = 1;
+	if (jingle_new(r->l, NULL, &cfg, cb, &r->j) < 0)
+		return -1;
+	jingle_set_ctx(r->j, ctx_get());
+	jingle_set_output(r->j, capture, &r->o);
+	jingle_online(r->j, BOB);
+	return 0;
+}
+
+#define OPAQUE_OFFER(sid) "<iq type='set' id='q1' from='" ALICE "' to='" \
+	BOB "'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' " \
+	"sid='" sid "' initiator='" ALICE "'><content creator='initiator' " \
+	"name='f' senders='initiator'><description xmlns='urn:xmpp:jingle:" \
+	"apps:file-transfer:5'><file><name>" OPAQUE "</name><size>19</size>" \
+	"</file></description><transport xmlns='urn:xmpp:jingle:" \
+	"transports:ibb:1' sid='I1' block-size='4096'/></content></jingle></iq>"
+
+/* A hashless offer is taken when the owner knows the file; the answer
+ * echoes the opaque <file/>, never what the owner filled in; the sink
+ * gets the real size and hash. Without a hash from anywhere: declined. */
+static int
+t_engine_opaque_offer_resolved_by_owner(void)
+{
+	struct jingle_callbacks cb = {.accept_offer = resolve_offer};
+	int calls = 0;
+	struct rig r;
+	char path[160];
+	struct stat st;
+
+	cb.arg = &calls;
+	EXPECT_INT(rig_up_cb(&r, &cb), 0);
+	feed(&r, OPAQUE_OFFER("o1"));
+	EXPECT_INT(calls, 1);
+	EXPECT(out_has(&r.o, "session-accept", "<size>19</size>"),
+	    "accept echoes the wire size: %s", r.o.n ? r.o.text[r.o.n - 1] : "");
+	EXPECT(!out_has(&r.o, "<size>3</size>", NULL) &&
+	    !out_has(&r.o, "urn:xmpp:hashes:2", NULL), "the real file leaked");
+	feed(&r, "<iq type='set' id='o' from='" ALICE "'><open xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' block-size='4096'/></iq>");
+	feed(&r, "<iq type='set' id='d' from='" ALICE "'><data xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1' seq='0'>YWJj</data></iq>");
+	feed(&r, "<iq type='set' id='c' from='" ALICE "'><close xmlns="
+	    "'http://jabber.org/protocol/ibb' sid='I1'/></iq>");
+	snprintf(path, sizeof(path), "%s/%s", r.dir, OPAQUE);
+	EXPECT(stat(path, &st) == 0 && st.st_size == 3,
+	    "the 3 bytes with the resolved hash arrive");
+	feed(&r, OPAQUE_OFFER("o2"));
+	EXPECT(out_has(&r.o, "session-terminate", "no sha-256 hash"),
+	    "hashless offer nobody vouches for");
+	rig_down(&r);
+	return 0;
+}
+
+/* The sender's <file/> says what wire_file made of it: no real size, no
+ * date, no hash. */
+static int
+t_engine_opaque_offer_sent(void)
+{
+	struct jingle_callbacks cb = {.wire_file = opaque_wire};
+	struct jingle_file f = {.name = (char *)OPAQUE, .size = 3,
+	    .mtime = 1000000000, .has_hash = 1};
+	struct rig r;
+	char path[160];
+
+	EXPECT_INT(rig_up_cb(&r, &cb), 0);
+	snprintf(path, sizeof(path), "%s/%s", r.dir, OPAQUE);
+	EXPECT_INT(tu_write_file(path, "abc", 3, 0644), 0);
+	gcry_md_hash_buffer(GCRY_MD_SHA256, f.sha256, "abc", 3);
+	out_clear(&r.o);
+	EXPECT_INT(jingle_send(r.j, ALICE, &f, NULL), 0);
+	EXPECT(out_has(&r.o, "session-initiate", "<size>19</size>"),
+	    "offer: %s", r.o.n ? r.o.text[0] : "nothing sent");
+	EXPECT(!out_has(&r.o, "<date>", NULL) &&
+	    !out_has(&r.o, "urn:xmpp:hashes:2", NULL) &&
+	    !out_has(&r.o, "<size>3</size>", NULL), "the real file leaked");
+	rig_down(&r);
+	return 0;
+}
+
 /* The text of the first captured stanza containing a, or NULL. */
 static const char *
 out_find(const struct out *o, const char *a)
@@ -1017,6 +1138,9 @@ static const struct unit_test tests[] = {
 	{"build_parse_every_action", t_build_parse_every_action},
 	{"parse_rejects_malformed", t_parse_rejects_malformed},
 	{"engine_error_replies", t_engine_error_replies},
+	{"engine_opaque_offer_resolved_by_owner",
+	    t_engine_opaque_offer_resolved_by_owner},
+	{"engine_opaque_offer_sent", t_engine_opaque_offer_sent},
 	{"engine_accepts_then_rejects_out_of_order",
 	    t_engine_accepts_then_rejects_out_of_order},
 	{"engine_ibb_receive_overflow_and_mismatch",

@@ -720,7 +720,44 @@ t_manifest_entry_refusals_and_defaults(void)
 
 #define T(name) {#name, t_##name}
 
+/* A put names its transfer by an opaque name (w): read back exactly, and
+ * only in the form sync_opaque_name() makes; no w is no name. */
+static const struct refusal bad_wire[] = {
+	{"<op k='put' p='a' s='5' h='" H64 "' m='644' t='1' w=''/>",
+	 "bad transfer name"},
+	{"<op k='put' p='a' s='5' h='" H64 "' m='644' t='1' w='a.txt'/>",
+	 "bad transfer name"},
+	{"<op k='put' p='a' s='5' h='" H64 "' m='644' t='1' "
+	 "w='xs-00112233445566778899aabbccddeeF'/>", "bad transfer name"},
+	{"<op k='put' p='a' s='5' h='" H64 "' m='644' t='1' "
+	 "w='xs-00112233445566778899aabbccddeeff0'/>", "bad transfer name"},
+	{"<op k='put' p='a' s='5' h='" H64 "' m='644' t='1' "
+	 "w='../112233445566778899aabbccddeeff00'/>", "bad transfer name"},
+};
+
+static int
+t_put_carries_an_opaque_transfer_name(void)
+{
+	char a[SYNC_OPAQUE_SIZE], b[SYNC_OPAQUE_SIZE];
+	struct sync_op o;
+	const char *why;
+
+	sync_opaque_name(a);
+	sync_opaque_name(b);
+	EXPECT_INT(strlen(a), SYNC_OPAQUE_SIZE - 1);
+	EXPECT(strcmp(a, b) != 0, "two random names are equal: %s", a);
+	EXPECT_INT(sync_opaque_check(a), 0);
+	EXPECT_INT(parse_op("<op k='put' p='a' s='5' h='" H64 "' m='644' t='1' "
+	    "w='xs-00112233445566778899aabbccddeeff'/>", &o, &why), 0);
+	EXPECT_STR(o.wire, "xs-00112233445566778899aabbccddeeff");
+	EXPECT_INT(parse_op("<op k='put' p='a' s='5' h='" H64 "' m='644' "
+	    "t='1'/>", &o, &why), 0);
+	EXPECT(o.wire == NULL, "a name from nowhere");
+	return refused(ROWS(bad_wire));
+}
+
 static const struct unit_test tests[] = {
+	T(put_carries_an_opaque_transfer_name),
 	T(refuses_unknown_kinds_and_elements),
 	T(refuses_unsafe_paths),
 	T(names_are_bytes),

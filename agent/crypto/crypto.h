@@ -9,6 +9,11 @@
  *                                 signed by the master's Ed25519 key
  *   records  (stream.c)           AES-256-GCM in 64 KiB records, counter
  *                                 nonces, the last record marked final
+ *   peer channel (channel.c)      a handshake between two peers with
+ *                                 pinned keys (X25519 ee, es, se, ss +
+ *                                 HKDF-SHA-256), then sealed messages:
+ *                                 AES-256-GCM, one key per direction,
+ *                                 counter nonces, replays refused
  *
  * Primitives and library set-up live in crypto.c, text encodings
  * (hex, base64, fingerprints) in encode.c. The wire format is in
@@ -244,5 +249,87 @@ uint64_t crypto_ciphertext_size(uint64_t plain_size);
  * large. */
 int crypto_resume_point(uint64_t plain_have, uint64_t plain_size,
     uint64_t *record, uint64_t *plain_off, uint64_t *wire_off);
+
+/* ---- peer channel ------------------------------------------------------ */
+
+#define CRYPTO_SESSION_LEN	16	/* session id, in every sealed message */
+#define CRYPTO_JID_MAX		3071	/* longest JID, type or id bound */
+#define CRYPTO_SEAL_MAX		(256 * 1024)	/* largest plaintext */
+/* A new handshake is due once either direction has carried this many
+ * messages under one pair of keys (crypto_channel_needs_rekey); sealing
+ * stops at CRYPTO_CHANNEL_MAX_MSGS, so a peer that never rekeys cannot
+ * go on for ever. Far inside AES-GCM's limits (2^32 messages per key):
+ * the bound is there to keep the damage of a leaked session key small. */
+#define CRYPTO_CHANNEL_REKEY	((uint64_t)1 << 16)
+#define CRYPTO_CHANNEL_MAX_MSGS	((uint64_t)1 << 20)
+
+/* The initiator's half of a handshake in progress. */
+struct crypto_handshake;
+/* Session keys between two peers, one per direction, and the counters. */
+struct crypto_channel;
+
+/* Initiator: a fresh ephemeral X25519 key for a handshake with the peer
+ * whose PINNED X25519 key is peer_x25519. me_jid and peer_jid are both
+ * bare JIDs (copied). Writes the ephemeral public key to send into e_pub
+ * and returns 0 with *out (free with crypto_handshake_free), or
+ * -EINVAL, -ENOMEM, -EIO. */
+int crypto_handshake_start(const struct crypto_identity *me,
+    const uint8_t peer_x25519[CRYPTO_KEY_LEN], const char *me_jid,
+    const char *peer_jid, struct crypto_handshake **out,
+    uint8_t e_pub[CRYPTO_KEY_LEN]);
+
+/* Initiator: the responder's ephemeral key arrived; derives the session.
+ * The handshake stays the caller's (free it). Only a responder holding
+ * the pinned secret key derives the same keys: the caller must open the
+ * responder's confirmation (crypto_channel_open) before trusting the
+ * channel. Returns 0 and *out (crypto_channel_free), -EINVAL for a
+ * low-order key, -ENOMEM, -EIO. */
+int crypto_handshake_finish(struct crypto_handshake *hs,
+    const uint8_t peer_e[CRYPTO_KEY_LEN], struct crypto_channel **out);
+
+/* Wipes and frees a handshake. NULL is allowed. */
+void crypto_handshake_free(struct crypto_handshake *hs);
+
+/* Responder: answers the initiator's ephemeral key peer_e. peer_x25519 is
+ * the initiator's PINNED key. Writes our ephemeral key into e_pub (the
+ * ephemeral secret is wiped before return). Returns 0 and *out
+ * (crypto_channel_free), -EINVAL (a JID too long, a low-order key),
+ * -ENOMEM, -EIO. */
+int crypto_handshake_respond(const struct crypto_identity *me,
+    const uint8_t peer_x25519[CRYPTO_KEY_LEN], const char *me_jid,
+    const char *peer_jid, const uint8_t peer_e[CRYPTO_KEY_LEN],
+    uint8_t e_pub[CRYPTO_KEY_LEN], struct crypto_channel **out);
+
+/* Seals len bytes (<= CRYPTO_SEAL_MAX) to the peer under the next
+ * counter, bound to both JIDs (this side sending), the IQ type and id
+ * (id NULL counts as ""). Returns 0 and a base64 string in *b64_out
+ * (free()), -EMSGSIZE, -ESTALE when the keys have sealed
+ * CRYPTO_CHANNEL_MAX_MSGS messages, -ENOMEM, -EIO. */
+int crypto_channel_seal(struct crypto_channel *ch, const char *type,
+    const char *id, const void *plain, size_t len, char **b64_out);
+
+/* Opens what the peer sealed for us with this IQ type and id. Refuses
+ * (-EBADMSG) anything that is not base64, is truncated, fails the tag
+ * (altered, sealed for another direction, type or id, or by anyone
+ * without the keys) or whose counter is not above the last one opened
+ * (a replay, or messages out of order: XMPP delivers in order); -ESTALE
+ * when it names another session; -EMSGSIZE, -ENOMEM, -EIO. Returns 0 and
+ * the plaintext in *plain_out (NUL added; free()) and its length. */
+int crypto_channel_open(struct crypto_channel *ch, const char *type,
+    const char *id, const char *b64, char **plain_out, size_t *len_out);
+
+/* Returns 1 when the base64 message b64 names ch's session, else 0
+ * (also for text that is not a message). Authenticates nothing. */
+int crypto_channel_owns(const struct crypto_channel *ch, const char *b64);
+
+/* Returns 1 when a new handshake is due (CRYPTO_CHANNEL_REKEY), else 0. */
+int crypto_channel_needs_rekey(const struct crypto_channel *ch);
+
+/* The first 8 bytes of the session id as hex, for log lines. */
+void crypto_channel_session_hex(const struct crypto_channel *ch,
+    char out[17]);
+
+/* Wipes and frees a channel. NULL is allowed. */
+void crypto_channel_free(struct crypto_channel *ch);
 
 #endif

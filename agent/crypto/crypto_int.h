@@ -21,6 +21,9 @@
 /* Labels that separate the uses of one key (docs/protocol.md). */
 #define CRYPTO_LABEL_FILEKEY	"xmpp-sync jet 0 file key"
 #define CRYPTO_LABEL_ENVELOPE	"xmpp-sync jet 0 envelope"
+#define CRYPTO_LABEL_CHANNEL	"xmpp-sync channel 0"
+#define CRYPTO_LABEL_CHANNEL_KEYS "xmpp-sync channel 0 keys"
+#define CRYPTO_LABEL_SEALED	"xmpp-sync sealed 0"
 
 /* The identity: secrets in secure memory, public keys beside them. */
 struct crypto_identity {
@@ -109,5 +112,41 @@ void crypto_record_nonce(const uint8_t base[CRYPTO_NONCE_LEN], uint64_t i,
 /* The associated data of record i: u64be(i) || final (0 or 1). */
 #define CRYPTO_AD_LEN	9
 void crypto_record_ad(uint64_t i, int final, uint8_t out[CRYPTO_AD_LEN]);
+
+/* ---- peer channel (channel.c) ---------------------------------------- */
+
+/* The transcript hash: SHA-256("xmpp-sync channel 0" 0x00 || u32be len
+ * || I || u32be len || R || SI || SR || EI || ER), I/R the initiator's
+ * and responder's bare JIDs. Returns 0, -EINVAL, -ENOMEM. */
+int crypto_channel_transcript(const char *ijid, const char *rjid,
+    const uint8_t si[32], const uint8_t sr[32], const uint8_t ei[32],
+    const uint8_t er[32], uint8_t h[32]);
+
+/* HKDF-SHA-256(salt = h, ikm = ee || es || se || ss, info = "xmpp-sync
+ * channel 0 keys", 80 bytes) = k_ir || k_ri || session. Returns 0 or a
+ * negative errno. */
+int crypto_channel_schedule(const uint8_t h[32], const uint8_t ikm[128],
+    uint8_t k_ir[32], uint8_t k_ri[32], uint8_t session[CRYPTO_SESSION_LEN]);
+
+/* The associated data of message n: "xmpp-sync sealed 0" 0x00 ||
+ * u32be len || from || u32be len || to || u32be len || type || u32be len
+ * || id || session || u64be(n). Returns its length, 0 when a string is
+ * too long or cap too small. */
+#define CRYPTO_CHANNEL_AD_MAX	(sizeof(CRYPTO_LABEL_SEALED) + \
+				 4 * (4 + CRYPTO_JID_MAX) + \
+				 CRYPTO_SESSION_LEN + 8)
+size_t crypto_channel_ad(const char *from, const char *to, const char *type,
+    const char *id, const uint8_t session[CRYPTO_SESSION_LEN], uint64_t n,
+    uint8_t *out, size_t cap);
+
+/* The handshake with a given ephemeral secret (tests only; NULL: random). */
+int crypto_handshake_start_eph(const struct crypto_identity *me,
+    const uint8_t peer_x25519[32], const char *me_jid, const char *peer_jid,
+    const uint8_t *eph_sec, struct crypto_handshake **out,
+    uint8_t e_pub[CRYPTO_KEY_LEN]);
+int crypto_handshake_respond_eph(const struct crypto_identity *me,
+    const uint8_t peer_x25519[32], const char *me_jid, const char *peer_jid,
+    const uint8_t peer_e[32], const uint8_t *eph_sec,
+    uint8_t e_pub[CRYPTO_KEY_LEN], struct crypto_channel **out);
 
 #endif

@@ -236,6 +236,7 @@ session_new(struct jingle *j, const char *peer, const struct jingle_file *f)
 		free(s);
 		return NULL;
 	}
+	s->wire = s->file;
 	s->j = j;
 	s->serial = ++j->next_serial;
 	s->data_fd = -1;
@@ -335,11 +336,15 @@ session_start(struct jingle *j, struct queued *q)
 		    "no usable transport", 0);
 		goto out;
 	}
+	if (j->cb.wire_file) {
+		j->cb.wire_file(j->cb.arg, &s->file, &s->wire);
+		s->wire.name = s->file.name;
+	}
 	iq = jingle_xml_iq(j->ctx, s->peer, JA_SESSION_INITIATE, s->sid,
 	    j->me, NULL, &jn);
 	c = iq ? jingle_xml_add_content(jn, s->cname) : NULL;
 	info_of(s, &in);
-	if (c == NULL || jingle_xml_add_file(c, &s->file, NULL) < 0 ||
+	if (c == NULL || jingle_xml_add_file(c, &s->wire, NULL) < 0 ||
 	    jingle_xml_add_transport(c, t) < 0 ||
 	    (j->cb.content_build &&
 	    (r = j->cb.content_build(j->cb.arg, &in, c)) < 0)) {
@@ -745,7 +750,7 @@ check_offer(struct jingle *j, xmpp_stanza_t *iq, const char *from,
 		bad = "no file offered";
 	else if (m->senders != 1)
 		bad = "only offers where the initiator sends are supported";
-	else if (!m->file.has_hash)
+	else if (!m->file.has_hash && j->cb.accept_offer == NULL)
 		bad = "no sha-256 hash";
 	if (bad) {
 		log_warn("bad offer from %s: %s", from, bad);
@@ -775,12 +780,6 @@ judge_offer(struct session *s, const struct jingle_msg *m, char *text,
 	struct jingle_info in;
 	int r;
 
-	if (j->cfg.max_file_size && m->file.size > j->cfg.max_file_size) {
-		snprintf(text, len, "file too large (%llu > %llu bytes)",
-		    (unsigned long long)m->file.size,
-		    (unsigned long long)j->cfg.max_file_size);
-		return JINGLE_R_MEDIA_ERROR;
-	}
 	if (!((m->tr.type == JT_IBB &&
 	    jingle_transport_allowed(j, CFG_TRANSPORT_IBB)) ||
 	    (m->tr.type == JT_S5B &&
@@ -794,6 +793,17 @@ judge_offer(struct session *s, const struct jingle_msg *m, char *text,
 		snprintf(text, len, "offer declined");
 		return r > 0 && r < JINGLE_R_COUNT ? (enum jingle_reason)r :
 		    JINGLE_R_DECLINE;
+	}
+	s->file.name = s->wire.name;	/* the callback keeps the name */
+	if (j->cfg.max_file_size && s->file.size > j->cfg.max_file_size) {
+		snprintf(text, len, "file too large (%llu > %llu bytes)",
+		    (unsigned long long)s->file.size,
+		    (unsigned long long)j->cfg.max_file_size);
+		return JINGLE_R_MEDIA_ERROR;
+	}
+	if (!s->file.has_hash) {
+		snprintf(text, len, "no sha-256 hash");
+		return JINGLE_R_DECLINE;
 	}
 	info_of(s, &in);
 	if (j->cb.content_read &&
@@ -831,7 +841,7 @@ send_accept(struct session *s, const struct jingle_msg *m)
 	iq = jingle_xml_iq(j->ctx, s->peer, JA_SESSION_ACCEPT, s->sid,
 	    s->initiator_jid, j->me, &jn);
 	c = iq ? jingle_xml_add_content(jn, s->cname) : NULL;
-	if (c == NULL || jingle_xml_add_file(c, &s->file,
+	if (c == NULL || jingle_xml_add_file(c, &s->wire,
 	    s->offset ? &s->offset : NULL) < 0 ||
 	    jingle_xml_add_transport(c, t) < 0) {
 		if (iq)
@@ -1027,10 +1037,12 @@ jingle_input(struct jingle *j, xmpp_stanza_t *st)
 	if (strcmp(type, "set") != 0)
 		return;
 	/* the owner decides who may talk to the engine at all; nobody else
-	 * gets past this line */
+	 * gets past this line, and gets what the server would answer for a
+	 * resource that is not online (XEP-0166 5.2: service-unavailable for
+	 * a policy of not talking to unknown entities) */
 	if (j->cb.authorize && j->cb.authorize(j->cb.arg,
 	    xmpp_stanza_get_from(st)) != 0) {
-		send_error(j, st, "auth", "forbidden", NULL, NULL);
+		send_error(j, st, "cancel", "service-unavailable", NULL, NULL);
 		return;
 	}
 	if (xmpp_stanza_get_child_by_name_and_ns(st, "jingle", JINGLE_NS))

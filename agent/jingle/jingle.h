@@ -174,10 +174,19 @@ struct jingle_callbacks {
 	int (*authorize)(void *arg, const char *peer);
 	/* Receiver: accept (return 0) or reject (a jingle_reason, usually
 	 * JINGLE_R_DECLINE) an offer from peer (full JID). The engine has
-	 * already checked the name (safe relative path) and the size
-	 * (max_file_size). NULL accepts everything that passed those checks. */
-	int (*accept_offer)(void *arg, const char *peer,
-	    const struct jingle_file *f);
+	 * already checked the name (a safe relative path). f is the offer as
+	 * it came; the callback may replace its size, mtime and hash with
+	 * what it knows the file to be (an opaque offer, see wire_file), never
+	 * its name. The engine then checks max_file_size and that a SHA-256
+	 * is known. NULL accepts every offer that passed those checks and
+	 * carries a hash. */
+	int (*accept_offer)(void *arg, const char *peer, struct jingle_file *f);
+	/* Sender: what the <file/> element of f says, in *wire (a copy of f
+	 * on entry; its name stays f's). An opaque offer puts the size of the
+	 * stream the transport carries and no date or hash there. NULL: the
+	 * file as it is. Returns nothing. */
+	void (*wire_file)(void *arg, const struct jingle_file *f,
+	    struct jingle_file *wire);
 	/* Sender: adds children (e.g. the <security/> element) to the
 	 * outgoing <content/> of a session-initiate. Returns 0 or a negative
 	 * errno (the session fails before it starts). */

@@ -360,6 +360,9 @@ struct session {
 	xmpp_stanza_t *early_info; /* a transport-info that came before the
 				    * session-accept, acted on after it */
 	struct jingle_file file;
+	/* what <file/> says on the wire: file itself, or what wire_file
+	 * made of it (an opaque offer); name is file's */
+	struct jingle_file wire;
 	void *cookie;
 	enum sess_state state;
 	int64_t deadline_ms;

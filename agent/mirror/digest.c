@@ -80,9 +80,8 @@ mirror_digest_answer(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		if (rq)
 			log_warn("refused a digest request from the master: %s",
 			    why);
-		stanza_send_iq_error(conn, iq, rq ? "modify" : "wait",
-		    rq ? "bad-request" : "internal-server-error", NULL, NULL,
-		    NULL);
+		chan_reply_error(m->env.chan, iq, rq ? "modify" : "wait",
+		    rq ? "bad-request" : "internal-server-error");
 		goto out;
 	}
 	pg.after = rq->after;
@@ -91,11 +90,11 @@ mirror_digest_answer(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	    (pg.out = stanza_add_child(pg.ctx, r, "digest", NS_XS_META)) == NULL ||
 	    store_digest_dir(m->env.st, rq->path, &d, page_add, &pg) != 0 ||
 	    sync_digest_answer_set(pg.out, rq->path, &d, pg.more) < 0) {
-		stanza_send_iq_error(conn, iq, "wait", "internal-server-error",
-		    NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "wait",
+		    "internal-server-error");
 		goto out;
 	}
-	xmpp_send(conn, r);
+	chan_reply(m->env.chan, iq, r);
 out:
 	if (r)
 		xmpp_stanza_release(r);

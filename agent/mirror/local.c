@@ -176,7 +176,7 @@ static void
 notice_done(struct mirror *m)
 {
 	if (m->local.iq_id[0])
-		service_forget(m->env.svc, m->local.iq_id);
+		chan_cancel(m->env.chan, m->local.iq_id);
 	m->local.iq_id[0] = '\0';
 }
 
@@ -208,13 +208,10 @@ notify(struct mirror *m)
 	}
 	stanza_add_child(ctx, iq, "dirty", NS_XS_META);
 	xmpp_stanza_set_to(iq, l->master);
-	if (service_expect(m->env.svc, l->iq_id, on_notice_answer, m) < 0) {
+	if (chan_send(m->env.chan, iq, on_notice_answer, m) < 0) {
 		l->iq_id[0] = '\0';
-		xmpp_stanza_release(iq);
 		return;
 	}
-	xmpp_send(m->env.xc, iq);
-	xmpp_stanza_release(iq);
 	l->iq_sent_ms = loop_now_ms();
 	log_debug("told %s about local changes", l->master);
 }

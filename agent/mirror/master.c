@@ -148,15 +148,12 @@ send_iq(struct mirror *m, struct mslave *ms, xmpp_stanza_t *iq,
 	ms->iq_id[3 + 2 * sizeof(rnd)] = '\0';
 	xmpp_stanza_set_id(iq, ms->iq_id);
 	xmpp_stanza_set_to(iq, ms->full);
-	if (service_expect(m->env.svc, ms->iq_id, h, m) < 0) {
-		log_error("cannot wait for an answer from %s: out of memory",
-		    ms->jid);
+	if (chan_send(m->env.chan, iq, h, m) < 0) {
+		/* the channel went away under us: start over from hello */
 		ms->iq_id[0] = '\0';
-		xmpp_stanza_release(iq);
-		return;
+		ms->phase = MS_IDLE;
+		ms->retry_at_ms = loop_now_ms() + RETRY_MS;
 	}
-	xmpp_send(m->env.xc, iq);
-	xmpp_stanza_release(iq);
 }
 
 /* Finds the slave whose request this answer is; NULL for stale ones. */
@@ -358,19 +355,18 @@ on_slave_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q,
 	    stanza_bare_jid(from, bare, sizeof(bare)) == 0)
 		ms = slave_find(m, bare);
 	if (ms == NULL || strcmp(ms->full, from) != 0) {
-		stanza_send_iq_error(conn, iq, "auth", "forbidden", NULL, NULL,
-		    NULL);
+		chan_reply_error(m->env.chan, iq, "auth", "forbidden");
 		return;
 	}
 	if (strcmp(type, "set") != 0 ||
 	    (strcmp(xmpp_stanza_get_name(q), "dirty") != 0 &&
 	    strcmp(xmpp_stanza_get_name(q), "space") != 0)) {
-		stanza_send_iq_error(conn, iq, "cancel",
-		    "feature-not-implemented", NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "cancel",
+		    "feature-not-implemented");
 		return;
 	}
 	if ((r = stanza_iq_result(xmpp_conn_get_context(conn), iq)) != NULL) {
-		xmpp_send(conn, r);
+		chan_reply(m->env.chan, iq, r);
 		xmpp_stanza_release(r);
 	}
 	if (strcmp(xmpp_stanza_get_name(q), "space") == 0) {
@@ -466,8 +462,13 @@ add_op(const struct store_op *op, void *arg)
 			return 0;
 		}
 	}
+	/* a put names the transfer that may follow by a random name */
+	if (op->kind == STORE_OP_PUT) {
+		sync_opaque_name(ms->batch[ms->nbatch].wire);
+		o.wire = ms->batch[ms->nbatch].wire;
+	}
 	/* stay below every server's stanza limit, whatever the names */
-	need = sync_op_wire_max(o.path, o.from, o.target);
+	need = sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8;
 	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
 		free((char *)o.target);
 		return 1;
@@ -593,14 +594,14 @@ pump(struct mirror *m, struct mslave *ms)
 static void
 start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 {
-	char wire[SYNC_WIRE_NAME_MAX];
-	struct jingle_file f = {.name = wire,
+	/* offered under the opaque name the sealed put announced: the
+	 * <file/> element says nothing of the file (mirror_wire_file()) */
+	struct jingle_file f = {.name = ms->batch[i].wire,
 	    .size = ms->batch[i].size, .has_hash = 1,
 	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
 	int r;
 
-	sync_wire_name(ms->batch[i].path, wire);
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
 	if (x == NULL || (x->path = strdup(ms->batch[i].path)) == NULL ||
 	    ms->ninflight == MIRROR_MAX_INFLIGHT ||
@@ -747,8 +748,15 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 		inflight_drop(ms, x->path);
 	if (err == 0) {
 		store_outbox_done(m->env.st, x->jid, x->path, x->seq);
-		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
-		    (unsigned long long)in->file->size);
+		/* the engine's own line names the opaque transfer only */
+		if (in->offset)
+			log_info("sent %s to %s, %llu bytes (from offset %llu)",
+			    x->path, in->peer,
+			    (unsigned long long)in->file->size,
+			    (unsigned long long)in->offset);
+		else
+			log_info("sent %s to %s (%llu bytes)", x->path,
+			    in->peer, (unsigned long long)in->file->size);
 	} else {
 		char why[1400];
 		snprintf(why, sizeof(why), "transfer to %s failed: %s", in->peer,
@@ -964,7 +972,7 @@ mirror_master_new(struct mirror *m)
 	}
 	start_hasher(m);
 	rescan(m, "start");
-	return service_route(m->env.svc, NS_XS_META, on_slave_iq, m);
+	return service_route_sealed(m->env.svc, NS_XS_META, on_slave_iq, m);
 }
 
 void

@@ -240,12 +240,11 @@ on_done(void *arg, const struct jingle_info *in, int err,
 		return;
 	}
 	/* a failure needs no line here: the engine has logged how the
-	 * session ended, with its reason */
+	 * session ended, with its reason; a success the sink has logged
+	 * under the real path (the offer names an opaque one) */
 	if (err == 0) {
 		m->files_received++;
 		m->bytes_received += in->file ? in->file->size : 0;
-		log_info("received %s (%llu bytes, verified)", in->file->name,
-		    (unsigned long long)in->file->size);
 	}
 }
 
@@ -265,12 +264,27 @@ authorize(void *arg, const char *peer)
 }
 
 static int
-reject_offer(void *arg, const char *peer, const struct jingle_file *f)
+reject_offer(void *arg, const char *peer, struct jingle_file *f)
 {
 	(void)arg;
 	log_warn("refused a file offer (%s) from %s: a master receives nothing",
 	    f->name, peer);
 	return JINGLE_R_DECLINE;
+}
+
+/* The <file/> of an offer names nothing: the opaque name the sealed put
+ * announced, the size of the encrypted stream the transport carries (what
+ * the server and a proxy count anyway, so padding the element alone would
+ * hide nothing), no date and no hash. */
+void
+mirror_wire_file(void *arg, const struct jingle_file *f,
+    struct jingle_file *wire)
+{
+	(void)arg;
+	wire->size = crypto_ciphertext_size(f->size);
+	wire->mtime = -1;
+	wire->has_hash = 0;
+	memset(wire->sha256, 0, sizeof(wire->sha256));
 }
 
 void
@@ -302,6 +316,7 @@ make_jingle(struct mirror *m)
 	if (c->role == CFG_ROLE_MASTER) {
 		mirror_master_source(m, &jc.source);
 		cb.accept_offer = reject_offer;
+		cb.wire_file = mirror_wire_file;
 	} else {
 		mirror_slave_sink(m, &jc.sink);
 		cb.accept_offer = mirror_slave_accept;

@@ -15,6 +15,7 @@ struct loop;
 struct store;
 struct crypto_identity;
 struct peers;
+struct chan;
 struct service;
 struct mirror;
 struct jingle;
@@ -25,6 +26,7 @@ struct mirror_env {
 	struct store *st;
 	const struct crypto_identity *id;
 	struct peers *peers;
+	struct chan *chan;      /* sealed channel: every sync request */
 	struct service *svc;
 	xmpp_conn_t *xc;
 };

@@ -28,21 +28,28 @@
 
 #define SYNC_MAX_OPS 128        /* per <sync/> batch */
 #define SYNC_MANIFEST_PAGE 400  /* entries per manifest page */
-/* A stanza stays below this many bytes whatever the names (ejabberd's
- * default max_stanza_size is 65536): batches and manifest pages are cut
- * by the worst-case size of what they hold. */
-#define SYNC_STANZA_BUDGET (48 * 1024)
+/* A stanza stays below ejabberd's default max_stanza_size (65536 bytes)
+ * whatever the names: batches and manifest pages are cut by the
+ * worst-case size of what they hold. They travel sealed, as base64 (4/3
+ * of the plaintext and 40 bytes), so the plaintext gets 40 KiB. */
+#define SYNC_STANZA_BUDGET (40 * 1024)
 /* Jingle file names: a path that is not plain text travels as this prefix
  * and 32 hex digits of the SHA-256 of its bytes (the real name is in the
  * sync operation that announced the transfer). */
 #define SYNC_WIRE_PREFIX ".xmpp-sync-h."
 #define SYNC_WIRE_NAME_MAX 4096
+/* An opaque transfer name (docs/protocol.md 2): the master picks one at
+ * random for every put it announces (w='...' in the sealed <op/>) and
+ * offers the content under it, so the Jingle <file/> names nothing. */
+#define SYNC_OPAQUE_PREFIX "xs-"
+#define SYNC_OPAQUE_SIZE (sizeof(SYNC_OPAQUE_PREFIX) + 32)
 
 struct sync_op {
 	enum store_op_kind kind;
 	const char *path;       /* borrowed from the stanza or the store */
 	const char *from;       /* rename source, else NULL */
 	const char *target;     /* symlink text, else NULL */
+	const char *wire;       /* put: the opaque transfer name, or NULL */
 	uint64_t size;
 	int has_sha256;
 	uint8_t sha256[32];
@@ -70,6 +77,14 @@ size_t sync_op_wire_max(const char *path, const char *from, const char *target);
  * any Jingle peer takes as a file name, else SYNC_WIRE_PREFIX and a hash.
  * Returns nothing. */
 void sync_wire_name(const char *path, char *out);
+
+/* Writes a fresh random opaque transfer name into out
+ * (SYNC_OPAQUE_SIZE bytes). Returns nothing. */
+void sync_opaque_name(char out[SYNC_OPAQUE_SIZE]);
+
+/* Whether s has the form sync_opaque_name() gives. Returns 0 or
+ * -EINVAL. */
+int sync_opaque_check(const char *s);
 
 /* Sets attribute name (at most 5 bytes) of el to the string s, or
  * name64 to base64 of its bytes when s is not plain text
@@ -235,6 +250,7 @@ struct mslave {
 		uint64_t size;
 		uint8_t sha256[32];
 		int64_t mtime_ns;
+		char wire[SYNC_OPAQUE_SIZE]; /* a put's transfer name */
 	} batch[SYNC_MAX_OPS];
 	size_t nbatch;
 	struct digest_round *digest; /* the comparison in progress, or NULL */
@@ -366,8 +382,10 @@ size_t mirror_wait_status_text(const struct mirror *m, char *buf, size_t off,
 int mirror_slave_new(struct mirror *m);
 void mirror_slave_free(struct mirror *m);
 void mirror_slave_sink(struct mirror *m, struct jingle_sink *sink);
-int mirror_slave_accept(void *arg, const char *peer,
-    const struct jingle_file *f);
+int mirror_slave_accept(void *arg, const char *peer, struct jingle_file *f);
+/* The master's opaque offer (jingle_callbacks.wire_file). */
+void mirror_wire_file(void *arg, const struct jingle_file *f,
+    struct jingle_file *wire);
 
 /* local.c: the slave watches its own folder. What the applier wrote it
  * recorded, so only what differs from the records is a local change: it

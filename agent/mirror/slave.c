@@ -70,21 +70,27 @@ static int
 expect_add(struct mirror *m, const struct sync_op *o)
 {
 	struct expect *e = expect_find(m, o->path);
+	char wire[SYNC_WIRE_NAME_MAX], *w;
 
-	if (e == NULL) {
-		if (util_grow(&m->expect, m->nexpect + 1, &m->capexpect, 64) < 0)
-			return -ENOMEM;
-		char wire[SYNC_WIRE_NAME_MAX];
-		e = &m->expect[m->nexpect];
+	/* the opaque name the master will offer it under; a master that
+	 * names none offers it under its path (or a hash of it) */
+	if (o->wire)
+		snprintf(wire, sizeof(wire), "%s", o->wire);
+	else
 		sync_wire_name(o->path, wire);
-		if ((e->path = strdup(o->path)) == NULL)
-			return -ENOMEM;
-		if ((e->wire = strdup(wire)) == NULL) {
-			free(e->path);
+	if ((w = strdup(wire)) == NULL)
+		return -ENOMEM;
+	if (e == NULL) {
+		if (util_grow(&m->expect, m->nexpect + 1, &m->capexpect, 64) < 0 ||
+		    (m->expect[m->nexpect].path = strdup(o->path)) == NULL) {
+			free(w);
 			return -ENOMEM;
 		}
-		m->nexpect++;
+		e = &m->expect[m->nexpect++];
+		e->wire = NULL;
 	}
+	free(e->wire);
+	e->wire = w;
 	e->size = o->size;
 	memcpy(e->sha256, o->sha256, 32);
 	e->mode = o->mode;
@@ -270,7 +276,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		log_info("in sync with the master (seq %lld)", seq);
 		in_sync_cleanup(m);
 	}
-	xmpp_send(conn, r);
+	chan_reply(m->env.chan, iq, r);
 out:
 	if (r)
 		xmpp_stanza_release(r);
@@ -315,13 +321,13 @@ on_manifest(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	    apply_manifest(m->apply, after, SYNC_MANIFEST_PAGE, add_entry, &mc) < 0) {
 		if (r)
 			xmpp_stanza_release(r);
-		stanza_send_iq_error(conn, iq, "wait", "internal-server-error",
-		    NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "wait",
+		    "internal-server-error");
 		return;
 	}
 	xmpp_stanza_set_attribute(mc.out, "more",
 	    mc.full || mc.n == SYNC_MANIFEST_PAGE ? "1" : "0");
-	xmpp_send(conn, r);
+	chan_reply(m->env.chan, iq, r);
 	xmpp_stanza_release(r);
 }
 
@@ -342,7 +348,7 @@ on_hello(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq)
 		snprintf(buf, sizeof(buf), "%lld", (long long)seq);
 		xmpp_stanza_set_attribute(h, "seq", buf);
 	}
-	xmpp_send(conn, r);
+	chan_reply(m->env.chan, iq, r);
 	xmpp_stanza_release(r);
 }
 
@@ -356,7 +362,7 @@ on_meta_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 	if (!peers_trusted(m->env.peers, from)) {
 		log_warn("refused a sync request from %s: not our master with a "
 		    "proven key; nothing written", from ? from : "(no sender)");
-		stanza_send_iq_error(conn, iq, "auth", "forbidden", NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "auth", "forbidden");
 		return;
 	}
 	if (strcmp(name, "hello") == 0 && strcmp(type, "get") == 0)
@@ -368,12 +374,12 @@ on_meta_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 	else if (strcmp(name, "digest") == 0 && strcmp(type, "get") == 0)
 		mirror_digest_answer(m, conn, iq, q);
 	else
-		stanza_send_iq_error(conn, iq, "cancel", "feature-not-implemented",
-		    NULL, NULL, NULL);
+		chan_reply_error(m->env.chan, iq, "cancel",
+		    "feature-not-implemented");
 }
 
 int
-mirror_slave_accept(void *arg, const char *peer, const struct jingle_file *f)
+mirror_slave_accept(void *arg, const char *peer, struct jingle_file *f)
 {
 	struct mirror *m = arg;
 	struct expect *e;
@@ -383,13 +389,19 @@ mirror_slave_accept(void *arg, const char *peer, const struct jingle_file *f)
 		    "proven key", f->name, peer);
 		return JINGLE_R_DECLINE;
 	}
+	/* an opaque offer: the name is what the sealed put announced, the
+	 * size the encrypted stream's, and the rest is the put's */
 	e = expect_find_wire(m, f->name);
-	if (e == NULL || e->size != f->size || !f->has_hash ||
-	    memcmp(e->sha256, f->sha256, 32) != 0) {
+	if (e == NULL || f->size != crypto_ciphertext_size(e->size) ||
+	    (f->has_hash && memcmp(e->sha256, f->sha256, 32) != 0)) {
 		log_warn("refused a file offer (%s) from %s: not announced by a "
-		    "sync operation with this size and checksum", f->name, peer);
+		    "sync operation with this size", f->name, peer);
 		return JINGLE_R_DECLINE;
 	}
+	f->size = e->size;
+	memcpy(f->sha256, e->sha256, 32);
+	f->has_hash = 1;
+	f->mtime = util_ns_ts(e->mtime_ns).tv_sec;
 	return 0;
 }
 
@@ -397,6 +409,7 @@ struct sink_handle {
 	struct mirror *m;
 	struct apply_put *p;
 	char *path;
+	uint64_t size;
 	struct sres *room;	/* the room promised to it */
 };
 
@@ -416,6 +429,7 @@ sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
 		return -ENOMEM;
 	}
 	sh->m = m;
+	sh->size = e->size;
 	r = apply_put_begin(m->apply, e->path, e->size, e->sha256, e->mode,
 	    e->mtime_ns, &sh->p, have);
 	/* the prefix of an interrupted transfer holds whole verified records
@@ -467,8 +481,11 @@ sink_finish(void *h)
 	int r = apply_put_finish(sh->p);
 
 	mirror_space_end(sh->m, sh->room);
-	if (r == 0)
+	if (r == 0) {
+		log_info("received %s (%llu bytes, verified)", sh->path,
+		    (unsigned long long)sh->size);
 		expect_drop(sh->m, sh->path);
+	}
 	free(sh->path);
 	free(sh);
 	return r;
@@ -522,7 +539,7 @@ mirror_slave_new(struct mirror *m)
 	if ((r = mirror_local_start(m)) < 0)
 		return r;
 	start_cleanup(m);
-	return service_route(m->env.svc, NS_XS_META, on_meta_iq, m);
+	return service_route_sealed(m->env.svc, NS_XS_META, on_meta_iq, m);
 }
 
 void

@@ -474,14 +474,15 @@ push(struct mirror *m)
 	snprintf(id, sizeof(id), "xs-space-%u", ++s->pushes);
 	if ((iq = xmpp_iq_new(ctx, "set", id)) == NULL)
 		return;
-	if ((q = stanza_add_child(ctx, iq, "space", NS_XS_META)) != NULL) {
-		mirror_space_answer(m, q);
-		xmpp_stanza_set_to(iq, s->master);
-		xmpp_send(m->env.xc, iq);
+	if ((q = stanza_add_child(ctx, iq, "space", NS_XS_META)) == NULL) {
+		xmpp_stanza_release(iq);
+		return;
+	}
+	mirror_space_answer(m, q);
+	xmpp_stanza_set_to(iq, s->master);
+	if (chan_send(m->env.chan, iq, NULL, NULL) == 0)
 		log_debug("told %s that a file waiting for space fits now",
 		    s->master);
-	}
-	xmpp_stanza_release(iq);
 }
 
 /* Forgets promises never taken up and waits nobody asks about. */

@@ -111,6 +111,30 @@ sync_wire_name(const char *path, char *out)
 	crypto_hex_encode(h, 16, out + strlen(SYNC_WIRE_PREFIX));
 }
 
+void
+sync_opaque_name(char out[SYNC_OPAQUE_SIZE])
+{
+	uint8_t r[16];
+
+	gcry_randomize(r, sizeof(r), GCRY_STRONG_RANDOM);
+	memcpy(out, SYNC_OPAQUE_PREFIX, sizeof(SYNC_OPAQUE_PREFIX) - 1);
+	crypto_hex_encode(r, sizeof(r), out + sizeof(SYNC_OPAQUE_PREFIX) - 1);
+}
+
+int
+sync_opaque_check(const char *s)
+{
+	size_t p = sizeof(SYNC_OPAQUE_PREFIX) - 1;
+
+	if (s == NULL || strlen(s) != SYNC_OPAQUE_SIZE - 1 ||
+	    strncmp(s, SYNC_OPAQUE_PREFIX, p) != 0)
+		return -EINVAL;
+	for (s += p; *s; s++)
+		if (!isdigit((unsigned char)*s) && (*s < 'a' || *s > 'f'))
+			return -EINVAL;
+	return 0;
+}
+
 int
 sync_name_attr_set(xmpp_stanza_t *el, const char *name, const char *s)
 {
@@ -172,6 +196,8 @@ sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const struct sync_op *o)
 		return -ENOMEM;
 	if (o->kind == STORE_OP_PUT)
 		set_num(el, "s", "%lld", (long long)o->size);
+	if (o->kind == STORE_OP_PUT && o->wire)
+		xmpp_stanza_set_attribute(el, "w", o->wire);
 	if (o->has_sha256) {
 		crypto_hex_encode(o->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
@@ -237,6 +263,11 @@ sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 			return -EINVAL;
 		o->size = (uint64_t)v;
 		o->has_sha256 = 1;
+		o->wire = xmpp_stanza_get_attribute(el, "w");
+		*why = "bad transfer name";
+		if (o->wire && sync_opaque_check(o->wire) < 0)
+			return -EINVAL;
+		*why = "bad size, mode, mtime or checksum";
 	}
 	if (o->kind != STORE_OP_DELETE && o->kind != STORE_OP_RMDIR) {
 		if (num(xmpp_stanza_get_attribute(el, "m"), 8, 0, 07777, &v) < 0)

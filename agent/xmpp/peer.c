@@ -182,6 +182,8 @@ peers_free(struct peers *p)
 	/* teardown is not a loss of trust: whoever listened may already be
 	 * gone (the daemon frees the mirror first) */
 	p->cb = NULL;
+	if (p->svc)	/* freed after us: it must not ask us any more */
+		service_set_gate(p->svc, NULL, NULL);
 	while (p->n)
 		drop_peer(p, 0);
 	free(p);
@@ -528,11 +530,28 @@ on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	return 1;
 }
 
+/* The service's gate: a sender on one of our peers' accounts (any
+ * resource: a peer named by full JID is still asked who it is by its
+ * other resources' requests, which then fail on trust, not here). */
+static int
+known_account(void *arg, const char *from)
+{
+	const struct peers *p = arg;
+	char bare[1100];
+
+	for (size_t i = 0; i < p->n; i++)
+		if (stanza_bare_jid(p->v[i]->jid, bare, sizeof(bare)) == 0 &&
+		    stanza_jid_matches(from, bare))
+			return 1;
+	return 0;
+}
+
 void
 peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn)
 {
 	p->conn = conn;
 	p->svc = svc;
+	service_set_gate(svc, known_account, p);
 	service_route(svc, NS_XS_PAIR, on_pair_query, p);
 	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, p);
 	/* initial presence makes this session available (the server only

@@ -14,11 +14,13 @@
 #define PING_IDLE_MS 30000    /* ping after this much silence */
 #define PING_TIMEOUT_MS 20000 /* and give up after this */
 #define WAIT_MAX_MS (10 * 60 * 1000) /* an answer later than this is dropped */
+#define REFUSED_LOG_MS 10000  /* at most one line about strangers this often */
 
 struct route {
 	const char *ns;
 	service_iq_fn fn;  /* NULL: handled elsewhere */
 	void *arg;
+	int sealed;        /* only through service_dispatch_sealed() */
 };
 
 /* Someone waiting for the answer to an IQ it sent. */
@@ -30,6 +32,10 @@ struct wait {
 };
 
 struct service {
+	service_gate_fn gate;      /* who may talk to us at all; NULL: all */
+	void *gate_arg;
+	int64_t refused_log_ms;    /* last refusal logged */
+	unsigned refused_quiet;    /* refusals not logged since */
 	struct wait *waits;        /* outstanding IQs of ours */
 	size_t nwaits, capwaits;
 	struct route routes[MAX_ROUTES];
@@ -129,27 +135,49 @@ answer(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *st)
 }
 
 static int
-add_route(struct service *s, const char *ns, service_iq_fn fn, void *arg)
+add_route(struct service *s, const char *ns, service_iq_fn fn, void *arg,
+    int sealed)
 {
 	for (int i = 0; i < s->nroutes; i++)
 		if (strcmp(s->routes[i].ns, ns) == 0)
 			return -EEXIST;
 	if (s->nroutes == MAX_ROUTES)
 		return -ENOSPC;
-	s->routes[s->nroutes++] = (struct route){ns, fn, arg};
+	s->routes[s->nroutes++] = (struct route){ns, fn, arg, sealed};
 	return 0;
 }
 
 int
 service_route(struct service *s, const char *ns, service_iq_fn fn, void *arg)
 {
-	return add_route(s, ns, fn, arg);
+	return add_route(s, ns, fn, arg, 0);
+}
+
+int
+service_route_sealed(struct service *s, const char *ns, service_iq_fn fn,
+    void *arg)
+{
+	return add_route(s, ns, fn, arg, 1);
 }
 
 int
 service_route_external(struct service *s, const char *ns)
 {
-	return add_route(s, ns, NULL, NULL);
+	return add_route(s, ns, NULL, NULL, 0);
+}
+
+int
+service_dispatch_sealed(struct service *s, xmpp_conn_t *conn,
+    xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+{
+	const char *ns = xmpp_stanza_get_ns(payload);
+
+	for (int i = 0; ns && i < s->nroutes; i++)
+		if (s->routes[i].sealed && strcmp(s->routes[i].ns, ns) == 0) {
+			s->routes[i].fn(conn, iq, payload, s->routes[i].arg);
+			return 0;
+		}
+	return -ENOENT;
 }
 
 int
@@ -182,6 +210,58 @@ answer_disco(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq)
 	xmpp_stanza_release(r);
 }
 
+/* Whether ns is handled by a handler registered elsewhere. */
+static int
+is_external(const struct service *s, const char *ns)
+{
+	for (int i = 0; i < s->nroutes; i++)
+		if (s->routes[i].fn == NULL && strcmp(s->routes[i].ns, ns) == 0)
+			return 1;
+	return 0;
+}
+
+void
+service_set_gate(struct service *s, service_gate_fn fn, void *arg)
+{
+	s->gate = fn;
+	s->gate_arg = arg;
+}
+
+/* Whether from may talk to us: our server (a JID without a local part)
+ * always, others when the gate says they belong to a peer's account. */
+static int
+admitted(const struct service *s, const char *from)
+{
+	if (from == NULL || strchr(from, '@') == NULL)
+		return 1;
+	return s->gate == NULL || s->gate(s->gate_arg, from);
+}
+
+/* A stranger's request: answered exactly as the server answers for a
+ * resource that is not online (RFC 6120 8.5.3.2.1), so it learns nothing,
+ * not even that we are here; logged, but at most once in a while. */
+static void
+refuse_stranger(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq,
+    const char *ns)
+{
+	int64_t now = loop_now_ms();
+
+	stanza_send_iq_error(conn, iq, "cancel", "service-unavailable", NULL,
+	    NULL, NULL);
+	if (s->refused_log_ms && now - s->refused_log_ms < REFUSED_LOG_MS) {
+		s->refused_quiet++;
+		return;
+	}
+	if (s->refused_quiet)
+		log_warn("refused %u more requests from others than our peers",
+		    s->refused_quiet);
+	log_warn("refused a request (%s) from %s, not a peer: answered "
+	    "service-unavailable", ns ? ns : "no payload",
+	    xmpp_stanza_get_from(iq));
+	s->refused_log_ms = now;
+	s->refused_quiet = 0;
+}
+
 static int
 on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 {
@@ -198,6 +278,12 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 		return 1;
 	payload = stanza_first_element(iq);
 	ns = payload ? xmpp_stanza_get_ns(payload) : NULL;
+	if (!admitted(s, xmpp_stanza_get_from(iq))) {
+		/* the Jingle engine's own handler refuses the same way */
+		if (ns == NULL || !is_external(s, ns))
+			refuse_stranger(s, conn, iq, ns);
+		return 1;
+	}
 	if (ns == NULL) {
 		stanza_send_iq_error(conn, iq, "modify", "bad-request", NULL,
 		    NULL, "iq without a payload");
@@ -219,7 +305,17 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 	for (int i = 0; i < s->nroutes; i++) {
 		if (strcmp(s->routes[i].ns, ns) != 0)
 			continue;
-		if (s->routes[i].fn)
+		if (s->routes[i].sealed) {
+			/* no downgrade: what must be sealed never counts in
+			 * clear, whoever sends it */
+			log_warn("refused a %s request from %s: sent in "
+			    "clear, it must travel sealed",
+			    xmpp_stanza_get_name(payload),
+			    xmpp_stanza_get_from(iq) ?
+			    xmpp_stanza_get_from(iq) : "the server");
+			stanza_send_iq_error(conn, iq, "cancel",
+			    "not-acceptable", NULL, NULL, NULL);
+		} else if (s->routes[i].fn)
 			s->routes[i].fn(conn, iq, payload, s->routes[i].arg);
 		return 1;
 	}

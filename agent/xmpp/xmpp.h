@@ -106,6 +106,19 @@ void service_free(struct service *s);
 int service_route(struct service *s, const char *ns, service_iq_fn fn,
     void *arg);
 
+/* Routes IQs whose payload is in ns to fn, but only after they arrived
+ * sealed and were opened (service_dispatch_sealed(), called by the
+ * channel): the same payload in clear is refused with not-acceptable and
+ * a log line, so no peer can downgrade. Returns like service_route(). */
+int service_route_sealed(struct service *s, const char *ns, service_iq_fn fn,
+    void *arg);
+
+/* Hands an opened request (iq with its plaintext payload) to the
+ * sealed-only route of payload's namespace. Returns 0 when a route took
+ * it (and answers it), -ENOENT when none exists. */
+int service_dispatch_sealed(struct service *s, xmpp_conn_t *conn,
+    xmpp_stanza_t *iq, xmpp_stanza_t *payload);
+
 /* Declares that ns is handled by a handler registered elsewhere (for
  * example the Jingle engine); such IQs are left alone. Returns like
  * service_route(). */
@@ -126,6 +139,17 @@ void service_forget(struct service *s, const char *id);
 
 /* Returns how many answers are awaited (for tests and status). */
 size_t service_waiting(const struct service *s);
+
+/* Says whether the sender full JID from belongs to one of our peers'
+ * accounts (any resource): 1 yes, 0 no. */
+typedef int (*service_gate_fn)(void *arg, const char *from);
+
+/* Sets who may talk to us: an IQ get or set from anyone else (our server
+ * excepted) is answered service-unavailable, as the server answers for a
+ * resource that is offline, whatever its namespace (disco#info and ping
+ * included), and logged at most once every 10 s. fn NULL admits all.
+ * Returns nothing. */
+void service_set_gate(struct service *s, service_gate_fn fn, void *arg);
 
 /* Adds a feature to our disco#info answer. The string is borrowed and must
  * outlive the service. Returns 0 or -ENOSPC. */
@@ -151,6 +175,8 @@ void service_saw_traffic(struct service *s);
 #define NS_XS_PAIR "urn:xmpp-sync:pair:0"
 #define NS_XS_META "urn:xmpp-sync:meta:0"
 #define NS_XS_JET  "urn:xmpp-sync:jet:0"
+#define NS_XS_CHANNEL "urn:xmpp-sync:channel:0"
+#define NS_XS_SEALED  "urn:xmpp-sync:sealed:0"
 
 #define NS_DISCO_INFO  "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
@@ -218,6 +244,7 @@ int stanza_b64_decode_exact(xmpp_ctx_t *ctx, const char *b64,
 struct store;
 struct service;
 struct crypto_identity;
+struct crypto_channel;
 struct peers;
 
 enum peer_key {
@@ -300,5 +327,80 @@ size_t peers_status_text(const struct peers *p, char *buf, size_t off,
 
 /* Returns the name of a key state for status output. */
 const char *peer_key_name(enum peer_key k);
+
+/* The sealed channel between peers (chan.c; docs/protocol.md, "Peer
+ * channel"). Once peer.c trusts a peer, the master runs a handshake with
+ * it (namespace urn:xmpp-sync:channel:0) and the slave answers; only then
+ * is the channel's listener told that the peer is trusted, and from then
+ * on every request in a sealed-only namespace (service_route_sealed())
+ * and every answer to one travels as <sealed xmlns='urn:xmpp-sync:
+ * sealed:0'>BASE64</sealed>, encrypted and authenticated by
+ * agent/crypto/ (crypto_channel_seal()). Keys are renewed by a new
+ * handshake after CRYPTO_CHANNEL_REKEY messages and on every new trust
+ * (a reconnect of either side).
+ */
+struct chan;
+
+/* Makes the channel table. Borrowed: cfg, id, peers, svc (must outlive
+ * it). Returns 0 and sets *out (free with chan_free()), or -ENOMEM. */
+int chan_new(const struct cfg *cfg, const struct crypto_identity *id,
+    struct peers *peers, struct service *svc, struct chan **out);
+
+/* Wipes every key and frees the table without telling the listener.
+ * NULL is allowed. */
+void chan_free(struct chan *c);
+
+/* Sets the one listener, told as peers_set_listener() says, but only
+ * once the channel with the peer is up (and when it goes). cb NULL
+ * removes it. */
+void chan_set_listener(struct chan *c, peers_trust_cb cb, void *arg);
+
+/* The listener to give peers_set_listener() (arg: the chan): a peer
+ * became trusted, or stopped being trusted. */
+void chan_peer_trust(void *arg, const char *bare, const char *full,
+    int trusted);
+
+/* Registers the routes on a fresh connection; offline drops every
+ * channel (the listener is told) and every request in flight. */
+void chan_online(struct chan *c, xmpp_conn_t *conn);
+void chan_offline(struct chan *c);
+
+/* Called about once a second: handshakes that are due (new trust, a
+ * retry, or keys that sealed their share of messages). */
+void chan_tick(struct chan *c);
+
+/* Returns 1 when the channel with the peer at this full JID is up. */
+int chan_up(struct chan *c, const char *full);
+
+/* Sends iq (consumed; to and id set) to a peer with its first child
+ * sealed. h (may be NULL) gets the answer opened: a result with the
+ * plaintext payload, or an error (the peer's, or not-acceptable when the
+ * answer did not open or came unsealed). Returns 0, -ENOTCONN when no
+ * channel is up with iq's `to` (nothing sent), -ENOMEM or -EIO. */
+int chan_send(struct chan *c, xmpp_stanza_t *iq, xmpp_handler h, void *arg);
+
+/* Forgets the handler of our request id (no call when it answers). */
+void chan_cancel(struct chan *c, const char *id);
+
+/* Sends reply (not consumed) to the sender of the opened request req,
+ * sealed; an error's condition and text travel inside too. Dropped (a
+ * debug line) when the channel went away meanwhile. */
+void chan_reply(struct chan *c, xmpp_stanza_t *req, xmpp_stanza_t *reply);
+
+/* The parser behind every sealed stanza that arrives: opens the
+ * <sealed/> child of st under cur or prev (the one whose session it
+ * names; either may be NULL), bound to st's type and id, and parses the
+ * plaintext, which must be empty or exactly one XML element. Returns 0
+ * and *out, a new stanza with st's type, id, from and to and that element
+ * as its only child (release it); -ESTALE when it names neither session,
+ * -EBADMSG when it does not authenticate, -EINVAL when the plaintext is
+ * not one element, -ENOMEM; *why then says why, for a log line. */
+int chan_unseal(xmpp_ctx_t *ctx, struct crypto_channel *cur,
+    struct crypto_channel *prev, xmpp_stanza_t *st, xmpp_stanza_t **out,
+    const char **why);
+
+/* A sealed error reply to req: type and RFC 6120 condition, no text. */
+void chan_reply_error(struct chan *c, xmpp_stanza_t *req, const char *type,
+    const char *cond);
 
 #endif

@@ -28,7 +28,8 @@ op_round_trip(xmpp_ctx_t *ctx, const struct sync_op *a)
 	el = xmpp_stanza_get_children(parent);
 	fuzz_check(sync_op_parse(el, &b, &why) == 0);
 	fuzz_check(a->kind == b.kind && fuzz_streq(a->path, b.path) &&
-	    fuzz_streq(a->from, b.from) && fuzz_streq(a->target, b.target));
+	    fuzz_streq(a->from, b.from) && fuzz_streq(a->target, b.target) &&
+	    fuzz_streq(a->wire, b.wire));
 	fuzz_check(a->size == b.size && a->has_sha256 == b.has_sha256 &&
 	    memcmp(a->sha256, b.sha256, 32) == 0 && a->mode == b.mode &&
 	    a->mtime_ns == b.mtime_ns && a->seq == b.seq);

@@ -4,6 +4,7 @@
 # to run and fail, so nothing half-works later.
 #   deps.sh        what make check needs
 #   deps.sh fuzz   what make fuzz adds: clang and its libFuzzer runtime
+#   deps.sh bench  what make bench adds: lsyncd (and rsync) to compare with
 #                  (make check replays the fuzz corpus with gcc, not this)
 set -u
 PKGS="gcc make pkg-config libc6-dev libstrophe-dev libinotifytools0-dev
@@ -11,11 +12,14 @@ libgcrypt20-dev libsqlite3-dev libsystemd-dev sqlite3 prosody lua-sec openssl
 coreutils procps diffutils findutils iproute2 rsync strace bc"
 # Debian 12's clang is clang 14; libFuzzer is in its compiler-rt package.
 FUZZ_PKGS="clang libclang-rt-14-dev"
+# make bench compares with the rsync daemon and lsyncd
+BENCH_PKGS="rsync lsyncd bc"
 what=${1:-}
 case $what in
 "") ;;
 fuzz) PKGS=$FUZZ_PKGS ;;
-*) echo "usage: deps.sh [fuzz]" >&2; exit 2 ;;
+bench) PKGS=$BENCH_PKGS ;;
+*) echo "usage: deps.sh [fuzz|bench]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -20,8 +20,9 @@
  * slave never proves its key, 3 on bad arguments or state.
  *
  * Everything the rogue sends to the slave goes through rogue_send(), and
- * every answer through rogue_answer(): when peers talk through a sealed
- * channel, those two are what changes. */
+ * every answer through rogue_answer(). Like the real master, it runs the
+ * peer channel (agent/xmpp/chan.c) once the slave proved its key: the
+ * payloads travel sealed, and the answers are printed as opened. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct rogue {
 	struct store *st;
 	struct crypto_identity *id;
 	struct peers *peers;
+	struct chan *chan;
 	struct service *svc;
 	struct conn *conn;
 	char **payloads;
@@ -88,7 +90,6 @@ static int
 rogue_send(struct rogue *r, const char *payload)
 {
 	xmpp_ctx_t *ctx = conn_get_ctx(r->conn);
-	xmpp_conn_t *xc = conn_get_strophe(r->conn);
 	xmpp_stanza_t *q = xmpp_stanza_new_from_string(ctx, payload), *iq;
 	const char *name;
 	char id[32];
@@ -105,9 +106,8 @@ rogue_send(struct rogue *r, const char *payload)
 	xmpp_stanza_set_to(iq, r->slave);
 	xmpp_stanza_add_child(iq, q);
 	xmpp_stanza_release(q);
-	xmpp_id_handler_add(xc, rogue_answer, id, r);
-	xmpp_send(xc, iq);
-	xmpp_stanza_release(iq);
+	if (chan_send(r->chan, iq, rogue_answer, r) < 0)
+		return -ENOMEM;
 	r->waiting = 1;
 	return 0;
 }
@@ -124,7 +124,8 @@ on_trust(void *arg, const char *bare, const char *full, int trusted)
 		return;
 	}
 	snprintf(r->slave, sizeof(r->slave), "%s", full);
-	fprintf(stderr, "rogue: %s proved its key at %s\n", bare, full);
+	fprintf(stderr, "rogue: %s proved its key at %s, channel up\n", bare,
+	    full);
 }
 
 static void
@@ -136,6 +137,7 @@ on_conn(struct conn *c, int online, void *arg)
 		return;
 	fprintf(stderr, "rogue: connected as %s\n", conn_get_bound_jid(c));
 	service_attach(r->svc, conn_get_strophe(c));
+	chan_online(r->chan, conn_get_strophe(c));
 	peers_online(r->peers, r->svc, conn_get_strophe(c));
 }
 
@@ -188,12 +190,14 @@ open_state(struct rogue *r, const char *config)
 	    crypto_identity_load(r->cfg->state_dir, &r->id) < 0 ||
 	    service_new(&r->svc) < 0 ||
 	    peers_new(r->cfg, r->st, r->id, &r->peers) < 0 ||
+	    chan_new(r->cfg, r->id, r->peers, r->svc, &r->chan) < 0 ||
 	    cfg_password_read(r->cfg, &pw) < 0) {
 		fprintf(stderr, "rogue: cannot open the master's state\n");
 		return -EINVAL;
 	}
 	service_add_feature(r->svc, NS_XS_PAIR);
-	peers_set_listener(r->peers, on_trust, r);
+	chan_set_listener(r->chan, on_trust, r);
+	peers_set_listener(r->peers, chan_peer_trust, r->chan);
 	e = conn_new(r->cfg, pw, on_conn, r, &r->conn);
 	cfg_password_free(pw);
 	return e;
@@ -204,8 +208,14 @@ open_state(struct rogue *r, const char *config)
 static int
 run(struct rogue *r, time_t end)
 {
+	time_t tick = 0;
+
 	while (time(NULL) < end && r->next < r->n && !r->failed) {
 		conn_run_once(r->conn, 50);
+		if (time(NULL) != tick) {	/* handshakes due, as the daemon */
+			tick = time(NULL);
+			chan_tick(r->chan);
+		}
 		if (conn_get_state(r->conn) == CONN_OFFLINE) {
 			fprintf(stderr, "rogue: the connection ended\n");
 			return 2;
@@ -222,7 +232,7 @@ run(struct rogue *r, time_t end)
 		return 0;
 	fprintf(stderr, "rogue: %zu of %zu payloads answered (%s)\n", r->next,
 	    r->n, r->slave[0] ? "slave paired" : "slave never proved its key");
-	return r->slave[0] ? 1 : 2;
+	return r->slave[0] ? 1 : 2;	/* slave[0]: paired and channel up */
 }
 
 static void
@@ -237,6 +247,7 @@ rogue_free(struct rogue *r)
 	}
 	if (r->peers)
 		peers_set_listener(r->peers, NULL, NULL);
+	chan_free(r->chan);
 	peers_free(r->peers);
 	service_free(r->svc);
 	crypto_identity_free(r->id);
