@@ -23,6 +23,7 @@ struct out {
 	int n;
 	int bars;
 	uint64_t done;          /* in-flight plaintext bytes */
+	const struct mirror *m; /* to name transfers by their real path */
 };
 
 static int
@@ -34,7 +35,8 @@ transfer_json(const struct jingle_progress *p, void *arg)
 	    o->n++ ? "," : "");
 	o->off = json_str(o->buf, o->off, o->len, p->peer);
 	o->off = json_addf(o->buf, o->off, o->len, ",\"path\":");
-	o->off = json_str(o->buf, o->off, o->len, p->name);
+	o->off = json_str(o->buf, o->off, o->len,
+	    mirror_transfer_path(o->m, p->name, p->cookie));
 	o->off = json_addf(o->buf, o->off, o->len, ",\"direction\":\"%s\","
 	    "\"transport\":\"%s\",\"bytes_done\":%" PRIu64 ",\"bytes_total\":%"
 	    PRIu64 ",\"rate_bps\":%" PRIu64 "}", p->sending ? "send" : "receive",
@@ -67,7 +69,8 @@ transfer_text(const struct jingle_progress *p, void *arg)
 
 	o->off = json_addf(o->buf, o->off, o->len, "  %s %s %s %s: %s of %s "
 	    "(%u%%), %s/s over %s\n", p->sending ? "sending" : "receiving",
-	    p->name, p->sending ? "to" : "from", p->peer,
+	    mirror_transfer_path(o->m, p->name, p->cookie),
+	    p->sending ? "to" : "from", p->peer,
 	    human(d, sizeof(d), p->bytes_done), human(t, sizeof(t), p->bytes_total),
 	    p->bytes_total ? (unsigned)(p->bytes_done * 100 / p->bytes_total) : 100,
 	    human(r, sizeof(r), p->rate_bps), jingle_transport_name(p->transport));
@@ -207,7 +210,7 @@ size_t
 progress_json(struct agent *a, char *buf, size_t off, size_t len)
 {
 	const struct jingle *j = update(a);
-	struct out o = {buf, off, len, 0, 0, 0};
+	struct out o = {buf, off, len, 0, 0, 0, a->mirror};
 	struct progress_totals t;
 
 	o.off = json_addf(buf, o.off, len, ",\"transfers\":[");
@@ -229,7 +232,7 @@ progress_text(struct agent *a, char *buf, size_t off, size_t len,
     int bars)
 {
 	const struct jingle *j = update(a);
-	struct out o = {buf, off, len, 0, bars, 0};
+	struct out o = {buf, off, len, 0, bars, 0, a->mirror};
 	struct progress_totals t;
 	char d[32], tot[32];
 

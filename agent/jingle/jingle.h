@@ -281,6 +281,7 @@ struct jingle_progress {
 	uint64_t bytes_total;   /* plaintext size of the file */
 	uint64_t rate_bps;      /* bytes per second since bytes started to
 				 * flow in this session; 0 before */
+	void *cookie;           /* sender: what jingle_send() was given */
 };
 
 /* Calls fn for every session that has started (queued transfers are only

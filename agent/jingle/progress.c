@@ -49,7 +49,7 @@ jingle_progress_foreach(const struct jingle *j,
 		struct jingle_progress p = {.peer = s->peer,
 		    .name = s->file.name, .sending = s->sending,
 		    .transport = jingle_session_transport(s),
-		    .bytes_total = s->file.size};
+		    .bytes_total = s->file.size, .cookie = s->cookie};
 
 		if (s->state == SS_ENDED)
 			continue;

@@ -423,6 +423,15 @@ mirror_counters_get(const struct mirror *m, struct mirror_counters *out)
 	    .ops_applied = m->ops_applied};
 }
 
+const char *
+mirror_transfer_path(const struct mirror *m, const char *name, void *cookie)
+{
+	const char *p = m->env.cfg->role == CFG_ROLE_MASTER ?
+	    mirror_master_xfer_path(cookie) : mirror_slave_wire_path(m, name);
+
+	return p ? p : name;
+}
+
 const struct jingle *
 mirror_jingle_get(const struct mirror *m)
 {

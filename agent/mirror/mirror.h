@@ -61,6 +61,13 @@ struct mirror_counters {
 /* Fills *out. Returns nothing. */
 void mirror_counters_get(const struct mirror *m, struct mirror_counters *out);
 
+/* The real path of a transfer in flight as jingle_progress_foreach()
+ * reports it (its Jingle name, opaque, and the sender's cookie). Returns
+ * it (borrowed, valid until the transfer ends), or name when the mirror
+ * does not know the transfer. */
+const char *mirror_transfer_path(const struct mirror *m, const char *name,
+    void *cookie);
+
 /* Returns the Jingle engine (borrowed; NULL before mirror_new() made
  * it), for the progress of transfers in status and metrics. */
 const struct jingle *mirror_jingle_get(const struct mirror *m);
