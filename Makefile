@@ -8,12 +8,14 @@
 #   make demo             private Prosody on loopback, a master and a slave
 #   make bench            benchmarks (numbers, not pass/fail)
 #   make fuzz FUZZ_SECONDS=60  libFuzzer on each tests/fuzz target (clang)
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   binary, man pages, unit, sysusers.d
+#   make uninstall PREFIX=/usr/local DESTDIR=
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 VERSION  := 0.1.0
 
 CC       ?= cc
@@ -46,10 +48,19 @@ else
 B        := build/std
 endif
 
+# systemd's notify protocol through libsystemd (Debian: libsystemd-dev)
+# when pkg-config finds it; SYSTEMD=0 builds without it (agent/notify.c
+# then speaks the protocol itself), SYSTEMD=1 insists on it.
+SYSTEMD  ?= $(shell $(PKG_CONFIG) --exists libsystemd 2>/dev/null && echo 1 || echo 0)
+ifeq ($(SYSTEMD),1)
+PKGS     += libsystemd
+XCFLAGS  += -DHAVE_LIBSYSTEMD
+endif
+
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 # libinotifytools ships no .pc file
-LIBS       := $(PKG_LIBS) -linotifytools -lm -pthread
+LIBS       := $(PKG_LIBS) -linotifytools -lresolv -lm -pthread
 
 SRCS     := $(wildcard agent/*.c agent/*/*.c sync/*.c store/*.c)
 OBJS     := $(SRCS:%.c=$(B)/%.o)
@@ -137,15 +148,25 @@ fuzz: deps fuzz-deps
 
 fuzz-bins: $(FUZZBINS)
 
+# the unit names the installed binary: its path follows BINDIR
 install: xmpp-sync
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 xmpp-sync $(DESTDIR)$(BINDIR)/xmpp-sync
-	@if [ -d man ]; then install -d $(DESTDIR)$(MANDIR)/man1 && \
-		for m in man/*.1; do [ -f "$$m" ] && install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man1/; done; true; fi
-	@if ls systemd/*.service >/dev/null 2>&1; then install -d $(DESTDIR)$(UNITDIR) && \
-		install -m 0644 systemd/*.service $(DESTDIR)$(UNITDIR)/; fi
+	install -m 0644 man/xmpp-sync.1 $(DESTDIR)$(MANDIR)/man1/xmpp-sync.1
+	install -m 0644 man/xmpp-sync.conf.5 $(DESTDIR)$(MANDIR)/man5/xmpp-sync.conf.5
+	sed 's|/usr/local/bin/xmpp-sync|$(BINDIR)/xmpp-sync|g' systemd/xmpp-sync@.service \
+		>$(DESTDIR)$(UNITDIR)/xmpp-sync@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/xmpp-sync@.service
+	install -m 0644 systemd/xmpp-sync.sysusers $(DESTDIR)$(SYSUSERSDIR)/xmpp-sync.conf
+	@echo "installed; create the user with: systemd-sysusers $(SYSUSERSDIR)/xmpp-sync.conf"
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/xmpp-sync $(DESTDIR)$(MANDIR)/man1/xmpp-sync.1 \
+		$(DESTDIR)$(MANDIR)/man5/xmpp-sync.conf.5 \
+		$(DESTDIR)$(UNITDIR)/xmpp-sync@.service $(DESTDIR)$(SYSUSERSDIR)/xmpp-sync.conf
 
 clean:
 	rm -rf build xmpp-sync
 
-.PHONY: all deps check-layers tests check demo bench bench-deps fuzz fuzz-deps fuzz-bins install clean
+.PHONY: all deps check-layers tests check demo bench bench-deps fuzz fuzz-deps fuzz-bins install uninstall clean

@@ -89,6 +89,19 @@ agent_went_offline(struct agent *a)
 		mirror_online(a->mirror, NULL);
 }
 
+/* Tells systemd the summary line when it changed. */
+static void
+agent_notify_status(struct agent *a)
+{
+	char line[256];
+
+	agent_status_line(a, line, sizeof(line));
+	if (strcmp(line, a->notified) == 0)
+		return;
+	snprintf(a->notified, sizeof(a->notified), "%s", line);
+	notify_send("STATUS=%s", line);
+}
+
 void
 agent_tick(struct agent *a)
 {
@@ -97,6 +110,50 @@ agent_tick(struct agent *a)
 	peers_reload(a->peers);
 	chan_tick(a->chan);
 	mirror_tick(a->mirror);
+	progress_tick(a);
+	agent_notify_status(a);
+}
+
+struct line_ctx {
+	int n, online;
+	int64_t backlog;
+};
+
+static int
+count_peer(const struct peer_info *in, void *arg)
+{
+	struct line_ctx *c = arg;
+
+	c->n++;
+	c->online += in->full != NULL;
+	c->backlog += in->backlog;
+	return 0;
+}
+
+char *
+agent_status_line(struct agent *a, char *buf, size_t len)
+{
+	struct line_ctx c = {0};
+	const char *why = "";
+	size_t off;
+
+	conn_get_failure(a->conn, &why);
+	if (a->conn_state != CONN_ONLINE) {
+		snprintf(buf, len, "%s%s%s", a->conn_state == CONN_CONNECTING ?
+		    "connecting" : "offline", why[0] ? ": " : "", why);
+		return buf;
+	}
+	peers_foreach(a->peers, count_peer, &c);
+	if (a->cfg->role == CFG_ROLE_MASTER)
+		off = (size_t)snprintf(buf, len, "online, %d slave%s (%d online), "
+		    "backlog %lld", c.n, c.n == 1 ? "" : "s", c.online,
+		    (long long)c.backlog);
+	else
+		off = (size_t)snprintf(buf, len, "online, master %s", c.online ?
+		    "online" : "offline");
+	if (off < len && a->prog.busy)
+		snprintf(buf + off, len - off, ", syncing");
+	return buf;
 }
 
 void
@@ -135,12 +192,13 @@ agent_status_json(struct agent *a)
 	off = peers_status_json(a->peers, buf, off, STATUS_MAX);
 	off = json_addf(buf, off, STATUS_MAX, ",\"transfer\":");
 	off = mirror_status_json(a->mirror, buf, off, STATUS_MAX);
+	off = progress_json(a, buf, off, STATUS_MAX);
 	json_addf(buf, off, STATUS_MAX, "}\n");
 	return buf;
 }
 
 char *
-agent_status_text(struct agent *a)
+agent_status_text(struct agent *a, int bars)
 {
 	char *buf = malloc(STATUS_MAX), since[32];
 	const char *why = "";
@@ -163,6 +221,7 @@ agent_status_text(struct agent *a)
 	off = json_addf(buf, off, STATUS_MAX, "%s:\n",
 	    a->cfg->role == CFG_ROLE_MASTER ? "slaves" : "master");
 	off = peers_status_text(a->peers, buf, off, STATUS_MAX);
-	mirror_status_text(a->mirror, buf, off, STATUS_MAX);
+	off = mirror_status_text(a->mirror, buf, off, STATUS_MAX);
+	progress_text(a, buf, off, STATUS_MAX, bars);
 	return buf;
 }

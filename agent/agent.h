@@ -69,6 +69,22 @@ struct store;
 struct crypto_identity;
 struct mirror;
 
+/* A sync in progress: from the moment there is content to send or
+ * receive until there is none (agent/progress.c). */
+struct agent_progress {
+	int busy;
+	int64_t since_ms;          /* loop time the busy period began */
+	int64_t next_log_ms;       /* next progress log line */
+	uint64_t files_base, bytes_base; /* mirror counters at its start */
+	int64_t todo_files, todo_bytes;  /* master: content still queued for
+					  * all slaves, at the last tick */
+};
+
+struct progress_totals {
+	uint64_t files_done, files_total, bytes_done, bytes_total;
+	int64_t eta_s;             /* -1: not known yet */
+};
+
 struct agent {
 	const struct cfg *cfg;
 	struct loop *loop;
@@ -86,10 +102,13 @@ struct agent {
 	enum conn_state conn_state;
 	int ever_online;
 	unsigned failures;
+	unsigned long reconnects;  /* logins after the first, for metrics */
 	int64_t retry_at_ms;
 	time_t online_since;
 	int stopping;
 	int exit_status;
+	struct agent_progress prog;
+	char notified[256];        /* the last STATUS= sent to systemd */
 };
 
 /* Opens what the agent needs beyond the connection (store, keys).
@@ -113,7 +132,58 @@ void agent_reload(struct agent *a);
 /* Returns the status report as JSON text (caller frees), or NULL. */
 char *agent_status_json(struct agent *a);
 
-/* Returns the status report as text for people (caller frees), or NULL. */
-char *agent_status_text(struct agent *a);
+/* Returns the status report as text for people (caller frees), or NULL.
+ * bars != 0 draws a progress bar under each transfer (status --watch). */
+char *agent_status_text(struct agent *a, int bars);
+
+/* Returns the metrics of `status --prometheus` as Prometheus text
+ * (agent/metrics.c; caller frees), or NULL. */
+char *agent_metrics(struct agent *a);
+
+/* agent/doctor.c: `xmpp-sync doctor` checks what cfg needs (folder,
+ * state directory, server address, TLS, login, the server's proxy and
+ * stanza size, the in-band rate, peers and pinned keys) and prints one
+ * verdict line each, with a fix for what is wrong, then a summary line.
+ * Returns XS_EXIT_OK when nothing needed fails (warnings allowed), else
+ * XS_EXIT_FAILURE. */
+int doctor_run(const struct cfg *cfg);
+
+/* agent/unit.c: `xmpp-sync unit-dropin` prints the systemd drop-in that
+ * grants the unit's sandbox exactly cfg's folder (read-only for a master,
+ * read-write for a slave) and state directory, with a hint when the
+ * folder's owner and mode keep the unit's user out. Returns XS_EXIT_OK. */
+int unit_dropin(const struct cfg *cfg);
+
+/* agent/notify.c: the systemd notify protocol (Type=notify). */
+
+/* Sends one state assignment (or several, newline-separated) built from
+ * fmt, such as "READY=1" or "STATUS=online". Does nothing outside
+ * systemd. Returns 0, or a negative errno (logged at debug level). */
+int notify_send(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Sets *ms to the watchdog timeout systemd expects keep-alives within
+ * (WatchdogSec=). Returns 0, or -ENOENT when there is no watchdog for this
+ * process (*ms = 0), or another negative errno. */
+int notify_watchdog_ms(long *ms);
+
+/* Writes the one-line summary for systemd's STATUS= into buf ("online, 3
+ * slaves, backlog 0"). Returns buf. */
+char *agent_status_line(struct agent *a, char *buf, size_t len);
+
+/* agent/progress.c: transfers in flight and the totals of a sync. */
+
+/* Called once a second: notes when a sync begins and ends, and logs a
+ * progress line every 10 s while one lasts. Returns nothing. */
+void progress_tick(struct agent *a);
+
+/* Appends ,"transfers":[...],"sync":{...}|null to the status object.
+ * Returns the new offset. */
+size_t progress_json(struct agent *a, char *buf, size_t off,
+    size_t len);
+
+/* Appends the sync totals and one line per transfer (with a bar below
+ * each if bars). Returns the new offset. */
+size_t progress_text(struct agent *a, char *buf, size_t off,
+    size_t len, int bars);
 
 #endif

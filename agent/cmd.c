@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/agent.h"
 #include "agent/control.h"
@@ -168,17 +169,13 @@ cmd_slave(const struct cfg *cfg, int argc, char **argv)
 	return r;
 }
 
+/* Asks the daemon one request. Returns XS_EXIT_OK and sets *resp, or
+ * prints why not and returns an exit status. */
 static int
-cmd_status(const struct cfg *cfg, int argc, char **argv)
+ask_daemon(const struct cfg *cfg, const char *req, int json, char **resp)
 {
-	int json = argc == 2 && strcmp(argv[1], "--json") == 0;
-	char *resp = NULL;
-	int r;
+	int r = control_request(cfg->state_dir, req, 5000, resp);
 
-	if (argc > 2 || (argc == 2 && !json))
-		return usage_err("status [--json]");
-	r = control_request(cfg->state_dir, json ? "status json" : "status",
-	    5000, &resp);
 	if (r == -ENOENT || r == -ECONNREFUSED) {
 		if (json)
 			printf("{\"daemon\":\"not running\"}\n");
@@ -192,6 +189,54 @@ cmd_status(const struct cfg *cfg, int argc, char **argv)
 		    strerror(-r));
 		return XS_EXIT_FAILURE;
 	}
+	return XS_EXIT_OK;
+}
+
+/* status --watch: the text report once a second, redrawn in place with a
+ * bar per transfer on a terminal, as plain successive reports elsewhere.
+ * Runs until interrupted or the daemon goes away. */
+static int
+status_watch(const struct cfg *cfg)
+{
+	int tty = isatty(STDOUT_FILENO);
+	char *resp = NULL;
+	int r;
+
+	for (;;) {
+		if ((r = ask_daemon(cfg, tty ? "status bars" : "status", 0,
+		    &resp)) != XS_EXIT_OK)
+			return r;
+		if (tty)
+			fputs("\033[H\033[2J", stdout); /* home, clear */
+		fputs(resp, stdout);
+		if (!tty)
+			putchar('\n');
+		fflush(stdout);
+		free(resp);
+		sleep(1);
+	}
+}
+
+static int
+cmd_status(const struct cfg *cfg, int argc, char **argv)
+{
+	const char *opt = argc == 2 ? argv[1] : "";
+	const char *req = "status";
+	char *resp = NULL;
+	int r;
+
+	if (argc > 2 || (argc == 2 && strcmp(opt, "--json") != 0 &&
+	    strcmp(opt, "--watch") != 0 && strcmp(opt, "--prometheus") != 0))
+		return usage_err("status [--json | --watch | --prometheus]");
+	if (strcmp(opt, "--watch") == 0)
+		return status_watch(cfg);
+	if (strcmp(opt, "--json") == 0)
+		req = "status json";
+	else if (strcmp(opt, "--prometheus") == 0)
+		req = "metrics";
+	if ((r = ask_daemon(cfg, req, strcmp(opt, "--json") == 0, &resp)) !=
+	    XS_EXIT_OK)
+		return r;
 	fputs(resp, stdout);
 	free(resp);
 	return XS_EXIT_OK;
@@ -221,6 +266,24 @@ cmd_forget(const struct cfg *cfg, int argc, char **argv)
 	return XS_EXIT_OK;
 }
 
+static int
+cmd_doctor(const struct cfg *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_err("doctor");
+	return doctor_run(cfg);
+}
+
+static int
+cmd_unit_dropin(const struct cfg *cfg, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_err("unit-dropin");
+	return unit_dropin(cfg);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct cfg *, int, char **);
@@ -231,6 +294,8 @@ static const struct {
 	{"slave", cmd_slave},
 	{"status", cmd_status},
 	{"forget", cmd_forget},
+	{"unit-dropin", cmd_unit_dropin},
+	{"doctor", cmd_doctor},
 };
 
 int

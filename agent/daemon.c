@@ -120,6 +120,8 @@ on_conn_event(struct conn *c, int online, void *arg)
 
 	if (!online)
 		return; /* handled when the state is seen in xmpp_pump() */
+	if (a->ever_online)
+		a->reconnects++;
 	a->ever_online = 1;
 	a->failures = 0;
 	a->online_since = time(NULL);
@@ -193,6 +195,18 @@ keepalive_timer(struct loop *l, void *arg)
 	return 1000;
 }
 
+/* The watchdog keep-alive comes from a loop timer, so a loop that hangs
+ * stops feeding it and systemd restarts the daemon. */
+static long
+watchdog_timer(struct loop *l, void *arg)
+{
+	long *interval = arg;
+
+	(void)l;
+	notify_send("WATCHDOG=1");
+	return *interval;
+}
+
 static long
 stop_deadline(struct loop *l, void *arg)
 {
@@ -218,6 +232,7 @@ on_signal(struct loop *l, int fd, unsigned ev, void *arg)
 	if (a->stopping)
 		return;
 	log_info("stopping on signal %u", si.ssi_signo);
+	notify_send("STOPPING=1\nSTATUS=stopping");
 	a->stopping = 1;
 	if (conn_get_state(a->conn) == CONN_OFFLINE) {
 		loop_stop(l);
@@ -275,7 +290,11 @@ control_cb(const char *req, void *arg)
 	if (strcmp(req, "status json") == 0)
 		return agent_status_json(a);
 	if (strcmp(req, "status") == 0)
-		return agent_status_text(a);
+		return agent_status_text(a, 0);
+	if (strcmp(req, "status bars") == 0)
+		return agent_status_text(a, 1);
+	if (strcmp(req, "metrics") == 0)
+		return agent_metrics(a);
 	if (strcmp(req, "reload") == 0) {
 		agent_reload(a);
 		return strdup("ok\n");
@@ -322,6 +341,7 @@ daemon_run(const struct cfg *cfg)
 {
 	struct agent a = {.cfg = cfg, .sigfd = -1, .lockfd = -1,
 	    .fd_registered = -1, .exit_status = XS_EXIT_OK};
+	long wd_ms = 0;
 	int r;
 
 	xmpp_initialize();
@@ -330,6 +350,15 @@ daemon_run(const struct cfg *cfg)
 		    cfg->role == CFG_ROLE_MASTER ? "master" : "slave");
 		loop_set_idle(a.loop, xmpp_pump, &a);
 		loop_timer_add(a.loop, 1000, keepalive_timer, &a);
+		/* the configuration is checked, the database open and the
+		 * control socket listening: `status` works from here on */
+		notify_send("READY=1\nSTATUS=connecting");
+		if (notify_watchdog_ms(&wd_ms) == 0 && wd_ms > 0) {
+			wd_ms = wd_ms / 2 > 0 ? wd_ms / 2 : 1;
+			log_debug("feeding the systemd watchdog every %ld ms", wd_ms);
+			notify_send("WATCHDOG=1");
+			loop_timer_add(a.loop, wd_ms, watchdog_timer, &wd_ms);
+		}
 		start_attempt(&a);
 		if (a.exit_status == XS_EXIT_OK && loop_run(a.loop) < 0)
 			a.exit_status = XS_EXIT_FAILURE;

@@ -4,12 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent/log.h"
 
 static enum log_level threshold = LOG_LVL_INFO;
 static int timestamps;
+static int journal;
+
+/* syslog priorities of the levels: err, warning, info, debug */
+static const int priorities[] = {3, 4, 6, 7};
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
@@ -41,6 +47,24 @@ void
 log_set_timestamps(int on)
 {
 	timestamps = on;
+}
+
+int
+log_detect_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	journal = 0;
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) < 0 || (unsigned long long)st.st_dev != dev ||
+	    (unsigned long long)st.st_ino != ino)
+		return 0;
+	journal = 1;
+	timestamps = 0;
+	return 1;
 }
 
 /* File names may hold any byte but NUL: a newline or an escape sequence
@@ -101,7 +125,11 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 		line = NULL;
 	}
 	/* one write per line so concurrent writers do not interleave */
-	fprintf(stderr, "%sxmpp-sync: %s: %s\n", ts, names[lvl],
-	    line ? line : fmt);
+	if (journal)
+		fprintf(stderr, "<%d>%s: %s\n", priorities[lvl], names[lvl],
+		    line ? line : fmt);
+	else
+		fprintf(stderr, "%sxmpp-sync: %s: %s\n", ts, names[lvl],
+		    line ? line : fmt);
 	free(line);
 }

@@ -2,9 +2,11 @@
  *
  * Messages are lowercase, error first, no full stop: "cannot open %s: %s".
  * Log once, where the cause is known; callers pass the error code up.
- * Lines go to stderr (journald adds the time under systemd) as
- * "xmpp-sync: LEVEL: message"; with log_set_timestamps(1) each line starts
- * with a UTC timestamp, for runs outside systemd.
+ * Lines go to stderr as "xmpp-sync: LEVEL: message"; with
+ * log_set_timestamps(1) each line starts with a UTC timestamp, for runs
+ * outside systemd. When stderr is the journal (log_detect_journal()),
+ * lines are "<N>LEVEL: message" with N the syslog priority, and journald
+ * adds the time and the program name.
  */
 #ifndef XS_LOG_H
 #define XS_LOG_H
@@ -28,6 +30,12 @@ int log_level_parse(const char *s, enum log_level *out);
 
 /* Turns timestamps at the start of each line on or off. */
 void log_set_timestamps(int on);
+
+/* Under systemd with stderr connected to the journal ($JOURNAL_STREAM
+ * names stderr's device and inode): lines start with the syslog priority
+ * as "<N>" for journald and carry no timestamp. Returns 1 when it turned
+ * that on, else 0 (then lines are plain, for a terminal or a file). */
+int log_detect_journal(void);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

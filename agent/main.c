@@ -24,7 +24,13 @@ static const char usage_text[] =
 "                                register a slave (master only)\n"
 "  slave remove JID              stop mirroring to a slave\n"
 "  slave list                    list registered slaves\n"
-"  status [--json]               what the running daemon sees\n"
+"  status [--json|--watch|--prometheus]\n"
+"                                what the running daemon sees: as text, JSON,\n"
+"                                redrawn every second, or as metrics\n"
+"  doctor                        check the configuration, state, server,\n"
+"                                TLS, login, transports and peers\n"
+"  unit-dropin                   print the systemd drop-in granting the unit\n"
+"                                this folder and state directory\n"
 "  fingerprint                   print this agent's key fingerprint\n"
 "  forget JID                    drop the pinned key of JID (after a key\n"
 "                                change you have checked)\n"
@@ -84,8 +90,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (verbose)
 		log_set_level(LOG_LVL_DEBUG);
-	/* under systemd the journal stamps lines; elsewhere we do */
-	if (getenv("JOURNAL_STREAM") == NULL)
+	/* the journal stamps lines and wants priorities; elsewhere we stamp */
+	if (!log_detect_journal())
 		log_set_timestamps(1);
 	if (check) {
 		if (argc > 0)

@@ -639,6 +639,26 @@ store_outbox_has(struct store *s, const char *slave, const char *path)
 }
 
 int
+store_outbox_todo(struct store *s, const char *slave, int64_t *files,
+    int64_t *bytes)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, "SELECT count(*), coalesce(sum(f.size), 0)"
+	    " FROM outbox o LEFT JOIN files f ON f.path = o.path AND"
+	    " f.deleted = 0 WHERE o.slave = ?1 AND o.op = 'put'", &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	if ((r = store_step_row(s, st)) <= 0)
+		return r < 0 ? r : -EIO;
+	*files = sqlite3_column_int64(st, 0);
+	*bytes = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int
 store_outbox_count(struct store *s, const char *slave, int64_t *n)
 {
 	sqlite3_stmt *st;

@@ -529,6 +529,12 @@ int store_outbox_failed(struct store *s, const char *slave, const char *path,
 int store_outbox_failing(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg);
 
+/* What slave still has to receive as content: *files, the pending puts,
+ * and *bytes, the sum of their sizes in the index (0 for a path the index
+ * no longer has live). For progress and its ETA. Returns 0 or -errno. */
+int store_outbox_todo(struct store *s, const char *slave, int64_t *files,
+    int64_t *bytes);
+
 /* Sets *n to the number of pending entries of slave. Returns 0 or -errno. */
 int store_outbox_count(struct store *s, const char *slave, int64_t *n);
 

@@ -204,6 +204,8 @@ jingle_session_end(struct session *s, int err, enum jingle_reason r,
 	if (tell_peer && j->me)
 		send_terminate(s, r, text);
 	log_end(s, err, r, text);
+	if (err != 0)
+		j->failures[jingle_session_transport(s)]++;
 	jingle_s5b_free(s);
 	jingle_data_free(s, keep);
 	s->state = SS_ENDED;

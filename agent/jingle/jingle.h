@@ -257,6 +257,43 @@ int jingle_send(struct jingle *j, const char *peer, const struct jingle_file *f,
 /* Returns the number of sessions in flight plus queued transfers. */
 unsigned jingle_pending(const struct jingle *j);
 
+/* Transports as progress and metrics name them (jingle_transport_name). */
+enum {
+	JINGLE_T_NONE = 0,      /* not chosen yet */
+	JINGLE_T_S5B,           /* direct SOCKS5 */
+	JINGLE_T_PROXY,         /* SOCKS5 through the server's proxy */
+	JINGLE_T_IBB,           /* in-band */
+	JINGLE_NTRANSPORTS
+};
+
+/* Returns "none", "s5b", "proxy" or "ibb" for a JINGLE_T_* value. */
+const char *jingle_transport_name(int t);
+
+/* One transfer in flight, as jingle_progress_foreach() reports it; the
+ * strings are borrowed for the duration of the callback. */
+struct jingle_progress {
+	const char *peer;       /* full JID */
+	const char *name;       /* the file's name on the wire */
+	int sending;            /* 1: we send, 0: we receive */
+	int transport;          /* JINGLE_T_* */
+	uint64_t bytes_done;    /* plaintext bytes of the file held by the
+				 * receiver so far, resumed prefix included */
+	uint64_t bytes_total;   /* plaintext size of the file */
+	uint64_t rate_bps;      /* bytes per second since bytes started to
+				 * flow in this session; 0 before */
+	void *cookie;           /* sender: what jingle_send() was given */
+};
+
+/* Calls fn for every session that has started (queued transfers are only
+ * counted by jingle_pending()), newest first; stops early when fn returns
+ * nonzero. Returns what the last call of fn returned, or 0. */
+int jingle_progress_foreach(const struct jingle *j,
+    int (*fn)(const struct jingle_progress *p, void *arg), void *arg);
+
+/* Returns how many sessions failed on transport t (JINGLE_T_*) since the
+ * engine was made, or 0 for an unknown t. */
+uint64_t jingle_failures_get(const struct jingle *j, int t);
+
 /* Ends every session (terminate with cancel/gone, no callbacks), removes
  * handlers, closes sockets and frees the engine. NULL is allowed. */
 void jingle_free(struct jingle *j);

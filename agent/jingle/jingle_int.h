@@ -433,6 +433,8 @@ struct jingle {
 	struct s5b *incoming[32];
 	void (*out_fn)(void *arg, xmpp_stanza_t *st);
 	void *out_arg;
+	/* failed sessions by transport, for metrics (progress.c) */
+	uint64_t failures[JINGLE_NTRANSPORTS];
 	unsigned char scratch[JINGLE_CHUNK];
 };
 
@@ -445,6 +447,11 @@ void jingle_session_end(struct session *s, int err, enum jingle_reason r,
 struct session *jingle_session_by_serial(struct jingle *j, uint64_t serial);
 void jingle_touch(struct session *s);
 int jingle_transport_allowed(const struct jingle *j, enum cfg_transport t);
+
+/* progress.c */
+/* Which transport a session uses, for progress and metrics: one of
+ * JINGLE_T_*, JINGLE_T_NONE before one is chosen. */
+int jingle_session_transport(const struct session *s);
 void jingle_transport_failed(struct session *s, const char *why);
 void jingle_send_transport_info(struct session *s,
     const struct jingle_transport *t);

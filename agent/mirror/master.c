@@ -54,6 +54,14 @@ source_open(void *arg, const struct jingle_file *f, void *cookie, void **h)
 	return m->files.open(m->files.arg, &real, cookie, h);
 }
 
+const char *
+mirror_master_xfer_path(const void *cookie)
+{
+	const struct xfer *x = cookie;
+
+	return x ? x->path : NULL;
+}
+
 void
 mirror_master_source(struct mirror *m, struct jingle_source *src)
 {

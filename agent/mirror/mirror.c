@@ -414,6 +414,30 @@ mirror_tick(struct mirror *m)
 	}
 }
 
+void
+mirror_counters_get(const struct mirror *m, struct mirror_counters *out)
+{
+	*out = (struct mirror_counters){.files_sent = m->files_sent,
+	    .bytes_sent = m->bytes_sent, .files_received = m->files_received,
+	    .bytes_received = m->bytes_received, .ops_sent = m->ops_sent,
+	    .ops_applied = m->ops_applied};
+}
+
+const char *
+mirror_transfer_path(const struct mirror *m, const char *name, void *cookie)
+{
+	const char *p = m->env.cfg->role == CFG_ROLE_MASTER ?
+	    mirror_master_xfer_path(cookie) : mirror_slave_wire_path(m, name);
+
+	return p ? p : name;
+}
+
+const struct jingle *
+mirror_jingle_get(const struct mirror *m)
+{
+	return m ? m->jingle : NULL;
+}
+
 size_t
 mirror_status_json(const struct mirror *m, char *buf, size_t off, size_t len)
 {

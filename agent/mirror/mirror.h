@@ -18,6 +18,7 @@ struct peers;
 struct chan;
 struct service;
 struct mirror;
+struct jingle;
 
 struct mirror_env {
 	const struct cfg *cfg;
@@ -50,6 +51,26 @@ void mirror_peer(struct mirror *m, const char *bare, const char *full,
 
 /* Called about once a second. */
 void mirror_tick(struct mirror *m);
+
+/* What the mirror did since it was made, for progress and metrics. */
+struct mirror_counters {
+	uint64_t files_sent, bytes_sent, files_received, bytes_received;
+	uint64_t ops_sent, ops_applied;
+};
+
+/* Fills *out. Returns nothing. */
+void mirror_counters_get(const struct mirror *m, struct mirror_counters *out);
+
+/* The real path of a transfer in flight as jingle_progress_foreach()
+ * reports it (its Jingle name, opaque, and the sender's cookie). Returns
+ * it (borrowed, valid until the transfer ends), or name when the mirror
+ * does not know the transfer. */
+const char *mirror_transfer_path(const struct mirror *m, const char *name,
+    void *cookie);
+
+/* Returns the Jingle engine (borrowed; NULL before mirror_new() made
+ * it), for the progress of transfers in status and metrics. */
+const struct jingle *mirror_jingle_get(const struct mirror *m);
 
 /* Appends {"bytes_sent":N,...} counters for status, and
  * "waiting_for_space": the files that wait for room on a slave's disk.

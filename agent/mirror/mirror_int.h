@@ -337,6 +337,11 @@ void mirror_master_free(struct mirror *m);
 void mirror_master_peer(struct mirror *m, const char *bare, const char *full,
     int trusted);
 void mirror_master_tick(struct mirror *m);
+/* The real path of the transfer whose cookie this is, or NULL. */
+const char *mirror_master_xfer_path(const void *cookie);
+/* slave.c: the real path of the file expected under Jingle name wire, or
+ * NULL. */
+const char *mirror_slave_wire_path(const struct mirror *m, const char *wire);
 void mirror_master_done(struct mirror *m, const struct jingle_info *in,
     int err);
 

@@ -39,6 +39,15 @@ expect_find_wire(struct mirror *m, const char *wire)
 	return NULL;
 }
 
+const char *
+mirror_slave_wire_path(const struct mirror *m, const char *wire)
+{
+	for (size_t i = 0; wire && i < m->nexpect; i++)
+		if (m->expect[i].wire && strcmp(m->expect[i].wire, wire) == 0)
+			return m->expect[i].path;
+	return NULL;
+}
+
 static void
 expect_drop(struct mirror *m, const char *path)
 {

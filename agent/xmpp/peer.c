@@ -712,6 +712,23 @@ failing_status(const struct peers *p, const char *jid, char *buf,
 	return o.off;
 }
 
+int
+peers_foreach(const struct peers *p,
+    int (*fn)(const struct peer_info *in, void *arg), void *arg)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < p->n && r == 0; i++) {
+		const struct peer *pe = p->v[i];
+		struct peer_info in = {.jid = pe->jid,
+		    .full = pe->full[0] ? pe->full : NULL, .key = (int)pe->key,
+		    .proven = pe->proven, .backlog = pe->backlog,
+		    .last_sync = pe->last_sync, .last_seen = pe->last_seen};
+		r = fn(&in, arg);
+	}
+	return r;
+}
+
 size_t
 peers_status_json(const struct peers *p, char *buf, size_t off, size_t len)
 {

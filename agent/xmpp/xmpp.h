@@ -299,6 +299,23 @@ int peers_known(const struct peers *p, const char *from);
 int peers_keys(const struct peers *p, const char *from, uint8_t x25519[32],
     uint8_t ed25519[32]);
 
+/* One peer as peers_foreach() reports it; strings borrowed for the
+ * duration of the callback. */
+struct peer_info {
+	const char *jid;        /* as registered: bare, or full for one daemon */
+	const char *full;       /* full JID while online, else NULL */
+	int key;                /* enum peer_key */
+	int proven;             /* key proven in this session */
+	int64_t backlog;        /* master: pending outbox entries */
+	int64_t last_sync;      /* unix time of the last complete sync, or 0 */
+	int64_t last_seen;      /* unix time it was last online, or 0 */
+};
+
+/* Calls fn for every peer in the order of the list; stops when fn returns
+ * nonzero. Returns what the last call of fn returned, or 0. */
+int peers_foreach(const struct peers *p,
+    int (*fn)(const struct peer_info *in, void *arg), void *arg);
+
 /* Appends the peers' part of the status report, as a JSON array of
  * objects, to buf (at most len bytes in all). Returns the new length. */
 size_t peers_status_json(const struct peers *p, char *buf, size_t off,

@@ -8,7 +8,7 @@
 #                  (make check replays the fuzz corpus with gcc, not this)
 set -u
 PKGS="gcc make pkg-config libc6-dev libstrophe-dev libinotifytools0-dev
-libgcrypt20-dev libsqlite3-dev sqlite3 prosody lua-sec openssl
+libgcrypt20-dev libsqlite3-dev libsystemd-dev sqlite3 prosody lua-sec openssl
 coreutils procps diffutils findutils iproute2 rsync strace bc"
 # Debian 12's clang is clang 14; libFuzzer is in its compiler-rt package.
 FUZZ_PKGS="clang libclang-rt-14-dev"

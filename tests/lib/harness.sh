@@ -8,8 +8,11 @@
 #
 #   xs_setup                       temp dir in $XS_TMP, cleanup trap
 #   prosody_start                  sets XS_DOMAIN XS_C2S_PORT XS_PROXY_PORT XS_CA
-#                                  (XS_PROSODY_STANZA_LOG=1 first: every
-#                                  stanza in and out in prosody/prosody.log)
+#                                  XS_PROSODY_LIMIT=RATE (before it): load
+#                                  mod_limits with that c2s rate ("10kb/s");
+#                                  XS_PROSODY_STANZA_LOG=1: every stanza in
+#                                  and out in prosody/prosody.log
+#   xs_other_ca                    prints a CA that did not sign the server
 #   prosody_stop / prosody_restart
 #   prosody_adduser USER PASS
 #   xs_conf NAME ROLE USER [key=value ...]   writes $XS_TMP/NAME/conf, prints its path
@@ -115,8 +118,25 @@ xs_gen_certs() {
 	XS_CA=$_d/ca.crt
 }
 
+# another CA, valid but unrelated to the server's certificate
+xs_other_ca() {
+	_d=$XS_TMP/pki
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$_d/other.key" -out "$_d/other.crt" -days 2 \
+		-subj "/CN=some other CA" >/dev/null 2>&1 || return 1
+	echo "$_d/other.crt"
+}
+
 prosody_write_config() {
 	_p=$XS_TMP/prosody
+	_mods='"roster", "saslauth", "tls", "disco", "ping", "smacks", "presence"'
+	_off='"s2s", "limits", "offline", "register"'
+	_limits=""
+	if [ -n "${XS_PROSODY_LIMIT:-}" ]; then
+		_mods="$_mods, \"limits\""
+		_off='"s2s", "offline", "register"'
+		_limits="limits = { c2s = { rate = \"$XS_PROSODY_LIMIT\"; burst = \"1s\" } }"
+	fi
 	_extra="" _level=${XS_PROSODY_LOGLEVEL:-info}
 	# mod_stanza_debug logs each stanza's text at debug level
 	if [ -n "${XS_PROSODY_STANZA_LOG:-}" ]; then
@@ -137,8 +157,9 @@ s2s_ports = { }
 http_ports = { }
 https_ports = { }
 admins = { }
-modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "smacks", "presence"$_extra }
-modules_disabled = { "s2s", "limits", "offline", "register" }
+modules_enabled = { $_mods$_extra }
+modules_disabled = { $_off }
+$_limits
 c2s_require_encryption = true
 authentication = "internal_hashed"
 allow_registration = false
@@ -198,6 +219,7 @@ xs_conf() { # NAME ROLE USER [key=value ...]
 	shift 3
 	_d=$XS_TMP/$_n
 	mkdir -p "$_d/dir" "$_d/state"
+	chmod 700 "$_d/state"   # as init makes it
 	printf '%s\n' "${XS_PASS:-secret-$_user}" >"$_d/password"
 	chmod 600 "$_d/password"
 	{
