@@ -21,7 +21,7 @@ enum key_id {
 	K_ROLE, K_JID, K_PASSWORD_FILE, K_DIR, K_STATE_DIR, K_MASTER,
 	K_SERVER, K_CA_FILE, K_TRANSPORTS, K_IGNORE, K_DELETE, K_LOG_LEVEL,
 	K_MAX_FILE_SIZE, K_RESCAN_INTERVAL, K_RESOURCE, K_S5B_OFFER, K_VERSIONS,
-	K_DIGEST_INTERVAL, K_MIN_FREE, K_SANDBOX, K_COUNT
+	K_DIGEST_INTERVAL, K_MIN_FREE, K_SANDBOX, K_S5B_LISTEN, K_COUNT
 };
 
 /* Parser state: the struct being filled and where we are in the file. */
@@ -41,6 +41,7 @@ static const char *const key_names[K_COUNT] = {
 	"digest_interval",
 	"min_free",
 	"sandbox",
+	"s5b_listen",
 };
 
 _Static_assert(K_COUNT <= sizeof(((struct parser *)0)->seen_line) /
@@ -86,6 +87,55 @@ cfg_jid_check(const char *s, int full_ok)
 	for (const char *q = s; *q; q++)
 		if (isspace((unsigned char)*q) || iscntrl((unsigned char)*q))
 			return -EINVAL;
+	return 0;
+}
+
+int
+cfg_listen_parse(const char *v, char **addr, unsigned short *port)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	char host[64];
+	const char *colon = strrchr(v, ':'), *ps = NULL;
+	size_t n;
+
+	if (v[0] == '[') {			/* [v6]:port */
+		const char *end = strchr(v, ']');
+		if (end == NULL || end[1] != ':' || (n = (size_t)(end - v - 1)) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, v + 1, n);
+		host[n] = '\0';
+		ps = end + 2;
+		if (inet_pton(AF_INET6, host, a) != 1)
+			return -EINVAL;
+	} else if (colon && strchr(v, ':') == colon) {	/* v4:port */
+		if ((n = (size_t)(colon - v)) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, v, n);
+		host[n] = '\0';
+		ps = colon + 1;
+		if (inet_pton(AF_INET, host, a) != 1)
+			return -EINVAL;
+	} else {				/* an address alone */
+		if (strlen(v) >= sizeof(host) || (inet_pton(AF_INET, v, a) != 1 &&
+		    inet_pton(AF_INET6, v, a) != 1))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%s", v);
+	}
+	*port = 0;
+	if (ps) {
+		char *end;
+		unsigned long pn;
+		if (!isdigit((unsigned char)ps[0]))
+			return -EINVAL;
+		errno = 0;
+		pn = strtoul(ps, &end, 10);
+		if (errno || *end || pn == 0 || pn > 65535)
+			return -EINVAL;
+		*port = (unsigned short)pn;
+	}
+	free(*addr);
+	if ((*addr = strdup(host)) == NULL)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -378,6 +428,11 @@ set_key(struct parser *p, enum key_id k, char *v)
 			    "letters, digits, '.', '_' or '-')", v, CFG_RESOURCE_MAX);
 		snprintf(c->resource, sizeof(c->resource), "%s", v);
 		return 0;
+	case K_S5B_LISTEN:
+		if (cfg_listen_parse(v, &c->s5b_listen, &c->s5b_listen_port) < 0)
+			return perr(p, "s5b_listen: '%s' is not an address, "
+			    "address:port or [v6 address]:port", v);
+		return 0;
 	case K_S5B_OFFER: {
 		unsigned char a[sizeof(struct in6_addr)];
 		if (inet_pton(AF_INET, v, a) != 1 && inet_pton(AF_INET6, v, a) != 1)
@@ -651,6 +706,7 @@ cfg_free(struct cfg *c)
 	free(c->server_host);
 	free(c->ca_file);
 	free(c->s5b_offer);
+	free(c->s5b_listen);
 	for (size_t i = 0; i < c->nignore; i++)
 		free(c->ignore[i]);
 	free(c->ignore);

@@ -61,6 +61,8 @@ struct cfg {
 				   * each (re)connection */
 	char resource[CFG_RESOURCE_MAX + 1]; /* our XMPP resource */
 	char *s5b_offer;       /* NULL: offer every interface address */
+	char *s5b_listen;      /* address the SOCKS5 listener binds; NULL: all */
+	unsigned short s5b_listen_port; /* its port; 0: any free one */
 };
 
 /* Checks an XMPP resource for the `resource` key: 1 to CFG_RESOURCE_MAX
@@ -102,6 +104,11 @@ uint64_t cfg_min_free(const struct cfg *c, uint64_t fs_bytes);
 
 /* Returns the config-file name of a transport ("s5b", "proxy", "ibb"). */
 const char *cfg_transport_name(enum cfg_transport t);
+
+/* Parses v as "address", "v4address:port" or "[v6address]:port" (an IP
+ * literal, port 1-65535) into *addr (malloc'd, the old value freed) and
+ * *port (0 when none is given). Returns 0, -EINVAL or -ENOMEM. */
+int cfg_listen_parse(const char *v, char **addr, unsigned short *port);
 
 /* Returns 0 if s is a bare JID (local@domain, no resource, sane lengths),
  * else -EINVAL. */

@@ -4,7 +4,8 @@
 # and one of exactly 8192 bytes arrive identical with no Jingle session
 # (the slave logs them as inline, the master sends no transfer); a file
 # of 8193 bytes still goes by Jingle. Also prints how long the 4 KiB file
-# took from write to identical on the slave (not asserted: timing).
+# took from write to identical on the slave (not asserted: timing). And
+# the SOCKS5 listener binds only the address s5b_listen names.
 . "$(dirname "$0")/lib/harness.sh"
 xs_setup
 xs_pair
@@ -36,5 +37,13 @@ if grep -q "sent over to .* (8193 bytes)" "$XS_TMP/m.log" && ! grep -q "received
 	pass larger_file_goes_by_jingle
 else
 	fail larger_file_goes_by_jingle "$(grep 'over' "$XS_TMP/m.log" | grep -v libstrophe | tail -2)"
+fi
+# the harness sets s5b_listen = 127.0.0.1: the master's SOCKS5 listener
+# (open since the 8193-byte transfer) is bound to loopback only
+l=$(ss -Hltnp 2>/dev/null | grep "pid=$MPID,")
+if [ -n "$l" ] && ! echo "$l" | awk '{print $4}' | grep -qv '^127\.0\.0\.1:'; then
+	pass s5b_listener_bound_to_s5b_listen_only
+else
+	fail s5b_listener_bound_to_s5b_listen_only "$(echo "$l" | awk '{print $4}' | tr '\n' ' ')"
 fi
 exit 0

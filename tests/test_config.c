@@ -352,7 +352,41 @@ t_peer_jid_self_or_own_account(void)
 	return 0;
 }
 
+/* s5b_listen: an IP literal, with or without a port */
+static int
+t_listen_address_forms(void)
+{
+	static const struct {
+		const char *v;
+		const char *addr;	/* NULL: refused */
+		unsigned short port;
+	} cases[] = {
+		{"127.0.0.1", "127.0.0.1", 0}, {"127.0.0.1:7777", "127.0.0.1", 7777},
+		{"::1", "::1", 0}, {"[::1]:7777", "::1", 7777},
+		{"0.0.0.0", "0.0.0.0", 0}, {"fe80::1", "fe80::1", 0},
+		{"localhost", NULL, 0}, {"127.0.0.1:0", NULL, 0},
+		{"127.0.0.1:65536", NULL, 0}, {"127.0.0.1:", NULL, 0},
+		{"127.0.0.1:+80", NULL, 0}, {"[::1]", NULL, 0}, {"[::1]:x", NULL, 0},
+		{"::1:7777", "::1:7777", 0}, {"", NULL, 0}, {"1.2.3", NULL, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *addr = NULL;
+		unsigned short port = 1;
+		int r = cfg_listen_parse(cases[i].v, &addr, &port);
+		if (cases[i].addr == NULL)
+			EXPECT(r == -EINVAL, "'%s' accepted", cases[i].v);
+		else
+			EXPECT(r == 0 && strcmp(addr, cases[i].addr) == 0 &&
+			    port == cases[i].port, "'%s': %d %s %u", cases[i].v, r,
+			    addr ? addr : "-", port);
+		free(addr);
+	}
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"listen_address_forms", t_listen_address_forms},
 	{"peer_jid_bare_or_full", t_peer_jid_bare_or_full},
 	{"peer_jid_self_or_own_account", t_peer_jid_self_or_own_account},
 	{"bad_files_name_file_and_line", t_bad_files_name_file_and_line},

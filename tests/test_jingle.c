@@ -913,12 +913,12 @@ hs_accept(struct loop *l, int fd, unsigned ev, void *arg)
 static int
 handshake(const char *want, const char *ask, struct hs *h)
 {
-	uint16_t port;
+	uint16_t port = 0;
 	int64_t t0 = loop_now_ms();
 
 	memset(h, 0, sizeof(*h));
 	h->want = want;
-	if (loop_new(&h->l) < 0 || (h->lfd = s5b_listen(&port)) < 0)
+	if (loop_new(&h->l) < 0 || (h->lfd = s5b_listen("127.0.0.1", &port)) < 0)
 		return -1;
 	loop_fd_add(h->l, h->lfd, LOOP_READ, hs_accept, h);
 	if (s5b_connect(h->l, "127.0.0.1", port, ask, 2000, hs_cli_done, h,

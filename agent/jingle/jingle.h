@@ -222,6 +222,10 @@ struct jingle_config {
 	 * tests point them at a closed port). NULL/0: discovered. */
 	const char *s5b_host;
 	unsigned short s5b_port;
+	/* Where the direct SOCKS5 listener binds: an IP literal (NULL: every
+	 * address) and a port (0: any free one). */
+	const char *s5b_listen;
+	unsigned short s5b_listen_port;
 	/* The XEP-0065 proxy; NULL: found with disco on the server. */
 	const char *proxy_jid;
 	struct jingle_sink sink;     /* receiver; required to receive */

@@ -239,10 +239,11 @@ int s5b_take_fd(struct s5b *c);
 /* Stops watching, closes the socket and frees c. NULL is allowed. */
 void s5b_free(struct s5b *c);
 
-/* Opens a non-blocking listening TCP socket on all addresses (IPv6
- * dual-stack when available) on an ephemeral port. Returns the fd and
- * sets *port, or a negative errno. */
-int s5b_listen(uint16_t *port);
+/* Opens a non-blocking listening TCP socket on addr (an IP literal; NULL:
+ * every address, IPv6 dual-stack when available) and port *port (0: an
+ * ephemeral one). Returns the fd and sets *port to the port bound, or a
+ * negative errno (-EINVAL: addr is not an IP literal). */
+int s5b_listen(const char *addr, uint16_t *port);
 
 /* XEP-0047 In-Band Bytestreams, the stanza layer: build and
  * parse <open/>, <data/> and <close/> (IQ stanzas only), and the 16-bit

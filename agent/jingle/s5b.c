@@ -139,9 +139,11 @@ jingle_listener_open(struct jingle *j)
 
 	if (j->lfd >= 0)
 		return 0;
-	if ((fd = s5b_listen(&j->lport)) < 0) {
-		log_warn("cannot listen for SOCKS5 connections: %s",
-		    strerror(-fd));
+	j->lport = j->cfg.s5b_listen_port;
+	if ((fd = s5b_listen(j->cfg.s5b_listen, &j->lport)) < 0) {
+		log_warn("cannot listen for SOCKS5 connections on %s port %u: %s",
+		    j->cfg.s5b_listen ? j->cfg.s5b_listen : "every address",
+		    (unsigned)j->cfg.s5b_listen_port, strerror(-fd));
 		return fd;
 	}
 	if ((r = loop_fd_add(j->l, fd, LOOP_READ, on_listen, j)) < 0) {
@@ -149,7 +151,8 @@ jingle_listener_open(struct jingle *j)
 		return r;
 	}
 	j->lfd = fd;
-	log_debug("s5b: listening on port %u", (unsigned)j->lport);
+	log_debug("s5b: listening on %s port %u", j->cfg.s5b_listen ?
+	    j->cfg.s5b_listen : "every address", (unsigned)j->lport);
 	return 0;
 }
 

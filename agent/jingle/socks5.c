@@ -472,28 +472,43 @@ s5b_serve(struct loop *l, int fd, long timeout_ms, s5b_match_cb match,
 }
 
 int
-s5b_listen(uint16_t *port)
+s5b_listen(const char *addr, uint16_t *port)
 {
-	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
-	struct sockaddr_in a4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+	    .sin6_port = htons(*port)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(*port)};
 	struct sockaddr_storage got;
 	socklen_t len = sizeof(got);
-	int fd, zero = 0, r;
+	int fd = -1, zero = 0, one = 1, r, v4 = 0;
 
-	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd >= 0) {
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		a6.sin6_addr = in6addr_any;
-		if (bind(fd, (struct sockaddr *)&a6, sizeof(a6)) < 0) {
-			close(fd);
-			fd = -1;
-		}
+	if (addr && inet_pton(AF_INET, addr, &a4.sin_addr) == 1)
+		v4 = 1;
+	else if (addr && inet_pton(AF_INET6, addr, &a6.sin6_addr) != 1)
+		return -EINVAL;
+	if (!v4) {
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd >= 0) {
+			/* one socket for both families only on the wildcard */
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+			    addr ? &one : &zero, sizeof(zero));
+			if (addr == NULL)
+				a6.sin6_addr = in6addr_any;
+			if (bind(fd, (struct sockaddr *)&a6, sizeof(a6)) < 0) {
+				r = -errno;
+				close(fd);
+				fd = -1;
+				if (addr)
+					return r;
+			}
+		} else if (addr)
+			return -errno;
 	}
 	if (fd < 0) {
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0)
 			return -errno;
-		a4.sin_addr.s_addr = htonl(INADDR_ANY);
+		if (!v4)
+			a4.sin_addr.s_addr = htonl(INADDR_ANY);
 		if (bind(fd, (struct sockaddr *)&a4, sizeof(a4)) < 0)
 			goto fail;
 	}

@@ -312,7 +312,14 @@ make_jingle(struct mirror *m)
 	jc.max_file_size = c->max_file_size;
 	/* many small files are bound by round trips, not bandwidth */
 	jc.window = 32;
+	/* offer what we listen on, unless told what to offer; a wildcard
+	 * listener offers every interface address */
 	jc.s5b_host = c->s5b_offer;
+	if (jc.s5b_host == NULL && c->s5b_listen &&
+	    strcmp(c->s5b_listen, "0.0.0.0") != 0 && strcmp(c->s5b_listen, "::") != 0)
+		jc.s5b_host = c->s5b_listen;
+	jc.s5b_listen = c->s5b_listen;
+	jc.s5b_listen_port = c->s5b_listen_port;
 	if (c->role == CFG_ROLE_MASTER) {
 		mirror_master_source(m, &jc.source);
 		cb.accept_offer = reject_offer;

@@ -230,9 +230,10 @@ xs_conf() { # NAME ROLE USER [key=value ...]
 		echo "state_dir = $_d/state"
 		echo "server = 127.0.0.1:$XS_C2S_PORT"
 		echo "ca_file = $XS_CA"
-		# direct SOCKS5 candidates on loopback only, never the host's
-		# other interface addresses
+		# direct SOCKS5 listeners and candidates on loopback only,
+		# never the host's other interface addresses
 		echo "s5b_offer = 127.0.0.1"
+		echo "s5b_listen = 127.0.0.1"
 		for kv in "$@"; do echo "$kv" | sed 's/=/ = /'; done
 	} >"$_d/conf"
 	echo "$_d/conf"
