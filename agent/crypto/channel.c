@@ -42,23 +42,6 @@ struct crypto_channel {
 	char *me, *peer;		/* bare JIDs: sender and receiver of tx */
 };
 
-static uint8_t *
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-	return p + 4;
-}
-
-static uint8_t *
-put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)(v >> 32));
-	return put_u32(p + 4, (uint32_t)v);
-}
-
 static uint64_t
 get_u64(const uint8_t *p)
 {
@@ -73,7 +56,7 @@ get_u64(const uint8_t *p)
 static uint8_t *
 put_str(uint8_t *p, const char *s, size_t len)
 {
-	p = put_u32(p, (uint32_t)len);
+	p = crypto_put_u32(p, (uint32_t)len);
 	memcpy(p, s, len);
 	return p + len;
 }
@@ -351,7 +334,7 @@ crypto_channel_ad(const char *from, const char *to, const char *type,
 	for (int i = 0; i < 4; i++)
 		p = put_str(p, s[i], len[i]);
 	memcpy(p, session, CRYPTO_SESSION_LEN);
-	put_u64(p + CRYPTO_SESSION_LEN, n);
+	crypto_put_u64(p + CRYPTO_SESSION_LEN, n);
 	return total;
 }
 
@@ -359,7 +342,7 @@ static void
 nonce_of(uint64_t n, uint8_t iv[CRYPTO_NONCE_LEN])
 {
 	memset(iv, 0, 4);
-	put_u64(iv + 4, n);
+	crypto_put_u64(iv + 4, n);
 }
 
 /* Sets up h for message n with its associated data. */
@@ -420,7 +403,7 @@ crypto_channel_seal(struct crypto_channel *ch, const char *type,
 	}
 	ch->sent++;
 	memcpy(raw, ch->session, CRYPTO_SESSION_LEN);
-	put_u64(raw + CRYPTO_SESSION_LEN, ch->sent);
+	crypto_put_u64(raw + CRYPTO_SESSION_LEN, ch->sent);
 	rc = begin(ch->tx, ch->me, ch->peer, type, id, ch->session, ch->sent);
 	if (rc == 0)
 		rc = crypt_final(ch->tx, 1, raw + HDR_LEN, len, plain);

@@ -149,4 +149,23 @@ int crypto_handshake_respond_eph(const struct crypto_identity *me,
     const uint8_t peer_e[32], const uint8_t *eph_sec,
     uint8_t e_pub[CRYPTO_KEY_LEN], struct crypto_channel **out);
 
+/* Big-endian integers into and out of the byte strings we hash, bind
+ * and seal. The put functions return the byte after what they wrote. */
+static inline uint8_t *
+crypto_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return p + 4;
+}
+
+static inline uint8_t *
+crypto_put_u64(uint8_t *p, uint64_t v)
+{
+	crypto_put_u32(p, (uint32_t)(v >> 32));
+	return crypto_put_u32(p + 4, (uint32_t)v);
+}
+
 #endif

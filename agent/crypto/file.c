@@ -20,23 +20,6 @@
 #include "agent/crypto/crypto_int.h"
 #include "agent/log.h"
 
-static uint8_t *
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-	return p + 4;
-}
-
-static uint8_t *
-put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)(v >> 32));
-	return put_u32(p + 4, (uint32_t)v);
-}
-
 /* Checks one bound string; returns its length or 0 when unusable. */
 static size_t
 bind_str_len(const char *s, const char *what)
@@ -73,11 +56,11 @@ crypto_bind_encode(const struct crypto_bind *b, uint8_t *out, size_t cap)
 	if (total > cap)
 		return 0;
 	for (int i = 0; i < 3; i++) {
-		p = put_u32(p, (uint32_t)len[i]);
+		p = crypto_put_u32(p, (uint32_t)len[i]);
 		memcpy(p, s[i], len[i]);
 		p += len[i];
 	}
-	put_u64(p, b->size);
+	crypto_put_u64(p, b->size);
 	return total;
 }
 
