@@ -426,22 +426,39 @@ store_outbox_failing(struct store *s, const char *slave, int max,
 	    slave, max, 0, cb, arg);
 }
 
+/* One count(*) over slave's entries; the statement binds ?1 = slave,
+ * ?2 = arg. */
+static int
+outbox_count(struct store *s, const char *sql, const char *slave,
+    const char *arg2, int64_t now, int64_t *n)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if ((r = store_prepare(s, sql, &st)) < 0)
+		return r;
+	store_bind_text(st, 1, slave);
+	if (arg2)
+		store_bind_text(st, 2, arg2);
+	else
+		sqlite3_bind_int64(st, 2, now);
+	if ((r = store_step_row(s, st)) <= 0)
+		return r < 0 ? r : -EIO;
+	*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
 int
 store_outbox_waiting(struct store *s, const char *slave, int max,
     int (*cb)(const struct store_op *op, void *arg), void *arg,
     int64_t *total)
 {
-	sqlite3_stmt *st;
-	int r;
+	int r = outbox_count(s, "SELECT count(*) FROM outbox WHERE slave = ?1"
+	    " AND waiting = 1 AND ?2 IS NOT NULL", slave, NULL, 0, total);
 
-	if ((r = store_prepare(s, "SELECT count(*) FROM outbox"
-	    " WHERE slave = ?1 AND waiting = 1", &st)) < 0)
+	if (r < 0)
 		return r;
-	store_bind_text(st, 1, slave);
-	if ((r = store_step_row(s, st)) <= 0)
-		return r < 0 ? r : -EIO;
-	*total = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	return outbox_list(s, OUTBOX_COLS " WHERE slave = ?1 AND waiting = 1"
 	    " AND ?3 IS NOT NULL ORDER BY ord, path LIMIT ?2", slave, max, 0,
 	    cb, arg);
@@ -597,28 +614,6 @@ store_outbox_wake(struct store *s, const char *slave)
 	return store_step_done(s, st);
 }
 
-/* One count(*) over slave's entries; the statement binds ?1 = slave,
- * ?2 = arg. */
-static int
-outbox_count(struct store *s, const char *sql, const char *slave,
-    const char *arg2, int64_t now, int64_t *n)
-{
-	sqlite3_stmt *st;
-	int r;
-
-	if ((r = store_prepare(s, sql, &st)) < 0)
-		return r;
-	store_bind_text(st, 1, slave);
-	if (arg2)
-		store_bind_text(st, 2, arg2);
-	else
-		sqlite3_bind_int64(st, 2, now);
-	if ((r = store_step_row(s, st)) <= 0)
-		return r < 0 ? r : -EIO;
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return 0;
-}
 
 int
 store_outbox_count_due(struct store *s, const char *slave, int64_t now,
@@ -661,16 +656,6 @@ store_outbox_todo(struct store *s, const char *slave, int64_t *files,
 int
 store_outbox_count(struct store *s, const char *slave, int64_t *n)
 {
-	sqlite3_stmt *st;
-	int r;
-
-	if ((r = store_prepare(s, "SELECT count(*) FROM outbox"
-	    " WHERE slave = ?1", &st)) < 0)
-		return r;
-	store_bind_text(st, 1, slave);
-	if ((r = store_step_row(s, st)) <= 0)
-		return r < 0 ? r : -EIO;
-	*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return 0;
+	return outbox_count(s, "SELECT count(*) FROM outbox WHERE slave = ?1"
+	    " AND ?2 IS NOT NULL", slave, NULL, 0, n);
 }
