@@ -1164,6 +1164,49 @@ t_engine_accept_attributes_desc_range(void)
 	return 0;
 }
 
+/* XEP-0166, informational messages: "If either party receives an empty
+ * session-info message for an active session, it MUST send an empty IQ
+ * result"; "If the party that receives an informational message does not
+ * understand the payload, it MUST return a <feature-not-implemented/>
+ * error with a Jingle-specific error condition of <unsupported-info/>."
+ * XEP-0234 8.1 <received/> and 8.2 <checksum/> are understood. */
+static int
+t_engine_session_info_payloads(void)
+{
+	static const struct { const char *payload, *want, *want2; } cases[] = {
+		{"", "type=\"result\"", NULL},
+		{"<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>",
+		    "feature-not-implemented", "unsupported-info"},
+		{"<received xmlns='urn:xmpp:jingle:apps:file-transfer:5' "
+		    "creator='initiator' name='f'/>", "type=\"result\"", NULL},
+		{"<checksum xmlns='urn:xmpp:jingle:apps:file-transfer:5' "
+		    "creator='initiator' name='f'><file><hash xmlns='urn:xmpp:"
+		    "hashes:2' algo='sha-256'>" HASH_ABC "</hash></file>"
+		    "</checksum>", "type=\"result\"", NULL},
+	};
+	char xml[1024];
+	struct rig r;
+
+	EXPECT_INT(rig_up(&r), 0);
+	feed_offer(&r, "i1", "i1.bin", "<hash xmlns='urn:xmpp:hashes:2' "
+	    "algo='sha-256'>" HASH_ABC "</hash>");
+	EXPECT(out_has(&r.o, "session-accept", NULL), "accepted");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(xml, sizeof(xml), "<iq type='set' id='si' from='" ALICE
+		    "'><jingle xmlns='urn:xmpp:jingle:1' action='session-info' "
+		    "sid='i1'>%s</jingle></iq>", cases[i].payload);
+		feed(&r, xml);
+		EXPECT(r.o.n >= 1 && strstr(r.o.text[0], "id=\"si\"") &&
+		    strstr(r.o.text[0], cases[i].want) && (!cases[i].want2 ||
+		    strstr(r.o.text[0], cases[i].want2)), "case %zu: %s", i,
+		    r.o.n ? r.o.text[0] : "no answer");
+		EXPECT(!out_has(&r.o, "session-terminate", NULL),
+		    "case %zu ended the session", i);
+	}
+	rig_down(&r);
+	return 0;
+}
+
 /* Refuses everyone but ALICE, as the daemon refuses all but its trusted
  * peers. */
 static int
@@ -1607,6 +1650,7 @@ static const struct unit_test tests[] = {
 	{"engine_stranger_gets_service_unavailable",
 	    t_engine_stranger_gets_service_unavailable},
 	{"jingle_features_advertised", t_jingle_features_advertised},
+	{"engine_session_info_payloads", t_engine_session_info_payloads},
 	{"engine_s5b_listen_and_offer", t_engine_s5b_listen_and_offer},
 };
 

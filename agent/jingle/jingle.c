@@ -762,6 +762,16 @@ on_action(struct jingle *j, struct session *s, xmpp_stanza_t *iq,
 		on_terminate(s, m);
 		return;
 	case JA_SESSION_INFO:
+		/* XEP-0166, informational messages: an empty one is a ping;
+		 * "If the party that receives an informational message does
+		 * not understand the payload, it MUST return a
+		 * <feature-not-implemented/> error with a Jingle-specific
+		 * error condition of <unsupported-info/>." */
+		if (m->info_unknown && !m->has_checksum && !m->info_received) {
+			send_error(j, iq, "cancel", "feature-not-implemented",
+			    "unsupported-info", NULL);
+			return;
+		}
 		send_result(j, iq);
 		if (m->has_checksum)
 			on_checksum(s, m);

@@ -101,6 +101,7 @@ struct jingle_msg {
 	enum jingle_reason reason;
 	char reason_text[JX_TEXT_MAX + 1];
 	int info_received;      /* session-info with <received/> */
+	int info_unknown;       /* a payload we do not know (session-info) */
 	int has_checksum;       /* session-info with <checksum/> */
 	int checksum_sha256;    /* ... naming the SHA-256 of the whole file */
 	unsigned char checksum[32];

@@ -511,9 +511,11 @@ jingle_xml_parse(xmpp_stanza_t *iq, struct jingle_msg *m, char *err,
 		    strcmp(xmpp_stanza_get_ns(c), JINGLE_NS_FT) == 0)
 			m->info_received = 1;
 		else if (strcmp(n, "checksum") == 0 && xmpp_stanza_get_ns(c) &&
-		    strcmp(xmpp_stanza_get_ns(c), JINGLE_NS_FT) == 0 &&
-		    (r = parse_checksum(&e, c, m)) < 0)
-			return r;
+		    strcmp(xmpp_stanza_get_ns(c), JINGLE_NS_FT) == 0) {
+			if ((r = parse_checksum(&e, c, m)) < 0)
+				return r;
+		} else
+			m->info_unknown = 1;
 	}
 	return 0;
 }
