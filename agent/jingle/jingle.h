@@ -187,8 +187,10 @@ struct jingle_source {
 struct jingle_callbacks {
 	/* Both sides: whether peer (full JID, possibly NULL) may send the
 	 * engine any Jingle or IBB request. Nonzero: the request is answered
-	 * with a forbidden error and nothing else happens (the callback logs
-	 * why). NULL: everyone may. */
+	 * with service-unavailable (XEP-0166 5.2: the answer to an entity
+	 * one does not talk to, and what the server answers for a resource
+	 * that is offline) and nothing else happens (the callback logs why).
+	 * NULL: everyone may. */
 	int (*authorize)(void *arg, const char *peer);
 	/* Receiver: accept (return 0) or reject (a jingle_reason, usually
 	 * JINGLE_R_DECLINE) an offer from peer (full JID). The engine has

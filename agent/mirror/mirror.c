@@ -249,7 +249,7 @@ on_done(void *arg, const struct jingle_info *in, int err,
 }
 
 /* Only peers whose pinned key was proven in this session may talk to the
- * engine; a stranger's session-initiate gets forbidden. */
+ * engine; anyone else's Jingle or IBB request gets service-unavailable. */
 static int
 authorize(void *arg, const char *peer)
 {
