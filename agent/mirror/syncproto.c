@@ -200,6 +200,8 @@ sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const struct sync_op *o)
 		xmpp_stanza_set_attribute(el, "w", o->wire);
 	if (o->kind == STORE_OP_PUT && o->content64)
 		xmpp_stanza_set_attribute(el, "c", o->content64);
+	if (o->kind == STORE_OP_PUT && o->bundled && o->content64 == NULL)
+		xmpp_stanza_set_attribute(el, "b", "1");
 	if (o->has_sha256) {
 		crypto_hex_encode(o->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
@@ -276,6 +278,13 @@ sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 		if (o->content64 && (o->size > SYNC_INLINE_MAX ||
 		    strlen(o->content64) != 4 * ((o->size + 2) / 3)))
 			return -EINVAL;
+		/* may travel in the batch's bundle; anything else than "1"
+		 * is an old or odd master's: the put travels alone */
+		{
+			const char *b = xmpp_stanza_get_attribute(el, "b");
+			o->bundled = b && strcmp(b, "1") == 0 &&
+			    o->content64 == NULL && o->size <= SYNC_BUNDLE_MEMBER_MAX;
+		}
 		*why = "bad size, mode, mtime or checksum";
 	}
 	if (o->kind != STORE_OP_DELETE && o->kind != STORE_OP_RMDIR) {
