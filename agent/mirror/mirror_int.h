@@ -33,8 +33,8 @@
 #define SYNC_INLINE_B64 (4 * ((SYNC_INLINE_MAX + 2) / 3))
 /* To a slave that takes bundles, a batch carries at most this much
  * content inline (a lone change arrives at once, a crowd of small files
- * goes in the bundle, 128 to a session, not 6 to a stanza). */
-#define SYNC_INLINE_BATCH 16384
+ * goes in the bundle, a batch to a session, not 6 to a stanza). */
+#define SYNC_INLINE_BATCH 8192
 /* Files above SYNC_INLINE_MAX and up to this size may travel together:
  * one Jingle session carries the content of every put of a batch that the
  * slave marked for the batch's bundle, one after the other, in the order

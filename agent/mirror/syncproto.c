@@ -83,14 +83,25 @@ sync_text_safe(const char *s)
 size_t
 sync_op_wire_max(const char *path, const char *from, const char *target)
 {
-	/* an escaped character takes at most 6 bytes ("&quot;"), base64 of
-	 * n bytes 4 * (n + 2) / 3; the rest of an <op/> fits in 200 */
+	/* a name goes as text, each of & < > " ' escaped (at most 6 bytes
+	 * for 1), or as base64 of its bytes, 4 * (n + 2) / 3; the attribute
+	 * takes 8 more, and the rest of an <op/> fits in 200 */
 	const char *s[] = {path, from, target};
 	size_t n = 200;
 
-	for (size_t i = 0; i < 3; i++)
-		if (s[i])
-			n += 6 * strlen(s[i]) + 8;
+	for (size_t i = 0; i < 3; i++) {
+		size_t len;
+		if (s[i] == NULL)
+			continue;
+		len = strlen(s[i]);
+		if (sync_text_safe(s[i])) {
+			n += len + 8;
+			for (const char *c = s[i]; *c; c++)
+				if (strchr("&<>\"'", *c))
+					n += 5;
+		} else
+			n += 4 * ((len + 2) / 3) + 8;
+	}
 	return n;
 }
 
