@@ -236,6 +236,7 @@ inflight_clear(struct mslave *ms)
 	for (size_t i = 0; i < ms->ninflight; i++)
 		free(ms->inflight[i]);
 	ms->ninflight = 0;
+	ms->nxfers = 0;
 }
 
 static int
@@ -733,7 +734,9 @@ pump(struct mirror *m, struct mslave *ms)
 	}
 	batch_clear(ms);
 	bc.rootfd = open(m->env.cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ms->ninflight < MIRROR_MAX_INFLIGHT)
+	/* room for a whole batch of paths, and for its transfers */
+	if (ms->nxfers < MIRROR_MAX_INFLIGHT &&
+	    ms->ninflight + SYNC_MAX_OPS <= MIRROR_INFLIGHT_CAP)
 		store_outbox_next_due(m->env.st, ms->jid,
 		    SYNC_MAX_OPS + (int)ms->ninflight, time(NULL), add_op, &bc);
 	if (bc.rootfd >= 0)
@@ -766,6 +769,14 @@ pump(struct mirror *m, struct mslave *ms)
 	send_iq(m, ms, iq, on_sync);
 }
 
+/* A transfer is over (or never started). */
+static void
+xfer_ended(struct mslave *ms)
+{
+	if (ms->nxfers > 0)
+		ms->nxfers--;
+}
+
 static int
 inflight_add(struct mslave *ms, const char *path, int64_t seq)
 {
@@ -795,9 +806,11 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	}
 	snprintf(x->jid, sizeof(x->jid), "%s", ms->jid);
 	x->seq = ms->batch[i].seq;
+	ms->nxfers++;
 	if ((r = jingle_send(m->jingle, ms->full, &f, x)) < 0) {
 		log_warn("cannot send %s to %s: %s", x->path, ms->full,
 		    strerror(-r));
+		xfer_ended(ms);
 		inflight_drop(ms, x->path);
 		xfer_free(x);
 	}
@@ -833,8 +846,12 @@ start_bundle(struct mirror *m, struct mslave *ms, const size_t *idx, size_t n)
 	for (k = 0; k < n; k++)
 		if (inflight_add(ms, x->mem[k].path, x->mem[k].seq) < 0)
 			break;
-	if (k == n && (r = jingle_send(m->jingle, ms->full, &f, x)) == 0)
-		return;
+	if (k == n) {
+		ms->nxfers++;
+		if ((r = jingle_send(m->jingle, ms->full, &f, x)) == 0)
+			return;
+		xfer_ended(ms);
+	}
 	if (k == n)
 		log_warn("cannot send a bundle of %zu files to %s: %s", n,
 		    ms->full, strerror(-r));
@@ -1019,6 +1036,8 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 
 	if (x == NULL)
 		return;
+	if (ms)
+		xfer_ended(ms);
 	if (x->n > 0) {
 		bundle_done(m, ms, in, x, err);
 		xfer_free(x);

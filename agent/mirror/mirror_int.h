@@ -235,8 +235,9 @@ struct hasher;
 
 #define MIRROR_MAX_SLAVES 256
 #define MIRROR_MAX_INFLIGHT 64   /* content transfers queued per slave */
-/* paths in transfers: a bundle holds up to a batch's worth */
-#define MIRROR_INFLIGHT_CAP (MIRROR_MAX_INFLIGHT + SYNC_MAX_OPS)
+/* paths in transfers: a bundle holds up to a batch's worth, and a few
+ * bundles are in flight while the next batches go out */
+#define MIRROR_INFLIGHT_CAP (5 * SYNC_MAX_OPS)
 /* after a bundle failed, the slave's puts travel alone for this long, so
  * that one that keeps failing is set aside on its own */
 #define MIRROR_NOBUNDLE_MS 30000
@@ -262,6 +263,7 @@ struct mslave {
 	char *inflight[MIRROR_INFLIGHT_CAP]; /* paths being transferred */
 	int64_t inflight_seq[MIRROR_INFLIGHT_CAP];
 	size_t ninflight;
+	size_t nxfers;          /* transfers (sessions) in flight */
 	int64_t retry_at_ms;    /* after a failure, wait until then */
 	int64_t complete_sent;  /* seq last reported as complete */
 	int answering;          /* on_sync is working through batch[] */
