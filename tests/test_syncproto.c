@@ -619,7 +619,8 @@ t_full_batch_round_trips_through_xml_text(void)
 {
 	static char path[SYNC_MAX_OPS][64], from[SYNC_MAX_OPS][64],
 	    target[SYNC_MAX_OPS][64];
-	struct sync_op in[SYNC_MAX_OPS], out;
+	static struct sync_op in[SYNC_MAX_OPS];
+	struct sync_op out;
 	xmpp_stanza_t *q = xmpp_stanza_new(tu_xmpp_ctx()), *back, *c;
 	char *text = NULL;
 	size_t len;
@@ -851,6 +852,23 @@ t_wire_size_bounds_the_built_op(void)
 		EXPECT_INT(sync_op_parse(el, &back, &why), 0);
 		EXPECT_INT(back.bundled, o.kind == STORE_OP_PUT &&
 		    o.size <= SYNC_BUNDLE_MEMBER_MAX);
+	}
+	/* a delete or rmdir has a budget of its own, smaller */
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sync_op o = {.kind = i % 2 ? STORE_OP_DELETE :
+		    STORE_OP_RMDIR, .path = rows[i].path, .seq = INT64_MAX};
+		xmpp_stanza_t *q = xmpp_stanza_new(ctx);
+		size_t budget = sync_remove_wire_max(o.path), len;
+		char *xml = NULL;
+
+		xmpp_stanza_set_name(q, "sync");
+		EXPECT_INT(sync_op_build(ctx, q, &o), 0);
+		EXPECT_INT(xmpp_stanza_to_text(xmpp_stanza_get_children(q),
+		    &xml, &len), 0);
+		xmpp_stanza_release(q);
+		xmpp_free(ctx, xml);
+		EXPECT(len <= budget, "remove row %zu: %zu bytes built, %zu "
+		    "budgeted", i, len, budget);
 	}
 	/* a put with content, one beyond the member limit, or a flag that
 	 * is not "1" is never in the bundle, whatever the master says */

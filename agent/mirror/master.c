@@ -434,6 +434,13 @@ on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	state = h ? xmpp_stanza_get_attribute(h, "state") : NULL;
 	ms->bundles = h && xmpp_stanza_get_attribute(h, "bundles") &&
 	    strcmp(xmpp_stanza_get_attribute(h, "bundles"), "1") == 0;
+	ms->max_ops = SYNC_MAX_OPS_OLD;
+	if (h && xmpp_stanza_get_attribute(h, "ops")) {
+		long long v;
+		if (sync_num_parse(xmpp_stanza_get_attribute(h, "ops"), 10,
+		    SYNC_MAX_OPS_OLD, INT32_MAX, &v) == 0)
+			ms->max_ops = v < SYNC_MAX_OPS ? (int)v : SYNC_MAX_OPS;
+	}
 	if (store_slave_load(m->env.st, ms->jid, &sl) == 0) {
 		never = sl.applied_seq == 0;
 		applied = sl.applied_seq;
@@ -547,6 +554,7 @@ struct batch_ctx {
 	xmpp_ctx_t *ctx;
 	size_t bytes;		/* worst-case size of the batch so far */
 	size_t inlined;		/* content bytes inline so far */
+	size_t nputs;		/* puts in the batch so far */
 	int rootfd;		/* the folder, for inline content; -1: none */
 	unsigned char buf[SYNC_INLINE_MAX];
 	char b64[SYNC_INLINE_B64 + 1];
@@ -577,7 +585,8 @@ add_op(const struct store_op *op, void *arg)
 	size_t need;
 	int have = 0;
 
-	if (ms->nbatch == SYNC_MAX_OPS)
+	if (ms->nbatch == (size_t)(ms->max_ops ? ms->max_ops : SYNC_MAX_OPS_OLD) ||
+	    (op->kind == STORE_OP_PUT && bc->nputs == SYNC_MAX_PUTS))
 		return 1;
 	if (inflight_has(ms, op->path))
 		return 0;
@@ -632,7 +641,9 @@ add_op(const struct store_op *op, void *arg)
 	    o.size <= SYNC_BUNDLE_MEMBER_MAX && bundles_now(ms))
 		o.bundled = 1;
 	/* stay below every server's stanza limit, whatever the names */
-	need = sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8 +
+	need = o.kind == STORE_OP_DELETE || o.kind == STORE_OP_RMDIR ?
+	    sync_remove_wire_max(o.path) :
+	    sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8 +
 	    (o.content64 ? strlen(o.content64) + 8 : 0) + (o.bundled ? 8 : 0);
 	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
 		free((char *)o.target);
@@ -652,6 +663,8 @@ add_op(const struct store_op *op, void *arg)
 	ms->batch[ms->nbatch].mtime_ns = o.mtime_ns;
 	ms->batch[ms->nbatch].bundled = o.bundled;
 	ms->nbatch++;
+	if (op->kind == STORE_OP_PUT)
+		bc->nputs++;
 	return 0;
 }
 
@@ -736,7 +749,7 @@ pump(struct mirror *m, struct mslave *ms)
 	bc.rootfd = open(m->env.cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* room for a whole batch of paths, and for its transfers */
 	if (ms->nxfers < MIRROR_MAX_INFLIGHT &&
-	    ms->ninflight + SYNC_MAX_OPS <= MIRROR_INFLIGHT_CAP)
+	    ms->ninflight + SYNC_MAX_PUTS <= MIRROR_INFLIGHT_CAP)
 		store_outbox_next_due(m->env.st, ms->jid,
 		    SYNC_MAX_OPS + (int)ms->ninflight, time(NULL), add_op, &bc);
 	if (bc.rootfd >= 0)

@@ -26,7 +26,12 @@
  * travels as base64 of its bytes in p64, f64 or l64 instead.
  */
 
-#define SYNC_MAX_OPS 128        /* per <sync/> batch */
+/* Operations per <sync/> batch: at most SYNC_MAX_OPS to a slave whose
+ * hello says it takes that many (ops='512'), SYNC_MAX_OPS_OLD to one that
+ * does not; of them at most SYNC_MAX_PUTS puts (a bundle's files). */
+#define SYNC_MAX_OPS 512
+#define SYNC_MAX_OPS_OLD 128
+#define SYNC_MAX_PUTS 128
 /* A file this small travels inside its put (attribute c, base64), sealed
  * with the batch, instead of in a Jingle session of its own. */
 #define SYNC_INLINE_MAX 8192
@@ -88,6 +93,9 @@ int sync_text_safe(const char *s);
  * most on the wire, escaping and base64 included (NULL counts 0). Returns
  * the size in bytes. */
 size_t sync_op_wire_max(const char *path, const char *from, const char *target);
+
+/* The same for a delete or rmdir of path, which carries less. */
+size_t sync_remove_wire_max(const char *path);
 
 /* Writes into out (SYNC_WIRE_NAME_MAX bytes) the name under which path is
  * offered in a Jingle session: path itself when it is plain text that
@@ -237,7 +245,7 @@ struct hasher;
 #define MIRROR_MAX_INFLIGHT 64   /* content transfers queued per slave */
 /* paths in transfers: a bundle holds up to a batch's worth, and a few
  * bundles are in flight while the next batches go out */
-#define MIRROR_INFLIGHT_CAP (5 * SYNC_MAX_OPS)
+#define MIRROR_INFLIGHT_CAP (5 * SYNC_MAX_PUTS)
 /* after a bundle failed, the slave's puts travel alone for this long, so
  * that one that keeps failing is set aside on its own */
 #define MIRROR_NOBUNDLE_MS 30000
@@ -281,6 +289,7 @@ struct mslave {
 	} batch[SYNC_MAX_OPS];
 	char bundle_wire[SYNC_OPAQUE_SIZE]; /* the batch's bundle, or "" */
 	int bundles;                        /* it said it takes bundles */
+	int max_ops;                        /* per batch, as it said */
 	int64_t nobundle_until_ms;          /* puts travel alone until then */
 	size_t nbatch;
 	struct digest_round *digest; /* the comparison in progress, or NULL */

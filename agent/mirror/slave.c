@@ -494,8 +494,11 @@ on_hello(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq)
 		    m->dirty ? "dirty" : "ok");
 		snprintf(buf, sizeof(buf), "%lld", (long long)seq);
 		xmpp_stanza_set_attribute(h, "seq", buf);
-		/* it takes the files of a batch in one session */
+		/* it takes the files of a batch in one session, and this
+		 * many operations in a batch */
 		xmpp_stanza_set_attribute(h, "bundles", "1");
+		snprintf(buf, sizeof(buf), "%d", SYNC_MAX_OPS);
+		xmpp_stanza_set_attribute(h, "ops", buf);
 	}
 	chan_reply(m->env.chan, iq, r);
 	xmpp_stanza_release(r);

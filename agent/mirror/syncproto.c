@@ -105,6 +105,13 @@ sync_op_wire_max(const char *path, const char *from, const char *target)
 	return n;
 }
 
+size_t
+sync_remove_wire_max(const char *path)
+{
+	/* <op k='rmdir' p='' q='19 digits'/> and the name: 64 for the rest */
+	return sync_op_wire_max(path, NULL, NULL) - 200 + 64;
+}
+
 void
 sync_wire_name(const char *path, char *out)
 {
