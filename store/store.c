@@ -194,6 +194,26 @@ store_begin(struct store *s)
 }
 
 int
+store_set_lazy(struct store *s, int lazy)
+{
+	return store_exec(s, lazy ? "PRAGMA synchronous = NORMAL" :
+	    "PRAGMA synchronous = FULL");
+}
+
+int
+store_make_durable(struct store *s)
+{
+	int r;
+
+	/* a commit with synchronous FULL fsyncs the log, and with it every
+	 * commit before it: one small write makes one */
+	if ((r = store_exec(s, "PRAGMA synchronous = FULL")) < 0)
+		return r;
+	r = store_meta_set_int(s, "durable_at", store_now());
+	return r;
+}
+
+int
 store_commit(struct store *s)
 {
 	int r;

@@ -23,7 +23,7 @@
 #define RM_MAX_DEPTH 1024	/* directory levels apply_rm_tree descends */
 #define RM_PASSES 3		/* readdir passes before a directory is empty */
 
-static int batch_flush(struct apply *a, int reopen);
+static int batch_flush(struct apply *a, int lazy);
 
 /* ---- context --------------------------------------------------------- */
 
@@ -229,45 +229,82 @@ apply_fsync_dir(struct apply *a, int dfd, const char *path)
 	return apply_fail("sync the directory of", path, -errno);
 }
 
+/* ---- the install in progress ----------------------------------------- */
+
+void
+apply_intent_set(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32])
+{
+	char *v;
+	size_t n = strlen(path) + 96;
+
+	if ((v = malloc(n)) == NULL)
+		return;
+	for (int i = 0; i < 32; i++)
+		snprintf(v + 2 * i, 3, "%02x", sha256[i]);
+	snprintf(v + 64, n - 64, " %llu %s", (unsigned long long)size, path);
+	if (store_meta_set(a->st, APPLY_INTENT_KEY, v) < 0)
+		log_debug("cannot note the install of %s", path);
+	free(v);
+}
+
+int
+apply_intent_matches(struct apply *a, int dfd, const char *name,
+    const char *path, const struct stat *st)
+{
+	char *v = NULL, want[65];
+	unsigned long long size;
+	struct hashfile h;
+	int n = 0, r = 0;
+
+	if (!S_ISREG(st->st_mode) ||
+	    store_meta_dup(a->st, APPLY_INTENT_KEY, &v) < 0 || v == NULL)
+		return 0;
+	if (sscanf(v, "%64[0-9a-f] %llu %n", want, &size, &n) == 2 && n > 0 &&
+	    strcmp(v + n, path) == 0 && size == (unsigned long long)st->st_size &&
+	    hashfile_at(dfd, name, st, &h) == 0) {
+		char got[65];
+		for (int i = 0; i < 32; i++)
+			snprintf(got + 2 * i, 3, "%02x", h.sha256[i]);
+		r = strcmp(got, want) == 0;
+	}
+	free(v);
+	return r;
+}
+
 /* ---- batches ---------------------------------------------------------- */
 
 int
 apply_batch_begin(struct apply *a)
 {
-	if (a->batch_depth++ == 0 && store_begin(a->st) == 0)
-		a->batch_tx = 1;
+	if (a->batch_depth++ == 0)
+		store_set_lazy(a->st, 1);
 	return 0;
 }
 
 /* Makes everything of the batch so far durable: fsyncs the directories
- * it touched, then commits its records; reopen: a new transaction for
- * what follows. Returns 0 or -errno (then the records are rolled back). */
+ * it touched, then the store's log (every record is committed as it is
+ * made, safe from a crash of the process; the machine's is what this
+ * covers). lazy: commits stay lazy for what follows. Returns 0 or
+ * -errno. */
 static int
-batch_flush(struct apply *a, int reopen)
+batch_flush(struct apply *a, int lazy)
 {
 	int r = 0;
 
-	/* the directories first: a record never gets ahead of the disk */
+	/* the directories first: a record never gets durable before the
+	 * disk it describes */
 	for (size_t i = 0; i < a->ndirs; i++) {
 		if (r == 0 && fsync(a->dirs[i].fd) < 0)
 			r = apply_fail("sync a directory of", a->root, -errno);
 		close(a->dirs[i].fd);
 	}
 	a->ndirs = 0;
-	if (a->batch_tx) {
-		a->batch_tx = 0;
-		if (r < 0)
-			store_rollback(a->st);
-		/* -EINVAL: SQLite rolled it back itself after an error
-		 * inside, and records of the batch are lost with it */
-		else if ((r = store_commit(a->st)) < 0) {
-			log_error("cannot record a batch in %s: %s", a->root,
-			    strerror(-r));
-			store_rollback(a->st);
-		}
-	}
-	if (reopen && store_begin(a->st) == 0)
-		a->batch_tx = 1;
+	if (r == 0 && (r = store_make_durable(a->st)) < 0)
+		log_error("cannot make the records of a batch durable in %s: %s",
+		    a->root, strerror(-r));
+	if (lazy)
+		store_set_lazy(a->st, 1);
 	return r;
 }
 

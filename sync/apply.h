@@ -81,13 +81,15 @@ void apply_set_max_size(struct apply *a, uint64_t max);
  * Between apply_batch_begin() and apply_batch_end() the operations and
  * puts below do everything as usual except two things, which wait for the
  * batch's next flush: the fsync of each directory they changed, and the
- * commit of their records (one transaction). A flush fsyncs every such
- * directory once, then commits; so a record is never ahead of the disk,
- * and the disk may be ahead of the store (as after a crash, see above).
- * Nothing done in a batch may be acknowledged before a flush that returned
- * 0 covers it. Batches nest: an inner end flushes, the outer goes on.
- * Each returns 0 or -errno (a failed flush rolls the batch's records
- * back: acknowledge none of it). */
+ * fsync of the store's log (store_set_lazy(): each record is committed as
+ * it is made, safe from a crash of the process, not yet from a crash of
+ * the machine). A flush fsyncs every such directory once, then the log
+ * (store_make_durable()). Nothing done in a batch may be acknowledged
+ * before a flush that returned 0 covers it. After a crash of the machine
+ * the store may lack a record of what is on disk, or keep one of what the
+ * disk lost; the slave's scan at start finds either (see above). Batches
+ * nest: an inner end flushes, the outer goes on. Each returns 0 or -errno
+ * (after a failed flush, acknowledge none of the batch). */
 int apply_batch_begin(struct apply *a);
 int apply_batch_flush(struct apply *a);
 int apply_batch_end(struct apply *a);

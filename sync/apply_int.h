@@ -48,9 +48,9 @@ struct apply {
 	int lost_track;
 	unsigned versions_days;	/* keep replaced files; 0: off */
 	int64_t local_seq;	/* records up to it predate the first sync */
-	/* a batch (apply_batch_begin()): nesting depth, whether its store
-	 * transaction is open, the directories to fsync at its next flush */
-	int batch_depth, batch_tx;
+	/* a batch (apply_batch_begin()): nesting depth, the directories to
+	 * fsync at its next flush */
+	int batch_depth;
 	struct apply_dirsync {
 		dev_t dev;
 		ino_t ino;
@@ -82,6 +82,17 @@ int apply_parent(struct apply *a, const char *path, const char **name);
 /* lstat of name in dfd. Returns 0, or -errno (not logged; -ENOENT when
  * nothing is there). */
 int apply_lstat(int dfd, const char *name, struct stat *st);
+
+/* The install about to happen (the meta key APPLY_INTENT_KEY: the hex
+ * checksum, the size and the path), committed before the rename: a file
+ * found unrecorded at start that is this one was installed by us, the
+ * crash came before its record. apply_intent_matches() says whether the
+ * file name in dfd (path, st) is it. Return nothing, and 1 or 0. */
+#define APPLY_INTENT_KEY "installing"
+void apply_intent_set(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32]);
+int apply_intent_matches(struct apply *a, int dfd, const char *name,
+    const char *path, const struct stat *st);
 
 /* fsyncs the directory dfd; inside a batch (apply_batch_begin()), only
  * remembers it for the batch's next flush. Returns 0 or -errno (logged

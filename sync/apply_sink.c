@@ -304,6 +304,9 @@ put_install(struct apply_put *p, int *was_dir)
 	    S_ISDIR(st.st_mode);
 	if (*was_dir && (r = apply_rm_tree(p->dfd, p->name, p->path)) < 0)
 		return r;
+	/* what a crash between the rename and the record leaves is found
+	 * at start to be this install, not a local change */
+	apply_intent_set(p->a, p->path, p->size, p->sha256);
 	if (renameat(p->dfd, p->tmp, p->dfd, p->name) < 0)
 		return apply_fail("install", p->path, -errno);
 	return apply_fsync_dir(p->a, p->dfd, p->path);
