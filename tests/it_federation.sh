@@ -1,5 +1,5 @@
 #!/bin/sh
-# weight: 20 (seconds it takes; tests/run.sh starts the longest first)
+# weight: 25 (seconds it takes; tests/run.sh starts the longest first)
 # it_federation: master and slave on two federated servers.
 #
 # Two private Prosody 0.12 instances serve a.test and b.test, each with
@@ -27,6 +27,10 @@
 # chose the responder's candidate); then b.test restarts without its proxy
 # and the master's own carries them. A proxy serves only its own server's
 # users: a query from the other domain gets <forbidden/>.
+# Last, each server is killed (-9) and restarted in turn: its agent logs
+# in again while the other agent, whose server never sent it an
+# unavailable presence, still holds it online; changes made meanwhile
+# must arrive.
 # Always Prosody, whatever XS_SERVER names: this is about federation.
 . "$(dirname "$0")/lib/harness.sh"
 . "$(dirname "$0")/lib/federation.sh"
@@ -224,6 +228,18 @@ if pair_start proxya proxy && pair_changes; then
 	else
 		fail proxy_masters_server_proxy_carries "the slave found a proxy: $(grep 'SOCKS5 proxy' "$SL")"
 	fi
+fi
+pair_stop
+
+# ---- one server killed: its users come back, the other server never
+# told that they had gone (no unavailable presence crossed) ----
+if pair_start crash s5b && step initial_sync; then
+	for side in b a; do
+		[ $side = b ] && who=slave || who=master
+		fed_restart $side KILL
+		head -c $((100 * KIB)) /dev/urandom >"$MD/after-$side.bin"
+		step "${who}s_server_killed_changes_arrive" || break
+	done
 fi
 pair_stop
 exit $XS_FAILED

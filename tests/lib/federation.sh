@@ -20,7 +20,8 @@
 #                        FED_A_S2S FED_B_S2S, FED_A_PROXY FED_B_PROXY, XS_CA,
 #                        FED_A_PID FED_B_PID; starts both, exits the test if
 #                        either fails
-#   fed_restart SIDE     SIDE's Prosody again, with its config as it is now
+#   fed_restart SIDE [SIG]  SIDE's Prosody stopped (SIG, default TERM) and
+#                        started again with its config as it is now
 #                        ($XS_TMP/prosody-SIDE/prosody.cfg.lua)
 #   fed_adduser SIDE USER PASS          SIDE is a or b
 #   fed_conf SIDE NAME ROLE USER [k=v]  xs_conf for an account on SIDE's server
@@ -109,14 +110,14 @@ fed_wait_ports() {
 	done
 }
 
-# fed_restart SIDE: stop SIDE's Prosody and start it again with the
-# configuration as it now is (c2s and s2s ports only: the caller may have
-# removed the proxy)
+# fed_restart SIDE [SIG]: stop SIDE's Prosody (with SIG, default TERM)
+# and start it again with the configuration as it now is (waits for the
+# c2s and s2s ports only: the caller may have removed the proxy)
 fed_restart() {
 	if [ "$1" = a ]; then
-		xs_kill "$FED_A_PID"; fed_spawn a; fed_wait_ports $FED_A_C2S $FED_A_S2S
+		xs_kill "$FED_A_PID" "${2:-TERM}"; fed_spawn a; fed_wait_ports $FED_A_C2S $FED_A_S2S
 	else
-		xs_kill "$FED_B_PID"; fed_spawn b; fed_wait_ports $FED_B_C2S $FED_B_S2S
+		xs_kill "$FED_B_PID" "${2:-TERM}"; fed_spawn b; fed_wait_ports $FED_B_C2S $FED_B_S2S
 	fi
 }
 
