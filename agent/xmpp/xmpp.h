@@ -290,6 +290,20 @@ void peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn);
 /* The connection is gone: every peer is offline. */
 void peers_offline(struct peers *p);
 
+/* What an available presence from a peer calls for (docs/protocol.md,
+ * section 0). An agent sends directed presence to its peers when it logs
+ * in (a hello) and answers each hello with presence that carries
+ * <answer xmlns=NS_XS_PAIR/>; an answer is never answered. A hello from
+ * the very full JID we hold online is a new session whose unavailable
+ * presence never reached us (its server was killed, or the link between
+ * two servers broke): that peer starts afresh. known is the full JID we
+ * hold the peer online at ("" or NULL: offline), from the sender, answer
+ * 1 if the presence is an answer. Returns PEERS_PRES_* flags. */
+#define PEERS_PRES_ONLINE 1   /* the peer is online at from */
+#define PEERS_PRES_RESET  2   /* first take it offline (and untrusted) */
+#define PEERS_PRES_ANSWER 4   /* answer with our presence */
+int peers_presence_plan(const char *known, const char *from, int answer);
+
 /* Compares the table with the store's slave list (master): new slaves get
  * a subscription and pairing, removed ones are unsubscribed and forgotten.
  * Returns nothing; errors are logged. */
