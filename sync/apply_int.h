@@ -31,6 +31,9 @@ struct apply_leftover {
 	char name[APPLY_TMP_NAME];
 };
 
+/* a file being received is handed to the disk every this many bytes */
+#define APPLY_WRITEBACK_STEP (8 << 20)
+
 /* directories a batch remembers at most; beyond, they are fsynced at once */
 #define APPLY_BATCH_DIRS 1024
 

@@ -29,6 +29,7 @@ struct apply_put {
 	const char *name;		/* last component, in path */
 	char tmp[APPLY_TMP_NAME];
 	uint64_t size, written;
+	uint64_t flushing;		/* writeback started up to here */
 	uint8_t sha256[32];
 	uint32_t mode;
 	int64_t mtime_ns;
@@ -220,6 +221,17 @@ apply_put_write(struct apply_put *p, const void *buf, size_t n)
 		b += w;
 		n -= (size_t)w;
 		p->written += (uint64_t)w;
+	}
+	/* a large file's data starts to the disk while more arrives, so
+	 * that the fsync at its end waits for the last part only */
+	if (p->written < p->flushing)
+		p->flushing = p->written;
+	if (p->written - p->flushing >= APPLY_WRITEBACK_STEP) {
+		if (sync_file_range(p->fd, (off_t)p->flushing,
+		    (off_t)(p->written - p->flushing), SYNC_FILE_RANGE_WRITE) < 0)
+			log_debug("cannot start the writeback of %s: %s",
+			    p->path, strerror(errno));
+		p->flushing = p->written;
 	}
 	return 0;
 }
