@@ -1034,11 +1034,17 @@ bundle_done(struct mirror *m, struct mslave *ms, const struct jingle_info *in,
 				log_debug("sent %s in a bundle", x->mem[k].path);
 		return;
 	}
+	/* the slave went away (or comes back anew): nothing to learn */
+	if (ms == NULL || ms->full[0] == '\0' || err == -ENOTCONN ||
+	    err == -ECONNREFUSED) {
+		log_warn("a bundle of %zu files to %s failed: %s; sending them "
+		    "again", x->n, in->peer, strerror(-err));
+		return;
+	}
 	log_warn("a bundle of %zu files to %s failed: %s; sending them again, "
 	    "one session each for %d s", x->n, in->peer, strerror(-err),
 	    MIRROR_NOBUNDLE_MS / 1000);
-	if (ms)
-		ms->nobundle_until_ms = loop_now_ms() + MIRROR_NOBUNDLE_MS;
+	ms->nobundle_until_ms = loop_now_ms() + MIRROR_NOBUNDLE_MS;
 }
 
 void
