@@ -872,13 +872,13 @@ t_wire_size_bounds_the_built_op(void)
 	}
 	/* a put with content, one beyond the member limit, or a flag that
 	 * is not "1" is never in the bundle, whatever the master says */
-	EXPECT_INT(parse_op("<op k='put' p='e' c='aGk=' b='1' s='2' h='" H64
+	EXPECT_INT(parse_op("<op k='put' p='e' c='aGk=' g='1' s='2' h='" H64
 	    "' m='644' t='1'/>", &back, &why), 0);
 	EXPECT_INT(back.bundled, 0);
-	EXPECT_INT(parse_op("<op k='put' p='e' b='1' s='1048577' h='" H64
+	EXPECT_INT(parse_op("<op k='put' p='e' g='1' s='1048577' h='" H64
 	    "' m='644' t='1'/>", &back, &why), 0);
 	EXPECT_INT(back.bundled, 0);
-	EXPECT_INT(parse_op("<op k='put' p='e' b='yes' s='5' h='" H64
+	EXPECT_INT(parse_op("<op k='put' p='e' g='yes' s='5' h='" H64
 	    "' m='644' t='1'/>", &back, &why), 0);
 	EXPECT_INT(back.bundled, 0);
 	return 0;

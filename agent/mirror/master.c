@@ -775,7 +775,7 @@ pump(struct mirror *m, struct mslave *ms)
 	for (size_t i = 0; i < ms->nbatch; i++)
 		if (ms->batch[i].bundled) {
 			sync_opaque_name(ms->bundle_wire);
-			xmpp_stanza_set_attribute(bc.q, "b", ms->bundle_wire);
+			xmpp_stanza_set_attribute(bc.q, "g", ms->bundle_wire);
 			break;
 		}
 	m->ops_sent += ms->nbatch;
@@ -970,7 +970,7 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
 			    ms->batch[i].seq);
 		else if (strcmp(s, "need") == 0 && ms->batch[i].kind == STORE_OP_PUT) {
-			const char *b = xmpp_stanza_get_attribute(r, "b");
+			const char *b = xmpp_stanza_get_attribute(r, "g");
 			if (b && strcmp(b, "1") == 0 && ms->batch[i].bundled &&
 			    ms->bundle_wire[0])
 				inb[i] = 1;	/* sent below, in batch order */

@@ -356,7 +356,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
 	xmpp_stanza_t *r = stanza_iq_result(ctx, iq), *out, *el;
 	const char *complete = xmpp_stanza_get_attribute(q, "complete");
-	const char *bw = xmpp_stanza_get_attribute(q, "b");
+	const char *bw = xmpp_stanza_get_attribute(q, "g");
 	struct bundle_expect b = {0};
 	xmpp_stanza_t *bel[SYNC_MAX_OPS];
 	uint64_t bmax = m->env.cfg->max_file_size;
@@ -406,7 +406,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	/* two or more make a bundle; one travels alone, as announced */
 	if (b.n > 1) {
 		for (size_t k = 0; k < b.n; k++)
-			xmpp_stanza_set_attribute(bel[k], "b", "1");
+			xmpp_stanza_set_attribute(bel[k], "g", "1");
 		bundle_add(m, &b);
 	}
 	bundle_clear(&b);

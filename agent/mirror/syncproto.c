@@ -222,7 +222,7 @@ sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const struct sync_op *o)
 	if (o->kind == STORE_OP_PUT && o->content64)
 		xmpp_stanza_set_attribute(el, "c", o->content64);
 	if (o->kind == STORE_OP_PUT && o->bundled && o->content64 == NULL)
-		xmpp_stanza_set_attribute(el, "b", "1");
+		xmpp_stanza_set_attribute(el, "g", "1");
 	if (o->has_sha256) {
 		crypto_hex_encode(o->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
@@ -302,7 +302,7 @@ sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 		/* may travel in the batch's bundle; anything else than "1"
 		 * is an old or odd master's: the put travels alone */
 		{
-			const char *b = xmpp_stanza_get_attribute(el, "b");
+			const char *b = xmpp_stanza_get_attribute(el, "g");
 			o->bundled = b && strcmp(b, "1") == 0 &&
 			    o->content64 == NULL && o->size <= SYNC_BUNDLE_MEMBER_MAX;
 		}
