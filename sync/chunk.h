@@ -123,4 +123,20 @@ void chunk_pack(const struct chunk_list *l, uint8_t *out);
  * CHUNK_MAX, more than CHUNK_LIST_MAX chunks), -ENOMEM. */
 int chunk_unpack(const void *buf, size_t len, struct chunk_list *out);
 
+/* ---- kept in the store (chunk_store.c) ---- */
+
+struct store;
+
+/* Keeps l as the chunk list of the content sha256 (store_chunks_put());
+ * an empty list (a file below CHUNK_SMALL) keeps nothing. Returns 0,
+ * -ENOMEM or the store's -errno. */
+int chunk_record(struct store *st, const uint8_t sha256[32],
+    const struct chunk_list *l);
+
+/* Loads the chunk list kept for the content sha256 into *out (cleared
+ * first; free with chunk_list_clear()). Returns 0, -ENOENT if none is
+ * kept, -EINVAL if the kept one is malformed, -ENOMEM, -errno. */
+int chunk_load(struct store *st, const uint8_t sha256[32],
+    struct chunk_list *out);
+
 #endif

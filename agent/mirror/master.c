@@ -896,7 +896,7 @@ on_hashed(const struct hasher_result *r, void *arg)
 		e = plan_path_changed(m->plan, r->path);
 	else
 		e = plan_path_hashed(m->plan, r->path, r->size, r->mtime_ns,
-		    r->sha256);
+		    r->sha256, r->chunks);
 	if (e == -EAGAIN)
 		hasher_submit(m->hasher, r->path);
 }
