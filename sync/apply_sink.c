@@ -210,6 +210,12 @@ apply_put_begin(struct apply *a, const char *path, uint64_t size,
 	    have_bytes);
 }
 
+const char *
+apply_put_path(const struct apply_put *p)
+{
+	return p->path;
+}
+
 int
 apply_put_write(struct apply_put *p, const void *buf, size_t n)
 {
