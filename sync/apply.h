@@ -209,13 +209,18 @@ void apply_put_abort(struct apply_put *p, int keep);
 struct apply_delta;
 struct chunk_list;
 
+/* apply_delta_begin() flags: start from nothing even if an interrupted
+ * session left a prefix (the sender decided what lacks without it). */
+#define APPLY_DELTA_FRESH 1u
+
 /* Starts assembling path (size bytes, whose SHA-256 is sha256 and whose
  * chunks are target; mode and mtime_ns applied at the end) like
  * apply_put_begin(). Sources: the file at path and the nhints paths of
  * hints (relative; checked here; the master's guesses, e.g. a rename's
  * source), each if its live record has a kept chunk list and the file
  * still has the recorded size. A resumed prefix is cut back to a chunk
- * boundary. Writes the local chunks up to the first one lacking. Returns
+ * boundary, or dropped with APPLY_DELTA_FRESH in flags. Writes the local
+ * chunks up to the first one lacking. Returns
  * 0 and sets *out; -EINVAL if target does not add up to size;
  * -EBADMSG if a local chunk is not as recorded (nothing visible: fetch
  * the file whole); or an error of apply_put_begin(). End the session
@@ -223,7 +228,7 @@ struct chunk_list;
 int apply_delta_begin(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
     const struct chunk_list *target, const char *const *hints,
-    size_t nhints, struct apply_delta **out);
+    size_t nhints, unsigned flags, struct apply_delta **out);
 
 /* Returns 1 if chunk i of the target must still be received, else 0:
  * what the slave answers it lacks. */

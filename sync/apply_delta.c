@@ -163,15 +163,15 @@ fill(struct apply_delta *d)
 	return 0;
 }
 
-/* Moves a resumed prefix back to a chunk boundary and skips the chunks
- * it holds. */
+/* Moves a resumed prefix of have bytes back to a chunk boundary (to 0
+ * if fresh) and skips the chunks it holds. */
 static int
-resume(struct apply_delta *d, uint64_t have)
+resume(struct apply_delta *d, uint64_t have, int fresh)
 {
 	uint64_t at = 0;
 	size_t i = 0;
 
-	while (i < d->target.n && at + d->target.v[i].len <= have)
+	while (!fresh && i < d->target.n && at + d->target.v[i].len <= have)
 		at += d->target.v[i++].len;
 	d->next = i;
 	return at == have ? 0 : apply_put_truncate(d->put, at);
@@ -200,7 +200,7 @@ apply_delta_abort(struct apply_delta *d, int keep)
 static int
 delta_open(struct apply_delta *d, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
-    const char *const *hints, size_t nhints)
+    const char *const *hints, size_t nhints, unsigned flags)
 {
 	size_t cap = 0;
 	uint64_t have;
@@ -224,7 +224,7 @@ delta_open(struct apply_delta *d, const char *path, uint64_t size,
 	if ((r = apply_put_begin(d->a, path, size, sha256, mode, mtime_ns,
 	    &d->put, &have)) < 0)
 		return r;
-	if ((r = resume(d, have)) < 0)
+	if ((r = resume(d, have, (flags & APPLY_DELTA_FRESH) != 0)) < 0)
 		return r;
 	return fill(d);
 }
@@ -233,7 +233,7 @@ int
 apply_delta_begin(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
     const struct chunk_list *target, const char *const *hints,
-    size_t nhints, struct apply_delta **out)
+    size_t nhints, unsigned flags, struct apply_delta **out)
 {
 	struct apply_delta *d = calloc(1, sizeof(*d));
 	int r;
@@ -251,7 +251,7 @@ apply_delta_begin(struct apply *a, const char *path, uint64_t size,
 		memcpy(d->target.v, target->v, target->n * sizeof(*target->v));
 	d->target.n = d->target.cap = target->n;
 	if ((r = delta_open(d, path, size, sha256, mode, mtime_ns, hints,
-	    nhints)) < 0) {
+	    nhints, flags)) < 0) {
 		apply_delta_abort(d, 0);
 		return r;
 	}

@@ -6,7 +6,11 @@
  * tampered received chunk, a local file changed since its list was kept,
  * or a list that lies about the content are refused with nothing visible,
  * the old version in place and no temp file left; an interrupted session
- * resumes at a chunk boundary. */
+ * resumes at a chunk boundary. Through the mirror's delta stream
+ * (agent/mirror/delta.c): the master's stream of a planned delta, fed to
+ * the slave's delta sink in any pieces, installs the new version; an
+ * altered byte, a cut stream, a list count out of bounds or a version
+ * the slave no longer holds are refused with nothing visible. */
 #include <dirent.h>
 #include <errno.h>
 #include <gcrypt.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent/crypto/crypto.h"
+#include "agent/mirror/mirror_int.h"
 #include "store/store.h"
 #include "sync/apply.h"
 #include "sync/chunk.h"
@@ -174,7 +179,7 @@ assemble(const char *path, const uint8_t *nv, size_t nn,
 	if ((r = cut(nv, nn, &l)) < 0)
 		return r;
 	r = apply_delta_begin(fx.a, path, nn, sha, 0644, T1, &l, hints,
-	    nhints, &d);
+	    nhints, 0, &d);
 	if (r < 0) {
 		chunk_list_clear(&l);
 		return r;
@@ -281,7 +286,7 @@ start(const uint8_t *nv, size_t nn, struct chunk_list *l)
 
 	gcry_md_hash_buffer(GCRY_MD_SHA256, sha, nv, nn);
 	if (cut(nv, nn, l) < 0 || apply_delta_begin(fx.a, "f", nn, sha, 0644,
-	    T1, l, NULL, 0, &d) < 0)
+	    T1, l, NULL, 0, 0, &d) < 0)
 		return NULL;
 	return d;
 }
@@ -345,7 +350,7 @@ t_local_file_changed_since_recorded_refused(void)
 	gcry_md_hash_buffer(GCRY_MD_SHA256, sha, nv, n + 10);
 	EXPECT_INT(cut(nv, n + 10, &l), 0);
 	EXPECT_INT(apply_delta_begin(fx.a, "f", n + 10, sha, 0644, T1, &l,
-	    NULL, 0, &d), -EBADMSG);
+	    NULL, 0, 0, &d), -EBADMSG);
 	EXPECT_INT(temps(), 0);
 	old[3 * MIB] ^= 0x80;
 	EXPECT(holds("f", old, n), "f changed");
@@ -371,14 +376,14 @@ t_list_that_lies_about_the_content_refused(void)
 	EXPECT_INT(cut(old, n, &l), 0);
 	gcry_md_hash_buffer(GCRY_MD_SHA256, sha, nv, n);
 	EXPECT_INT(apply_delta_begin(fx.a, "f", n, sha, 0644, T1, &l, NULL, 0,
-	    &d), 0);
+	    0, &d), 0);
 	EXPECT_INT(apply_delta_lacking_bytes(d), 0);
 	EXPECT_INT(apply_delta_finish(d), -EBADMSG);
 	EXPECT(holds("f", old, n), "f changed");
 	EXPECT_INT(temps(), 0);
 	/* a list that does not add up to the size is refused at once */
 	EXPECT_INT(apply_delta_begin(fx.a, "f", n + 1, sha, 0644, T1, &l, NULL,
-	    0, &d), -EINVAL);
+	    0, 0, &d), -EINVAL);
 	chunk_list_clear(&l);
 	free(old);
 	free(nv);
@@ -389,7 +394,8 @@ static int
 t_interrupted_session_resumes_at_a_chunk_boundary(void)
 {
 	size_t n = 4 * MIB, len, sent = 0;
-	uint8_t *old = noise(n, 9), *nv = noise(2 * n, 9), *send;
+	uint8_t *old = noise(n, 9), *nv = noise(2 * n, 9), *send, sha[32];
+	int r;
 	struct chunk_list l = {0};
 	struct apply_delta *d;
 
@@ -403,7 +409,19 @@ t_interrupted_session_resumes_at_a_chunk_boundary(void)
 	EXPECT_INT(apply_delta_finish(d), -ENODATA);	/* cut off: kept */
 	EXPECT_INT(temps(), 1);
 	EXPECT(holds("f", old, n), "f changed");
-	/* the next session finds the verified prefix and lacks less */
+	/* a fresh session ignores the prefix: it lacks what it lacked */
+	gcry_md_hash_buffer(GCRY_MD_SHA256, sha, nv, 2 * n);
+	r = apply_delta_begin(fx.a, "f", 2 * n, sha, 0644, T1, &l, NULL, 0,
+	    APPLY_DELTA_FRESH, &d);
+	EXPECT_INT(r, 0);
+	EXPECT_INT(apply_delta_lacking_bytes(d), len);
+	apply_delta_abort(d, 0);
+	/* cut off again; the next session finds the verified prefix and
+	 * lacks less */
+	EXPECT((d = start(nv, 2 * n, &l)) != NULL, "cannot start");
+	EXPECT_INT(apply_delta_lacking_bytes(d), len);
+	EXPECT_INT(apply_delta_write(d, send, MIB + 777), 0);
+	EXPECT_INT(apply_delta_finish(d), -ENODATA);
 	EXPECT_INT(assemble("f", nv, 2 * n, NULL, 0, 4096, &sent), 0);
 	EXPECT(sent < len - MIB + CHUNK_MAX && sent >= len - MIB - 777,
 	    "%zu sent after a resume, %zu lacked", sent, len);
@@ -411,6 +429,167 @@ t_interrupted_session_resumes_at_a_chunk_boundary(void)
 	EXPECT_INT(temps(), 0);
 	chunk_list_clear(&l);
 	free(send);
+	free(old);
+	free(nv);
+	return 0;
+}
+
+/* ---- the mirror's delta stream ---------------------------------------- */
+
+struct membuf {
+	const uint8_t *b;
+	size_t n;
+};
+
+static int
+mem_open(void *arg, const struct jingle_file *f, void *cookie, void **h)
+{
+	(void)f;
+	(void)cookie;
+	*h = arg;
+	return 0;
+}
+
+static ssize_t
+mem_read(void *h, uint64_t off, unsigned char *p, size_t n)
+{
+	const struct membuf *m = h;
+
+	if (off >= m->n)
+		return 0;
+	n = n < m->n - off ? n : m->n - off;
+	memcpy(p, m->b + off, n);
+	return (ssize_t)n;
+}
+
+static void
+mem_close(void *h)
+{
+	(void)h;
+}
+
+/* The master's side: the stream that brings nv (nn bytes) to a slave
+ * holding old, read through the source as the engine reads it, in
+ * 64 KiB reads. Returns it (free()) and sets *len, or NULL. */
+static uint8_t *
+master_stream(const uint8_t *old, size_t n, const uint8_t *nv, size_t nn,
+    size_t *len)
+{
+	struct membuf mb = {nv, nn};
+	struct jingle_source inner = {mem_open, mem_read, mem_close, &mb};
+	struct jingle_file real = {.name = (char *)"f"};
+	struct chunk_list l = {0};
+	struct mirror_delta *d = NULL;
+	uint8_t sha[32], base[32], *out = NULL;
+	void *h = NULL;
+	uint64_t off = 0;
+	ssize_t k = 1;
+
+	gcry_md_hash_buffer(GCRY_MD_SHA256, sha, nv, nn);
+	gcry_md_hash_buffer(GCRY_MD_SHA256, base, old, n);
+	if (cut(nv, nn, &l) < 0 || chunk_record(fx.s, sha, &l) < 0 ||
+	    mirror_delta_plan(fx.s, sha, nn, base, &d) < 0 ||
+	    (out = malloc(mirror_delta_size(d))) == NULL ||
+	    mirror_delta_src_open(&inner, &real, NULL, d, &h) < 0)
+		goto out;
+	while (k > 0 && off < mirror_delta_size(d)) {
+		k = mirror_delta_src_read(h, off, out + off, 65536);
+		/* a short read before the end would stall the encryption */
+		if (k > 0 && k < 65536 && off + (uint64_t)k < mirror_delta_size(d))
+			k = -1;
+		off += k > 0 ? (uint64_t)k : 0;
+	}
+	mirror_delta_src_close(h);
+	*len = (size_t)off;
+	if (k < 0 || off != mirror_delta_size(d)) {
+		free(out);
+		out = NULL;
+	}
+out:
+	mirror_delta_free(d);
+	chunk_list_clear(&l);
+	return out;
+}
+
+/* The slave's side: feeds stream (len bytes) `step` at a time. Returns
+ * the first error or the finish's code. */
+static int
+slave_take(const uint8_t *old, size_t n, const uint8_t *nv, size_t nn,
+    const uint8_t *stream, size_t len, size_t step)
+{
+	struct mirror_dsink_args in = {.path = "f", .size = nn, .stream = len,
+	    .mode = 0644, .mtime_ns = T1};
+	struct mirror_dsink *s;
+	int r;
+
+	gcry_md_hash_buffer(GCRY_MD_SHA256, in.sha256, nv, nn);
+	gcry_md_hash_buffer(GCRY_MD_SHA256, in.base, old, n);
+	if ((r = mirror_delta_sink_open(fx.a, fx.s, &in, &s)) < 0)
+		return r;
+	for (size_t o = 0; r == 0 && o < len; o += step)
+		r = mirror_delta_sink_write(s, stream + o, len - o < step ?
+		    len - o : step);
+	if (r < 0) {
+		mirror_delta_sink_abort(s);
+		return r;
+	}
+	return mirror_delta_sink_finish(s);
+}
+
+static int
+t_mirror_stream_in_any_pieces_installs_new_version(void)
+{
+	static const size_t steps[] = {1, 3, 4096, 1 << 20};
+	size_t n = 4 * MIB, nn = n + 5000, len = 0;
+	uint8_t *old = noise(n, 11), *nv = noise(nn, 11), *st;
+
+	EXPECT(old && nv, "no memory");
+	for (size_t i = 0; i < 4096; i++)
+		nv[MIB + i] ^= 0x33;
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		EXPECT_INT(setup(), 0);
+		EXPECT_INT(put_whole("f", old, n), 0);
+		EXPECT((st = master_stream(old, n, nv, nn, &len)) != NULL,
+		    "no stream");
+		EXPECT(len < 3 * CHUNK_MAX, "a %zu-byte stream", len);
+		EXPECT_INT(slave_take(old, n, nv, nn, st, len, steps[k]), 0);
+		free(st);
+		EXPECT(holds("f", nv, nn), "f is not the new version (step %zu)",
+		    steps[k]);
+		EXPECT_INT(temps(), 0);
+	}
+	free(old);
+	free(nv);
+	return 0;
+}
+
+static int
+t_mirror_stream_altered_cut_or_stale_refused(void)
+{
+	size_t n = 2 * MIB, nn = n + 100, len = 0;
+	uint8_t *old = noise(n, 12), *nv = noise(nn, 12), *st;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT(old && nv, "no memory");
+	EXPECT_INT(put_whole("f", old, n), 0);
+	EXPECT((st = master_stream(old, n, nv, nn, &len)) != NULL, "no stream");
+	st[len - 7] ^= 1;			/* a chunk's byte */
+	EXPECT_INT(slave_take(old, n, nv, nn, st, len, 999), -EBADMSG);
+	st[len - 7] ^= 1;
+	EXPECT_INT(slave_take(old, n, nv, nn, st, len - 1, 999), -EBADMSG);
+	st[12] ^= 1;				/* a hash in the list */
+	EXPECT_INT(slave_take(old, n, nv, nn, st, len, 999), -EBADMSG);
+	st[12] ^= 1;
+	st[0] = 0x7f;				/* a count out of bounds */
+	EXPECT_INT(slave_take(old, n, nv, nn, st, len, 999), -EBADMSG);
+	st[0] = 0;
+	EXPECT(holds("f", old, n), "f changed");
+	EXPECT_INT(temps(), 0);
+	/* the slave's version is not the one the master planned from */
+	EXPECT_INT(put_whole("f", nv, nn), 0);
+	EXPECT_INT(slave_take(old, n, nv, nn, st, len, 999), -EBADMSG);
+	EXPECT(holds("f", nv, nn), "f changed");
+	free(st);
 	free(old);
 	free(nv);
 	return 0;
@@ -430,6 +609,10 @@ static const struct unit_test tests[] = {
 	    t_list_that_lies_about_the_content_refused},
 	{"interrupted_session_resumes_at_a_chunk_boundary",
 	    t_interrupted_session_resumes_at_a_chunk_boundary},
+	{"mirror_stream_in_any_pieces_installs_new_version",
+	    t_mirror_stream_in_any_pieces_installs_new_version},
+	{"mirror_stream_altered_cut_or_stale_refused",
+	    t_mirror_stream_altered_cut_or_stale_refused},
 };
 
 int

@@ -16,6 +16,7 @@
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
 #include "agent/crypto/crypto.h"
+#include "sync/chunk.h"
 #include "sync/hasher.h"
 #include "sync/hashfile.h"
 #include "sync/plan.h"
@@ -35,6 +36,8 @@ struct xfer {
 	char jid[1024];
 	char *path;
 	int64_t seq;
+	uint64_t size;			/* the file's */
+	struct mirror_delta *delta;	/* sent as a delta (delta.c), or NULL */
 };
 
 static void pump(struct mirror *m, struct mslave *ms);
@@ -51,7 +54,7 @@ source_open(void *arg, const struct jingle_file *f, void *cookie, void **h)
 	if (x == NULL)
 		return -EINVAL;
 	real.name = x->path;
-	return m->files.open(m->files.arg, &real, cookie, h);
+	return mirror_delta_src_open(&m->files, &real, cookie, x->delta, h);
 }
 
 const char *
@@ -66,8 +69,8 @@ void
 mirror_master_source(struct mirror *m, struct jingle_source *src)
 {
 	m->files = jingle_file_source(m->env.cfg->dir);
-	*src = (struct jingle_source){source_open, m->files.read,
-	    m->files.close, m};
+	*src = (struct jingle_source){source_open, mirror_delta_src_read,
+	    mirror_delta_src_close, m};
 }
 
 static struct mslave *
@@ -494,8 +497,11 @@ add_op(const struct store_op *op, void *arg)
 		    sizeof(bc->b64)) >= 0)
 			o.content64 = bc->b64;
 	}
+	/* a file large enough for chunks may go as a delta (delta.c) */
+	o.delta = op->kind == STORE_OP_PUT && o.has_sha256 && !o.content64 &&
+	    chunk_wanted((int64_t)o.size) && !mirror_delta_whole(ms, o.path);
 	/* stay below every server's stanza limit, whatever the names */
-	need = sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8 +
+	need = sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 16 +
 	    (o.content64 ? strlen(o.content64) + 8 : 0);
 	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
 		free((char *)o.target);
@@ -622,8 +628,27 @@ pump(struct mirror *m, struct mslave *ms)
 	send_iq(m, ms, iq, on_sync);
 }
 
+/* Plans x as a delta if the slave holds the version base (hex, from its
+ * answer) and both chunk lists are kept; then f is offered under the
+ * delta name (delta.c). */
 static void
-start_transfer(struct mirror *m, struct mslave *ms, size_t i)
+plan_delta(struct mirror *m, struct xfer *x, const char *base,
+    struct jingle_file *f, char name[SYNC_OPAQUE_SIZE])
+{
+	uint8_t b[32];
+
+	if (base == NULL || sync_hex_parse(base, b, 32) < 0 ||
+	    mirror_delta_plan(m->env.st, f->sha256, f->size, b, &x->delta) < 0)
+		return;
+	snprintf(name, SYNC_OPAQUE_SIZE, "%s%s", DELTA_PREFIX,
+	    f->name + sizeof(SYNC_OPAQUE_PREFIX) - 1);
+	f->name = name;
+	f->size = mirror_delta_size(x->delta);
+}
+
+static void
+start_transfer(struct mirror *m, struct mslave *ms, size_t i,
+    const char *base)
 {
 	/* offered under the opaque name the sealed put announced: the
 	 * <file/> element says nothing of the file (mirror_wire_file()) */
@@ -631,6 +656,7 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	    .size = ms->batch[i].size, .has_hash = 1,
 	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
+	char name[SYNC_OPAQUE_SIZE];
 	int r;
 
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
@@ -644,11 +670,14 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	}
 	snprintf(x->jid, sizeof(x->jid), "%s", ms->jid);
 	x->seq = ms->batch[i].seq;
+	x->size = ms->batch[i].size;
 	ms->inflight_seq[ms->ninflight++] = x->seq;
+	plan_delta(m, x, base, &f, name);
 	if ((r = jingle_send(m->jingle, ms->full, &f, x)) < 0) {
 		log_warn("cannot send %s to %s: %s", x->path, ms->full,
 		    strerror(-r));
 		inflight_drop(ms, x->path);
+		mirror_delta_free(x->delta);
 		free(x->path);
 		free(x);
 	}
@@ -746,7 +775,8 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
 			    ms->batch[i].seq);
 		else if (strcmp(s, "need") == 0 && ms->batch[i].kind == STORE_OP_PUT)
-			start_transfer(m, ms, (size_t)i);
+			start_transfer(m, ms, (size_t)i,
+			    xmpp_stanza_get_attribute(r, "b"));
 		else {
 			const char *e = xmpp_stanza_get_attribute(r, "e");
 			char why[1400];
@@ -767,6 +797,26 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	return 0;
 }
 
+/* One line per file sent: the bytes of content that crossed against
+ * the file's size when they differ (a delta, or a resume). */
+static void
+log_sent(const struct xfer *x, const struct jingle_info *in)
+{
+	if (x->delta)
+		log_info("sent %s to %s: %llu of %llu bytes, as a delta "
+		    "(%llu bytes of chunks)", x->path, in->peer,
+		    (unsigned long long)in->file->size,
+		    (unsigned long long)x->size,
+		    (unsigned long long)mirror_delta_content(x->delta));
+	else if (in->offset)
+		log_info("sent %s to %s, %llu bytes (from offset %llu)",
+		    x->path, in->peer, (unsigned long long)in->file->size,
+		    (unsigned long long)in->offset);
+	else
+		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
+		    (unsigned long long)in->file->size);
+}
+
 void
 mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 {
@@ -780,21 +830,25 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 	if (err == 0) {
 		store_outbox_done(m->env.st, x->jid, x->path, x->seq);
 		/* the engine's own line names the opaque transfer only */
-		if (in->offset)
-			log_info("sent %s to %s, %llu bytes (from offset %llu)",
-			    x->path, in->peer,
-			    (unsigned long long)in->file->size,
-			    (unsigned long long)in->offset);
-		else
-			log_info("sent %s to %s (%llu bytes)", x->path,
-			    in->peer, (unsigned long long)in->file->size);
+		log_sent(x, in);
+		m->file_bytes_sent += x->size;
+		m->deltas_sent += x->delta != NULL;
+		if (ms)
+			mirror_delta_whole_set(ms, x->path, 0);
 	} else {
 		char why[1400];
+		/* whatever went wrong with a delta, the next try is whole */
+		if (x->delta && ms) {
+			log_warn("delta of %s to %s failed (%s): it goes whole "
+			    "next time", x->path, in->peer, strerror(-err));
+			mirror_delta_whole_set(ms, x->path, 1);
+		}
 		snprintf(why, sizeof(why), "transfer to %s failed: %s", in->peer,
 		    strerror(-err));
 		if (ms)
 			set_aside(m, ms, x->path, why);
 	}
+	mirror_delta_free(x->delta);
 	free(x->path);
 	free(x);
 	if (ms)
@@ -1023,6 +1077,7 @@ mirror_master_free(struct mirror *m)
 		inflight_clear(m->slaves[i]);
 		manifest_clear(m->slaves[i]);
 		mirror_digest_reset(m->slaves[i]);
+		mirror_delta_whole_clear(m->slaves[i]);
 		free(m->slaves[i]);
 	}
 	plan_free(m->plan);

@@ -449,10 +449,13 @@ size_t
 mirror_status_json(const struct mirror *m, char *buf, size_t off, size_t len)
 {
 	off = json_addf(buf, off, len, "{\"files_sent\":%llu,\"bytes_sent\":%llu,"
+	    "\"file_bytes_sent\":%llu,\"deltas_sent\":%llu,"
 	    "\"files_received\":%llu,\"bytes_received\":%llu,\"ops_sent\":%llu,"
 	    "\"ops_applied\":%llu,\"transfers_pending\":%u,"
 	    "\"waiting_for_space\":",
 	    (unsigned long long)m->files_sent, (unsigned long long)m->bytes_sent,
+	    (unsigned long long)m->file_bytes_sent,
+	    (unsigned long long)m->deltas_sent,
 	    (unsigned long long)m->files_received,
 	    (unsigned long long)m->bytes_received,
 	    (unsigned long long)m->ops_sent, (unsigned long long)m->ops_applied,
