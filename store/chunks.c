@@ -15,11 +15,12 @@ store_chunks_put(struct store *s, const uint8_t sha256[32], const void *list,
 
 	if (len > INT32_MAX)
 		return -EFBIG;
-	if ((r = store_prepare(s, "INSERT OR REPLACE INTO chunks (sha256, list)"
-	    " VALUES (?1, ?2)", &st)) < 0)
+	if ((r = store_prepare(s, "INSERT OR REPLACE INTO chunks (sha256, list,"
+	    " seen) VALUES (?1, ?2, ?3)", &st)) < 0)
 		return r;
 	sqlite3_bind_blob(st, 1, sha256, 32, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, len ? list : "", (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now());
 	return store_step_done(s, st);
 }
 
@@ -52,16 +53,24 @@ store_chunks_get(struct store *s, const uint8_t sha256[32], uint8_t **list,
 	return r;
 }
 
+#define LIVE "EXISTS (SELECT 1 FROM files WHERE deleted = 0" \
+	" AND files.sha256 = chunks.sha256)"
+
 int
-store_chunks_collect(struct store *s, int64_t *collected)
+store_chunks_collect(struct store *s, int64_t before, int64_t *collected)
 {
 	sqlite3_stmt *st;
 	int r;
 
-	if ((r = store_prepare(s, "DELETE FROM chunks WHERE NOT EXISTS"
-	    " (SELECT 1 FROM files WHERE deleted = 0"
-	    "  AND files.sha256 = chunks.sha256)", &st)) < 0)
+	if ((r = store_prepare(s, "UPDATE chunks SET seen = ?1 WHERE " LIVE,
+	    &st)) < 0)
 		return r;
+	sqlite3_bind_int64(st, 1, store_now());
+	if ((r = store_step_done(s, st)) < 0 ||
+	    (r = store_prepare(s, "DELETE FROM chunks WHERE seen < ?1 AND NOT "
+	    LIVE, &st)) < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, before);
 	if ((r = store_step_done(s, st)) == 0 && collected)
 		*collected = sqlite3_changes(s->db);
 	return r;

@@ -106,11 +106,14 @@ static const char schema_v6[] =
 
 /* list: chunk_pack()'s form; only contents of CHUNK_SMALL bytes or more
  * have one. Keyed by content, so a file's versions and its copies share
- * it; store_tombstones_collect() drops lists no live file has. */
+ * it. seen: when it was kept, or last found live by a collection (unix
+ * seconds); the list of a version no file has any more stays a while
+ * (a slave may still hold that version: deltas apply to it) */
 static const char schema_v7[] =
 	"CREATE TABLE chunks ("
 	"  sha256 BLOB PRIMARY KEY NOT NULL CHECK (length(sha256) = 32),"
-	"  list BLOB NOT NULL"
+	"  list BLOB NOT NULL,"
+	"  seen INTEGER NOT NULL DEFAULT 0"
 	") STRICT, WITHOUT ROWID;";
 
 const struct store_migration store_migrations[] = {

@@ -1274,7 +1274,7 @@ t_collected_tombstone_path_recreated_is_added(void)
 /* ---- chunk lists --------------------------------------------------- */
 
 static int
-t_chunk_lists_kept_by_content_and_collected_when_unused(void)
+t_chunk_lists_kept_by_content_and_collected_long_unused(void)
 {
 	struct tdb t;
 	struct store_file a = mkfile("a", 100000, 1, 0xaa);
@@ -1297,14 +1297,18 @@ t_chunk_lists_kept_by_content_and_collected_when_unused(void)
 	EXPECT_INT(store_chunks_get(t.s, ka, &got, &len), 0);
 	EXPECT(len == 7 && memcmp(got, "\001list-A", 7) == 0, "wrong list");
 	free(got);
-	/* b is deleted: its content's list goes with the next collection */
+	/* b is deleted: its content's list stays a while (a slave may hold
+	 * that version), then goes */
 	EXPECT_INT(store_file_delete(t.s, "b", NULL), 0);
 	EXPECT_INT(store_tombstones_collect(t.s, 0, NULL), 0);
+	EXPECT_INT(store_chunks_get(t.s, kb, &got, &len), 0);
+	free(got);
+	EXPECT_INT(store_chunks_collect(t.s, INT64_MAX, &n), 0);
+	EXPECT_INT(n, 1);
 	EXPECT_INT(store_chunks_get(t.s, kb, &got, &len), -ENOENT);
+	/* a live one stays whatever the bound */
 	EXPECT_INT(store_chunks_get(t.s, ka, &got, &len), 0);
 	free(got);
-	EXPECT_INT(store_chunks_collect(t.s, &n), 0);
-	EXPECT_INT(n, 0);
 	store_close(t.s);
 	t.s = NULL;
 	EXPECT_INT(raw_int(t.path, "SELECT count(*) FROM chunks", &v1),
@@ -1316,8 +1320,8 @@ t_chunk_lists_kept_by_content_and_collected_when_unused(void)
 
 static const struct unit_test tests[] = {
 	{"fresh_db_gets_latest_user_version", t_fresh_db_latest_version},
-	{"chunk_lists_kept_by_content_and_collected_when_unused",
-	    t_chunk_lists_kept_by_content_and_collected_when_unused},
+	{"chunk_lists_kept_by_content_and_collected_long_unused",
+	    t_chunk_lists_kept_by_content_and_collected_long_unused},
 	{"v1_db_migrates_keeping_data", t_v1_db_migrates_keeping_data},
 	{"v1_db_migrates_to_sha256_index", t_v1_db_migrates_to_sha256_index},
 	{"too_new_db_refused_and_untouched", t_too_new_db_refused},
