@@ -96,8 +96,7 @@ note "status --json: bytes_sent $b1 for file_bytes_sent $f1 ($(json_num deltas_s
 
 # the slave's copy changes behind its back (the slave is stopped, so it
 # cannot notice): the delta does not apply and the file comes whole
-kill "$SPID"; i=0
-while kill -0 "$SPID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+xs_kill "$SPID"
 printf 'X' | dd of="$SD/big" bs=1 seek=$((3 * M1)) conv=notrunc status=none
 touch -r "$MD/big" "$SD/big"
 xs_spawn "$XS_TMP/s.log" "$X" -c "$S" run; SPID=$XS_LASTPID
