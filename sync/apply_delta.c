@@ -224,7 +224,8 @@ delta_open(struct apply_delta *d, const char *path, uint64_t size,
 	if ((r = apply_put_begin(d->a, path, size, sha256, mode, mtime_ns,
 	    &d->put, &have)) < 0)
 		return r;
-	if ((r = resume(d, have, (flags & APPLY_DELTA_FRESH) != 0)) < 0)
+	if ((r = resume(d, have, (flags & APPLY_DELTA_FRESH) != 0)) < 0 ||
+	    (r = apply_put_set_chunks(d->put, &d->target)) < 0)
 		return r;
 	return fill(d);
 }

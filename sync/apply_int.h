@@ -71,6 +71,14 @@ int apply_parent(struct apply *a, const char *path, const char **name);
 /* Returns the path a put session receives (borrowed from p). */
 const char *apply_put_path(const struct apply_put *p);
 
+struct chunk_list;
+
+/* The content of p is assembled from the chunks of l, each checked
+ * before it is written (apply_delta.c): keeps l (copied) as its chunk
+ * list instead of cutting what is written again. Call it after the last
+ * apply_put_truncate(). Returns 0 or -ENOMEM. */
+int apply_put_set_chunks(struct apply_put *p, const struct chunk_list *l);
+
 /* lstat of name in dfd. Returns 0, or -errno (not logged; -ENOENT when
  * nothing is there). */
 int apply_lstat(int dfd, const char *name, struct stat *st);

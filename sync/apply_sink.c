@@ -37,8 +37,10 @@ struct apply_put {
 	 * finishing a large file does not read it all again */
 	gcry_md_hd_t md;
 	/* and its chunks, cut as it arrives (files of CHUNK_SMALL or more),
-	 * kept as the content's chunk list once it is installed */
+	 * kept as the content's chunk list once it is installed; or the list
+	 * the content was assembled from (apply_put_set_chunks()) */
 	struct chunker *ck;
+	struct chunk_list known;
 };
 
 static void
@@ -47,6 +49,7 @@ put_free(struct apply_put *p)
 	if (p->md)
 		gcry_md_close(p->md);
 	chunker_free(p->ck);
+	chunk_list_clear(&p->known);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->dfd >= 0)
@@ -328,6 +331,21 @@ put_install(struct apply_put *p, int *was_dir)
 	return apply_fsync_dir(p->dfd, p->path);
 }
 
+int
+apply_put_set_chunks(struct apply_put *p, const struct chunk_list *l)
+{
+	size_t n = l->n ? l->n : 1;
+
+	chunk_list_clear(&p->known);
+	if ((p->known.v = malloc(n * sizeof(*l->v))) == NULL)
+		return -ENOMEM;
+	memcpy(p->known.v, l->v, l->n * sizeof(*l->v));
+	p->known.n = p->known.cap = l->n;
+	chunker_free(p->ck);
+	p->ck = NULL;
+	return 0;
+}
+
 /* Keeps the chunk list of the verified content, before its record. */
 static int
 record_chunks(struct apply_put *p)
@@ -335,6 +353,8 @@ record_chunks(struct apply_put *p)
 	struct chunk_list l = {0};
 	int r;
 
+	if (p->known.v)
+		return chunk_record(p->a->st, p->sha256, &p->known);
 	if (p->ck == NULL)
 		return 0;
 	if ((r = chunker_finish(p->ck, &l)) == 0)
