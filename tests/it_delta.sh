@@ -94,6 +94,12 @@ note "status --json: bytes_sent $b1 for file_bytes_sent $f1 ($(json_num deltas_s
     pass status_reports_content_sent ||
     fail status_reports_content_sent "bytes_sent went $b0 -> $b1"
 
+p=$("$X" -c "$M" status --prometheus)
+printf '%s\n' "$p" | grep -q "^xmpp_sync_deltas_sent_total{.*} 2$" &&
+    printf '%s\n' "$p" | grep -q "^xmpp_sync_file_bytes_sent_total{.*} $f1$" &&
+    pass metrics_count_deltas_and_file_sizes ||
+    fail metrics_count_deltas_and_file_sizes "$(printf '%s\n' "$p" | grep -E 'deltas|bytes_sent')"
+
 # the slave's copy changes behind its back (the slave is stopped, so it
 # cannot notice): the delta does not apply and the file comes whole
 xs_kill "$SPID"

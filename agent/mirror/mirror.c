@@ -427,7 +427,9 @@ mirror_counters_get(const struct mirror *m, struct mirror_counters *out)
 	*out = (struct mirror_counters){.files_sent = m->files_sent,
 	    .bytes_sent = m->bytes_sent, .files_received = m->files_received,
 	    .bytes_received = m->bytes_received, .ops_sent = m->ops_sent,
-	    .ops_applied = m->ops_applied};
+	    .ops_applied = m->ops_applied,
+	    .file_bytes_sent = m->file_bytes_sent,
+	    .deltas_sent = m->deltas_sent};
 }
 
 const char *
