@@ -113,8 +113,13 @@ agent_metrics(struct agent *a)
 	o.buf[0] = '\0';
 	mirror_counters_get(a->mirror, &c);
 	counter(&o, "files_sent_total", "files sent to slaves", c.files_sent);
-	counter(&o, "bytes_sent_total", "file bytes sent to slaves",
+	counter(&o, "bytes_sent_total", "bytes of file content sent to slaves "
+	    "(less than the files' sizes for deltas and resumes)",
 	    c.bytes_sent);
+	counter(&o, "file_bytes_sent_total", "sizes of the files sent to slaves",
+	    c.file_bytes_sent);
+	counter(&o, "deltas_sent_total", "files sent as the chunks a slave "
+	    "lacked", c.deltas_sent);
 	counter(&o, "files_received_total", "files received from the master",
 	    c.files_received);
 	counter(&o, "bytes_received_total", "file bytes received from the "

@@ -5,6 +5,8 @@
 #  3. five scenarios side by side with the rsync daemon and lsyncd, with
 #     the agents' peak memory (bench/scenarios.sh; its variables set the
 #     sizes)
+#  4. changes to a large file: bytes sent and time beside the rsync daemon
+#     (bench/delta.sh; XS_BENCH_DELTA_MIB sets the size)
 . "$(dirname "$0")/../tests/lib/harness.sh"
 xs_setup
 echo "== crypto: record format vs raw AES-256-GCM =="
@@ -22,3 +24,7 @@ prosody_stop
 echo
 echo "== S1-S5: xmpp-sync, the rsync daemon and lsyncd on the same data =="
 sh "$(dirname "$0")/scenarios.sh"
+
+echo
+echo "== D1-D3: a changed large file, bytes sent beside the rsync daemon =="
+sh "$(dirname "$0")/delta.sh"

@@ -6,7 +6,9 @@
  * holds under another name instead of receiving it again; version 4 lets
  * a failing outbox entry be set aside with a backoff; version 5 orders
  * the outbox by when an entry was made, not by its latest change; version
- * 6 lets an outbox entry wait while its slave has no room for it. A step
+ * 6 lets an outbox entry wait while its slave has no room for it; version
+ * 7 keeps the content-defined chunk list of each content (sync/chunk.h),
+ * one packed blob per distinct SHA-256, not a row per chunk. A step
  * runs inside the transaction that also sets PRAGMA user_version, so a
  * crash leaves the database at the old or the new version, never between.
  *
@@ -102,6 +104,18 @@ static const char schema_v6[] =
 	"  CHECK (waiting IN (0, 1));"
 	"ALTER TABLE outbox ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;";
 
+/* list: chunk_pack()'s form; only contents of CHUNK_SMALL bytes or more
+ * have one. Keyed by content, so a file's versions and its copies share
+ * it. seen: when it was kept, or last found live by a collection (unix
+ * seconds); the list of a version no file has any more stays a while
+ * (a slave may still hold that version: deltas apply to it) */
+static const char schema_v7[] =
+	"CREATE TABLE chunks ("
+	"  sha256 BLOB PRIMARY KEY NOT NULL CHECK (length(sha256) = 32),"
+	"  list BLOB NOT NULL,"
+	"  seen INTEGER NOT NULL DEFAULT 0"
+	") STRICT, WITHOUT ROWID;";
+
 const struct store_migration store_migrations[] = {
 	{1, schema_v1},
 	{2, schema_v2},
@@ -109,6 +123,7 @@ const struct store_migration store_migrations[] = {
 	{4, schema_v4},
 	{5, schema_v5},
 	{6, schema_v6},
+	{7, schema_v7},
 };
 
 const int store_n_migrations =

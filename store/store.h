@@ -12,6 +12,9 @@
  *   peer_keys  pinned identity keys of peers (both sides)
  *   outbox     master side: per slave, the pending operations, compacted to
  *              one entry per path (see "Outbox" below)
+ *   chunks     both sides: the packed chunk list of each content (by
+ *              SHA-256) of CHUNK_SMALL bytes or more, kept a while after
+ *              no file has it (see "Chunk lists")
  *
  * The database runs in WAL mode with a busy timeout, foreign keys on and
  * synchronous=FULL: a commit that returned is on disk, so an ack sent after
@@ -42,7 +45,7 @@
 struct store;
 
 /* The schema version this build writes; see store/schema.c. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 /* ---- open, close, transactions ------------------------------------- */
 
@@ -210,11 +213,40 @@ int store_last_seq(struct store *s, int64_t *seq);
  * slave holds nothing back, and without active slaves only upto bounds
  * it) and no pending outbox entry names the path, as the path acted on
  * or as a rename's source. Raises STORE_META_GC_SEQ to the highest seq
- * removed: below it the changes since a seq may lack deletions. One
- * transaction. Sets *collected (if not NULL) to the number removed.
+ * removed: below it the changes since a seq may lack deletions. Drops
+ * the chunk lists no live file has had for STORE_CHUNKS_KEEP
+ * (store_chunks_collect()) too. One transaction. Sets *collected (if not NULL) to the number removed.
  * Returns 0 or -errno. */
 int store_tombstones_collect(struct store *s, int64_t upto,
     int64_t *collected);
+
+/* ---- chunk lists ----------------------------------------------------
+ *
+ * The content-defined chunks of a content (sync/chunk.h), kept as the
+ * opaque packed blob chunk_pack() writes, one per distinct SHA-256: a
+ * file's previous version and every copy of it are found through the
+ * files' checksums. The store does not parse the blob. */
+
+/* Keeps list (len bytes) as the chunk list of the content sha256,
+ * replacing one kept before. Returns 0 or -errno. */
+int store_chunks_put(struct store *s, const uint8_t sha256[32],
+    const void *list, size_t len);
+
+/* Sets *list (the caller frees it) and *len to the chunk list of the
+ * content sha256. Returns 0, -ENOENT if none is kept, -ENOMEM, -errno. */
+int store_chunks_get(struct store *s, const uint8_t sha256[32],
+    uint8_t **list, size_t *len);
+
+/* Marks the lists of contents a live file has as seen now, and removes
+ * the others seen last before `before` (unix seconds). Sets *collected
+ * (if not NULL) to the number removed. Returns 0 or -errno. */
+int store_chunks_collect(struct store *s, int64_t before,
+    int64_t *collected);
+
+/* How long the chunk list of a version no file has any more is kept by
+ * store_tombstones_collect(): a slave may still hold that version, and a
+ * delta needs its list. Seconds. */
+#define STORE_CHUNKS_KEEP (30 * 24 * 3600)
 
 /* ---- index digest ---------------------------------------------------
  *

@@ -52,7 +52,10 @@ store_tombstones_collect(struct store *s, int64_t upto, int64_t *collected)
 
 	if ((r = store_begin(s)) < 0)
 		return r;
-	if ((r = collect(s, upto, &n, &top)) == 0 && top > 0) {
+	/* versions no file has had for long need no chunk list either */
+	if ((r = store_chunks_collect(s, store_now() - STORE_CHUNKS_KEEP,
+	    NULL)) == 0 &&
+	    (r = collect(s, upto, &n, &top)) == 0 && top > 0) {
 		if ((r = store_meta_get_int(s, STORE_META_GC_SEQ, &old)) == -ENOENT)
 			r = 0;
 		if (r == 0 && top > old)

@@ -15,6 +15,7 @@
 #include "agent/log.h"
 #include "store/store.h"
 #include "sync/apply_int.h"
+#include "sync/chunk.h"
 #include "sync/hashfile.h"
 #include "sync/path.h"
 #include "agent/util.h"
@@ -564,15 +565,16 @@ apply_record_stat(struct apply *a, const char *path, const struct stat *st,
 	return store_file_put(a->st, &f, NULL, NULL);
 }
 
-/* Reads name (st: its lstat) through SHA-256. Returns 0, 1 if it changed
- * meanwhile (logged; its checksum would describe no state it had), or
- * -errno (logged). */
+/* Reads name (st: its lstat) through SHA-256, keeping its chunk list.
+ * Returns 0, 1 if it changed meanwhile (logged; its checksum would
+ * describe no state it had), or -errno (logged). */
 static int
-hash_at(int dfd, const char *name, const char *path, const struct stat *st,
-    uint8_t out[32])
+hash_at(struct apply *a, int dfd, const char *name, const char *path,
+    const struct stat *st, uint8_t out[32])
 {
+	struct chunk_list chunks = {0};
 	struct hashfile h;
-	int r = hashfile_at(dfd, name, st, &h);
+	int r = hashfile_at_chunks(dfd, name, st, &h, &chunks);
 
 	if (r == -EAGAIN) {
 		log_info("not recording %s: it changed while being read", path);
@@ -581,7 +583,9 @@ hash_at(int dfd, const char *name, const char *path, const struct stat *st,
 	if (r < 0)
 		return apply_fail("read", path, r);
 	memcpy(out, h.sha256, 32);
-	return 0;
+	r = chunk_record(a->st, h.sha256, &chunks);
+	chunk_list_clear(&chunks);
+	return r;
 }
 
 int
@@ -599,7 +603,7 @@ apply_record_at(struct apply *a, int dfd, const char *name, const char *path,
 	if (S_ISREG(st.st_mode) && sha == NULL) {
 		if ((r = apply_known_sha(a, path, &st, sum)) < 0)
 			return r;
-		if (r == 0 && (r = hash_at(dfd, name, path, &st, sum)) != 0)
+		if (r == 0 && (r = hash_at(a, dfd, name, path, &st, sum)) != 0)
 			return r < 0 ? r : 0;
 		sha = sum;
 	} else if (S_ISLNK(st.st_mode)) {

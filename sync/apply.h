@@ -259,6 +259,67 @@ int apply_bundle_finish(struct apply_bundle *b, size_t *installed);
 /* Ends a bundle cut off: the file in progress is dropped; those installed
  * stay (made durable). NULL is a no-op. */
 void apply_bundle_abort(struct apply_bundle *b);
+/* ---- delta: a new version from the chunks already here ------------------
+ *
+ * A file of which the slave holds parts (an earlier version at the same
+ * path, or another file: a copy, a renamed and edited file) is assembled
+ * from the chunks it holds and only those it lacks, received in the
+ * order of the new version's chunk list (sync/chunk.h). Each chunk, local
+ * or received, is checked against its SHA-256 in that list before it is
+ * written to the put's temp file; the whole file is then checked and
+ * installed as by apply_put_finish(). A chunk that does not match (a
+ * local file changed since its list was kept, a received chunk altered)
+ * ends the session with -EBADMSG: abort it, nothing is visible, and fetch
+ * the file whole. */
+
+struct apply_delta;
+struct chunk_list;
+
+/* apply_delta_begin() flags: start from nothing even if an interrupted
+ * session left a prefix (the sender decided what lacks without it). */
+#define APPLY_DELTA_FRESH 1u
+
+/* Starts assembling path (size bytes, whose SHA-256 is sha256 and whose
+ * chunks are target; mode and mtime_ns applied at the end) like
+ * apply_put_begin(). Sources: the file at path and the nhints paths of
+ * hints (relative; checked here; the master's guesses, e.g. a rename's
+ * source), each if its live record has a kept chunk list and the file
+ * still has the recorded size. A resumed prefix is cut back to a chunk
+ * boundary, or dropped with APPLY_DELTA_FRESH in flags. Writes the local
+ * chunks up to the first one lacking. Returns
+ * 0 and sets *out; -EINVAL if target does not add up to size;
+ * -EBADMSG if a local chunk is not as recorded (nothing visible: fetch
+ * the file whole); or an error of apply_put_begin(). End the session
+ * with apply_delta_finish() or apply_delta_abort(). */
+int apply_delta_begin(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
+    const struct chunk_list *target, const char *const *hints,
+    size_t nhints, unsigned flags, struct apply_delta **out);
+
+/* Returns 1 if chunk i of the target must still be received, else 0:
+ * what the slave answers it lacks. */
+int apply_delta_lacks(const struct apply_delta *d, size_t i);
+
+/* Returns the bytes still to receive: the lengths of the chunks lacking
+ * (less what arrived of the current one). */
+uint64_t apply_delta_lacking_bytes(const struct apply_delta *d);
+
+/* Takes the next n bytes of the lacking chunks, in target order, and
+ * writes every chunk completed after checking it, with the local chunks
+ * that follow it. Returns 0; -EBADMSG if a received or local chunk does
+ * not match its checksum (logged; abort the session); -EFBIG for bytes
+ * beyond the last lacking chunk; or an error of apply_put_write(). */
+int apply_delta_write(struct apply_delta *d, const void *buf, size_t n);
+
+/* Installs the assembled file as apply_put_finish(). Returns as it;
+ * -ENODATA if chunks are still lacking (the verified prefix is kept for
+ * a resume). d is freed in every case. */
+int apply_delta_finish(struct apply_delta *d);
+
+/* Ends a session without installing anything; keep = 1 leaves the
+ * verified prefix for a resume, 0 removes it. d is freed; NULL is a
+ * no-op. */
+void apply_delta_abort(struct apply_delta *d, int keep);
 
 /* ---- temp files of interrupted transfers ------------------------------
  *

@@ -4,6 +4,7 @@
  *                 removal of subtrees, the manifest
  *   apply_ops.c   metadata operations: mkdir, delete, rename, meta, symlink
  *   apply_sink.c  content: the put sink, have, copy from a local file
+ *   apply_delta.c content: a new version from local and received chunks
  *   apply_temps.c temp files that interrupted transfers left behind
  *   apply_keep.c  the slave's area: local and old versions kept, expiry
  *   apply_local.c local changes: compared with the records, kept, recorded
@@ -81,6 +82,17 @@ int apply_fail(const char *what, const char *path, int r);
  * can be fsynced) and sets *name to path's last component. Returns the
  * descriptor or -errno as for path_open_parent() (not logged). */
 int apply_parent(struct apply *a, const char *path, const char **name);
+
+/* Returns the path a put session receives (borrowed from p). */
+const char *apply_put_path(const struct apply_put *p);
+
+struct chunk_list;
+
+/* The content of p is assembled from the chunks of l, each checked
+ * before it is written (apply_delta.c): keeps l (copied) as its chunk
+ * list instead of cutting what is written again. Call it after the last
+ * apply_put_truncate(). Returns 0 or -ENOMEM. */
+int apply_put_set_chunks(struct apply_put *p, const struct chunk_list *l);
 
 /* lstat of name in dfd. Returns 0, or -errno (not logged; -ENOENT when
  * nothing is there). */

@@ -15,6 +15,7 @@
 #include "agent/log.h"
 #include "store/store.h"
 #include "sync/apply_int.h"
+#include "sync/chunk.h"
 #include "sync/hashfile.h"
 #include "sync/path.h"
 #include "agent/util.h"
@@ -36,6 +37,11 @@ struct apply_put {
 	/* SHA-256 of the first `written` bytes, kept as data arrives so
 	 * finishing a large file does not read it all again */
 	gcry_md_hd_t md;
+	/* and its chunks, cut as it arrives (files of CHUNK_SMALL or more),
+	 * kept as the content's chunk list once it is installed; or the list
+	 * the content was assembled from (apply_put_set_chunks()) */
+	struct chunker *ck;
+	struct chunk_list known;
 };
 
 static void
@@ -43,6 +49,8 @@ put_free(struct apply_put *p)
 {
 	if (p->md)
 		gcry_md_close(p->md);
+	chunker_free(p->ck);
+	chunk_list_clear(&p->known);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->dfd >= 0)
@@ -124,6 +132,10 @@ put_rehash(struct apply_put *p, uint64_t len)
 	if (p->md == NULL && gcry_md_open(&p->md, GCRY_MD_SHA256, 0) != 0)
 		return -ENOMEM;
 	gcry_md_reset(p->md);
+	chunker_free(p->ck);
+	p->ck = NULL;
+	if (chunk_wanted((int64_t)p->size) && chunker_new(&p->ck) < 0)
+		return -ENOMEM;
 	if (lseek(p->fd, 0, SEEK_SET) < 0)
 		return apply_fail("seek in the temp file of", p->path, -errno);
 	while (left > 0) {
@@ -134,6 +146,8 @@ put_rehash(struct apply_put *p, uint64_t len)
 			return apply_fail("read the temp file of", p->path,
 			    n < 0 ? -errno : -EIO);
 		gcry_md_write(p->md, buf, (size_t)n);
+		if (p->ck && chunker_feed(p->ck, buf, (size_t)n) < 0)
+			return -ENOMEM;
 		left -= (uint64_t)n;
 	}
 	return lseek(p->fd, (off_t)len, SEEK_SET) < 0 ?
@@ -200,6 +214,12 @@ apply_put_begin(struct apply *a, const char *path, uint64_t size,
 	    have_bytes);
 }
 
+const char *
+apply_put_path(const struct apply_put *p)
+{
+	return p->path;
+}
+
 int
 apply_put_write(struct apply_put *p, const void *buf, size_t n)
 {
@@ -218,6 +238,8 @@ apply_put_write(struct apply_put *p, const void *buf, size_t n)
 			return apply_fail("write the temp file of", p->path,
 			    -errno);
 		gcry_md_write(p->md, b, (size_t)w);
+		if (p->ck && chunker_feed(p->ck, b, (size_t)w) < 0)
+			return -ENOMEM;
 		b += w;
 		n -= (size_t)w;
 		p->written += (uint64_t)w;
@@ -325,6 +347,38 @@ put_install(struct apply_put *p, int *was_dir)
 }
 
 int
+apply_put_set_chunks(struct apply_put *p, const struct chunk_list *l)
+{
+	size_t n = l->n ? l->n : 1;
+
+	chunk_list_clear(&p->known);
+	if ((p->known.v = malloc(n * sizeof(*l->v))) == NULL)
+		return -ENOMEM;
+	memcpy(p->known.v, l->v, l->n * sizeof(*l->v));
+	p->known.n = p->known.cap = l->n;
+	chunker_free(p->ck);
+	p->ck = NULL;
+	return 0;
+}
+
+/* Keeps the chunk list of the verified content, before its record. */
+static int
+record_chunks(struct apply_put *p)
+{
+	struct chunk_list l = {0};
+	int r;
+
+	if (p->known.v)
+		return chunk_record(p->a->st, p->sha256, &p->known);
+	if (p->ck == NULL)
+		return 0;
+	if ((r = chunker_finish(p->ck, &l)) == 0)
+		r = chunk_record(p->a->st, p->sha256, &l);
+	chunk_list_clear(&l);
+	return r;
+}
+
+int
 apply_put_finish(struct apply_put *p)
 {
 	struct stat st;
@@ -337,6 +391,8 @@ apply_put_finish(struct apply_put *p)
 	if (r == 0 && was_dir)
 		r = apply_forget_tree(p->a, p->path, 0);
 	/* the record describes the inode installed, whatever came since */
+	if (r == 0)
+		r = record_chunks(p);
 	if (r == 0)
 		r = apply_record_stat(p->a, p->path, &st, p->sha256, NULL);
 	/* short, or stuck before the rename: the temp is still there */

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sync/chunk.h"
 #include "sync/hasher.h"
 #include "sync/hashfile.h"
 
@@ -16,6 +17,7 @@ struct job {
 	int err;
 	int64_t size, mtime_ns;
 	uint8_t sha256[32];
+	struct chunk_list chunks;
 };
 
 struct hasher {
@@ -33,7 +35,8 @@ hash_one(struct hasher *h, struct job *j)
 {
 	struct hashfile hf;
 
-	if ((j->err = hashfile_at(h->rootfd, j->path, NULL, &hf)) < 0)
+	if ((j->err = hashfile_at_chunks(h->rootfd, j->path, NULL, &hf,
+	    &j->chunks)) < 0)
 		return;
 	j->size = hf.size;
 	j->mtime_ns = hf.mtime_ns;
@@ -87,10 +90,12 @@ hasher_process(struct hasher *h, hasher_done_cb cb, void *arg)
 	while (list) {
 		struct job *j = list;
 		struct hasher_result r = {.path = j->path, .err = j->err,
-		    .size = j->size, .mtime_ns = j->mtime_ns};
+		    .size = j->size, .mtime_ns = j->mtime_ns,
+		    .chunks = &j->chunks};
 		list = j->next;
 		memcpy(r.sha256, j->sha256, 32);
 		cb(&r, arg);
+		chunk_list_clear(&j->chunks);
 		free(j->path);
 		free(j);
 		count++;
@@ -135,6 +140,7 @@ free_list(struct job *j)
 {
 	while (j) {
 		struct job *n = j->next;
+		chunk_list_clear(&j->chunks);
 		free(j->path);
 		free(j);
 		j = n;

@@ -6,13 +6,15 @@
  * The hasher knows no event loop. Like the watcher, it offers a
  * descriptor: register hasher_fd() for reading with the caller's loop and
  * call hasher_process() when it is readable; results are then delivered
- * on the caller's thread, through the callback the caller passes. */
+ * on the caller's thread, through the callback the caller passes. Each
+ * result carries the file's chunk list too, cut while it was read. */
 #ifndef XS_HASHER_H
 #define XS_HASHER_H
 
 #include <stdint.h>
 
 struct hasher;
+struct chunk_list;
 
 struct hasher_result {
 	const char *path;      /* borrowed for the call */
@@ -20,6 +22,9 @@ struct hasher_result {
 	                        * -ENOENT gone, -EAGAIN changed while read */
 	int64_t size, mtime_ns;/* what was hashed, if err is 0 */
 	uint8_t sha256[32];
+	/* its content-defined chunks, cut in the same pass (sync/chunk.h;
+	 * empty below CHUNK_SMALL or on error), borrowed for the call */
+	const struct chunk_list *chunks;
 };
 
 /* Called from hasher_process() for each finished job. It may call

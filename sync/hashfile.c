@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sync/chunk.h"
 #include "sync/hashfile.h"
 #include "sync/path.h"
 #include "agent/util.h"
@@ -23,9 +24,10 @@ same_state(const struct stat *a, const struct stat *b)
 }
 
 /* Reads fd from offset 0 to its end through SHA-256 into out and sets
- * *bytes. Returns 0, -ENOMEM or pread's -errno. */
+ * *bytes; with a chunker ck, through it too, in the same pass. Returns 0,
+ * -ENOMEM, the chunker's error or pread's -errno. */
 static int
-digest(int fd, uint8_t out[32], int64_t *bytes)
+digest(int fd, uint8_t out[32], int64_t *bytes, struct chunker *ck)
 {
 	uint8_t *buf = malloc(HASHFILE_BUF);
 	gcry_md_hd_t h;
@@ -46,6 +48,8 @@ digest(int fd, uint8_t out[32], int64_t *bytes)
 		}
 		gcry_md_write(h, buf, (size_t)n);
 		*bytes += n;
+		if (ck && (r = chunker_feed(ck, buf, (size_t)n)) < 0)
+			break;
 	}
 	if (r == 0)
 		memcpy(out, gcry_md_read(h, GCRY_MD_SHA256), 32);
@@ -55,32 +59,59 @@ digest(int fd, uint8_t out[32], int64_t *bytes)
 }
 
 int
-hashfile_fd(int fd, const struct stat *expect, struct hashfile *out)
+hashfile_fd_chunks(int fd, const struct stat *expect, struct hashfile *out,
+    struct chunk_list *chunks)
 {
 	struct stat before, after;
+	struct chunker *ck = NULL;
 	int64_t bytes;
 	int r;
 
+	if (chunks)
+		chunk_list_clear(chunks);
 	if (fstat(fd, &before) < 0)
 		return -errno;
 	if (expect && !same_state(expect, &before))
 		return -EAGAIN;
 	if (!S_ISREG(before.st_mode))
 		return -EINVAL;
-	if ((r = digest(fd, out->sha256, &bytes)) < 0)
+	if (chunks && chunk_wanted(before.st_size) &&
+	    (r = chunker_new(&ck)) < 0)
 		return r;
-	if (fstat(fd, &after) < 0)
-		return -errno;
-	if (!same_state(&before, &after) || bytes != before.st_size)
-		return -EAGAIN;
+	if ((r = digest(fd, out->sha256, &bytes, ck)) == 0 && ck)
+		r = chunker_finish(ck, chunks);
+	chunker_free(ck);
+	if (r == 0 && fstat(fd, &after) < 0)
+		r = -errno;
+	if (r == 0 && (!same_state(&before, &after) ||
+	    bytes != before.st_size))
+		r = -EAGAIN;
+	if (r < 0) {
+		if (chunks)
+			chunk_list_clear(chunks);
+		return r;
+	}
 	out->size = bytes;
 	out->mtime_ns = util_ts_ns(before.st_mtim);
 	return 0;
 }
 
 int
+hashfile_fd(int fd, const struct stat *expect, struct hashfile *out)
+{
+	return hashfile_fd_chunks(fd, expect, out, NULL);
+}
+
+int
 hashfile_at(int dirfd, const char *path, const struct stat *expect,
     struct hashfile *out)
+{
+	return hashfile_at_chunks(dirfd, path, expect, out, NULL);
+}
+
+int
+hashfile_at_chunks(int dirfd, const char *path, const struct stat *expect,
+    struct hashfile *out, struct chunk_list *chunks)
 {
 	int fd, r;
 
@@ -90,7 +121,7 @@ hashfile_at(int dirfd, const char *path, const struct stat *expect,
 	    0);
 	if (fd < 0)
 		return fd;
-	r = hashfile_fd(fd, expect, out);
+	r = hashfile_fd_chunks(fd, expect, out, chunks);
 	close(fd);
 	return r;
 }

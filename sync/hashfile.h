@@ -35,6 +35,16 @@ struct hashfile {
  * -ENOMEM, or fstat's or pread's -errno. */
 int hashfile_fd(int fd, const struct stat *expect, struct hashfile *out);
 
+struct chunk_list;
+
+/* hashfile_fd(), and in the same pass, if chunks is not NULL and the file
+ * is large enough to be cut (chunk_wanted()), its content-defined chunks
+ * into *chunks (cleared first; empty for a smaller file and on error;
+ * free with chunk_list_clear()). Returns as hashfile_fd(), or -EFBIG for
+ * a file of more chunks than CHUNK_LIST_MAX. */
+int hashfile_fd_chunks(int fd, const struct stat *expect,
+    struct hashfile *out, struct chunk_list *chunks);
+
 /* Opens path beneath the directory dirfd with path_open_beneath() and
  * hashes it with hashfile_fd(). path must already be checked (see path.h:
  * the watcher, the scanner and the protocol parser check it where it
@@ -42,6 +52,12 @@ int hashfile_fd(int fd, const struct stat *expect, struct hashfile *out);
  * it is gone, -ELOOP or -ENOTDIR when a symlink or file is in the way. */
 int hashfile_at(int dirfd, const char *path, const struct stat *expect,
     struct hashfile *out);
+
+/* hashfile_at() with chunks as hashfile_fd_chunks(). Returns as
+ * hashfile_fd_chunks(). */
+int hashfile_at_chunks(int dirfd, const char *path,
+    const struct stat *expect, struct hashfile *out,
+    struct chunk_list *chunks);
 
 /* Reads the whole regular file path beneath dirfd (as hashfile_at()
  * opens it) into buf, which holds cap bytes, and hashes what it read.

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/log.h"
+#include "sync/chunk.h"
 #include "sync/hashfile.h"
 #include "sync/path.h"
 #include "sync/plan.h"
@@ -27,6 +28,7 @@ struct plan {
 		const char *path;
 		int64_t size, mtime_ns;
 		const uint8_t *sha256;
+		const struct chunk_list *chunks;
 	} hint;
 };
 
@@ -142,6 +144,7 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
     char *target, size_t tlen)
 {
 	struct store_file old;
+	struct chunk_list chunks = {0};
 	struct hashfile h;
 	struct stat sb;
 	int r;
@@ -173,7 +176,8 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
 	if (p->hint.path && strcmp(p->hint.path, path) == 0 &&
 	    p->hint.size == f->size && p->hint.mtime_ns == f->mtime_ns) {
 		memcpy(f->sha256, p->hint.sha256, 32);
-		return 0;
+		return p->hint.chunks ? chunk_record(p->st, f->sha256,
+		    p->hint.chunks) : 0;
 	}
 	if (store_file_load(p->st, path, &old) == 0) {
 		int same = !old.deleted && old.type == STORE_FILE &&
@@ -185,8 +189,11 @@ read_disk(struct plan *p, const char *path, struct store_file *f,
 		if (same)
 			return 0;
 	}
-	if ((r = hashfile_at(p->rootfd, path, &sb, &h)) == 0)
+	if ((r = hashfile_at_chunks(p->rootfd, path, &sb, &h, &chunks)) == 0) {
 		memcpy(f->sha256, h.sha256, 32);
+		r = chunk_record(p->st, f->sha256, &chunks);
+	}
+	chunk_list_clear(&chunks);
 	return r;
 }
 
@@ -532,7 +539,8 @@ plan_hash_needed(struct plan *p, const char *path, int64_t *size)
 
 int
 plan_path_hashed(struct plan *p, const char *path, int64_t size,
-    int64_t mtime_ns, const uint8_t sha256[32])
+    int64_t mtime_ns, const uint8_t sha256[32],
+    const struct chunk_list *chunks)
 {
 	struct stat sb;
 	int r;
@@ -546,6 +554,7 @@ plan_path_hashed(struct plan *p, const char *path, int64_t size,
 	p->hint.size = size;
 	p->hint.mtime_ns = mtime_ns;
 	p->hint.sha256 = sha256;
+	p->hint.chunks = chunks;
 	r = plan_path_changed(p, path);
 	memset(&p->hint, 0, sizeof(p->hint));
 	return r;

@@ -23,6 +23,7 @@
 #define PLAN_META_FANOUT "fanout_seq"
 
 struct plan;
+struct chunk_list;
 
 /* Makes a planner for the folder root (kept open as a directory fd) and
  * the master's store st (borrowed). ignore: the config's patterns
@@ -67,11 +68,12 @@ int plan_path_changed(struct plan *p, const char *path);
 int plan_hash_needed(struct plan *p, const char *path, int64_t *size);
 
 /* Records path (accepted by plan_path_check()) like plan_path_changed(),
- * with a SHA-256 computed elsewhere over the file as it was at size and
- * mtime_ns. Returns 0, -EAGAIN if the file changed since (hash it again),
- * or a negative errno. */
+ * with a SHA-256 and chunk list (NULL or empty: none) computed elsewhere
+ * over the file as it was at size and mtime_ns. Returns 0, -EAGAIN if the
+ * file changed since (hash it again), or a negative errno. */
 int plan_path_hashed(struct plan *p, const char *path, int64_t size,
-    int64_t mtime_ns, const uint8_t sha256[32]);
+    int64_t mtime_ns, const uint8_t sha256[32],
+    const struct chunk_list *chunks);
 
 /* Returns the directory fd of the folder (borrowed). */
 int plan_rootfd(const struct plan *p);

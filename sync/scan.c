@@ -10,6 +10,7 @@
 
 #include "agent/log.h"
 #include "store/store.h"
+#include "sync/chunk.h"
 #include "sync/hashfile.h"
 #include "sync/path.h"
 #include "sync/scan.h"
@@ -108,9 +109,16 @@ static int
 hash_file(struct scan *c, int dfd, const char *name, const struct stat *st,
     uint8_t out[32])
 {
+	struct chunk_list chunks = {0};
 	struct hashfile h;
-	int r = hashfile_at(dfd, name, st, &h);
+	int r = hashfile_at_chunks(dfd, name, st, &h, &chunks);
 
+	if (r == 0) {	/* the list first: the record then finds it */
+		r = chunk_record(c->s, h.sha256, &chunks);
+		chunk_list_clear(&chunks);
+		if (r < 0)
+			return r;
+	}
 	if (r == -ENOENT) {
 		vanished(c);
 		return 1;

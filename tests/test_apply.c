@@ -18,6 +18,7 @@
 #include "store/store_int.h"	/* the connection, for its settings */
 #include "sync/apply.h"
 #include "sync/apply_int.h"		/* the list of leftovers */
+#include "sync/chunk.h"
 #include "sync/path.h"
 #include "tests/testutil.h"
 #include "tests/unit.h"
@@ -633,6 +634,50 @@ t_put_resumes_after_abort(void)
 	apply_put_abort(p, 0);
 	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 0);
 	EXPECT(!exists("g"), "g installed");
+	return 0;
+}
+
+/* A received file's chunk list is kept for its content, cut while it
+ * arrived, across a resume too: the same list the chunker cuts from
+ * the whole content at once. */
+static int
+t_put_keeps_chunk_list_across_resume(void)
+{
+	size_t n = 1 << 20;
+	uint8_t *body = malloc(n), sha[32];
+	struct chunk_list want = {0}, got = {0};
+	struct chunker *c = NULL;
+	struct apply_put *p;
+	uint64_t have, x = 88172645463325252ull;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT(body != NULL, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		body[i] = (uint8_t)(x >> 24);
+	}
+	sha_of(body, n, sha);
+	EXPECT_INT(apply_put_begin(fx.a, "big", n, sha, 0644, T1, &p, &have),
+	    0);
+	EXPECT_INT(apply_put_write(p, body, 300001), 0);
+	apply_put_abort(p, 1);
+	EXPECT_INT(chunk_load(fx.s, sha, &got), -ENOENT);
+	EXPECT_INT(apply_put_begin(fx.a, "big", n, sha, 0644, T1, &p, &have),
+	    0);
+	EXPECT_INT(have, 300001);
+	EXPECT_INT(apply_put_write(p, body + have, n - have), 0);
+	EXPECT_INT(apply_put_finish(p), 0);
+	EXPECT_INT(chunker_new(&c), 0);
+	EXPECT_INT(chunker_feed(c, body, n), 0);
+	EXPECT_INT(chunker_finish(c, &want), 0);
+	chunker_free(c);
+	free(body);
+	EXPECT_INT(chunk_load(fx.s, sha, &got), 0);
+	EXPECT(got.n == want.n && got.n > 4 &&
+	    memcmp(got.v, want.v, got.n * sizeof(*got.v)) == 0,
+	    "kept %zu chunks, want %zu", got.n, want.n);
+	chunk_list_clear(&got);
+	chunk_list_clear(&want);
 	return 0;
 }
 
@@ -1510,6 +1555,8 @@ static const struct unit_test tests[] = {
 	{"put_refuses_data_beyond_size_and_limit",
 	 t_put_refuses_data_beyond_size_and_limit},
 	{"put_resumes_after_abort", t_put_resumes_after_abort},
+	{"put_keeps_chunk_list_across_resume",
+	    t_put_keeps_chunk_list_across_resume},
 	{"put_corrupt_prefix_detected_then_restarted",
 	 t_put_corrupt_prefix_detected_then_restarted},
 	{"put_replaces_directory_and_its_records",

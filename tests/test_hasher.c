@@ -1,6 +1,6 @@
 /* test_hasher.c -- the hashing thread, driven without an event loop:
  * results arrive through hasher_process() once hasher_fd() is readable,
- * with the right checksum and size; a missing file reports its error; a
+ * with the right checksum, size and chunk list; a missing file reports its error; a
  * queued path is busy until its result is delivered. */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/crypto/crypto.h"
+#include "sync/chunk.h"
 #include "sync/hasher.h"
 #include "tests/testutil.h"
 #include "tests/unit.h"
@@ -23,6 +24,8 @@ struct got {
 	int err;
 	int64_t size;
 	char hex[65];
+	size_t nchunks;
+	int64_t chunked;	/* the sum of their lengths */
 };
 
 static void
@@ -35,6 +38,8 @@ on_done(const struct hasher_result *r, void *arg)
 		snprintf(slot->path, sizeof(slot->path), "%s", r->path);
 		slot->err = r->err;
 		slot->size = r->size;
+		slot->nchunks = r->chunks->n;
+		slot->chunked = chunk_list_size(r->chunks);
 		for (int i = 0; i < 32; i++)
 			sprintf(slot->hex + 2 * i, "%02x", r->sha256[i]);
 	}
@@ -103,6 +108,10 @@ t_hashes_off_the_loop_and_reports_errors(void)
 	EXPECT_INT(g[1].err, 0);
 	EXPECT_INT(g[1].size, 5000000);
 	EXPECT_STR(g[1].hex, want);
+	/* cut in the same pass: about 70 chunks covering the file */
+	EXPECT(g[1].nchunks > 40 && g[1].nchunks < 100, "%zu chunks",
+	    g[1].nchunks);
+	EXPECT_INT(g[1].chunked, 5000000);
 	EXPECT_INT(hasher_submit(h, "missing"), 0);
 	wait_results(h, g, 2);
 	EXPECT_INT(g[2].err, -ENOENT);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/crypto/crypto.h"
+#include "sync/chunk.h"
 #include "sync/hashfile.h"
 #include "tests/unit.h"
 #include "agent/util.h"
@@ -165,8 +166,61 @@ t_offset_kept_whole_file_hashed(void)
 	return 0;
 }
 
+/* The chunks of name's n bytes, cut by a chunker over the same pattern
+ * put() writes. */
+static int
+chunks_of_pattern(size_t n, struct chunk_list *out)
+{
+	uint8_t *buf = malloc(n);
+	struct chunker *c;
+	int r;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	if ((r = chunker_new(&c)) == 0) {
+		if ((r = chunker_feed(c, buf, n)) == 0)
+			r = chunker_finish(c, out);
+		chunker_free(c);
+	}
+	free(buf);
+	return r;
+}
+
+static int
+t_chunks_cut_in_the_same_pass_as_the_checksum(void)
+{
+	struct fx fx;
+	struct hashfile h;
+	struct chunk_list got = {0}, want = {0};
+	uint8_t sum[32];
+	size_t n = 3 * CHUNK_MAX + 12345;
+
+	EXPECT_INT(fx_open(&fx), 0);
+	EXPECT_INT(put(&fx, "big", n, sum), 0);
+	EXPECT_INT(put(&fx, "small", CHUNK_SMALL - 1, NULL), 0);
+	EXPECT_INT(hashfile_at_chunks(fx.dfd, "big", NULL, &h, &got), 0);
+	EXPECT(memcmp(h.sha256, sum, 32) == 0, "wrong checksum");
+	EXPECT_INT(chunks_of_pattern(n, &want), 0);
+	EXPECT(got.n == want.n && got.n >= 4 &&
+	    memcmp(got.v, want.v, got.n * sizeof(*got.v)) == 0,
+	    "%zu chunks, want the chunker's %zu", got.n, want.n);
+	EXPECT_INT(chunk_list_size(&got), n);
+	/* below CHUNK_SMALL no list; an error leaves none either */
+	EXPECT_INT(hashfile_at_chunks(fx.dfd, "small", NULL, &h, &got), 0);
+	EXPECT_INT(got.n, 0);
+	EXPECT_INT(hashfile_at_chunks(fx.dfd, "gone", NULL, &h, &got), -ENOENT);
+	EXPECT_INT(got.n, 0);
+	chunk_list_clear(&want);
+	fx_close(&fx);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"quiet_file_checksum_size_mtime", t_quiet_file_checksum_size_mtime},
+	{"chunks_cut_in_the_same_pass_as_the_checksum",
+	 t_chunks_cut_in_the_same_pass_as_the_checksum},
 	{"changed_since_stat_is_eagain", t_changed_since_stat_is_eagain},
 	{"bytes_not_matching_size_is_eagain",
 	 t_bytes_not_matching_size_is_eagain},

@@ -577,10 +577,10 @@ t_path_hashed_uses_given_checksum_or_says_again(void)
 	EXPECT_INT(tu_write_file(P("big"), "0123456789", 10, 0644), 0);
 	EXPECT_INT(lstat(P("big"), &st), 0);
 	mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	EXPECT_INT(plan_path_hashed(fx.p, "big", 9, mt, sha), -EAGAIN);
-	EXPECT_INT(plan_path_hashed(fx.p, "big", 10, mt + 1, sha), -EAGAIN);
+	EXPECT_INT(plan_path_hashed(fx.p, "big", 9, mt, sha, NULL), -EAGAIN);
+	EXPECT_INT(plan_path_hashed(fx.p, "big", 10, mt + 1, sha, NULL), -EAGAIN);
 	EXPECT_STR(outbox(), "");
-	EXPECT_INT(plan_path_hashed(fx.p, "big", 10, mt, sha), 0);
+	EXPECT_INT(plan_path_hashed(fx.p, "big", 10, mt, sha, NULL), 0);
 	EXPECT_INT(store_file_load(fx.s, "big", &f), 0);
 	EXPECT(f.has_sha256 && memcmp(f.sha256, sha, 32) == 0,
 	    "the index holds the checksum computed elsewhere");
@@ -589,7 +589,7 @@ t_path_hashed_uses_given_checksum_or_says_again(void)
 	EXPECT_STR(outbox(), "put big");
 	/* gone while hashed: recorded as gone */
 	EXPECT_INT(unlink(P("big")), 0);
-	EXPECT_INT(plan_path_hashed(fx.p, "big", 10, mt, sha), 0);
+	EXPECT_INT(plan_path_hashed(fx.p, "big", 10, mt, sha, NULL), 0);
 	EXPECT_STR(index_text(), "");
 	EXPECT_STR(outbox(), "");
 	return 0;

@@ -1328,9 +1328,58 @@ t_statements_kept_and_nested(void)
 	return 0;
 }
 
+/* ---- chunk lists --------------------------------------------------- */
+
+static int
+t_chunk_lists_kept_by_content_and_collected_long_unused(void)
+{
+	struct tdb t;
+	struct store_file a = mkfile("a", 100000, 1, 0xaa);
+	struct store_file b = mkfile("b", 100000, 1, 0xbb);
+	uint8_t ka[32], kb[32], *got = NULL;
+	size_t len = 0;
+	int64_t n = -1;
+	long long v1 = 0;
+
+	memset(ka, 0xaa, 32);
+	memset(kb, 0xbb, 32);
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	EXPECT_INT(store_chunks_get(t.s, ka, &got, &len), -ENOENT);
+	EXPECT_INT(store_file_put(t.s, &a, NULL, NULL), 0);
+	EXPECT_INT(store_file_put(t.s, &b, NULL, NULL), 0);
+	EXPECT_INT(store_chunks_put(t.s, ka, "\001list-a", 7), 0);
+	EXPECT_INT(store_chunks_put(t.s, kb, "\001list-b", 7), 0);
+	EXPECT_INT(store_chunks_put(t.s, ka, "\001list-A", 7), 0); /* replaced */
+	EXPECT_INT(store_chunks_get(t.s, ka, &got, &len), 0);
+	EXPECT(len == 7 && memcmp(got, "\001list-A", 7) == 0, "wrong list");
+	free(got);
+	/* b is deleted: its content's list stays a while (a slave may hold
+	 * that version), then goes */
+	EXPECT_INT(store_file_delete(t.s, "b", NULL), 0);
+	EXPECT_INT(store_tombstones_collect(t.s, 0, NULL), 0);
+	EXPECT_INT(store_chunks_get(t.s, kb, &got, &len), 0);
+	free(got);
+	EXPECT_INT(store_chunks_collect(t.s, INT64_MAX, &n), 0);
+	EXPECT_INT(n, 1);
+	EXPECT_INT(store_chunks_get(t.s, kb, &got, &len), -ENOENT);
+	/* a live one stays whatever the bound */
+	EXPECT_INT(store_chunks_get(t.s, ka, &got, &len), 0);
+	free(got);
+	store_close(t.s);
+	t.s = NULL;
+	EXPECT_INT(raw_int(t.path, "SELECT count(*) FROM chunks", &v1),
+	    SQLITE_OK);
+	tdb_close(&t);
+	EXPECT_INT(v1, 1);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"fresh_db_gets_latest_user_version", t_fresh_db_latest_version},
 	{"statements_kept_and_nested", t_statements_kept_and_nested},
+	{"chunk_lists_kept_by_content_and_collected_long_unused",
+	    t_chunk_lists_kept_by_content_and_collected_long_unused},
 	{"v1_db_migrates_keeping_data", t_v1_db_migrates_keeping_data},
 	{"v1_db_migrates_to_sha256_index", t_v1_db_migrates_to_sha256_index},
 	{"too_new_db_refused_and_untouched", t_too_new_db_refused},

@@ -132,6 +132,38 @@ t_inline_content_round_trips_and_is_bounded(void)
 	return refused(ROWS(inline_refusals));
 }
 
+static int
+t_delta_mark_round_trips_and_only_1_means_yes(void)
+{
+	xmpp_ctx_t *ctx = tu_xmpp_ctx();
+	xmpp_stanza_t *q = xmpp_stanza_new(ctx), *el;
+	struct sync_op o = {.kind = STORE_OP_PUT, .path = "big", .size = 99999,
+	    .has_sha256 = 1, .mode = 0644, .mtime_ns = 1, .seq = 3,
+	    .delta = 1}, back;
+	const char *why;
+	char *xml = NULL;
+	size_t len;
+
+	xmpp_stanza_set_name(q, "sync");
+	EXPECT_INT(sync_op_build(ctx, q, &o), 0);
+	EXPECT_INT(xmpp_stanza_to_text(xmpp_stanza_get_children(q), &xml, &len),
+	    0);
+	xmpp_stanza_release(q);
+	EXPECT(strstr(xml, "x=\"1\"") != NULL, "no x in %s", xml);
+	el = first_child(xml);
+	xmpp_free(ctx, xml);
+	EXPECT(el != NULL, "built op parses as XML");
+	EXPECT_INT(sync_op_parse(el, &back, &why), 0);
+	EXPECT_INT(back.delta, 1);
+	/* a master that knows no deltas says nothing; anything but 1 is no */
+	EXPECT_INT(parse_op("<op k='put' p='a' " PUT_REST "/>", &back, &why), 0);
+	EXPECT_INT(back.delta, 0);
+	EXPECT_INT(parse_op("<op k='put' p='a' x='yes' " PUT_REST "/>", &back,
+	    &why), 0);
+	EXPECT_INT(back.delta, 0);
+	return 0;
+}
+
 static const struct refusal unknown_ops[] = {
 	{"<op p='a' " PUT_REST "/>", UNKNOWN},
 	{"<op k='' p='a' " PUT_REST "/>", UNKNOWN},
@@ -907,6 +939,7 @@ static const struct unit_test tests[] = {
 	T(manifest_entries_round_trip),
 	T(manifest_entry_refusals_and_defaults),
 	T(inline_content_round_trips_and_is_bounded),
+	T(delta_mark_round_trips_and_only_1_means_yes),
 };
 
 int

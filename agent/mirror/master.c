@@ -16,6 +16,7 @@
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
 #include "agent/crypto/crypto.h"
+#include "sync/chunk.h"
 #include "sync/hasher.h"
 #include "sync/hashfile.h"
 #include "sync/plan.h"
@@ -41,6 +42,8 @@ struct xfer {
 		uint64_t size;
 	} *mem;
 	size_t n;
+	uint64_t size;			/* the file's */
+	struct mirror_delta *delta;	/* sent as a delta (delta.c), or NULL */
 };
 
 static void pump(struct mirror *m, struct mslave *ms);
@@ -55,6 +58,7 @@ xfer_free(struct xfer *x)
 	for (size_t i = 0; i < x->n; i++)
 		free(x->mem[i].path);
 	free(x->mem);
+	mirror_delta_free(x->delta);
 	free(x->path);
 	free(x);
 }
@@ -91,7 +95,9 @@ source_open(void *arg, const struct jingle_file *f, void *cookie, void **h)
 	s->x = x;
 	if (x->n == 0) {
 		real.name = x->path;
-		if ((r = m->files.open(m->files.arg, &real, cookie, &s->h)) < 0) {
+		/* a delta reads the chunks the slave lacks (delta.c) */
+		if ((r = mirror_delta_src_open(&m->files, &real, cookie,
+		    x->delta, &s->h)) < 0) {
 			free(s);
 			return r;
 		}
@@ -126,7 +132,7 @@ source_read(void *h, uint64_t off, unsigned char *p, size_t n)
 	size_t done = 0;
 
 	if (x->n == 0)
-		return s->m->files.read(s->h, off, p, n);
+		return mirror_delta_src_read(s->h, off, p, n);
 	if (off < s->base)	/* back before the open one: from the start */
 		member_open(s, 0, 0);
 	while (done < n && s->cur < x->n) {
@@ -167,7 +173,9 @@ source_close(void *h)
 {
 	struct src *s = h;
 
-	if (s->open)
+	if (s->open && s->x->n == 0)
+		mirror_delta_src_close(s->h);
+	else if (s->open)
 		s->m->files.close(s->h);
 	free(s);
 }
@@ -635,8 +643,11 @@ add_op(const struct store_op *op, void *arg)
 		if (o.content64)
 			bc->inlined += (size_t)o.size;
 	}
+	/* a file large enough for chunks may go as a delta (delta.c) */
+	o.delta = op->kind == STORE_OP_PUT && o.has_sha256 && !o.content64 &&
+	    chunk_wanted((int64_t)o.size) && !mirror_delta_whole(ms, o.path);
 	/* a larger one may travel in the batch's bundle, if the slave
-	 * answers that it wants it so */
+	 * answers that it wants it so (and names no version for a delta) */
 	if (op->kind == STORE_OP_PUT && o.has_sha256 && o.content64 == NULL &&
 	    o.size <= SYNC_BUNDLE_MEMBER_MAX && bundles_now(ms))
 		o.bundled = 1;
@@ -644,7 +655,8 @@ add_op(const struct store_op *op, void *arg)
 	need = o.kind == STORE_OP_DELETE || o.kind == STORE_OP_RMDIR ?
 	    sync_remove_wire_max(o.path) :
 	    sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8 +
-	    (o.content64 ? strlen(o.content64) + 8 : 0) + (o.bundled ? 8 : 0);
+	    (o.content64 ? strlen(o.content64) + 8 : 0) + (o.bundled ? 8 : 0) +
+	    (o.delta ? 8 : 0);
 	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
 		free((char *)o.target);
 		return 1;
@@ -800,8 +812,27 @@ inflight_add(struct mslave *ms, const char *path, int64_t seq)
 	return 0;
 }
 
+/* Plans x as a delta if the slave holds the version base (hex, from its
+ * answer) and both chunk lists are kept; then f is offered under the
+ * delta name (delta.c). */
 static void
-start_transfer(struct mirror *m, struct mslave *ms, size_t i)
+plan_delta(struct mirror *m, struct xfer *x, const char *base,
+    struct jingle_file *f, char name[SYNC_OPAQUE_SIZE])
+{
+	uint8_t b[32];
+
+	if (base == NULL || sync_hex_parse(base, b, 32) < 0 ||
+	    mirror_delta_plan(m->env.st, f->sha256, f->size, b, &x->delta) < 0)
+		return;
+	snprintf(name, SYNC_OPAQUE_SIZE, "%s%s", DELTA_PREFIX,
+	    f->name + sizeof(SYNC_OPAQUE_PREFIX) - 1);
+	f->name = name;
+	f->size = mirror_delta_size(x->delta);
+}
+
+static void
+start_transfer(struct mirror *m, struct mslave *ms, size_t i,
+    const char *base)
 {
 	/* offered under the opaque name the sealed put announced: the
 	 * <file/> element says nothing of the file (mirror_wire_file()) */
@@ -809,6 +840,7 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	    .size = ms->batch[i].size, .has_hash = 1,
 	    .mtime = util_ns_ts(ms->batch[i].mtime_ns).tv_sec};
 	struct xfer *x = calloc(1, sizeof(*x));
+	char name[SYNC_OPAQUE_SIZE];
 	int r;
 
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
@@ -819,6 +851,8 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i)
 	}
 	snprintf(x->jid, sizeof(x->jid), "%s", ms->jid);
 	x->seq = ms->batch[i].seq;
+	x->size = ms->batch[i].size;
+	plan_delta(m, x, base, &f, name);
 	ms->nxfers++;
 	if ((r = jingle_send(m->jingle, ms->full, &f, x)) < 0) {
 		log_warn("cannot send %s to %s: %s", x->path, ms->full,
@@ -970,12 +1004,13 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
 			    ms->batch[i].seq);
 		else if (strcmp(s, "need") == 0 && ms->batch[i].kind == STORE_OP_PUT) {
-			const char *b = xmpp_stanza_get_attribute(r, "g");
-			if (b && strcmp(b, "1") == 0 && ms->batch[i].bundled &&
+			const char *g = xmpp_stanza_get_attribute(r, "g");
+			if (g && strcmp(g, "1") == 0 && ms->batch[i].bundled &&
 			    ms->bundle_wire[0])
 				inb[i] = 1;	/* sent below, in batch order */
 			else
-				start_transfer(m, ms, (size_t)i);
+				start_transfer(m, ms, (size_t)i,
+				    xmpp_stanza_get_attribute(r, "b"));
 		} else {
 			const char *e = xmpp_stanza_get_attribute(r, "e");
 			char why[1400];
@@ -996,7 +1031,7 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		if (inb[i])
 			bidx[nb++] = i;
 	if (nb == 1)		/* a bundle of one is just a transfer */
-		start_transfer(m, ms, bidx[0]);
+		start_transfer(m, ms, bidx[0], NULL);
 	else if (nb > 1)
 		start_bundle(m, ms, bidx, nb);
 	ms->answering = 0;
@@ -1027,6 +1062,7 @@ bundle_done(struct mirror *m, struct mslave *ms, const struct jingle_info *in,
 	if (tx && store_commit(m->env.st) < 0)
 		store_rollback(m->env.st);
 	if (err == 0) {
+		m->file_bytes_sent += total;
 		log_info("sent %zu files to %s in one bundle (%llu bytes)",
 		    x->n, in->peer, (unsigned long long)total);
 		if (log_get_level() >= LOG_LVL_DEBUG)
@@ -1045,6 +1081,26 @@ bundle_done(struct mirror *m, struct mslave *ms, const struct jingle_info *in,
 	    "one session each for %d s", x->n, in->peer, strerror(-err),
 	    MIRROR_NOBUNDLE_MS / 1000);
 	ms->nobundle_until_ms = loop_now_ms() + MIRROR_NOBUNDLE_MS;
+}
+
+/* One line per file sent: the bytes of content that crossed against
+ * the file's size when they differ (a delta, or a resume). */
+static void
+log_sent(const struct xfer *x, const struct jingle_info *in)
+{
+	if (x->delta)
+		log_info("sent %s to %s: %llu of %llu bytes, as a delta "
+		    "(%llu bytes of chunks)", x->path, in->peer,
+		    (unsigned long long)in->file->size,
+		    (unsigned long long)x->size,
+		    (unsigned long long)mirror_delta_content(x->delta));
+	else if (in->offset)
+		log_info("sent %s to %s, %llu bytes (from offset %llu)",
+		    x->path, in->peer, (unsigned long long)in->file->size,
+		    (unsigned long long)in->offset);
+	else
+		log_info("sent %s to %s (%llu bytes)", x->path, in->peer,
+		    (unsigned long long)in->file->size);
 }
 
 void
@@ -1069,16 +1125,19 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 	if (err == 0) {
 		store_outbox_done(m->env.st, x->jid, x->path, x->seq);
 		/* the engine's own line names the opaque transfer only */
-		if (in->offset)
-			log_info("sent %s to %s, %llu bytes (from offset %llu)",
-			    x->path, in->peer,
-			    (unsigned long long)in->file->size,
-			    (unsigned long long)in->offset);
-		else
-			log_info("sent %s to %s (%llu bytes)", x->path,
-			    in->peer, (unsigned long long)in->file->size);
+		log_sent(x, in);
+		m->file_bytes_sent += x->size;
+		m->deltas_sent += x->delta != NULL;
+		if (ms)
+			mirror_delta_whole_set(ms, x->path, 0);
 	} else {
 		char why[1400];
+		/* whatever went wrong with a delta, the next try is whole */
+		if (x->delta && ms) {
+			log_warn("delta of %s to %s failed (%s): it goes whole "
+			    "next time", x->path, in->peer, strerror(-err));
+			mirror_delta_whole_set(ms, x->path, 1);
+		}
 		snprintf(why, sizeof(why), "transfer to %s failed: %s", in->peer,
 		    strerror(-err));
 		if (ms)
@@ -1184,7 +1243,7 @@ on_hashed(const struct hasher_result *r, void *arg)
 		e = plan_path_changed(m->plan, r->path);
 	else
 		e = plan_path_hashed(m->plan, r->path, r->size, r->mtime_ns,
-		    r->sha256);
+		    r->sha256, r->chunks);
 	if (e == -EAGAIN)
 		hasher_submit(m->hasher, r->path);
 }
@@ -1322,6 +1381,7 @@ mirror_master_free(struct mirror *m)
 		inflight_clear(m->slaves[i]);
 		manifest_clear(m->slaves[i]);
 		mirror_digest_reset(m->slaves[i]);
+		mirror_delta_whole_clear(m->slaves[i]);
 		free(m->slaves[i]);
 	}
 	plan_free(m->plan);

@@ -425,7 +425,9 @@ mirror_counters_get(const struct mirror *m, struct mirror_counters *out)
 	*out = (struct mirror_counters){.files_sent = m->files_sent,
 	    .bytes_sent = m->bytes_sent, .files_received = m->files_received,
 	    .bytes_received = m->bytes_received, .ops_sent = m->ops_sent,
-	    .ops_applied = m->ops_applied};
+	    .ops_applied = m->ops_applied,
+	    .file_bytes_sent = m->file_bytes_sent,
+	    .deltas_sent = m->deltas_sent};
 }
 
 const char *
@@ -447,10 +449,13 @@ size_t
 mirror_status_json(const struct mirror *m, char *buf, size_t off, size_t len)
 {
 	off = json_addf(buf, off, len, "{\"files_sent\":%llu,\"bytes_sent\":%llu,"
+	    "\"file_bytes_sent\":%llu,\"deltas_sent\":%llu,"
 	    "\"files_received\":%llu,\"bytes_received\":%llu,\"ops_sent\":%llu,"
 	    "\"ops_applied\":%llu,\"transfers_pending\":%u,"
 	    "\"waiting_for_space\":",
 	    (unsigned long long)m->files_sent, (unsigned long long)m->bytes_sent,
+	    (unsigned long long)m->file_bytes_sent,
+	    (unsigned long long)m->deltas_sent,
 	    (unsigned long long)m->files_received,
 	    (unsigned long long)m->bytes_received,
 	    (unsigned long long)m->ops_sent, (unsigned long long)m->ops_applied,

@@ -56,6 +56,10 @@ void mirror_tick(struct mirror *m);
 struct mirror_counters {
 	uint64_t files_sent, bytes_sent, files_received, bytes_received;
 	uint64_t ops_sent, ops_applied;
+	/* bytes_sent counts what crossed (a delta's stream, a resumed
+	 * transfer's rest); these the sizes of the files sent, and how many
+	 * went as deltas */
+	uint64_t file_bytes_sent, deltas_sent;
 };
 
 /* Fills *out. Returns nothing. */

@@ -19,7 +19,8 @@
  *
  *   <op k='put|mkdir|symlink|meta|rename|delete|rmdir' p='PATH'
  *       [f='FROM'] [s='SIZE'] [h='SHA256 HEX'] [m='MODE OCTAL']
- *       [t='MTIME NS'] [l='LINK TARGET'] [q='SEQ']/>
+ *       [t='MTIME NS'] [l='LINK TARGET'] [q='SEQ'] [w='NAME']
+ *       [c='BASE64'] [x='1']/>
  *
  * Names are bytes: a path, rename source or link target that is not
  * valid UTF-8 free of control characters (what XML can carry unchanged)
@@ -72,6 +73,8 @@ struct sync_op {
 	const char *content64;  /* put: the content in base64 (a file of at
 				 * most SYNC_INLINE_MAX bytes), or NULL */
 	int bundled;            /* put: may travel in the batch's bundle */
+	int delta;              /* put: x='1', the master can send the
+				 * chunks the slave lacks (delta.c) */
 	uint64_t size;
 	int has_sha256;
 	uint8_t sha256[32];
@@ -296,6 +299,9 @@ struct mslave {
 	int64_t digest_at_ms;   /* compare digests once idle from then on */
 	/* its disk, as it last reported (space_master.c) */
 	uint64_t space_free, space_min;
+	/* paths whose delta failed: sent whole next time (delta.c) */
+	char *whole[16];
+	size_t whole_next;
 };
 
 /* Slave: a file the master announced with a put we answered "need". */
@@ -306,6 +312,8 @@ struct expect {
 	uint8_t sha256[32];
 	uint32_t mode;
 	int64_t mtime_ns;
+	int has_base;           /* we answered b: a delta may come (delta.c) */
+	uint8_t base[32];       /* the version we hold, that it applies to */
 };
 
 /* Slave: a bundle the master will send (puts of one batch answered
@@ -352,6 +360,9 @@ struct mirror {
 	struct pending_stream pend[64];
 	uint64_t bytes_sent, bytes_received, files_sent, files_received;
 	uint64_t ops_sent, ops_applied;
+	/* master: sizes of the files sent (bytes_sent counts what crossed:
+	 * less for deltas and resumes), and how many went as deltas */
+	uint64_t file_bytes_sent, deltas_sent;
 	/* master */
 	struct plan *plan;
 	struct watch *watch;
@@ -438,6 +449,97 @@ size_t mirror_wait_status_json(const struct mirror *m, char *buf, size_t off,
     size_t len);
 size_t mirror_wait_status_text(const struct mirror *m, char *buf, size_t off,
     size_t len);
+
+/* delta.c: a changed file sent as the chunks the slave lacks
+ * (docs/protocol.md 2, "Delta transfers"). A delta session is offered
+ * under the put's transfer name with DELTA_PREFIX for
+ * SYNC_OPAQUE_PREFIX. */
+#define DELTA_PREFIX "xd-"
+_Static_assert(sizeof(DELTA_PREFIX) == sizeof(SYNC_OPAQUE_PREFIX),
+    "a delta name is a transfer name with another prefix");
+
+struct mirror_delta;
+
+/* Master: plans the stream that brings the content sha256 (size bytes)
+ * to a slave holding the content base, from the chunk lists the store
+ * keeps of both. Returns 0 and sets *out (free with mirror_delta_free()),
+ * -ENOENT if either list is not kept, -ESTALE if the list is not of size
+ * bytes, -E2BIG if the delta would be no smaller than the file, -ENOMEM
+ * or a store error. */
+int mirror_delta_plan(struct store *st, const uint8_t sha256[32],
+    uint64_t size, const uint8_t base[32], struct mirror_delta **out);
+
+/* Frees d; NULL is allowed. */
+void mirror_delta_free(struct mirror_delta *d);
+
+/* Returns the plaintext size of d's stream; mirror_delta_content()
+ * the bytes of chunks in it. */
+uint64_t mirror_delta_size(const struct mirror_delta *d);
+uint64_t mirror_delta_content(const struct mirror_delta *d);
+
+/* Master: a source handle reading the file real through inner, whole
+ * (d NULL) or as d's stream (d borrowed: it must outlive the handle).
+ * Read and close it with mirror_delta_src_read() and _close(), which make
+ * the jingle_source of the master. Returns 0 and sets *h, or the inner
+ * open's error. */
+int mirror_delta_src_open(const struct jingle_source *inner,
+    const struct jingle_file *real, void *cookie,
+    const struct mirror_delta *d, void **h);
+ssize_t mirror_delta_src_read(void *h, uint64_t off, unsigned char *p,
+    size_t n);
+void mirror_delta_src_close(void *h);
+
+/* Master: whether path is to be sent whole to ms (its last delta
+ * failed). Returns 1 or 0. */
+int mirror_delta_whole(const struct mslave *ms, const char *path);
+
+/* Master: remembers (whole = 1) or forgets (0) that path goes whole to
+ * ms; it remembers the last 16 paths. Returns nothing. */
+void mirror_delta_whole_set(struct mslave *ms, const char *path, int whole);
+
+/* Master: forgets every path of ms. */
+void mirror_delta_whole_clear(struct mslave *ms);
+
+/* Slave: sets base to the SHA-256 of the live file recorded at path if
+ * the store keeps its chunk list (the version a delta can apply to).
+ * Returns 0, -ENOENT or a store error. */
+int mirror_delta_base(struct store *st, const char *path, uint8_t base[32]);
+
+/* The plaintext size of a stream of wire bytes on the wire (the inverse
+ * of crypto_ciphertext_size()). Returns 0, or -EINVAL if no plaintext
+ * size gives wire. */
+int mirror_delta_plain_size(uint64_t wire, uint64_t *plain);
+
+/* The largest stream a delta of a size-byte file can be. */
+uint64_t mirror_delta_max_size(uint64_t size);
+
+struct mirror_dsink;
+struct mirror_dsink_args {
+	const char *path;
+	uint64_t size, stream;	/* of the file, of the delta stream */
+	uint8_t sha256[32], base[32];
+	uint32_t mode;
+	int64_t mtime_ns;
+};
+
+/* Slave: the sink of a delta session (all checks are in the write and
+ * finish calls). Returns 0 and sets *out (end it with _finish() or
+ * _abort()), or -ENOMEM. */
+int mirror_delta_sink_open(struct apply *a, struct store *st,
+    const struct mirror_dsink_args *in, struct mirror_dsink **out);
+
+/* Takes the next n bytes of the stream. Returns 0, -EBADMSG if the
+ * stream does not fit the slave's version or a chunk its checksum
+ * (logged: fetch the file whole), or the applier's error. */
+int mirror_delta_sink_write(struct mirror_dsink *s, const unsigned char *p,
+    size_t n);
+
+/* Installs the assembled file as apply_delta_finish(); -EBADMSG for a
+ * stream that ended early. s is freed. */
+int mirror_delta_sink_finish(struct mirror_dsink *s);
+
+/* Gives up; nothing of the session stays. s is freed; NULL is allowed. */
+void mirror_delta_sink_abort(struct mirror_dsink *s);
 
 /* mirror_slave.c */
 int mirror_slave_new(struct mirror *m);

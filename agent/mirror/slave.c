@@ -28,6 +28,25 @@ expect_find(struct mirror *m, const char *path)
 	return NULL;
 }
 
+/* The expected transfer a delta offer's name stands for (delta.c), NULL
+ * if it is not one or we offered no version for a delta to apply to. */
+static struct expect *expect_find_wire(struct mirror *m, const char *wire);
+
+static struct expect *
+expect_find_delta(struct mirror *m, const char *name)
+{
+	char wire[SYNC_OPAQUE_SIZE];
+	struct expect *e;
+
+	if (strncmp(name, DELTA_PREFIX, sizeof(DELTA_PREFIX) - 1) != 0 ||
+	    strlen(name) != SYNC_OPAQUE_SIZE - 1)
+		return NULL;
+	snprintf(wire, sizeof(wire), "%s%s", SYNC_OPAQUE_PREFIX,
+	    name + sizeof(DELTA_PREFIX) - 1);
+	e = expect_find_wire(m, wire);
+	return e && e->has_base ? e : NULL;
+}
+
 /* The expected transfer offered under the Jingle name wire (the path, or
  * its hash for a name that is not plain text: sync_wire_name()). */
 static struct expect *
@@ -42,8 +61,14 @@ expect_find_wire(struct mirror *m, const char *wire)
 const char *
 mirror_slave_wire_path(const struct mirror *m, const char *wire)
 {
+	/* a delta's name differs from the put's in its prefix only */
+	size_t skip = wire && strncmp(wire, DELTA_PREFIX,
+	    sizeof(DELTA_PREFIX) - 1) == 0 ? sizeof(DELTA_PREFIX) - 1 : 0;
+
 	for (size_t i = 0; wire && i < m->nexpect; i++)
-		if (m->expect[i].wire && strcmp(m->expect[i].wire, wire) == 0)
+		if (m->expect[i].wire && strcmp(m->expect[i].wire + (skip &&
+		    strlen(m->expect[i].wire) >= skip ? skip : 0),
+		    wire + skip) == 0)
 			return m->expect[i].path;
 	for (size_t i = 0; wire && i < m->nbundles; i++)
 		if (strcmp(m->bundles[i].wire, wire) == 0)
@@ -153,6 +178,7 @@ expect_add(struct mirror *m, const struct sync_op *o)
 	}
 	free(e->wire);
 	e->wire = w;
+	e->has_base = 0;
 	e->size = o->size;
 	memcpy(e->sha256, o->sha256, 32);
 	e->mode = o->mode;
@@ -349,6 +375,21 @@ bundle_member_add(struct bundle_expect *b, const struct sync_op *o,
 	b->total += o->size;
 }
 
+/* A put we need that may come as a delta: names the version we hold at
+ * its path (b='HEX'), which the delta is to apply to. */
+static void
+offer_base(struct mirror *m, const struct sync_op *o, xmpp_stanza_t *el)
+{
+	struct expect *e = expect_find(m, o->path);
+	char hex[65];
+
+	if (e == NULL || mirror_delta_base(m->env.st, o->path, e->base) < 0)
+		return;
+	e->has_base = 1;
+	crypto_hex_encode(e->base, 32, hex);
+	xmpp_stanza_set_attribute(el, "b", hex);
+}
+
 static void
 on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
     xmpp_stanza_t *q)
@@ -395,12 +436,16 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		st = apply_op(m, &o, &err);
 		forget_stale(m, &o, st);
 		xmpp_stanza_set_attribute(el, "s", st ? st : "fail");
+		if (st && strcmp(st, "need") == 0 && o.delta)
+			offer_base(m, &o, el);
 		if (st == NULL)
 			xmpp_stanza_set_attribute(el, "e", strerror(-err));
 		else if (strcmp(st, "space") == 0)
 			mirror_space_answer(m, el);
 		else if (strcmp(st, "need") == 0 && o.bundled && b.mem &&
+		    xmpp_stanza_get_attribute(el, "b") == NULL &&
 		    (bmax == 0 || b.total + o.size <= bmax))
+			/* in the bundle unless it may come as a delta */
 			bundle_member_add(&b, &o, el, bel);
 	}
 	/* two or more make a bundle; one travels alone, as announced */
@@ -530,6 +575,26 @@ on_meta_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, xmpp_stanza_t *q, void *arg)
 		    "feature-not-implemented");
 }
 
+/* A delta offer: its size is the delta stream's, which only the master
+ * knew, within what a delta of the file can be. */
+static int
+accept_delta(const struct expect *e, const char *peer, struct jingle_file *f)
+{
+	uint64_t plain;
+
+	if (mirror_delta_plain_size(f->size, &plain) < 0 || plain < 5 ||
+	    plain > mirror_delta_max_size(e->size)) {
+		log_warn("refused a delta offer (%s) from %s: not the size of a "
+		    "delta of %s", f->name, peer, e->path);
+		return JINGLE_R_DECLINE;
+	}
+	f->size = plain;
+	memcpy(f->sha256, e->sha256, 32);
+	f->has_hash = 1;
+	f->mtime = util_ns_ts(e->mtime_ns).tv_sec;
+	return 0;
+}
+
 int
 mirror_slave_accept(void *arg, const char *peer, struct jingle_file *f)
 {
@@ -541,6 +606,9 @@ mirror_slave_accept(void *arg, const char *peer, struct jingle_file *f)
 		    "proven key", f->name, peer);
 		return JINGLE_R_DECLINE;
 	}
+	/* a delta of a put we offered a version for (delta.c) */
+	if ((e = expect_find_delta(m, f->name)) != NULL)
+		return accept_delta(e, peer, f);
 	/* an opaque offer: the name is what the sealed put announced, the
 	 * size the encrypted stream's, and the rest is the put's */
 	e = expect_find_wire(m, f->name);
@@ -574,6 +642,7 @@ mirror_slave_accept(void *arg, const char *peer, struct jingle_file *f)
 struct sink_handle {
 	struct mirror *m;
 	struct apply_put *p;
+	struct mirror_dsink *ds;	/* a delta session: instead of p */
 	char *path;
 	uint64_t size;
 	struct sres *room;	/* the room promised to it */
@@ -581,6 +650,28 @@ struct sink_handle {
 	struct apply_bundle_file *files;
 	struct apply_bundle *ab;
 };
+
+/* A delta session: never resumed (the master planned it from our version
+ * alone), the room is the whole file's. */
+static int
+sink_open_delta(struct sink_handle *sh, const struct expect *e,
+    const struct jingle_file *f, uint64_t *have)
+{
+	struct mirror_dsink_args in = {.path = e->path, .size = e->size,
+	    .stream = f->size, .mode = e->mode, .mtime_ns = e->mtime_ns};
+	int r;
+
+	memcpy(in.sha256, e->sha256, 32);
+	memcpy(in.base, e->base, 32);
+	*have = 0;
+	if ((r = mirror_space_open(sh->m, e->path, e->size, e->sha256, 0,
+	    &sh->room)) < 0)
+		return r;
+	if ((r = mirror_delta_sink_open(sh->m->apply, sh->m->env.st, &in,
+	    &sh->ds)) < 0)
+		mirror_space_end(sh->m, sh->room);
+	return r;
+}
 
 static int
 sink_open_file(struct mirror *m, struct expect *e, void **h, uint64_t *have)
@@ -722,10 +813,30 @@ sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
 	struct mirror *m = arg;
 	struct expect *e = expect_find_wire(m, f->name);
 
+	struct expect *d;
+	struct sink_handle *sh;
+	int r;
+
 	if (!peers_trusted(m->env.peers, peer))
 		return -EPERM;
-	return e ? sink_open_file(m, e, h, have) :
-	    sink_open_bundle(m, f->name, h, have);
+	if (e)
+		return sink_open_file(m, e, h, have);
+	if ((d = expect_find_delta(m, f->name)) == NULL)
+		return sink_open_bundle(m, f->name, h, have);
+	if ((sh = calloc(1, sizeof(*sh))) == NULL ||
+	    (sh->path = strdup(d->path)) == NULL) {
+		free(sh);
+		return -ENOMEM;
+	}
+	sh->m = m;
+	sh->size = d->size;
+	if ((r = sink_open_delta(sh, d, f, have)) < 0) {
+		free(sh->path);
+		free(sh);
+		return r;
+	}
+	*h = sh;
+	return 0;
 }
 
 static int
@@ -736,8 +847,10 @@ sink_write(void *h, const unsigned char *p, size_t n)
 
 	if (sh->ab)
 		return apply_bundle_write(sh->ab, p, n);
-	r = mirror_space_write(sh->m, sh->room, n);
-	return r < 0 ? r : apply_put_write(sh->p, p, n);
+	if ((r = mirror_space_write(sh->m, sh->room, n)) < 0)
+		return r;
+	return sh->ds ? mirror_delta_sink_write(sh->ds, p, n) :
+	    apply_put_write(sh->p, p, n);
 }
 
 static int
@@ -758,11 +871,12 @@ sink_finish(void *h)
 		sink_free(sh);
 		return r;
 	}
-	r = apply_put_finish(sh->p);
+	r = sh->ds ? mirror_delta_sink_finish(sh->ds) :
+	    apply_put_finish(sh->p);
 	mirror_space_end(sh->m, sh->room);
 	if (r == 0) {
-		log_info("received %s (%llu bytes, verified)", sh->path,
-		    (unsigned long long)sh->size);
+		log_info("received %s (%llu bytes%s, verified)", sh->path,
+		    (unsigned long long)sh->size, sh->ds ? ", a delta" : "");
 		expect_drop(sh->m, sh->path);
 	}
 	sink_free(sh);
@@ -777,7 +891,10 @@ sink_abort(void *h, int keep)
 	if (sh->ab)
 		apply_bundle_abort(sh->ab);
 	else {
-		apply_put_abort(sh->p, keep);
+		if (sh->ds)
+			mirror_delta_sink_abort(sh->ds);
+		else
+			apply_put_abort(sh->p, keep);
 		mirror_space_end(sh->m, sh->room);
 	}
 	sink_free(sh);

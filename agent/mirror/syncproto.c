@@ -223,6 +223,8 @@ sync_op_build(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const struct sync_op *o)
 		xmpp_stanza_set_attribute(el, "c", o->content64);
 	if (o->kind == STORE_OP_PUT && o->bundled && o->content64 == NULL)
 		xmpp_stanza_set_attribute(el, "g", "1");
+	if (o->kind == STORE_OP_PUT && o->delta)
+		xmpp_stanza_set_attribute(el, "x", "1");
 	if (o->has_sha256) {
 		crypto_hex_encode(o->sha256, 32, h);
 		xmpp_stanza_set_attribute(el, "h", h);
@@ -257,7 +259,7 @@ num(const char *s, int base, long long lo, long long hi, long long *out)
 int
 sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 {
-	const char *k = xmpp_stanza_get_attribute(el, "k"), *ns;
+	const char *k = xmpp_stanza_get_attribute(el, "k"), *ns, *x;
 	long long v;
 
 	memset(o, 0, sizeof(*o));
@@ -306,6 +308,9 @@ sync_op_parse(xmpp_stanza_t *el, struct sync_op *o, const char **why)
 			o->bundled = b && strcmp(b, "1") == 0 &&
 			    o->content64 == NULL && o->size <= SYNC_BUNDLE_MEMBER_MAX;
 		}
+		/* the master can send it as a delta: anything else is no */
+		x = xmpp_stanza_get_attribute(el, "x");
+		o->delta = x && strcmp(x, "1") == 0;
 		*why = "bad size, mode, mtime or checksum";
 	}
 	if (o->kind != STORE_OP_DELETE && o->kind != STORE_OP_RMDIR) {

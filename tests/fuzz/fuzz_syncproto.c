@@ -32,7 +32,8 @@ op_round_trip(xmpp_ctx_t *ctx, const struct sync_op *a)
 	    fuzz_streq(a->wire, b.wire));
 	fuzz_check(a->size == b.size && a->has_sha256 == b.has_sha256 &&
 	    memcmp(a->sha256, b.sha256, 32) == 0 && a->mode == b.mode &&
-	    a->mtime_ns == b.mtime_ns && a->seq == b.seq);
+	    a->mtime_ns == b.mtime_ns && a->seq == b.seq &&
+	    a->delta == b.delta);
 	xmpp_stanza_release(parent);
 }
 
