@@ -130,8 +130,8 @@ ejabberd_env() { # CMD...: run CMD with this instance's Erlang environment
 		"$@"
 }
 
-ejabberd_ctl() { # ARGS...
-	ejabberd_env erl -sname "ctl$$-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')@localhost" \
+ejabberd_ctl() { # ARGS...: bounded, as the test is
+	ejabberd_env timeout 30 erl -sname "ctl$$-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')@localhost" \
 		-hidden -noinput \
 		-erl_epmd_port "$XS_EJABBERD_DIST_PORT" -start_epmd false -dist_listen false \
 		-s ejabberd_ctl -extra "$XS_EJABBERD_NODE" "$@"
