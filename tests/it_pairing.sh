@@ -92,8 +92,12 @@ while [ $round -lt 5 ] && [ $ok = 1 ]; do
 		sleep 0.2
 	done
 done
-[ $ok = 1 ] && pass paired_again_after_master_killed_five_times ||
+# and the file the master was sending when it was killed arrives
+if [ $ok = 1 ] && wait_trees_equal "$XS_TMP/m/dir" "$XS_TMP/s/dir" 30; then
+	pass paired_again_after_master_killed_five_times
+else
 	fail paired_again_after_master_killed_five_times "round $round: master: $mj slave: $sj"
+fi
 
 # a stranger: an IQ in our namespace, a Jingle session-initiate, a sync
 # request, disco#info and ping. Each gets service-unavailable, what the
