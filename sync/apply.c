@@ -23,6 +23,8 @@
 #define RM_MAX_DEPTH 1024	/* directory levels apply_rm_tree descends */
 #define RM_PASSES 3		/* readdir passes before a directory is empty */
 
+static int batch_flush(struct apply *a, int reopen);
+
 /* ---- context --------------------------------------------------------- */
 
 static void
@@ -77,6 +79,12 @@ apply_open(const char *root, struct store *st, const char *const *ignore,
 void
 apply_free(struct apply *a)
 {
+	if (a && a->batch_depth > 0) {
+		a->batch_depth = 0;
+		batch_flush(a, 0);
+	}
+	if (a)
+		free(a->dirs);
 	if (a == NULL)
 		return;
 	if (a->rootfd >= 0)
@@ -189,12 +197,92 @@ apply_lstat(int dfd, const char *name, struct stat *st)
 	return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-int
-apply_fsync_dir(int dfd, const char *path)
+/* Remembers directory dfd for the batch's next flush (once per
+ * directory). Returns 0, or -errno when it cannot (the caller fsyncs). */
+static int
+dir_remember(struct apply *a, int dfd)
 {
+	struct stat st;
+	int fd;
+
+	if (fstat(dfd, &st) < 0)
+		return -errno;
+	for (size_t i = 0; i < a->ndirs; i++)
+		if (a->dirs[i].dev == st.st_dev && a->dirs[i].ino == st.st_ino)
+			return 0;
+	if (a->ndirs == APPLY_BATCH_DIRS ||
+	    util_grow(&a->dirs, a->ndirs + 1, &a->capdirs, 16) < 0)
+		return -ENOMEM;
+	if ((fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return -errno;
+	a->dirs[a->ndirs++] = (struct apply_dirsync){st.st_dev, st.st_ino, fd};
+	return 0;
+}
+
+int
+apply_fsync_dir(struct apply *a, int dfd, const char *path)
+{
+	if (a->batch_depth > 0 && dir_remember(a, dfd) == 0)
+		return 0;
 	if (fsync(dfd) == 0)
 		return 0;
 	return apply_fail("sync the directory of", path, -errno);
+}
+
+/* ---- batches ---------------------------------------------------------- */
+
+int
+apply_batch_begin(struct apply *a)
+{
+	if (a->batch_depth++ == 0 && store_begin(a->st) == 0)
+		a->batch_tx = 1;
+	return 0;
+}
+
+/* Makes everything of the batch so far durable: fsyncs the directories
+ * it touched, then commits its records; reopen: a new transaction for
+ * what follows. Returns 0 or -errno (then the records are rolled back). */
+static int
+batch_flush(struct apply *a, int reopen)
+{
+	int r = 0;
+
+	/* the directories first: a record never gets ahead of the disk */
+	for (size_t i = 0; i < a->ndirs; i++) {
+		if (r == 0 && fsync(a->dirs[i].fd) < 0)
+			r = apply_fail("sync a directory of", a->root, -errno);
+		close(a->dirs[i].fd);
+	}
+	a->ndirs = 0;
+	if (a->batch_tx) {
+		a->batch_tx = 0;
+		if (r < 0)
+			store_rollback(a->st);
+		/* -EINVAL: SQLite rolled it back itself after an error
+		 * inside, and records of the batch are lost with it */
+		else if ((r = store_commit(a->st)) < 0) {
+			log_error("cannot record a batch in %s: %s", a->root,
+			    strerror(-r));
+			store_rollback(a->st);
+		}
+	}
+	if (reopen && store_begin(a->st) == 0)
+		a->batch_tx = 1;
+	return r;
+}
+
+int
+apply_batch_flush(struct apply *a)
+{
+	return a->batch_depth > 0 ? batch_flush(a, 1) : 0;
+}
+
+int
+apply_batch_end(struct apply *a)
+{
+	if (a->batch_depth == 0)
+		return -EINVAL;
+	return batch_flush(a, --a->batch_depth > 0);
 }
 
 /* The bits of mode applied to path (a directory if is_dir): the ones

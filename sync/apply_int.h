@@ -31,6 +31,9 @@ struct apply_leftover {
 	char name[APPLY_TMP_NAME];
 };
 
+/* directories a batch remembers at most; beyond, they are fsynced at once */
+#define APPLY_BATCH_DIRS 1024
+
 struct apply {
 	int rootfd;		/* the folder, O_RDONLY | O_DIRECTORY */
 	char *root;		/* for messages */
@@ -45,6 +48,15 @@ struct apply {
 	int lost_track;
 	unsigned versions_days;	/* keep replaced files; 0: off */
 	int64_t local_seq;	/* records up to it predate the first sync */
+	/* a batch (apply_batch_begin()): nesting depth, whether its store
+	 * transaction is open, the directories to fsync at its next flush */
+	int batch_depth, batch_tx;
+	struct apply_dirsync {
+		dev_t dev;
+		ino_t ino;
+		int fd;
+	} *dirs;
+	size_t ndirs, capdirs;
 };
 
 /* Checks a path from the network with path_check_synced(): the applier's
@@ -71,8 +83,10 @@ int apply_parent(struct apply *a, const char *path, const char **name);
  * nothing is there). */
 int apply_lstat(int dfd, const char *name, struct stat *st);
 
-/* fsyncs the directory dfd. Returns 0 or -errno (logged for path). */
-int apply_fsync_dir(int dfd, const char *path);
+/* fsyncs the directory dfd; inside a batch (apply_batch_begin()), only
+ * remembers it for the batch's next flush. Returns 0 or -errno (logged
+ * for path). */
+int apply_fsync_dir(struct apply *a, int dfd, const char *path);
 
 /* Sets the mirrored bits of mode (store_mode_mirrored(); the others are
  * dropped with a log line; nothing on a symlink) and mtime of name in

@@ -306,7 +306,7 @@ put_install(struct apply_put *p, int *was_dir)
 		return r;
 	if (renameat(p->dfd, p->tmp, p->dfd, p->name) < 0)
 		return apply_fail("install", p->path, -errno);
-	return apply_fsync_dir(p->dfd, p->path);
+	return apply_fsync_dir(p->a, p->dfd, p->path);
 }
 
 int

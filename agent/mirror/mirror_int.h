@@ -31,6 +31,16 @@
  * with the batch, instead of in a Jingle session of its own. */
 #define SYNC_INLINE_MAX 8192
 #define SYNC_INLINE_B64 (4 * ((SYNC_INLINE_MAX + 2) / 3))
+/* To a slave that takes bundles, a batch carries at most this much
+ * content inline (a lone change arrives at once, a crowd of small files
+ * goes in the bundle, a batch to a session, not 6 to a stanza). */
+#define SYNC_INLINE_BATCH 8192
+/* Files above SYNC_INLINE_MAX and up to this size may travel together:
+ * one Jingle session carries the content of every put of a batch that the
+ * slave marked for the batch's bundle, one after the other, in the order
+ * of the batch (docs/protocol.md, "Bundles"). Larger files travel alone,
+ * in sessions that can resume. */
+#define SYNC_BUNDLE_MEMBER_MAX (1 << 20)
 #define SYNC_MANIFEST_PAGE 400  /* entries per manifest page */
 /* A stanza stays below ejabberd's default max_stanza_size (65536 bytes)
  * whatever the names: batches and manifest pages are cut by the
@@ -56,6 +66,7 @@ struct sync_op {
 	const char *wire;       /* put: the opaque transfer name, or NULL */
 	const char *content64;  /* put: the content in base64 (a file of at
 				 * most SYNC_INLINE_MAX bytes), or NULL */
+	int bundled;            /* put: may travel in the batch's bundle */
 	uint64_t size;
 	int has_sha256;
 	uint8_t sha256[32];
@@ -224,6 +235,14 @@ struct hasher;
 
 #define MIRROR_MAX_SLAVES 256
 #define MIRROR_MAX_INFLIGHT 64   /* content transfers queued per slave */
+/* paths in transfers: a bundle holds up to a batch's worth, and a few
+ * bundles are in flight while the next batches go out */
+#define MIRROR_INFLIGHT_CAP (5 * SYNC_MAX_OPS)
+/* after a bundle failed, the slave's puts travel alone for this long, so
+ * that one that keeps failing is set aside on its own */
+#define MIRROR_NOBUNDLE_MS 30000
+/* bundles announced by the master and not yet received, per slave */
+#define MIRROR_MAX_BUNDLES 16
 
 /* A stream made while building or reading <security/>, waiting for the
  * engine to ask for the session's filter. */
@@ -241,9 +260,10 @@ struct mslave {
 	char iq_id[48];         /* the one request in flight, or "" */
 	struct plan_entry *man; /* manifest being collected */
 	size_t nman, capman;
-	char *inflight[MIRROR_MAX_INFLIGHT]; /* paths being transferred */
-	int64_t inflight_seq[MIRROR_MAX_INFLIGHT];
+	char *inflight[MIRROR_INFLIGHT_CAP]; /* paths being transferred */
+	int64_t inflight_seq[MIRROR_INFLIGHT_CAP];
 	size_t ninflight;
+	size_t nxfers;          /* transfers (sessions) in flight */
 	int64_t retry_at_ms;    /* after a failure, wait until then */
 	int64_t complete_sent;  /* seq last reported as complete */
 	int answering;          /* on_sync is working through batch[] */
@@ -257,7 +277,11 @@ struct mslave {
 		uint8_t sha256[32];
 		int64_t mtime_ns;
 		char wire[SYNC_OPAQUE_SIZE]; /* a put's transfer name */
+		int bundled;    /* offered for the bundle */
 	} batch[SYNC_MAX_OPS];
+	char bundle_wire[SYNC_OPAQUE_SIZE]; /* the batch's bundle, or "" */
+	int bundles;                        /* it said it takes bundles */
+	int64_t nobundle_until_ms;          /* puts travel alone until then */
 	size_t nbatch;
 	struct digest_round *digest; /* the comparison in progress, or NULL */
 	int64_t digest_at_ms;   /* compare digests once idle from then on */
@@ -273,6 +297,21 @@ struct expect {
 	uint8_t sha256[32];
 	uint32_t mode;
 	int64_t mtime_ns;
+};
+
+/* Slave: a bundle the master will send (puts of one batch answered
+ * "need" for it): the files' contents one after the other, in this order. */
+struct bundle_expect {
+	char wire[SYNC_OPAQUE_SIZE];
+	struct bundle_member {
+		char *path;
+		uint64_t size;
+		uint8_t sha256[32];
+		uint32_t mode;
+		int64_t mtime_ns;
+	} *mem;
+	size_t n;
+	uint64_t total;
 };
 
 /* Slave: its own folder watched for local changes (local.c). */
@@ -321,6 +360,8 @@ struct mirror {
 	struct slave_local local;
 	struct expect *expect;
 	size_t nexpect, capexpect;
+	struct bundle_expect bundles[MIRROR_MAX_BUNDLES];
+	size_t nbundles;
 	struct jingle_source files;	/* master: reads beneath dir */
 };
 

@@ -168,6 +168,16 @@ int service_keepalive(struct service *s, xmpp_conn_t *conn);
  * sign of life). */
 void service_saw_traffic(struct service *s);
 
+/* Unit tests: the replies the service makes (disco#info, ping, errors)
+ * go to fn, which must not keep st, instead of conn. Returns nothing. */
+void service_set_output(struct service *s,
+    void (*fn)(void *arg, xmpp_stanza_t *st), void *arg);
+
+/* Unit tests: handles one incoming IQ as the connection's handler would;
+ * conn may be one that never connected (its context builds the replies).
+ * Returns nothing. */
+void service_input(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq);
+
 /* Small helpers over libstrophe stanzas: replies, errors,
  * JIDs. Nothing here keeps state. */
 
