@@ -3,7 +3,7 @@
 # file full of a unique marker goes through IBB and through the SOCKS5
 # proxy; the marker never appears in what the server delivered (the
 # slave's raw stanza log, IBB payloads decoded) nor in what crossed the
-# proxy (Prosody's socket reads and writes, traced), while the slave gets
+# proxy (the server's socket reads and writes, traced), while the slave gets
 # the file intact. Then the master's key is replaced: the slave refuses it.
 . "$(dirname "$0")/lib/harness.sh"
 xs_setup
@@ -42,14 +42,14 @@ while read -r b; do printf '%s' "$b" | base64 -d >>"$XS_TMP/ibb.bin" 2>/dev/null
 carried=$(wc -c <"$XS_TMP/ibb.bin")
 size=$(wc -c <"$XS_TMP/m1/dir/secret.txt")
 if [ "$carried" -ge "$size" ] && ! grep -q "$MARK" "$XS_TMP/ibb.bin" && ! grep -q "$MARK" "$XS_TMP/s1.log" &&
-   ! grep -q "$MARK" "$XS_TMP/prosody/prosody.log"; then
+   ! grep -q "$MARK" "$XS_SERVER_LOG"; then
 	pass ibb_server_never_sees_plaintext
 	note "IBB: $chunks chunks, $carried bytes carried for a $size-byte file; marker found 0 times"
 else
 	fail ibb_server_never_sees_plaintext "carried $carried of $size bytes; marker in payloads: $(grep -c "$MARK" "$XS_TMP/ibb.bin")"
 fi
 
-# --- proxy: every byte Prosody read or wrote while the file crossed it
+# --- proxy: every byte the server read or wrote while the file crossed it
 make_pair 2 proxy
 strace -f -qq -p "$XS_PROSODY_PID" -e trace=read,write,recvfrom,sendto,readv,writev \
 	-s 1048576 -xx -o "$XS_TMP/proxy.trace" 2>/dev/null &

@@ -238,12 +238,17 @@ if start_recv recv-probe "$dir" --max-size 1000000; then
 fi
 
 # ---- the proxy gone as well: IBB carries it ----
-# (prosody_start would wait for the proxy port: start it by hand)
-sed -i '/^Component "proxy/,$d' "$XS_TMP/prosody/prosody.cfg.lua"
-prosody_stop
-xs_spawn "$XS_TMP/prosody/stdout.log" prosody --config "$XS_TMP/prosody/prosody.cfg.lua" -F
-XS_PROSODY_PID=$XS_LASTPID
-"$XS_FREEPORT" --wait "$XS_C2S_PORT" 20 || fail prosody_restart "prosody did not come back"
+if [ "$XS_SERVER" = ejabberd ]; then
+	ejabberd_drop_proxy
+	prosody_restart
+else
+	# (prosody_start would wait for the proxy port: start it by hand)
+	sed -i '/^Component "proxy/,$d' "$XS_TMP/prosody/prosody.cfg.lua"
+	prosody_stop
+	xs_spawn "$XS_TMP/prosody/stdout.log" prosody --config "$XS_TMP/prosody/prosody.cfg.lua" -F
+	XS_PROSODY_PID=$XS_LASTPID
+	"$XS_FREEPORT" --wait "$XS_C2S_PORT" 20 || fail prosody_restart "prosody did not come back"
+fi
 dir=$XS_TMP/recv-fb2
 if start_recv recv-fb2 "$dir" --s5b-port "$closed" --count 1; then
 	timeout 90 "$JFT" -c "$CA" --s5b-port "$closed" send "$PEER" "$SRC" k64.bin \

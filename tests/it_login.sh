@@ -47,8 +47,8 @@ if xs_wait_log "$log" 'connected as alice@xs\.test/' 15; then
 else
 	fail login_tls_verified "no login within 15 s: $(tail -n 5 "$log")"
 fi
-grep -q 'c2s.*authenticated\|Authenticated as alice' "$XS_TMP/prosody/prosody.log" 2>/dev/null ||
-	note "prosody log does not show the authentication at info level"
+grep -q 'c2s.*authenticated\|Authenticated as alice\|authentication for alice@' "$XS_SERVER_LOG" 2>/dev/null ||
+	note "$XS_SERVER log does not show the authentication at info level"
 
 # wrong password: exit 5 (XS_EXIT_AUTH) with a clear message, well before the limit
 echo wrong-password >"$XS_TMP/a/password"

@@ -1,6 +1,7 @@
 #!/bin/sh
-# it_metadata: what the XMPP server learns of a sync. Prosody logs the
-# text of every stanza it receives and sends (mod_stanza_debug) while a
+# it_metadata: what the XMPP server learns of a sync. The server logs the
+# text of every stanza it receives and sends (Prosody: mod_stanza_debug;
+# ejabberd: loglevel debug) while a
 # master mirrors a folder named with a random marker that holds a file
 # named with another marker. Neither marker, nor the file's SHA-256 (hex
 # or base64), nor its size appears anywhere in the server's log, which did
@@ -12,7 +13,7 @@ xs_setup
 XS_PROSODY_STANZA_LOG=1
 prosody_start
 X=$XS_BIN
-LOG=$XS_TMP/prosody/prosody.log
+LOG=$XS_SERVER_LOG
 rnd() { od -An -N8 -tx1 /dev/urandom | tr -d ' \n'; }
 
 one() { # N TRANSPORT

@@ -519,6 +519,15 @@ peer_went_offline(struct peers *p, struct peer *pe)
 	untrust(p, pe);
 	pe->full[0] = '\0';
 	pe->pair_id[0] = '\0';
+	/* The unavailable may be a replaced session's, delivered after its
+	 * successor's available presence: a peer killed and restarted while
+	 * the server still held its old session for stream resumption comes
+	 * back under the same full JID, and ejabberd does not order the two.
+	 * That peer is online, took us for online already and will not send
+	 * again; our presence makes it answer. If it is gone, the server
+	 * drops this. */
+	if (p->conn)
+		send_presence(p, pe->jid, NULL);
 }
 
 static int

@@ -8,8 +8,8 @@
 #                  (make check replays the fuzz corpus with gcc, not this)
 set -u
 PKGS="gcc make pkg-config libc6-dev libstrophe-dev libinotifytools0-dev
-libgcrypt20-dev libsqlite3-dev libsystemd-dev sqlite3 prosody lua-sec openssl
-coreutils procps diffutils findutils iproute2 rsync strace bc"
+libgcrypt20-dev libsqlite3-dev libsystemd-dev sqlite3 prosody lua-sec ejabberd
+openssl coreutils procps diffutils findutils iproute2 rsync strace bc"
 # Debian 12's clang is clang 14; libFuzzer is in its compiler-rt package.
 FUZZ_PKGS="clang libclang-rt-14-dev"
 # make bench compares with the rsync daemon and lsyncd
@@ -37,12 +37,37 @@ fi
 echo "deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq || { echo "deps: apt-get update failed" >&2; exit 1; }
+# The packages of Prosody and ejabberd (and of Erlang, for epmd) start
+# their servers on every interface right away; the tests run private ones
+# on loopback and never need those. A policy-rc.d that
+# answers 101 ("action forbidden") keeps invoke-rc.d and
+# deb-systemd-invoke from starting them during the install; one that is
+# already there (container images have one) is left as it is.
+erlang_was=$(dpkg-query -W -f='${db:Status-Status}' erlang-base 2>/dev/null)
+policy=/usr/sbin/policy-rc.d
+if [ ! -e $policy ]; then
+	printf '#!/bin/sh\n# written by xmpp-sync tests/lib/deps.sh during apt-get install\nexit 101\n' >$policy &&
+		chmod 755 $policy && trap 'rm -f $policy' EXIT && trap 'exit 1' INT TERM
+fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
 	{ echo "deps: apt-get install failed:$missing" >&2; exit 1; }
-# The package starts a system-wide Prosody where an init system runs;
-# the tests run their own and never need that one.
-if [ -z "$what" ] && command -v systemctl >/dev/null 2>&1; then
-	systemctl disable --now prosody >/dev/null 2>&1 || true
-fi
+# ... nor at the next boot: those this run installed (a server that was
+# there before is someone's, and stays as it was)
+units=""
+for p in prosody ejabberd; do
+	case " $missing " in *" $p "*) units="$units $p" ;; esac
+done
+case " $missing " in *" ejabberd "*)
+	[ "$erlang_was" = installed ] || units="$units epmd.socket epmd" ;;
+esac
+for u in $units; do
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now "$u" >/dev/null 2>&1 ||
+			systemctl disable "$u" >/dev/null 2>&1 || true
+	fi
+	if [ -e "/etc/init.d/$u" ] && command -v update-rc.d >/dev/null 2>&1; then
+		update-rc.d "$u" disable >/dev/null 2>&1 || true
+	fi
+done
 exit 0

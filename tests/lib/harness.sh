@@ -21,6 +21,10 @@
 #   xs_wait_log FILE REGEX SECS    wait until a line matching REGEX appears
 #   xs_pair [M KEYS] [-- S KEYS]    master m and slave s, paired, running, synced
 #   pass NAME / fail NAME MSG / skip NAME WHY   report lines for tests/run.sh
+#
+# XS_SERVER=ejabberd runs a private ejabberd instead (tests/lib/ejabberd.sh):
+# the prosody_* functions then start, stop and fill that one. The first
+# start prints "# server: NAME VERSION". XS_SERVER_LOG is the server's log.
 
 XS_TOP=${XS_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 XS_BUILD=${XS_BUILD:-$XS_TOP/build/std}
@@ -29,11 +33,26 @@ XS_FREEPORT=$XS_BUILD/tests/tools/freeport
 XS_DOMAIN=xs.test
 XS_PIDS=""
 XS_FAILED=0
+XS_SERVER=${XS_SERVER:-prosody}
+case $XS_SERVER in
+prosody|ejabberd) ;;
+*) echo "FAIL setup: XS_SERVER=$XS_SERVER (prosody or ejabberd)"; exit 1 ;;
+esac
+. "$XS_TOP/tests/lib/ejabberd.sh"
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; XS_FAILED=1; }
 skip() { echo "SKIP $1: $2"; }
 note() { echo "# $*"; }
+
+# once per script: which server the test runs against
+xs_server_note() {
+	[ -n "${XS_SERVER_NOTED:-}" ] && return 0
+	XS_SERVER_NOTED=1
+	[ "$XS_SERVER" = prosody ] && XS_SERVER_VERSION="prosody $(prosodyctl about 2>/dev/null |
+		sed -n 's/^Prosody \([0-9][^ ]*\)$/\1/p' | head -n 1)"
+	note "server: $XS_SERVER_VERSION"
+}
 
 # xs_ours PID: true if PID is still a child of this test's shell. A PID
 # recorded earlier may have exited, been reaped and been given to another
@@ -187,6 +206,9 @@ LUA
 }
 
 prosody_start() {
+	if [ "$XS_SERVER" = ejabberd ]; then
+		ejabberd_start; xs_server_note; return
+	fi
 	if ! command -v prosody >/dev/null; then
 		echo "FAIL setup: prosody is not installed (make deps installs it)"
 		exit 1
@@ -205,9 +227,12 @@ prosody_start() {
 		tail -n 20 "$XS_TMP/prosody/prosody.log" "$XS_TMP/prosody/stdout.log" 2>/dev/null | sed 's/^/#   /'
 		exit 1
 	fi
+	XS_SERVER_LOG=$XS_TMP/prosody/prosody.log
+	xs_server_note
 }
 
 prosody_stop() {
+	[ "$XS_SERVER" = ejabberd ] && { ejabberd_stop; return; }
 	[ -n "${XS_PROSODY_PID:-}" ] && xs_kill "$XS_PROSODY_PID"
 	XS_PROSODY_PID=""
 }
@@ -218,6 +243,7 @@ prosody_restart() {
 }
 
 prosody_adduser() { # USER PASS
+	[ "$XS_SERVER" = ejabberd ] && { ejabberd_adduser "$@"; return; }
 	prosodyctl --config "$XS_TMP/prosody/prosody.cfg.lua" register "$1" "$XS_DOMAIN" "$2" \
 		>>"$XS_TMP/prosody/prosodyctl.log" 2>&1 ||
 		{ echo "FAIL setup: prosodyctl register $1 failed"; cat "$XS_TMP/prosody/prosodyctl.log"; exit 1; }
