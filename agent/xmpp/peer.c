@@ -527,7 +527,7 @@ peer_went_offline(struct peers *p, struct peer *pe)
 	 * again; our presence makes it answer. If it is gone, the server
 	 * drops this. */
 	if (p->conn)
-		send_presence(p, pe->jid, NULL);
+		send_presence(p, pe->jid, NULL, 0);
 }
 
 static int
