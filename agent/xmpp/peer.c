@@ -519,15 +519,6 @@ peer_went_offline(struct peers *p, struct peer *pe)
 	untrust(p, pe);
 	pe->full[0] = '\0';
 	pe->pair_id[0] = '\0';
-	/* The unavailable may be a replaced session's, delivered after its
-	 * successor's available presence: a peer killed and restarted while
-	 * the server still held its old session for stream resumption comes
-	 * back under the same full JID, and ejabberd does not order the two.
-	 * That peer is online, took us for online already and will not send
-	 * again; our presence makes it answer. If it is gone, the server
-	 * drops this. */
-	if (p->conn)
-		send_presence(p, pe->jid, NULL, 0);
 }
 
 static int
@@ -563,8 +554,21 @@ on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 			peer_went_offline(p, pe);
 		}
 		peer_came_online(p, pe, from, (plan & PEERS_PRES_ANSWER) != 0);
-	} else if (strcmp(type, "unavailable") == 0 && strcmp(pe->full, from) == 0)
+	} else if (strcmp(type, "unavailable") == 0 && strcmp(pe->full, from) == 0) {
 		peer_went_offline(p, pe);
+		/* The unavailable may be a replaced session's, delivered after
+		 * its successor's available presence: a peer killed and
+		 * restarted while the server still held its old session for
+		 * stream resumption comes back under the same full JID, and
+		 * ejabberd does not order the two. That peer is online, took
+		 * us for online already and will not send again; a hello makes
+		 * it answer. If it is gone, the server drops this. Only for an
+		 * unavailable that came: a peer we take offline ourselves (a
+		 * hello from a session we held) is answered already, and a
+		 * hello then would be answered by a hello, forever. */
+		if (p->conn)
+			send_presence(p, pe->jid, NULL, 0);
+	}
 	return 1;
 }
 
