@@ -65,6 +65,11 @@ done
 for f in $(grep -rl 'xmpp_id_handler_add([^)]' agent sync store); do
 	say "$f" "uses xmpp_id_handler_add: wait for answers with service_expect()"
 done
+# the store keeps prepared statements for reuse: one that is finalized
+# behind its back would be handed out again, dead
+for f in $(grep -rl 'sqlite3_finalize(' agent sync store); do
+	[ "$f" = store/store.c ] || say "$f" "calls sqlite3_finalize: give statements back with store_finalize()"
+done
 n=$(grep -rl '#include <inotifytools/' agent sync store | wc -l)
 [ "$n" -le 1 ] || say sync "libinotifytools is used by $n files; keep its globals in one"
 
