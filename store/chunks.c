@@ -49,7 +49,7 @@ store_chunks_get(struct store *s, const uint8_t sha256[32], uint8_t **list,
 		*len = (size_t)n;
 		r = 0;
 	}
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return r;
 }
 

@@ -66,7 +66,7 @@ store_file_load(struct store *s, const char *path, struct store_file *out)
 	*out = f;
 	out->path = store_col_dup(st, 0, &err);
 	out->target = store_col_dup(st, 6, &err);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	if (err < 0)
 		store_file_clear(out);
 	return err;
@@ -155,7 +155,7 @@ file_compare(struct store *s, const struct store_file *f,
 		*seq = old.seq;
 	} else
 		*chg = old.deleted ? STORE_ADDED : STORE_CHANGED;
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return 0;
 }
 
@@ -220,7 +220,7 @@ store_walk_rows(struct store *s, sqlite3_stmt *st,
 	while ((r = store_step_row(s, st)) == 1) {
 		row_to_file(st, &f);
 		if ((r = cb(&f, arg)) != 0) {
-			sqlite3_finalize(st);
+			store_finalize(s, st);
 			return r;
 		}
 	}
@@ -295,7 +295,7 @@ store_file_load_by_sha256(struct store *s, const uint8_t sha256[32],
 	*out = f;
 	out->path = store_col_dup(st, 0, &err);
 	out->target = NULL;
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	if (err < 0)
 		store_file_clear(out);
 	return err;
@@ -313,6 +313,6 @@ store_last_seq(struct store *s, int64_t *seq)
 	if ((r = store_step_row(s, st)) <= 0)
 		return r < 0 ? r : -EIO;
 	*seq = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return 0;
 }

@@ -89,7 +89,7 @@ store_peer_key_load(struct store *s, const char *jid,
 		copy_key(out->new_ed25519, st, 4);
 		out->changed_at = sqlite3_column_int64(st, 5);
 	}
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return 0;
 }
 

@@ -18,7 +18,7 @@ store_meta_dup(struct store *s, const char *key, char **out)
 	if ((r = store_step_row(s, st)) <= 0)
 		return r < 0 ? r : -ENOENT;
 	*out = store_col_dup(st, 0, &err);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return err;
 }
 
@@ -50,7 +50,7 @@ store_meta_get_int(struct store *s, const char *key, int64_t *out)
 		return r < 0 ? r : -ENOENT;
 	r = sqlite3_column_type(st, 0) == SQLITE_INTEGER ? 0 : -EINVAL;
 	*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return r;
 }
 

@@ -67,7 +67,7 @@ entry_load(struct store *s, const char *slave, const char *path,
 	e->src = store_col_dup(st, 2, &err);
 	e->fresh = sqlite3_column_int(st, 3);
 	e->sent = sqlite3_column_int(st, 4);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return err;
 }
 
@@ -132,7 +132,7 @@ renamed_away(struct store *s, const char *slave, const char *path, int *yes)
 	store_bind_text(st, 1, slave);
 	store_bind_text(st, 2, path);
 	if ((r = store_step_row(s, st)) == 1)
-		sqlite3_finalize(st);
+		store_finalize(s, st);
 	*yes = r == 1;
 	return r < 0 ? r : 0;
 }
@@ -335,7 +335,7 @@ slave_active(struct store *s, const char *slave)
 		return r;
 	store_bind_text(st, 1, slave);
 	if ((r = store_step_row(s, st)) == 1)
-		sqlite3_finalize(st);
+		store_finalize(s, st);
 	return r < 0 ? r : r == 1 ? 0 : -ENOENT;
 }
 
@@ -390,7 +390,7 @@ outbox_list(struct store *s, const char *sql, const char *slave, int max,
 		op.waiting = sqlite3_column_int(st, 9);
 		op.not_before = sqlite3_column_int64(st, 10);
 		if ((r = cb(&op, arg)) != 0) {
-			sqlite3_finalize(st);
+			store_finalize(s, st);
 			return r;
 		}
 	}
@@ -445,7 +445,7 @@ outbox_count(struct store *s, const char *sql, const char *slave,
 	if ((r = store_step_row(s, st)) <= 0)
 		return r < 0 ? r : -EIO;
 	*n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return 0;
 }
 
@@ -544,7 +544,7 @@ store_outbox_failed(struct store *s, const char *slave, const char *path,
 	sqlite3_bind_int(st, 5, STORE_RETRY_MAX_S);
 	if ((r = store_step_row(s, st)) == 1) {
 		d = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		store_finalize(s, st);
 	}
 	if (r == 0)
 		r = -ENOENT;
@@ -649,7 +649,7 @@ store_outbox_todo(struct store *s, const char *slave, int64_t *files,
 		return r < 0 ? r : -EIO;
 	*files = sqlite3_column_int64(st, 0);
 	*bytes = sqlite3_column_int64(st, 1);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return 0;
 }
 

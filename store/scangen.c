@@ -18,7 +18,7 @@ store_scan_begin(struct store *s, int64_t *gen)
 	if ((r = store_step_row(s, st)) <= 0)
 		return r < 0 ? r : -EIO;
 	*gen = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return 0;
 }
 
@@ -92,7 +92,7 @@ unseen(struct store *s, int64_t gen, struct pathlist *l)
 	while ((r = store_step_row(s, st)) == 1) {
 		if ((r = pathlist_add(l,
 		    (const char *)sqlite3_column_text(st, 0))) < 0) {
-			sqlite3_finalize(st);
+			store_finalize(s, st);
 			return r;
 		}
 	}

@@ -80,7 +80,7 @@ store_slave_load(struct store *s, const char *jid, struct store_slave *out)
 	*out = sl;
 	out->jid = store_col_dup(st, 0, &err);
 	out->fingerprint = store_col_dup(st, 1, &err);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	if (err < 0)
 		store_slave_clear(out);
 	return err;
@@ -160,7 +160,7 @@ store_slave_list(struct store *s, int flags,
 	while ((r = store_step_row(s, st)) == 1) {
 		row_to_slave(st, &sl);
 		if ((r = cb(&sl, arg)) != 0) {
-			sqlite3_finalize(st);
+			store_finalize(s, st);
 			return r;
 		}
 	}

@@ -48,12 +48,59 @@ store_err(struct store *s, int rc, const char *what)
 	return e;
 }
 
+static uint64_t
+sql_hash(const char *sql)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)sql; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
 int
 store_prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 {
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	uint64_t h = sql_hash(sql);
+	struct store_stmt *c = NULL;
+	int rc;
 
-	return rc == SQLITE_OK ? 0 : store_err(s, rc, "prepare");
+	for (size_t i = 0; i < s->ncache; i++)
+		if (s->cache[i].hash == h && strcmp(s->cache[i].sql, sql) == 0) {
+			c = &s->cache[i];
+			break;
+		}
+	if (c && !c->busy) {
+		c->busy = 1;
+		*st = c->st;
+		return 0;
+	}
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL)) != SQLITE_OK)
+		return store_err(s, rc, "prepare");
+	/* kept for the next time, unless it is in use already (a nested
+	 * query of the same text) or the cache is full */
+	if (c == NULL && s->ncache < STORE_STMT_CACHE &&
+	    strncmp(sql, "PRAGMA", 6) != 0 &&
+	    (s->cache[s->ncache].sql = strdup(sql)) != NULL) {
+		c = &s->cache[s->ncache++];
+		c->hash = h;
+		c->st = *st;
+		c->busy = 1;
+	}
+	return 0;
+}
+
+void
+store_finalize(struct store *s, sqlite3_stmt *st)
+{
+	for (size_t i = 0; s && i < s->ncache; i++)
+		if (s->cache[i].st == st && s->cache[i].busy) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			s->cache[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
 }
 
 int
@@ -71,7 +118,7 @@ store_step_done(struct store *s, sqlite3_stmt *st)
 	int r = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
 	    store_err(s, rc, sqlite3_sql(st));
 
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return r;
 }
 
@@ -83,7 +130,7 @@ store_step_row(struct store *s, sqlite3_stmt *st)
 	if (rc == SQLITE_ROW)
 		return 1;
 	int r = rc == SQLITE_DONE ? 0 : store_err(s, rc, sqlite3_sql(st));
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return r;
 }
 
@@ -129,7 +176,7 @@ store_next_seq(struct store *s, int64_t *seq)
 		return r < 0 ? r : -EIO;
 	}
 	*seq = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return 0;
 }
 
@@ -143,6 +190,26 @@ store_begin(struct store *s)
 
 	if (r == 0)
 		s->depth++;
+	return r;
+}
+
+int
+store_set_lazy(struct store *s, int lazy)
+{
+	return store_exec(s, lazy ? "PRAGMA synchronous = NORMAL" :
+	    "PRAGMA synchronous = FULL");
+}
+
+int
+store_make_durable(struct store *s)
+{
+	int r;
+
+	/* a commit with synchronous FULL fsyncs the log, and with it every
+	 * commit before it: one small write makes one */
+	if ((r = store_exec(s, "PRAGMA synchronous = FULL")) < 0)
+		return r;
+	r = store_meta_set_int(s, "durable_at", store_now());
 	return r;
 }
 
@@ -201,7 +268,7 @@ user_version(struct store *s, int *v)
 	if ((r = store_step_row(s, st)) <= 0)
 		return r < 0 ? r : -EIO;
 	*v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return 0;
 }
 
@@ -281,7 +348,7 @@ configure(struct store *s, const char *path)
 		    path, sqlite3_column_text(st, 0));
 		r = -EIO;
 	}
-	sqlite3_finalize(st);
+	store_finalize(s, st);
 	return r;
 }
 
@@ -316,6 +383,10 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	for (size_t i = 0; i < s->ncache; i++) {
+		sqlite3_finalize(s->cache[i].st);
+		free(s->cache[i].sql);
+	}
 	if (s->db && !sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	sqlite3_close_v2(s->db);

@@ -67,6 +67,14 @@ void store_close(struct store *s);
  * Returns 0, -EBUSY or -EIO; end with store_commit() or store_rollback(). */
 int store_begin(struct store *s);
 
+/* Lazy commits (lazy = 1): from now on a commit is safe from a crash of
+ * the process but not yet from one of the machine (WAL, synchronous
+ * NORMAL: no fsync per commit). store_make_durable() makes every commit
+ * so far durable (one fsync of the log); lazy = 0 goes back to an fsync
+ * per commit. Each returns 0 or -errno. */
+int store_set_lazy(struct store *s, int lazy);
+int store_make_durable(struct store *s);
+
 /* Ends the innermost transaction, keeping its changes (durable once the
  * outermost one commits). Returns 0, -EINVAL when none is open, or the
  * error of the commit (then the transaction stays open: roll it back). */

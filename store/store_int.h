@@ -10,9 +10,20 @@
 
 #include "store/store.h"
 
+/* Prepared statements kept for reuse, by their SQL text: preparing is
+ * most of the cost of a small query. */
+#define STORE_STMT_CACHE 64
+
 struct store {
 	sqlite3 *db;
 	int depth;		/* open store_begin() levels */
+	struct store_stmt {
+		char *sql;
+		uint64_t hash;
+		sqlite3_stmt *st;
+		int busy;	/* handed out, not yet given back */
+	} cache[STORE_STMT_CACHE];
+	size_t ncache;
 };
 
 /* One forward migration: applied in a transaction, then user_version is
@@ -45,8 +56,13 @@ int store_digest_register(struct store *s);
  * database's message. */
 int store_err(struct store *s, int rc, const char *what);
 
-/* Prepares sql. Returns 0 or -errno; finalize *st with sqlite3_finalize(). */
+/* Prepares sql, or hands out the statement kept from the last time.
+ * Returns 0 or -errno; give *st back with store_finalize(). */
 int store_prepare(struct store *s, const char *sql, sqlite3_stmt **st);
+
+/* Gives back a statement of store_prepare(): reset for the next time if
+ * it is kept, else finalized. */
+void store_finalize(struct store *s, sqlite3_stmt *st);
 
 /* Runs sql, which returns no rows. Returns 0 or -errno. */
 int store_exec(struct store *s, const char *sql);

@@ -24,6 +24,8 @@
 #define RM_MAX_DEPTH 1024	/* directory levels apply_rm_tree descends */
 #define RM_PASSES 3		/* readdir passes before a directory is empty */
 
+static int batch_flush(struct apply *a, int lazy);
+
 /* ---- context --------------------------------------------------------- */
 
 static void
@@ -78,6 +80,12 @@ apply_open(const char *root, struct store *st, const char *const *ignore,
 void
 apply_free(struct apply *a)
 {
+	if (a && a->batch_depth > 0) {
+		a->batch_depth = 0;
+		batch_flush(a, 0);
+	}
+	if (a)
+		free(a->dirs);
 	if (a == NULL)
 		return;
 	if (a->rootfd >= 0)
@@ -190,12 +198,129 @@ apply_lstat(int dfd, const char *name, struct stat *st)
 	return fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-int
-apply_fsync_dir(int dfd, const char *path)
+/* Remembers directory dfd for the batch's next flush (once per
+ * directory). Returns 0, or -errno when it cannot (the caller fsyncs). */
+static int
+dir_remember(struct apply *a, int dfd)
 {
+	struct stat st;
+	int fd;
+
+	if (fstat(dfd, &st) < 0)
+		return -errno;
+	for (size_t i = 0; i < a->ndirs; i++)
+		if (a->dirs[i].dev == st.st_dev && a->dirs[i].ino == st.st_ino)
+			return 0;
+	if (a->ndirs == APPLY_BATCH_DIRS ||
+	    util_grow(&a->dirs, a->ndirs + 1, &a->capdirs, 16) < 0)
+		return -ENOMEM;
+	if ((fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return -errno;
+	a->dirs[a->ndirs++] = (struct apply_dirsync){st.st_dev, st.st_ino, fd};
+	return 0;
+}
+
+int
+apply_fsync_dir(struct apply *a, int dfd, const char *path)
+{
+	if (a->batch_depth > 0 && dir_remember(a, dfd) == 0)
+		return 0;
 	if (fsync(dfd) == 0)
 		return 0;
 	return apply_fail("sync the directory of", path, -errno);
+}
+
+/* ---- the install in progress ----------------------------------------- */
+
+void
+apply_intent_set(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32])
+{
+	char *v;
+	size_t n = strlen(path) + 96;
+
+	if ((v = malloc(n)) == NULL)
+		return;
+	for (int i = 0; i < 32; i++)
+		snprintf(v + 2 * i, 3, "%02x", sha256[i]);
+	snprintf(v + 64, n - 64, " %llu %s", (unsigned long long)size, path);
+	if (store_meta_set(a->st, APPLY_INTENT_KEY, v) < 0)
+		log_debug("cannot note the install of %s", path);
+	free(v);
+}
+
+int
+apply_intent_matches(struct apply *a, int dfd, const char *name,
+    const char *path, const struct stat *st)
+{
+	char *v = NULL, want[65];
+	unsigned long long size;
+	struct hashfile h;
+	int n = 0, r = 0;
+
+	if (!S_ISREG(st->st_mode) ||
+	    store_meta_dup(a->st, APPLY_INTENT_KEY, &v) < 0 || v == NULL)
+		return 0;
+	if (sscanf(v, "%64[0-9a-f] %llu %n", want, &size, &n) == 2 && n > 0 &&
+	    strcmp(v + n, path) == 0 && size == (unsigned long long)st->st_size &&
+	    hashfile_at(dfd, name, st, &h) == 0) {
+		char got[65];
+		for (int i = 0; i < 32; i++)
+			snprintf(got + 2 * i, 3, "%02x", h.sha256[i]);
+		r = strcmp(got, want) == 0;
+	}
+	free(v);
+	return r;
+}
+
+/* ---- batches ---------------------------------------------------------- */
+
+int
+apply_batch_begin(struct apply *a)
+{
+	if (a->batch_depth++ == 0)
+		store_set_lazy(a->st, 1);
+	return 0;
+}
+
+/* Makes everything of the batch so far durable: fsyncs the directories
+ * it touched, then the store's log (every record is committed as it is
+ * made, safe from a crash of the process; the machine's is what this
+ * covers). lazy: commits stay lazy for what follows. Returns 0 or
+ * -errno. */
+static int
+batch_flush(struct apply *a, int lazy)
+{
+	int r = 0;
+
+	/* the directories first: a record never gets durable before the
+	 * disk it describes */
+	for (size_t i = 0; i < a->ndirs; i++) {
+		if (r == 0 && fsync(a->dirs[i].fd) < 0)
+			r = apply_fail("sync a directory of", a->root, -errno);
+		close(a->dirs[i].fd);
+	}
+	a->ndirs = 0;
+	if (r == 0 && (r = store_make_durable(a->st)) < 0)
+		log_error("cannot make the records of a batch durable in %s: %s",
+		    a->root, strerror(-r));
+	if (lazy)
+		store_set_lazy(a->st, 1);
+	return r;
+}
+
+int
+apply_batch_flush(struct apply *a)
+{
+	return a->batch_depth > 0 ? batch_flush(a, 1) : 0;
+}
+
+int
+apply_batch_end(struct apply *a)
+{
+	if (a->batch_depth == 0)
+		return -EINVAL;
+	return batch_flush(a, --a->batch_depth > 0);
 }
 
 /* The bits of mode applied to path (a directory if is_dir): the ones

@@ -76,6 +76,24 @@ void apply_free(struct apply *a);
 /* Sets the largest size apply_put_begin() accepts (0: the default). */
 void apply_set_max_size(struct apply *a, uint64_t max);
 
+/* ---- batches -----------------------------------------------------------
+ *
+ * Between apply_batch_begin() and apply_batch_end() the operations and
+ * puts below do everything as usual except two things, which wait for the
+ * batch's next flush: the fsync of each directory they changed, and the
+ * fsync of the store's log (store_set_lazy(): each record is committed as
+ * it is made, safe from a crash of the process, not yet from a crash of
+ * the machine). A flush fsyncs every such directory once, then the log
+ * (store_make_durable()). Nothing done in a batch may be acknowledged
+ * before a flush that returned 0 covers it. After a crash of the machine
+ * the store may lack a record of what is on disk, or keep one of what the
+ * disk lost; the slave's scan at start finds either (see above). Batches
+ * nest: an inner end flushes, the outer goes on. Each returns 0 or -errno
+ * (after a failed flush, acknowledge none of the batch). */
+int apply_batch_begin(struct apply *a);
+int apply_batch_flush(struct apply *a);
+int apply_batch_end(struct apply *a);
+
 /* ---- metadata operations ---------------------------------------------
  *
  * Each is idempotent: applied twice, the second finds the work done and
@@ -193,6 +211,54 @@ int apply_put_finish(struct apply_put *p);
  * a no-op. */
 void apply_put_abort(struct apply_put *p, int keep);
 
+/* ---- bundles -----------------------------------------------------------
+ *
+ * Several files received as one stream: their contents one after the
+ * other, in the order of f[0..n). Each goes through its own put session
+ * (as above): verified against its own checksum when its last byte is in,
+ * installed at once, or dropped with nothing of it left while the rest
+ * goes on. The whole bundle is one batch (apply_batch_begin()), flushed at
+ * the end and now and then in between. A bundle is never resumed: every
+ * file starts from its first byte. */
+struct apply_bundle;
+struct apply_bundle_file {
+	const char *path;
+	uint64_t size;
+	const uint8_t *sha256;
+	uint32_t mode;
+	int64_t mtime_ns;
+};
+/* All optional. start: before file k; 0 receives it, 1 skips its bytes
+ * (no longer wanted), a negative errno skips it as failed. write: n bytes
+ * of file k are about to be written; a negative errno drops it (e.g. no
+ * room). end: file k is over: 0 installed, 1 skipped, or the negative
+ * errno it failed with. */
+struct apply_bundle_hooks {
+	int (*start)(void *arg, size_t k);
+	int (*write)(void *arg, size_t k, size_t n);
+	void (*end)(void *arg, size_t k, int r);
+	void *arg;
+};
+
+/* Starts a bundle of f[0..n) (borrowed until it ends; h is copied).
+ * Returns 0 and sets *out, or -ENOMEM. */
+int apply_bundle_begin(struct apply *a, const struct apply_bundle_file *f,
+    size_t n, const struct apply_bundle_hooks *h, struct apply_bundle **out);
+
+/* The next n bytes of the stream. Returns 0 (a file that fails is
+ * dropped, and the rest goes on) or -EMSGSIZE past the last file. */
+int apply_bundle_write(struct apply_bundle *b, const unsigned char *p,
+    size_t n);
+
+/* Ends the bundle (b is freed). *installed (if not NULL) gets how many of
+ * its files were installed. Returns 0 if every file arrived, verified,
+ * and all of it is durable; -ENODATA if the stream ended early, -EBADMSG
+ * if a file failed, -EIO if the last flush failed. */
+int apply_bundle_finish(struct apply_bundle *b, size_t *installed);
+
+/* Ends a bundle cut off: the file in progress is dropped; those installed
+ * stay (made durable). NULL is a no-op. */
+void apply_bundle_abort(struct apply_bundle *b);
 /* ---- delta: a new version from the chunks already here ------------------
  *
  * A file of which the slave holds parts (an earlier version at the same

@@ -32,6 +32,12 @@ struct apply_leftover {
 	char name[APPLY_TMP_NAME];
 };
 
+/* a file being received is handed to the disk every this many bytes */
+#define APPLY_WRITEBACK_STEP (8 << 20)
+
+/* directories a batch remembers at most; beyond, they are fsynced at once */
+#define APPLY_BATCH_DIRS 1024
+
 struct apply {
 	int rootfd;		/* the folder, O_RDONLY | O_DIRECTORY */
 	char *root;		/* for messages */
@@ -46,6 +52,15 @@ struct apply {
 	int lost_track;
 	unsigned versions_days;	/* keep replaced files; 0: off */
 	int64_t local_seq;	/* records up to it predate the first sync */
+	/* a batch (apply_batch_begin()): nesting depth, the directories to
+	 * fsync at its next flush */
+	int batch_depth;
+	struct apply_dirsync {
+		dev_t dev;
+		ino_t ino;
+		int fd;
+	} *dirs;
+	size_t ndirs, capdirs;
 };
 
 /* Checks a path from the network with path_check_synced(): the applier's
@@ -83,8 +98,21 @@ int apply_put_set_chunks(struct apply_put *p, const struct chunk_list *l);
  * nothing is there). */
 int apply_lstat(int dfd, const char *name, struct stat *st);
 
-/* fsyncs the directory dfd. Returns 0 or -errno (logged for path). */
-int apply_fsync_dir(int dfd, const char *path);
+/* The install about to happen (the meta key APPLY_INTENT_KEY: the hex
+ * checksum, the size and the path), committed before the rename: a file
+ * found unrecorded at start that is this one was installed by us, the
+ * crash came before its record. apply_intent_matches() says whether the
+ * file name in dfd (path, st) is it. Return nothing, and 1 or 0. */
+#define APPLY_INTENT_KEY "installing"
+void apply_intent_set(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32]);
+int apply_intent_matches(struct apply *a, int dfd, const char *name,
+    const char *path, const struct stat *st);
+
+/* fsyncs the directory dfd; inside a batch (apply_batch_begin()), only
+ * remembers it for the batch's next flush. Returns 0 or -errno (logged
+ * for path). */
+int apply_fsync_dir(struct apply *a, int dfd, const char *path);
 
 /* Sets the mirrored bits of mode (store_mode_mirrored(); the others are
  * dropped with a log line; nothing on a symlink) and mtime of name in

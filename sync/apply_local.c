@@ -141,6 +141,13 @@ present(struct local *l, int dfd, const char *name, const char *path,
 		return f ? gone(l, path) : 0;	/* a fifo took its place */
 	if (f && apply_record_matches(f, st, 1))
 		return 0;
+	/* installed by us just before a crash took its record */
+	if (f == NULL && apply_intent_matches(l->a, dfd, name, path, st)) {
+		log_info("recording %s: installed from the master before a "
+		    "crash took its record", path);
+		return (r = apply_record_at(l->a, dfd, name, path, NULL)) < 0 ?
+		    r : 0;
+	}
 	report(l, path, f ? APPLY_LOCAL_MODIFIED : APPLY_LOCAL_CREATED);
 	new_dir = is_dir && (f == NULL || f->type != STORE_DIR);
 	if (f && f->type == STORE_DIR && !is_dir &&

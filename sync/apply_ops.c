@@ -52,7 +52,7 @@ apply_mkdir(struct apply *a, const char *path, uint32_t mode,
 		return apply_fail("create directory", path, dfd);
 	if ((r = make_dir(a, dfd, name, path)) == 0 &&
 	    (r = apply_attrs_at(dfd, name, path, mode, mtime_ns)) == 0 &&
-	    (r = apply_fsync_dir(dfd, path)) == 0)
+	    (r = apply_fsync_dir(a, dfd, path)) == 0)
 		r = apply_record_at(a, dfd, name, path, NULL);
 	close(dfd);
 	return r;
@@ -81,7 +81,7 @@ remove_path(struct apply *a, const char *what, const char *path)
 	    r == 0 && S_ISDIR(st.st_mode))) == 0 &&
 	    (r = apply_keep_old(a, dfd, name, path)) == 0 &&
 	    (r = apply_rm_tree(dfd, name, path)) == 0 &&
-	    (r = apply_fsync_dir(dfd, path)) == 0)
+	    (r = apply_fsync_dir(a, dfd, path)) == 0)
 		r = apply_forget_tree(a, path, 1);
 	close(dfd);
 	return r;
@@ -121,7 +121,7 @@ set_meta(struct apply *a, const char *path, uint32_t mode, int64_t mtime_ns)
 	    S_ISDIR(st.st_mode))) == 0 && S_ISREG(st.st_mode))
 		r = known = apply_known_sha(a, path, &st, sha);
 	if (r >= 0 && (r = apply_attrs_at(dfd, name, path, mode,
-	    mtime_ns)) == 0 && (r = apply_fsync_dir(dfd, path)) == 0)
+	    mtime_ns)) == 0 && (r = apply_fsync_dir(a, dfd, path)) == 0)
 		r = apply_record_at(a, dfd, name, path, known ? sha : NULL);
 	close(dfd);
 	return r;
@@ -223,7 +223,7 @@ apply_symlink(struct apply *a, const char *path, const char *target,
 		r = replace_link(a, dfd, name, path, tmp, target, mtime_ns);
 	/* a directory replaced: its records below go; the link's record
 	 * replaces its own */
-	if (r == 0 && (r = apply_fsync_dir(dfd, path)) == 0 &&
+	if (r == 0 && (r = apply_fsync_dir(a, dfd, path)) == 0 &&
 	    (r = apply_forget_tree(a, path, 0)) == 0)
 		r = apply_record_at(a, dfd, name, path, NULL);
 	close(dfd);
@@ -357,14 +357,14 @@ static int
 mv_sync(struct mv *m)
 {
 	struct stat a, b;
-	int r = apply_fsync_dir(m->tdir, m->to);
+	int r = apply_fsync_dir(m->a, m->tdir, m->to);
 
 	if (r < 0 || m->fdir < 0)
 		return r;
 	if (fstat(m->fdir, &a) == 0 && fstat(m->tdir, &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		return 0;
-	return apply_fsync_dir(m->fdir, m->from);
+	return apply_fsync_dir(m->a, m->fdir, m->from);
 }
 
 /* Puts rec (a record below from) at the same place below to and

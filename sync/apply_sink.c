@@ -30,6 +30,7 @@ struct apply_put {
 	const char *name;		/* last component, in path */
 	char tmp[APPLY_TMP_NAME];
 	uint64_t size, written;
+	uint64_t flushing;		/* writeback started up to here */
 	uint8_t sha256[32];
 	uint32_t mode;
 	int64_t mtime_ns;
@@ -243,6 +244,17 @@ apply_put_write(struct apply_put *p, const void *buf, size_t n)
 		n -= (size_t)w;
 		p->written += (uint64_t)w;
 	}
+	/* a large file's data starts to the disk while more arrives, so
+	 * that the fsync at its end waits for the last part only */
+	if (p->written < p->flushing)
+		p->flushing = p->written;
+	if (p->written - p->flushing >= APPLY_WRITEBACK_STEP) {
+		if (sync_file_range(p->fd, (off_t)p->flushing,
+		    (off_t)(p->written - p->flushing), SYNC_FILE_RANGE_WRITE) < 0)
+			log_debug("cannot start the writeback of %s: %s",
+			    p->path, strerror(errno));
+		p->flushing = p->written;
+	}
 	return 0;
 }
 
@@ -326,9 +338,12 @@ put_install(struct apply_put *p, int *was_dir)
 	    S_ISDIR(st.st_mode);
 	if (*was_dir && (r = apply_rm_tree(p->dfd, p->name, p->path)) < 0)
 		return r;
+	/* what a crash between the rename and the record leaves is found
+	 * at start to be this install, not a local change */
+	apply_intent_set(p->a, p->path, p->size, p->sha256);
 	if (renameat(p->dfd, p->tmp, p->dfd, p->name) < 0)
 		return apply_fail("install", p->path, -errno);
-	return apply_fsync_dir(p->dfd, p->path);
+	return apply_fsync_dir(p->a, p->dfd, p->path);
 }
 
 int

@@ -90,6 +90,46 @@ for T in s5b proxy ibb; do
 	xs_kill "$RPID"
 done
 
+# ---- plain XEP-0234 as another client speaks it ----
+# the receiver answers disco#info (any account may ask: jft talks to
+# anyone) with the Jingle and XEP-0300 hash features, and ping
+dir=$XS_TMP/recv-plain
+if start_recv recv-plain "$dir" --count 2; then
+	"$XS_BUILD/tests/tools/xsend" alice@xs.test/probe secret-alice 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 3 \
+		"<iq type='get' id='d1' to='$PEER'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>" \
+		"<iq type='get' id='p1' to='$PEER'><ping xmlns='urn:xmpp:ping'/></iq>" \
+		>"$XS_TMP/jft-disco.out" 2>&1
+	d=$(grep 'id="d1"' "$XS_TMP/jft-disco.out")
+	ok=1
+	for f in urn:xmpp:jingle:1 urn:xmpp:jingle:apps:file-transfer:5 \
+	    urn:xmpp:jingle:transports:s5b:1 urn:xmpp:jingle:transports:ibb:1 \
+	    urn:xmpp:hashes:2 urn:xmpp:hash-function-text-names:sha-256; do
+		echo "$d" | grep -q "var=\"$f\"" || ok=0
+	done
+	if [ $ok = 1 ] && echo "$d" | grep -q 'type="result"' &&
+	   grep 'id="p1"' "$XS_TMP/jft-disco.out" | grep -q 'type="result"'; then
+		pass jft_answers_disco_with_jingle_and_hash_features
+	else
+		fail jft_answers_disco_with_jingle_and_hash_features "$(cut -c1-400 "$XS_TMP/jft-disco.out")"
+	fi
+	# an offer with <hash-used/>: the hash follows the data in a
+	# session-info <checksum/>, and the file is verified against it
+	for T in s5b ibb; do
+		timeout 60 "$JFT" -c "$CA" -v --transports "$T" --hash-used \
+			send "$PEER" "$SRC" k64.bin >"$XS_TMP/send-hu-$T.log" 2>&1
+		rc=$?
+		if [ $rc -eq 0 ] && same_files "$dir" k64.bin >/dev/null &&
+		   grep -q '<hash-used[^>]*algo="sha-256"' "$XS_TMP/send-hu-$T.log" &&
+		   grep -q 'SENT:.*<checksum' "$XS_TMP/send-hu-$T.log"; then
+			pass "hash_used_offer_checksum_after_data_$T"
+		else
+			fail "hash_used_offer_checksum_after_data_$T" "rc=$rc $(grep -v debug "$XS_TMP/send-hu-$T.log" | tail -n 5)"
+		fi
+		rm -f "$dir/k64.bin"
+	done
+	xs_kill "$RPID"
+fi
+
 # ---- direct candidates unreachable: the proxy carries it ----
 closed=$("$XS_FREEPORT")
 dir=$XS_TMP/recv-fb1

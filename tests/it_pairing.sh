@@ -1,7 +1,9 @@
 #!/bin/sh
 # it_pairing: a master and a slave on a real Prosody find each other after
 # `slave add` (no restart), pin each other's keys, survive a server restart,
-# refuse a stranger, notice a replaced key, and stop after `slave remove`.
+# answer disco#info and ping from any resource of a peer's account (with
+# the hash features), refuse a stranger on either side, notice a replaced
+# key, and stop after `slave remove`.
 . "$(dirname "$0")/lib/harness.sh"
 xs_setup
 prosody_start
@@ -96,19 +98,42 @@ if [ "$n" = 5 ] && [ "$before" = "$after" ] && [ "$keys_before" = "$keys_after" 
 else
 	fail stranger_gets_service_unavailable_nothing_written "$n of 5 service-unavailable, files $before->$after keys '$keys_before'->'$keys_after': $(cut -c1-300 "$XS_TMP/mallory.out")"
 fi
-# a peer's account (another resource of the master's) gets disco#info,
-# with the hash features XEP-0300 requires, and ping
-"$XS_BUILD/tests/tools/xsend" alice@xs.test/probe secret-alice 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 3 \
-	"<iq type='get' id='d1' to='bob@xs.test/xmpp-sync'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>" \
-	"<iq type='get' id='p1' to='bob@xs.test/xmpp-sync'><ping xmlns='urn:xmpp:ping'/></iq>" \
-	>"$XS_TMP/probe.out" 2>&1
-d=$(grep 'id="d1"' "$XS_TMP/probe.out")
-if echo "$d" | grep -q 'type="result"' && echo "$d" | grep -q 'var="urn:xmpp:hashes:2"' &&
-   echo "$d" | grep -q 'var="urn:xmpp:hash-function-text-names:sha-256"' &&
-   grep 'id="p1"' "$XS_TMP/probe.out" | grep -q 'type="result"'; then
-	pass peer_account_gets_disco_with_hashes_and_ping
+# a peer's account gets disco#info, with the hash features XEP-0300
+# requires, and ping, from any resource: the daemon's peer itself is one,
+# a probe and a phone of the same account are others. Both daemons.
+peer_probe() { # NAME FROM PASSWORD TO
+	"$XS_BUILD/tests/tools/xsend" "$2" "$3" 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 3 \
+		"<iq type='get' id='d1' to='$4'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>" \
+		"<iq type='get' id='p1' to='$4'><ping xmlns='urn:xmpp:ping'/></iq>" \
+		>"$XS_TMP/$1.out" 2>&1
+	d=$(grep 'id="d1"' "$XS_TMP/$1.out")
+	echo "$d" | grep -q 'type="result"' && echo "$d" | grep -q 'var="urn:xmpp:hashes:2"' &&
+	echo "$d" | grep -q 'var="urn:xmpp:hash-function-text-names:sha-256"' &&
+	echo "$d" | grep -q 'var="urn:xmpp:jingle:apps:file-transfer:5"' &&
+	grep 'id="p1"' "$XS_TMP/$1.out" | grep -q 'type="result"'
+}
+ok=1 why=
+for r in probe phone; do
+	peer_probe "probe-$r" "alice@xs.test/$r" secret-alice bob@xs.test/xmpp-sync ||
+		{ ok=0; why="$why alice/$r->slave: $(grep 'id="[dp]1"' "$XS_TMP/probe-$r.out" | cut -c1-300)"; }
+	peer_probe "mprobe-$r" "bob@xs.test/$r" secret-bob alice@xs.test/xmpp-sync ||
+		{ ok=0; why="$why bob/$r->master: $(grep 'id="[dp]1"' "$XS_TMP/mprobe-$r.out" | cut -c1-300)"; }
+done
+[ $ok = 1 ] && pass peer_account_gets_disco_with_hashes_and_ping ||
+	fail peer_account_gets_disco_with_hashes_and_ping "$why"
+# the master answers a stranger the same way as the slave
+"$XS_BUILD/tests/tools/xsend" mallory@xs.test secret-mallory 127.0.0.1 "$XS_C2S_PORT" "$XS_CA" 3 \
+	"<iq type='get' id='evil4' to='alice@xs.test/xmpp-sync'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>" \
+	"<iq type='get' id='evil5' to='alice@xs.test/xmpp-sync'><ping xmlns='urn:xmpp:ping'/></iq>" \
+	"<iq type='set' id='evil2' to='alice@xs.test/xmpp-sync'><jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' sid='s2' initiator='mallory@xs.test/x'><content creator='initiator' name='f' senders='initiator'><description xmlns='urn:xmpp:jingle:apps:file-transfer:5'><file><name>evil.txt</name><size>5</size><hash-used xmlns='urn:xmpp:hashes:2' algo='sha-256'/></file></description><transport xmlns='urn:xmpp:jingle:transports:ibb:1' sid='t1' block-size='4096'/></content></jingle></iq>" \
+	>"$XS_TMP/mallory-m.out" 2>&1
+n=0
+for id in evil2 evil4 evil5; do unavailable $id "$XS_TMP/mallory-m.out" && n=$((n + 1)); done
+if [ "$n" = 3 ] && ! grep '^RECV' "$XS_TMP/mallory-m.out" | grep -q 'xmpp-sync [0-9]\|hashes' &&
+   [ ! -e "$XS_TMP/m/dir/evil.txt" ]; then
+	pass stranger_gets_service_unavailable_from_master
 else
-	fail peer_account_gets_disco_with_hashes_and_ping "$(grep 'id="[dp]1"' "$XS_TMP/probe.out" | cut -c1-300)"
+	fail stranger_gets_service_unavailable_from_master "$n of 3: $(cut -c1-300 "$XS_TMP/mallory-m.out")"
 fi
 grep -q 'evil.txt' "$XS_TMP/s/dir" 2>/dev/null && fail stranger_file "evil.txt written"
 

@@ -8,6 +8,7 @@
 # ports in a temp dir of its own, so several can run side by side).
 # A binary or script that dies without reporting counts as one failure.
 #   XS_TESTS=pattern   run only tests whose file name contains pattern
+#                      (several, separated by spaces: any of them)
 #   XS_JOBS=N          integration tests run N at a time (default 2; they
 #                      mostly wait on the network, timers and each other)
 set -u
@@ -19,6 +20,15 @@ export XS_BIN=$build/xmpp-sync
 pattern=${XS_TESTS:-}
 jobs=${XS_JOBS:-2}
 case $jobs in ''|*[!0-9]*|0) echo "XS_JOBS must be a positive number" >&2; exit 2 ;; esac
+
+# wanted NAME: whether NAME contains one of the patterns (or there is none)
+wanted() {
+	[ -z "$pattern" ] && return 0
+	for p in $pattern; do
+		case $1 in *"$p"*) return 0 ;; esac
+	done
+	return 1
+}
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/xs-run.XXXXXX") || exit 1
 trap 'rm -rf "$out"' EXIT INT TERM
@@ -36,14 +46,14 @@ list=$out/list
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t")
-	case $n in *"$pattern"*) ;; *) continue ;; esac
+	wanted "$n" || continue
 	sh "$top/tests/lib/run_one.sh" "$out" "$n" 300 "$t"
 	collect "$n"
 done
 for t in "$top"/tests/it_*.sh; do
 	[ -f "$t" ] || continue
 	n=$(basename "$t")
-	case $n in *"$pattern"*) ;; *) continue ;; esac
+	wanted "$n" || continue
 	echo "$n" >>"$list"
 done
 # the integration tests, longest first so that the pool drains evenly;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store/store_int.h"	/* the connection, for its settings */
 #include "sync/apply.h"
 #include "sync/apply_int.h"		/* the list of leftovers */
 #include "sync/chunk.h"
@@ -1324,8 +1325,213 @@ t_prefixes_are_the_remembered_leftovers(void)
 	return 0;
 }
 
+/* ---- batches and bundles --------------------------------------------- */
+
+/* Whether a second connection to the database (what a crash would leave)
+ * holds a live record of path. */
+static int
+committed(const char *path)
+{
+	struct store *o;
+	struct store_file f;
+	char db[128];
+	int r;
+
+	snprintf(db, sizeof(db), "%s/state.db", fx.dir);
+	if (store_open(db, &o) < 0)
+		return -1;
+	r = store_file_load(o, path, &f) == 0 && !f.deleted;
+	if (r || f.path)
+		store_file_clear(&f);
+	store_close(o);
+	return r;
+}
+
+/* The store's synchronous setting: 1 (NORMAL, lazy commits) or 2 (FULL). */
+static int
+sync_mode(void)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(fx.s->db, "PRAGMA synchronous", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int
+t_batch_lazy_commits_until_its_end(void)
+{
+	EXPECT_INT(setup(), 0);
+	EXPECT_INT(sync_mode(), 2);
+	EXPECT_INT(apply_batch_begin(fx.a), 0);
+	EXPECT_INT(sync_mode(), 1);
+	EXPECT_INT(apply_mkdir(fx.a, "d", 0755, T1), 0);
+	EXPECT_INT(put_str("d/f", "one", 0644, T1), 0);
+	/* each record committed as it is made: a crash of the process
+	 * (another connection, here) finds it */
+	EXPECT_INT(check("d/f", STORE_FILE, 0644, T1, "one", NULL), 0);
+	EXPECT_INT(committed("d"), 1);
+	EXPECT_INT(committed("d/f"), 1);
+	/* nested: the inner end flushes, the outer goes on, still lazy */
+	EXPECT_INT(apply_batch_begin(fx.a), 0);
+	EXPECT_INT(put_str("g", "two", 0644, T1), 0);
+	EXPECT_INT(apply_batch_end(fx.a), 0);
+	EXPECT_INT(sync_mode(), 1);
+	EXPECT_INT(committed("g"), 1);
+	EXPECT_INT(apply_delete(fx.a, "g"), 0);
+	EXPECT_INT(committed("g"), 0);
+	EXPECT_INT(apply_batch_end(fx.a), 0);
+	EXPECT_INT(sync_mode(), 2);
+	EXPECT(!exists("g"), "g still there");
+	EXPECT_INT(apply_batch_end(fx.a), -EINVAL);
+	return 0;
+}
+
+/* What a bundle's hooks saw. */
+static struct bundle_log {
+	int end[8];
+	int skip;		/* start answers 1 for this file, -1: none */
+} blog;
+
+static int
+blog_start(void *arg, size_t k)
+{
+	(void)arg;
+	return (int)k == blog.skip ? 1 : 0;
+}
+
+static void
+blog_end(void *arg, size_t k, int r)
+{
+	(void)arg;
+	if (k < 8)
+		blog.end[k] = r;
+}
+
+/* Feeds files f[0..n) whose stream is data (len bytes) in chunks of
+ * chunk bytes, then finishes (or stops after stop bytes and finishes). */
+static int
+bundle_run(const struct apply_bundle_file *f, size_t n, const char *data,
+    size_t len, size_t chunk, size_t *installed)
+{
+	struct apply_bundle_hooks h = {blog_start, NULL, blog_end, NULL};
+	struct apply_bundle *b;
+	int r;
+
+	for (size_t i = 0; i < 8; i++)
+		blog.end[i] = 99;
+	if ((r = apply_bundle_begin(fx.a, f, n, &h, &b)) < 0)
+		return r;
+	for (size_t o = 0; o < len; o += chunk)
+		if ((r = apply_bundle_write(b, (const unsigned char *)data + o,
+		    len - o < chunk ? len - o : chunk)) < 0) {
+			apply_bundle_abort(b);
+			return r;
+		}
+	return apply_bundle_finish(b, installed);
+}
+
+static int
+t_bundle_tampered_file_refused_rest_installed(void)
+{
+	uint8_t sa[32], sb[32], sc[32];
+	const struct apply_bundle_file f[] = {
+		{"a", 5, sa, 0644, T1}, {"b", 5, sb, 0600, T1},
+		{"c", 7, sc, 0640, T2},
+	};
+	size_t n = 0;
+
+	EXPECT_INT(setup(), 0);
+	blog.skip = -1;
+	sha_of("alpha", 5, sa);
+	sha_of("bravo", 5, sb);
+	sha_of("charlie", 7, sc);
+	/* b's bytes were changed on the way: b alone is refused */
+	EXPECT_INT(bundle_run(f, 3, "alphabrav0charlie", 17, 3, &n), -EBADMSG);
+	EXPECT_INT((int)n, 2);
+	EXPECT_INT(check("a", STORE_FILE, 0644, T1, "alpha", NULL), 0);
+	EXPECT_INT(check("c", STORE_FILE, 0640, T2, "charlie", NULL), 0);
+	EXPECT(!exists("b"), "the tampered file is visible");
+	EXPECT_INT(live("b"), -ENOENT);
+	EXPECT_INT(blog.end[0], 0);
+	EXPECT_INT(blog.end[1], -EBADMSG);
+	EXPECT_INT(blog.end[2], 0);
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 0);
+	/* durable and committed once the bundle is over */
+	EXPECT_INT(committed("a"), 1);
+	EXPECT_INT(committed("c"), 1);
+	/* all of it right, in one write: 0 */
+	EXPECT_INT(bundle_run(f, 3, "alphabravocharlie", 17, 17, &n), 0);
+	EXPECT_INT((int)n, 3);
+	EXPECT_INT(check("b", STORE_FILE, 0600, T1, "bravo", NULL), 0);
+	return 0;
+}
+
+static int
+t_bundle_short_or_long_stream(void)
+{
+	uint8_t sa[32], sb[32];
+	const struct apply_bundle_file f[] = {
+		{"a", 5, sa, 0644, T1}, {"b", 5, sb, 0644, T1},
+	};
+	size_t n = 9;
+
+	EXPECT_INT(setup(), 0);
+	blog.skip = -1;
+	sha_of("alpha", 5, sa);
+	sha_of("bravo", 5, sb);
+	/* cut off inside b: a stays, nothing of b */
+	EXPECT_INT(bundle_run(f, 2, "alphabr", 7, 2, &n), -ENODATA);
+	EXPECT_INT((int)n, 1);
+	EXPECT_INT(check("a", STORE_FILE, 0644, T1, "alpha", NULL), 0);
+	EXPECT(!exists("b"), "a partial file is visible");
+	EXPECT_INT(blog.end[1], -ENODATA);
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 0);
+	/* more bytes than announced */
+	EXPECT_INT(bundle_run(f, 2, "alphabravoX", 11, 11, &n), -EMSGSIZE);
+	EXPECT_INT(count_names(fx.root, PATH_TMP_PREFIX), 0);
+	return 0;
+}
+
+static int
+t_bundle_skips_file_no_longer_wanted(void)
+{
+	uint8_t sa[32], sb[32], sc[32];
+	const struct apply_bundle_file f[] = {
+		{"a", 5, sa, 0644, T1}, {"b", 5, sb, 0644, T1},
+		{"c", 0, sc, 0644, T1},
+	};
+	size_t n = 0;
+
+	EXPECT_INT(setup(), 0);
+	blog.skip = 1;
+	sha_of("alpha", 5, sa);
+	sha_of("bravo", 5, sb);
+	sha_of("", 0, sc);
+	EXPECT_INT(bundle_run(f, 3, "alphabravo", 10, 4, &n), 0);
+	EXPECT_INT((int)n, 2);
+	EXPECT(!exists("b"), "a skipped file was installed");
+	EXPECT_INT(check("a", STORE_FILE, 0644, T1, "alpha", NULL), 0);
+	EXPECT_INT(check("c", STORE_FILE, 0644, T1, "", NULL), 0);
+	EXPECT_INT(blog.end[1], 1);
+	EXPECT_INT(blog.end[2], 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"put_truncate_then_resume", t_put_truncate_then_resume},
+	{"batch_lazy_commits_until_its_end",
+	 t_batch_lazy_commits_until_its_end},
+	{"bundle_tampered_file_refused_rest_installed",
+	 t_bundle_tampered_file_refused_rest_installed},
+	{"bundle_short_or_long_stream", t_bundle_short_or_long_stream},
+	{"bundle_skips_file_no_longer_wanted",
+	 t_bundle_skips_file_no_longer_wanted},
 	{"mkdir_twice_sets_mode_mtime_record",
 	 t_mkdir_twice_sets_mode_mtime_record},
 	{"mkdir_replaces_file_and_symlink", t_mkdir_replaces_file_and_symlink},

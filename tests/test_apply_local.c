@@ -18,6 +18,7 @@
 
 #include "store/store.h"
 #include "sync/apply.h"
+#include "sync/apply_int.h"	/* the install in progress */
 #include "sync/path.h"
 #include "sync/scan.h"
 #include "tests/testutil.h"
@@ -445,7 +446,36 @@ t_planted_symlink_in_area_refused(void)
 	return 0;
 }
 
+/* A crash between an install's rename and its record leaves the file
+ * unrecorded: at start it is found to be the install noted just before
+ * (same path, size and checksum) and recorded, not kept as a local
+ * change. Another file there, or one under another name, still is. */
+static int
+t_install_cut_before_its_record_is_no_local_change(void)
+{
+	uint8_t sha[32];
+
+	EXPECT_INT(setup(), 0);
+	EXPECT_INT(applied_tree(), 0);
+	gcry_md_hash_buffer(GCRY_MD_SHA256, sha, "fresh\n", 6);
+	EXPECT_INT(tu_write_file(P("new.txt"), "fresh\n", 6, 0644), 0);
+	apply_intent_set(fx.a, "new.txt", 6, sha);
+	EXPECT_INT(local("new.txt", 0), 0);
+	EXPECT_STR(seen, "");
+	EXPECT_INT(live("new.txt"), 1);
+	EXPECT(!exists(".xmpp-sync"), "the install was kept as local");
+	/* the same name with other bytes, and another name: local */
+	EXPECT_INT(tu_write_file(P("b.txt"), "fresh!", 6, 0644), 0);
+	apply_intent_set(fx.a, "b.txt", 6, sha);
+	EXPECT_INT(tu_write_file(P("c.txt"), "fresh\n", 6, 0644), 0);
+	EXPECT_INT(local("", 1), 2);
+	EXPECT_STR(seen, "created:b.txt created:c.txt ");
+	return 0;
+}
+
 static const struct unit_test tests[] = {
+	{"install_cut_before_its_record_is_no_local_change",
+	 t_install_cut_before_its_record_is_no_local_change},
 	{"applier_writes_are_not_local_changes",
 	 t_applier_writes_are_not_local_changes},
 	{"local_changes_found_kept_and_recorded",

@@ -2,11 +2,13 @@
  * building for every action, error replies to malformed and out-of-order
  * requests, dst.addr, IBB sequence numbers and base64, the SOCKS5
  * handshakes over loopback, the path rule, and the default file sink. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -361,8 +363,11 @@ struct rig {
 	char dir[64];
 };
 
+/* An engine online as BOB over IBB only, its sink and source in a temp
+ * folder; cb may be NULL, timeout_ms 0 (the default stage timeout). */
 static int
-rig_up(struct rig *r)
+rig_up_with(struct rig *r, const struct jingle_callbacks *cb,
+    unsigned timeout_ms)
 {
 	struct jingle_config cfg = {.max_file_size = 1000};
 
@@ -370,14 +375,22 @@ rig_up(struct rig *r)
 	if (tu_tmpdir(r->dir, sizeof(r->dir)) < 0 || loop_new(&r->l) < 0)
 		return -1;
 	cfg.sink = jingle_file_sink(r->dir);
+	cfg.source = jingle_file_source(r->dir);
 	cfg.transports[0] = CFG_TRANSPORT_IBB;
 	cfg.ntransports = 1;
-	if (jingle_new(r->l, NULL, &cfg, NULL, &r->j) < 0)
+	cfg.timeout_ms = timeout_ms;
+	if (jingle_new(r->l, NULL, &cfg, cb, &r->j) < 0)
 		return -1;
 	jingle_set_ctx(r->j, ctx_get());
 	jingle_set_output(r->j, capture, &r->o);
 	jingle_online(r->j, BOB);
 	return 0;
+}
+
+static int
+rig_up(struct rig *r)
+{
+	return rig_up_with(r, NULL, 0);
 }
 
 static void
@@ -540,21 +553,7 @@ opaque_wire(void *arg, const struct jingle_file *f, struct jingle_file *w)
 static int
 rig_up_cb(struct rig *r, struct jingle_callbacks *cb)
 {
-	struct jingle_config cfg = {.max_file_size = 1000};
-
-	memset(r, 0, sizeof(*r));
-	if (tu_tmpdir(r->dir, sizeof(r->dir)) < 0 || loop_new(&r->l) < 0)
-		return -1;
-	cfg.sink = jingle_file_sink(r->dir);
-	cfg.source = jingle_file_source(r->dir);
-	cfg.transports[0] = CFG_TRANSPORT_IBB;
-	cfg.ntransports = 1;
-	if (jingle_new(r->l, NULL, &cfg, cb, &r->j) < 0)
-		return -1;
-	jingle_set_ctx(r->j, ctx_get());
-	jingle_set_output(r->j, capture, &r->o);
-	jingle_online(r->j, BOB);
-	return 0;
+	return rig_up_with(r, cb, 0);
 }
 
 #define OPAQUE_OFFER(sid) "<iq type='set' id='q1' from='" ALICE "' to='" \
@@ -861,6 +860,492 @@ t_engine_ibb_close_before_terminate(void)
 	return 0;
 }
 
+/* ---- XEP-0234 checksums: <hash-used/> and <checksum/> ---- */
+
+#define HASH_ABC "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+#define HASH_USED "<hash-used xmlns='urn:xmpp:hashes:2' algo='sha-256'/>"
+
+/* An offer of the 3 bytes "abc" over IBB whose <file/> ends in hashel. */
+static void
+feed_offer(struct rig *r, const char *sid, const char *name,
+    const char *hashel)
+{
+	char xml[2048];
+
+	snprintf(xml, sizeof(xml), "<iq type='set' id='q1' from='" ALICE "' "
+	    "to='" BOB "'><jingle xmlns='urn:xmpp:jingle:1' action='session-"
+	    "initiate' sid='%s' initiator='" ALICE "'><content creator="
+	    "'initiator' name='f' senders='initiator'><description xmlns="
+	    "'urn:xmpp:jingle:apps:file-transfer:5'><file><name>%s</name>"
+	    "<size>3</size>%s</file></description><transport xmlns='urn:xmpp:"
+	    "jingle:transports:ibb:1' sid='I1' block-size='4096'/></content>"
+	    "</jingle></iq>", sid, name, hashel);
+	feed(r, xml);
+}
+
+/* The sender's session-info <checksum/> of XEP-0234 8.2. */
+static void
+feed_checksum(struct rig *r, const char *sid, const char *b64)
+{
+	char xml[1024];
+
+	snprintf(xml, sizeof(xml), "<iq type='set' id='ck' from='" ALICE "'>"
+	    "<jingle xmlns='urn:xmpp:jingle:1' action='session-info' sid='%s'>"
+	    "<checksum xmlns='urn:xmpp:jingle:apps:file-transfer:5' creator="
+	    "'initiator' name='f'><file><hash xmlns='urn:xmpp:hashes:2' "
+	    "algo='sha-256'>%s</hash></file></checksum></jingle></iq>", sid,
+	    b64);
+	feed(r, xml);
+}
+
+/* Temp files left in dir. */
+static int
+temps_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, ".xmpp-sync-tmp.", 15) == 0;
+	closedir(d);
+	return n;
+}
+
+/* XEP-0234 5 (0.19), the table of <file/> children: "Either a <hash/> or
+ * a <hash-used/> element MUST be included when offering a file", and
+ * "Once a hash has been calculated by the File Sender, the File Sender
+ * SHOULD inform the File Receiver of the hash value as described in
+ * Checksum"; 8.2: "After the session-initiate message, this can also be
+ * done by sending a session-info message containing a <checksum/>
+ * element". Before 0.19 the same offer carried an empty <hash/> ("those
+ * elements MAY be empty if the hash has not yet been computed").
+ *
+ * The receiver takes such an offer, holds the data, and verifies the
+ * file against the checksum before it installs it or says success; a
+ * wrong or missing checksum fails the transfer with nothing visible. */
+static int
+t_engine_hash_used_checksum(void)
+{
+	static const struct {
+		const char *name, *hashel, *before, *after;
+		const char *outcome;    /* a reason, or NULL: success */
+	} cases[] = {
+		{"hash-used, checksum after the data", HASH_USED, NULL,
+		    HASH_ABC, NULL},
+		{"hash-used, checksum before the data", HASH_USED, HASH_ABC,
+		    NULL, NULL},
+		{"empty hash (XEP-0234 0.18)", "<hash xmlns='urn:xmpp:hashes:2' "
+		    "algo='sha-256'/>", NULL, HASH_ABC, NULL},
+		{"hash-used, wrong checksum", HASH_USED, NULL, HASH_EMPTY,
+		    "media-error"},
+		{"hash-used, checksum never comes", HASH_USED, NULL, NULL,
+		    "media-error"},
+		{"hash-used, wrong checksum before the data", HASH_USED,
+		    HASH_EMPTY, NULL, "media-error"},
+	};
+	struct rig r;
+	char sid[16], name[32], path[160], xml[256], id[80];
+	struct stat st;
+
+	EXPECT_INT(rig_up_with(&r, NULL, 600), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *c = cases[i].name;
+		snprintf(sid, sizeof(sid), "h%zu", i);
+		snprintf(name, sizeof(name), "h%zu.bin", i);
+		snprintf(path, sizeof(path), "%s/%s", r.dir, name);
+		feed_offer(&r, sid, name, cases[i].hashel);
+		EXPECT(out_has(&r.o, "session-accept", "hash-used"),
+		    "%s: accepted: %s", c, r.o.n ? r.o.text[r.o.n - 1] : "");
+		snprintf(xml, sizeof(xml), "<iq type='result' id='%s' from='"
+		    ALICE "'/>", attr_after(out_find(&r.o, "session-accept"),
+		    "<iq", "id", id, sizeof(id)));
+		feed(&r, xml);
+		if (cases[i].before) {
+			feed_checksum(&r, sid, cases[i].before);
+			EXPECT(out_has(&r.o, "id=\"ck\"", "type=\"result\""),
+			    "%s: checksum acked", c);
+		}
+		feed(&r, "<iq type='set' id='o' from='" ALICE "'><open xmlns="
+		    "'http://jabber.org/protocol/ibb' sid='I1' block-size="
+		    "'4096'/></iq>");
+		feed(&r, "<iq type='set' id='d' from='" ALICE "'><data xmlns="
+		    "'http://jabber.org/protocol/ibb' sid='I1' seq='0'>YWJj"
+		    "</data></iq>");
+		feed(&r, "<iq type='set' id='c' from='" ALICE "'><close xmlns="
+		    "'http://jabber.org/protocol/ibb' sid='I1'/></iq>");
+		EXPECT(out_has(&r.o, "id=\"c\"", "type=\"result\""),
+		    "%s: close acked", c);
+		if (!cases[i].before) {
+			EXPECT(!out_has(&r.o, "session-terminate", NULL),
+			    "%s: ended before the checksum: %s", c,
+			    out_find(&r.o, "session-terminate"));
+			EXPECT(stat(path, &st) < 0, "%s: visible before the "
+			    "checksum", c);
+		}
+		if (cases[i].after) {
+			feed_checksum(&r, sid, cases[i].after);
+			EXPECT(strstr(r.o.text[0], "id=\"ck\"") &&
+			    strstr(r.o.text[0], "type=\"result\""),
+			    "%s: checksum acked first: %s", c, r.o.text[0]);
+		}
+		if (!cases[i].before && !cases[i].after) {
+			int64_t t0 = loop_now_ms();
+			while (!out_has(&r.o, "session-terminate", NULL) &&
+			    loop_now_ms() - t0 < 3000)
+				loop_run_once(r.l, 50);
+			EXPECT(loop_now_ms() - t0 >= 400, "%s: waited %lld ms",
+			    c, (long long)(loop_now_ms() - t0));
+		}
+		if (cases[i].outcome == NULL) {
+			char *got = NULL;
+			size_t len = 0;
+			EXPECT(out_has(&r.o, "session-terminate", "<success"),
+			    "%s: success: %s", c, out_find(&r.o, "session-"));
+			EXPECT(tu_read_file(path, &got, &len) == 0 && len == 3 &&
+			    memcmp(got, "abc", 3) == 0, "%s: the file", c);
+			free(got);
+		} else {
+			EXPECT(out_has(&r.o, "session-terminate",
+			    cases[i].outcome), "%s: %s: %s", c, cases[i].outcome,
+			    out_find(&r.o, "session-terminate"));
+			EXPECT(stat(path, &st) < 0, "%s: a file appeared", c);
+		}
+		EXPECT_INT(temps_in(r.dir), 0);
+	}
+	/* only the algorithm we do not use: nothing to verify with */
+	feed_offer(&r, "h9", "h9.bin", "<hash-used xmlns='urn:xmpp:hashes:2' "
+	    "algo='sha-1'/>");
+	EXPECT(out_has(&r.o, "bad-request", "no sha-256 hash"),
+	    "sha-1 only: %s", r.o.n ? r.o.text[0] : "no answer");
+	rig_down(&r);
+	return 0;
+}
+
+/* The wire file of jft --hash-used: the offer names the algorithm only. */
+static void
+hash_later_wire(void *arg, const struct jingle_file *f, struct jingle_file *w)
+{
+	(void)arg;
+	(void)f;
+	w->has_hash = 0;
+	w->hash_later = 1;
+}
+
+/* Sender: an offer with <hash-used/> is followed, once the data is out,
+ * by the session-info <checksum/> (XEP-0234 5, "the File Sender SHOULD
+ * inform the File Receiver of the hash value as described in Checksum");
+ * an offer with the <hash/> is not (8.2: "This can be done in the
+ * session-initiate message if the File Sender already knows the
+ * checksum"). The offer says it supports ranged transfers (6.1: "Inclusion
+ * of the <range/> child of the <file/> element indicates that the
+ * initiator supports ranged transfers") and names the media type
+ * (5: "RECOMMENDED when offering a file"). */
+static int
+t_engine_sends_checksum_after_data(void)
+{
+	static const struct { int hash_used; } cases[] = {{1}, {0}};
+	struct jingle_file f = {.name = (char *)"abc.txt", .size = 3,
+	    .mtime = -1, .has_hash = 1};
+	char path[160], xml[1024], id[80], sid[80], tsid[80];
+	const char *init;
+	struct rig r;
+
+	gcry_md_hash_buffer(GCRY_MD_SHA256, f.sha256, "abc", 3);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct jingle_callbacks cb = {.wire_file = cases[i].hash_used ?
+		    hash_later_wire : NULL};
+		EXPECT_INT(rig_up_with(&r, &cb, 0), 0);
+		snprintf(path, sizeof(path), "%s/abc.txt", r.dir);
+		EXPECT_INT(tu_write_file(path, "abc", 3, 0644), 0);
+		out_clear(&r.o);
+		EXPECT_INT(jingle_send(r.j, ALICE, &f, NULL), 0);
+		init = out_find(&r.o, "session-initiate");
+		EXPECT(init != NULL, "no offer");
+		EXPECT(strstr(init, "<range/>") && strstr(init,
+		    "<media-type>application/octet-stream</media-type>") &&
+		    strstr(init, "initiator=\"" BOB "\""), "offer: %s", init);
+		if (cases[i].hash_used)
+			EXPECT(strstr(init, "<hash-used") &&
+			    !strstr(init, HASH_ABC), "offer: %s", init);
+		else
+			EXPECT(strstr(init, HASH_ABC) && !strstr(init,
+			    "hash-used"), "offer: %s", init);
+		attr_after(init, "<jingle", "sid", sid, sizeof(sid));
+		attr_after(init, "<transport", "sid", tsid, sizeof(tsid));
+		snprintf(xml, sizeof(xml), "<iq type='result' id='%s' from='"
+		    ALICE "'/>", attr_after(init, "<iq", "id", id, sizeof(id)));
+		feed(&r, xml);
+		snprintf(xml, sizeof(xml), "<iq type='set' id='acc' from='" ALICE
+		    "'><jingle xmlns='urn:xmpp:jingle:1' action='session-accept' "
+		    "sid='%s' responder='" ALICE "'><content creator='initiator' "
+		    "name='f' senders='initiator'><description xmlns='urn:xmpp:"
+		    "jingle:apps:file-transfer:5'><file><name>abc.txt</name><size>"
+		    "3</size>" HASH_USED "</file></description><transport xmlns="
+		    "'urn:xmpp:jingle:transports:ibb:1' sid='%s' block-size="
+		    "'4096'/></content></jingle></iq>", sid, tsid);
+		feed(&r, xml);
+		/* the open, then the one <data/>, each acked */
+		for (int k = 0; k < 2; k++) {
+			const char *q = out_find(&r.o, k ? "<data" : "<open");
+			EXPECT(q != NULL, "ibb step %d: %s", k,
+			    r.o.n ? r.o.text[r.o.n - 1] : "nothing");
+			snprintf(xml, sizeof(xml), "<iq type='result' id='%s' "
+			    "from='" ALICE "'/>", attr_after(q, "<iq", "id", id,
+			    sizeof(id)));
+			feed(&r, xml);
+		}
+		EXPECT(out_has(&r.o, "<close", NULL), "closed: %s",
+		    r.o.n ? r.o.text[0] : "nothing");
+		if (cases[i].hash_used) {
+			const char *ck = out_find(&r.o, "<checksum");
+			EXPECT(ck && strstr(ck, "session-info") &&
+			    strstr(ck, "creator=\"initiator\"") &&
+			    strstr(ck, "name=\"f\"") && strstr(ck, HASH_ABC),
+			    "checksum after the data: %s", ck ? ck : "none");
+		} else
+			EXPECT(!out_has(&r.o, "<checksum", NULL), "a checksum "
+			    "after an offer with the hash");
+		rig_down(&r);
+	}
+	return 0;
+}
+
+/* XEP-0166 7.1, the attributes of <jingle/>: 'initiator' is RECOMMENDED
+ * for session-initiate and SHOULD NOT be included in other actions,
+ * 'responder' is RECOMMENDED for session-accept. XEP-0234 5: <desc/> is
+ * OPTIONAL; 6.1: "In the session-accept message, the <file/> element MAY
+ * contain a <range/> element to indicate that the receiver also supports
+ * ranged transfers". An offer of only a part of a file (a <range/> with
+ * an offset in the session-initiate, 6.4) is declined: the receiver
+ * verifies whole files. */
+static int
+t_engine_accept_attributes_desc_range(void)
+{
+	static const struct {
+		const char *name, *extra;
+		int accepted;
+	} cases[] = {
+		{"without desc", "", 1},
+		{"with desc", "<desc>This is a test. If this were a real file"
+		    "...</desc>", 1},
+		{"with desc and media-type", "<desc xml:lang='en'>x</desc>"
+		    "<media-type>text/plain</media-type><range/>", 1},
+		{"part of a file", "<range offset='2'/>", 0},
+	};
+	char sid[16], name[32], hashel[256];
+	const char *acc;
+	struct rig r;
+
+	EXPECT_INT(rig_up(&r), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sid, sizeof(sid), "a%zu", i);
+		snprintf(name, sizeof(name), "a%zu.bin", i);
+		snprintf(hashel, sizeof(hashel), "%s<hash xmlns='urn:xmpp:"
+		    "hashes:2' algo='sha-256'>" HASH_ABC "</hash>",
+		    cases[i].extra);
+		feed_offer(&r, sid, name, hashel);
+		acc = out_find(&r.o, "session-accept");
+		if (!cases[i].accepted) {
+			EXPECT(acc == NULL && out_has(&r.o, "session-terminate",
+			    "failed-application"), "%s: %s", cases[i].name,
+			    r.o.n ? r.o.text[r.o.n - 1] : "nothing");
+			continue;
+		}
+		EXPECT(acc != NULL, "%s: not accepted: %s", cases[i].name,
+		    r.o.n ? r.o.text[r.o.n - 1] : "nothing");
+		EXPECT(!strstr(acc, "initiator=\"") && strstr(acc,
+		    "responder=\"" BOB "\"") && strstr(acc, "<range/>"),
+		    "%s: %s", cases[i].name, acc);
+	}
+	rig_down(&r);
+	return 0;
+}
+
+/* XEP-0166, informational messages: "If either party receives an empty
+ * session-info message for an active session, it MUST send an empty IQ
+ * result"; "If the party that receives an informational message does not
+ * understand the payload, it MUST return a <feature-not-implemented/>
+ * error with a Jingle-specific error condition of <unsupported-info/>."
+ * XEP-0234 8.1 <received/> and 8.2 <checksum/> are understood. */
+static int
+t_engine_session_info_payloads(void)
+{
+	static const struct { const char *payload, *want, *want2; } cases[] = {
+		{"", "type=\"result\"", NULL},
+		{"<ringing xmlns='urn:xmpp:jingle:apps:rtp:info:1'/>",
+		    "feature-not-implemented", "unsupported-info"},
+		{"<received xmlns='urn:xmpp:jingle:apps:file-transfer:5' "
+		    "creator='initiator' name='f'/>", "type=\"result\"", NULL},
+		{"<checksum xmlns='urn:xmpp:jingle:apps:file-transfer:5' "
+		    "creator='initiator' name='f'><file><hash xmlns='urn:xmpp:"
+		    "hashes:2' algo='sha-256'>" HASH_ABC "</hash></file>"
+		    "</checksum>", "type=\"result\"", NULL},
+	};
+	char xml[1024];
+	struct rig r;
+
+	EXPECT_INT(rig_up(&r), 0);
+	feed_offer(&r, "i1", "i1.bin", "<hash xmlns='urn:xmpp:hashes:2' "
+	    "algo='sha-256'>" HASH_ABC "</hash>");
+	EXPECT(out_has(&r.o, "session-accept", NULL), "accepted");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(xml, sizeof(xml), "<iq type='set' id='si' from='" ALICE
+		    "'><jingle xmlns='urn:xmpp:jingle:1' action='session-info' "
+		    "sid='i1'>%s</jingle></iq>", cases[i].payload);
+		feed(&r, xml);
+		EXPECT(r.o.n >= 1 && strstr(r.o.text[0], "id=\"si\"") &&
+		    strstr(r.o.text[0], cases[i].want) && (!cases[i].want2 ||
+		    strstr(r.o.text[0], cases[i].want2)), "case %zu: %s", i,
+		    r.o.n ? r.o.text[0] : "no answer");
+		EXPECT(!out_has(&r.o, "session-terminate", NULL),
+		    "case %zu ended the session", i);
+	}
+	rig_down(&r);
+	return 0;
+}
+
+/* Refuses everyone but ALICE, as the daemon refuses all but its trusted
+ * peers. */
+static int
+only_alice(void *arg, const char *peer)
+{
+	(void)arg;
+	return peer && strcmp(peer, ALICE) == 0 ? 0 : -EPERM;
+}
+
+/* XEP-0166 5.2 (the responder's reply to session-initiate): "If the
+ * responder wishes to not communicate with the initiator because of a
+ * policy of not talking to unknown entities, it MUST return a
+ * <service-unavailable/> error". Every Jingle and IBB request of a
+ * stranger gets that, the same as the server's answer for a resource
+ * that is not online, and starts nothing. */
+static int
+t_engine_stranger_gets_service_unavailable(void)
+{
+#define EVE "eve@example.org/e"
+	static const char *const reqs[] = {
+		"<iq type='set' id='s1' from='" EVE "'><jingle xmlns='urn:xmpp:"
+		    "jingle:1' action='session-initiate' sid='e1' initiator='"
+		    EVE "'><content creator='initiator' name='f' senders="
+		    "'initiator'><description xmlns='urn:xmpp:jingle:apps:file-"
+		    "transfer:5'><file><name>evil.txt</name><size>3</size><hash "
+		    "xmlns='urn:xmpp:hashes:2' algo='sha-256'>" HASH_ABC "</hash>"
+		    "</file></description><transport xmlns='urn:xmpp:jingle:"
+		    "transports:ibb:1' sid='I1' block-size='4096'/></content>"
+		    "</jingle></iq>",
+		"<iq type='set' id='s1' from='" EVE "'><jingle xmlns='urn:xmpp:"
+		    "jingle:1' action='transport-info' sid='e1'/></iq>",
+		"<iq type='set' id='s1' from='" EVE "'><open xmlns='http://"
+		    "jabber.org/protocol/ibb' sid='I1' block-size='4096'/></iq>",
+	};
+	struct jingle_callbacks cb = {.authorize = only_alice};
+	char path[160];
+	struct stat st;
+	struct rig r;
+
+	EXPECT_INT(rig_up_with(&r, &cb, 0), 0);
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		feed(&r, reqs[i]);
+		EXPECT(r.o.n == 1 && strstr(r.o.text[0], "type=\"error\"") &&
+		    strstr(r.o.text[0], "<service-unavailable") &&
+		    strstr(r.o.text[0], "type=\"cancel\"") &&
+		    strstr(r.o.text[0], "to=\"" EVE "\""), "request %zu: %s", i,
+		    r.o.n ? r.o.text[0] : "no answer");
+	}
+	EXPECT_INT(jingle_pending(r.j), 0);
+	snprintf(path, sizeof(path), "%s/evil.txt", r.dir);
+	EXPECT(stat(path, &st) < 0, "a stranger's file");
+	EXPECT_INT(temps_in(r.dir), 0);
+	/* the peer still gets through */
+	feed_offer(&r, "ok", "ok.bin", "<hash xmlns='urn:xmpp:hashes:2' "
+	    "algo='sha-256'>" HASH_ABC "</hash>");
+	EXPECT(out_has(&r.o, "session-accept", NULL), "peer refused: %s",
+	    r.o.n ? r.o.text[0] : "nothing");
+	rig_down(&r);
+	return 0;
+#undef EVE
+}
+
+/* XEP-0300 6: "an entity MUST advertise ... the namespace
+ * urn:xmpp:hashes:2 ... and each hash function it supports" as
+ * urn:xmpp:hash-function-text-names:NAME; XEP-0234 11 and XEP-0166 11:
+ * the Jingle and file-transfer namespaces; XEP-0260 and XEP-0261 their
+ * transports. */
+static int
+t_jingle_features_advertised(void)
+{
+	static const char *const want[] = {
+		"urn:xmpp:jingle:1", "urn:xmpp:jingle:apps:file-transfer:5",
+		"urn:xmpp:jingle:transports:s5b:1",
+		"urn:xmpp:jingle:transports:ibb:1",
+		"http://jabber.org/protocol/ibb", "urn:xmpp:hashes:2",
+		"urn:xmpp:hash-function-text-names:sha-256",
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int found = 0;
+		for (const char *const *f = jingle_features(); *f; f++)
+			found += strcmp(*f, want[i]) == 0;
+		EXPECT(found == 1, "%s listed %d times", want[i], found);
+	}
+	return 0;
+}
+
+/* s5b_listen and s5b_offer (issue 7): the direct listener binds only the
+ * configured address, and the offer carries only the configured host as
+ * a direct candidate, with XEP-0260's direct type preference (126). */
+static int
+t_engine_s5b_listen_and_offer(void)
+{
+	struct jingle_config cfg = {.max_file_size = 1000};
+	struct jingle_file f = {.name = (char *)"x.bin", .size = 3, .mtime = -1,
+	    .has_hash = 1};
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+	char dir[64], path[128], host[64];
+	struct out o = {0};
+	const char *init, *p;
+	struct loop *l;
+	struct jingle *j;
+	int n = 0;
+
+	EXPECT_INT(tu_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/x.bin", dir);
+	EXPECT_INT(tu_write_file(path, "abc", 3, 0644), 0);
+	EXPECT_INT(loop_new(&l), 0);
+	cfg.source = jingle_file_source(dir);
+	cfg.transports[0] = CFG_TRANSPORT_S5B;
+	cfg.ntransports = 1;
+	cfg.s5b_listen = "127.0.0.1";
+	cfg.s5b_host = "192.0.2.9";
+	EXPECT_INT(jingle_new(l, NULL, &cfg, NULL, &j), 0);
+	jingle_set_ctx(j, ctx_get());
+	jingle_set_output(j, capture, &o);
+	jingle_online(j, BOB);
+	EXPECT_INT(jingle_send(j, ALICE, &f, NULL), 0);
+	init = out_find(&o, "session-initiate");
+	EXPECT(init != NULL, "no offer");
+	for (p = init; (p = strstr(p, "<candidate ")) != NULL; p++)
+		n++;
+	EXPECT_INT(n, 1);
+	attr_after(init, "<candidate", "host", host, sizeof(host));
+	EXPECT_STR((const char *)host, "192.0.2.9");
+	EXPECT(strstr(init, "type=\"direct\"") && strstr(init,
+	    "priority=\"8323071\""), "candidate: %s", init);
+	EXPECT(j->lfd >= 0 && getsockname(j->lfd, (struct sockaddr *)&sa,
+	    &salen) == 0 && sa.ss_family == AF_INET &&
+	    ((struct sockaddr_in *)&sa)->sin_addr.s_addr == htonl(0x7f000001),
+	    "listener not on 127.0.0.1 only");
+	jingle_free(j);
+	loop_free(l);
+	out_clear(&o);
+	tu_rmtree(dir);
+	return 0;
+}
+
 /* ---- SOCKS5 over loopback ---- */
 
 struct hs {
@@ -1158,6 +1643,15 @@ static const struct unit_test tests[] = {
 	 t_engine_ibb_close_before_terminate},
 	{"file_source_refuses_symlinked_dir",
 	    t_file_source_refuses_symlinked_dir},
+	{"engine_hash_used_checksum", t_engine_hash_used_checksum},
+	{"engine_sends_checksum_after_data", t_engine_sends_checksum_after_data},
+	{"engine_accept_attributes_desc_range",
+	    t_engine_accept_attributes_desc_range},
+	{"engine_stranger_gets_service_unavailable",
+	    t_engine_stranger_gets_service_unavailable},
+	{"jingle_features_advertised", t_jingle_features_advertised},
+	{"engine_session_info_payloads", t_engine_session_info_payloads},
+	{"engine_s5b_listen_and_offer", t_engine_s5b_listen_and_offer},
 };
 
 int

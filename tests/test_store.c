@@ -1271,6 +1271,63 @@ t_collected_tombstone_path_recreated_is_added(void)
 	return 0;
 }
 
+/* Statements are kept and handed out again: a query of the same text run
+ * inside another's walk gets a statement of its own, and both give the
+ * right rows, as do a thousand rounds of the same query. */
+struct nest {
+	struct store *s;
+	int outer, inner, depth;
+};
+
+static int
+nest_cb(const struct store_file *f, void *arg)
+{
+	struct nest *n = arg;
+
+	(void)f;
+	if (n->depth > 0) {
+		n->inner++;
+		return 0;
+	}
+	n->outer++;
+	n->depth++;
+	store_file_list(n->s, NULL, 100, nest_cb, n);
+	n->depth--;
+	return 0;
+}
+
+static int
+t_statements_kept_and_nested(void)
+{
+	struct tdb t;
+	struct nest n = {0};
+	struct store_file f;
+	char name[16];
+	int miss = 0;
+
+	EXPECT_INT(tdb_open(&t), 0);
+	EXPECT_INT(store_open(t.path, &t.s), 0);
+	n.s = t.s;
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		struct store_file g = mkfile(name, 1, 1, i + 1);
+		EXPECT_INT(store_file_put(t.s, &g, NULL, NULL), 0);
+	}
+	EXPECT_INT(store_file_list(t.s, NULL, 100, nest_cb, &n), 0);
+	EXPECT_INT(n.outer, 3);
+	EXPECT_INT(n.inner, 9);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "f%d", i % 4);
+		int r = store_file_load(t.s, name, &f);
+		if (r == 0)
+			store_file_clear(&f);
+		miss += (r == 0) != (i % 4 != 3);
+	}
+	tdb_close(&t);
+	EXPECT_INT(miss, 0);
+	return 0;
+}
+
 /* ---- chunk lists --------------------------------------------------- */
 
 static int
@@ -1320,6 +1377,7 @@ t_chunk_lists_kept_by_content_and_collected_long_unused(void)
 
 static const struct unit_test tests[] = {
 	{"fresh_db_gets_latest_user_version", t_fresh_db_latest_version},
+	{"statements_kept_and_nested", t_statements_kept_and_nested},
 	{"chunk_lists_kept_by_content_and_collected_long_unused",
 	    t_chunk_lists_kept_by_content_and_collected_long_unused},
 	{"v1_db_migrates_keeping_data", t_v1_db_migrates_keeping_data},

@@ -651,7 +651,8 @@ t_full_batch_round_trips_through_xml_text(void)
 {
 	static char path[SYNC_MAX_OPS][64], from[SYNC_MAX_OPS][64],
 	    target[SYNC_MAX_OPS][64];
-	struct sync_op in[SYNC_MAX_OPS], out;
+	static struct sync_op in[SYNC_MAX_OPS];
+	struct sync_op out;
 	xmpp_stanza_t *q = xmpp_stanza_new(tu_xmpp_ctx()), *back, *c;
 	char *text = NULL;
 	size_t len;
@@ -831,8 +832,93 @@ t_put_carries_an_opaque_transfer_name(void)
 	return refused(ROWS(bad_wire));
 }
 
+/* The size the master budgets for an <op/> (sync_op_wire_max(), plus the
+ * opaque name and the bundle flag it adds) is never less than what the
+ * builder writes, whatever the names; and the bundle flag comes back. */
+static int
+t_wire_size_bounds_the_built_op(void)
+{
+	static const struct {
+		const char *path, *from, *target;
+	} rows[] = {
+		{"a", NULL, NULL},
+		{"dir/sub/file.txt", NULL, NULL},
+		{"&&&&''''\"\"<<>>", NULL, NULL},
+		{"a&b/c'd", "x\"y/<z>", NULL},
+		{"\x01" "ctl/\xff\xfe" "bytes", "\x80", NULL},
+		{"link", NULL, "../&target'\"<>"},
+		{"\xc3\xa9t\xc3\xa9/caf\xc3\xa9", NULL, NULL},
+	};
+	xmpp_ctx_t *ctx = tu_xmpp_ctx();
+	char wire[SYNC_OPAQUE_SIZE];
+	struct sync_op back;
+	const char *why;
+
+	sync_opaque_name(wire);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sync_op o = {.kind = rows[i].target ? STORE_OP_SYMLINK :
+		    rows[i].from ? STORE_OP_RENAME : STORE_OP_PUT,
+		    .path = rows[i].path, .from = rows[i].from,
+		    .target = rows[i].target, .size = i % 2 ? UINT64_C(1) << 62 :
+		    SYNC_BUNDLE_MEMBER_MAX,
+		    .has_sha256 = 1, .mode = 07777, .mtime_ns = INT64_MIN,
+		    .seq = INT64_MAX, .bundled = 1};
+		xmpp_stanza_t *q = xmpp_stanza_new(ctx), *el;
+		size_t budget = sync_op_wire_max(o.path, o.from, o.target) +
+		    SYNC_OPAQUE_SIZE + 8 + 8, len;
+		char *xml = NULL;
+
+		memset(o.sha256, 0xab, 32);
+		if (o.kind == STORE_OP_PUT)
+			o.wire = wire;
+		xmpp_stanza_set_name(q, "sync");
+		EXPECT_INT(sync_op_build(ctx, q, &o), 0);
+		EXPECT_INT(xmpp_stanza_to_text(xmpp_stanza_get_children(q),
+		    &xml, &len), 0);
+		xmpp_stanza_release(q);
+		EXPECT(len <= budget, "row %zu: %zu bytes built, %zu budgeted",
+		    i, len, budget);
+		el = first_child(xml);
+		xmpp_free(ctx, xml);
+		EXPECT(el != NULL, "row %zu parses", i);
+		EXPECT_INT(sync_op_parse(el, &back, &why), 0);
+		EXPECT_INT(back.bundled, o.kind == STORE_OP_PUT &&
+		    o.size <= SYNC_BUNDLE_MEMBER_MAX);
+	}
+	/* a delete or rmdir has a budget of its own, smaller */
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sync_op o = {.kind = i % 2 ? STORE_OP_DELETE :
+		    STORE_OP_RMDIR, .path = rows[i].path, .seq = INT64_MAX};
+		xmpp_stanza_t *q = xmpp_stanza_new(ctx);
+		size_t budget = sync_remove_wire_max(o.path), len;
+		char *xml = NULL;
+
+		xmpp_stanza_set_name(q, "sync");
+		EXPECT_INT(sync_op_build(ctx, q, &o), 0);
+		EXPECT_INT(xmpp_stanza_to_text(xmpp_stanza_get_children(q),
+		    &xml, &len), 0);
+		xmpp_stanza_release(q);
+		xmpp_free(ctx, xml);
+		EXPECT(len <= budget, "remove row %zu: %zu bytes built, %zu "
+		    "budgeted", i, len, budget);
+	}
+	/* a put with content, one beyond the member limit, or a flag that
+	 * is not "1" is never in the bundle, whatever the master says */
+	EXPECT_INT(parse_op("<op k='put' p='e' c='aGk=' g='1' s='2' h='" H64
+	    "' m='644' t='1'/>", &back, &why), 0);
+	EXPECT_INT(back.bundled, 0);
+	EXPECT_INT(parse_op("<op k='put' p='e' g='1' s='1048577' h='" H64
+	    "' m='644' t='1'/>", &back, &why), 0);
+	EXPECT_INT(back.bundled, 0);
+	EXPECT_INT(parse_op("<op k='put' p='e' g='yes' s='5' h='" H64
+	    "' m='644' t='1'/>", &back, &why), 0);
+	EXPECT_INT(back.bundled, 0);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	T(put_carries_an_opaque_transfer_name),
+	T(wire_size_bounds_the_built_op),
 	T(refuses_unknown_kinds_and_elements),
 	T(refuses_unsafe_paths),
 	T(names_are_bytes),

@@ -119,6 +119,19 @@ jingle_data_receive_done(struct session *s)
 
 	if (s->sending || s->wire_done != s->wire_total || h == NULL)
 		return 0;
+	if (!s->file.has_hash) {
+		/* the offer said <hash-used/>: nothing is verified, made
+		 * visible or acknowledged before its <checksum/> is in */
+		if (s->checksum_by_ms == 0) {
+			int64_t wait = JINGLE_CHECKSUM_WAIT_MS;
+			if (wait > (int64_t)j->cfg.timeout_ms)
+				wait = j->cfg.timeout_ms;
+			s->checksum_by_ms = loop_now_ms() + wait;
+			log_debug("%s: all data in, waiting for the checksum",
+			    s->file.name);
+		}
+		return 0;
+	}
 	if (s->wire_total == 0 && s->has_filter) {
 		s->buf.len = 0;
 		if (s->filter.process(s->filter.st, NULL, 0, 1, &s->buf) < 0) {
@@ -255,6 +268,7 @@ sock_send(struct session *s)
 			loop_fd_mod(s->j->l, s->data_fd, LOOP_READ);
 			s->state = SS_WAIT_END;
 			jingle_touch(s);
+			jingle_send_checksum(s);
 			return;
 		}
 		ssize_t w = send(s->data_fd, s->buf.data + s->buf_off,
@@ -283,6 +297,12 @@ sock_recv(struct session *s)
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			n = 0;
+		}
+		if (n == 0 && s->wire_done == s->wire_total) {
+			/* all in, the checksum still to come: the sender's
+			 * half-close is the end of the stream */
+			loop_fd_del(j->l, s->data_fd);
+			return;
 		}
 		if (n == 0) {
 			jingle_session_end(s, -ECONNRESET,
@@ -360,6 +380,7 @@ ibb_pump(struct session *s)
 				jingle_iq_send(j, iq, s->serial, PIQ_IBB_CLOSE, 0);
 			s->state = SS_WAIT_END;
 			jingle_touch(s);
+			jingle_send_checksum(s);
 			return;
 		}
 		size_t n = pending(s) < s->block_size ? pending(s) : s->block_size;

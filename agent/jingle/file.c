@@ -72,6 +72,7 @@ struct fsink {
 	char *name;
 	uint64_t size, pos;
 	unsigned char want[32];
+	int have_want;          /* want is known (at open, or expect()) */
 	gcry_md_hd_t md;
 };
 
@@ -144,6 +145,7 @@ fsink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
 	k->fd = -1;
 	k->size = f->size;
 	memcpy(k->want, f->sha256, 32);
+	k->have_want = f->has_hash;
 	tmp_name(f, k->tmp);
 	if ((k->name = strdup(f->name)) == NULL ||
 	    gcry_md_open(&k->md, GCRY_MD_SHA256, 0) != 0) {
@@ -159,7 +161,10 @@ fsink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
 		fsink_free(k, 0);
 		return r;
 	}
-	if ((uint64_t)st.st_size >= f->size && st.st_size > 0) {
+	/* a prefix is only kept for the same content: without a hash the
+	 * temp name says nothing about it */
+	if (st.st_size > 0 && ((uint64_t)st.st_size >= f->size ||
+	    !f->has_hash)) {
 		if (ftruncate(k->fd, 0) < 0)
 			log_warn("cannot truncate %s: %s", k->tmp, strerror(errno));
 		st.st_size = 0;
@@ -229,13 +234,23 @@ open_parent(int rootfd, char *name, char **base)
 }
 
 static int
+fsink_expect(void *h, const unsigned char sha256[32])
+{
+	struct fsink *k = h;
+
+	memcpy(k->want, sha256, 32);
+	k->have_want = 1;
+	return 0;
+}
+
+static int
 fsink_finish(void *h)
 {
 	struct fsink *k = h;
 	char *base = NULL;
 	int pfd, r;
 
-	if (k->pos != k->size ||
+	if (k->pos != k->size || !k->have_want ||
 	    memcmp(gcry_md_read(k->md, GCRY_MD_SHA256), k->want, 32) != 0) {
 		log_error("%s: sha-256 mismatch, discarded", k->name);
 		fsink_free(k, 1);
@@ -275,8 +290,9 @@ fsink_abort(void *h, int keep)
 struct jingle_sink
 jingle_file_sink(const char *dir)
 {
-	struct jingle_sink s = {fsink_open, fsink_write, fsink_finish,
-	    fsink_abort, (void *)(uintptr_t)dir};
+	struct jingle_sink s = {.open = fsink_open, .write = fsink_write,
+	    .expect = fsink_expect, .finish = fsink_finish,
+	    .abort = fsink_abort, .arg = (void *)(uintptr_t)dir};
 	return s;
 }
 

@@ -312,6 +312,7 @@ session_start(struct jingle *j, struct queued *q)
 	struct jingle_transport *t = calloc(1, sizeof(*t));
 	struct jingle_info in;
 	xmpp_stanza_t *iq, *jn, *c;
+	const uint64_t zero = 0;
 	int r = -ENOMEM;
 
 	if (s == NULL || t == NULL)
@@ -344,7 +345,8 @@ session_start(struct jingle *j, struct queued *q)
 	    j->me, NULL, &jn);
 	c = iq ? jingle_xml_add_content(jn, s->cname) : NULL;
 	info_of(s, &in);
-	if (c == NULL || jingle_xml_add_file(c, &s->wire, NULL) < 0 ||
+	/* <range/>: we honour the offset a session-accept asks for */
+	if (c == NULL || jingle_xml_add_file(c, &s->wire, &zero) < 0 ||
 	    jingle_xml_add_transport(c, t) < 0 ||
 	    (j->cb.content_build &&
 	    (r = j->cb.content_build(j->cb.arg, &in, c)) < 0)) {
@@ -611,6 +613,63 @@ on_terminate(struct session *s, struct jingle_msg *m)
 	    "ended by the peer", 0);
 }
 
+void
+jingle_send_checksum(struct session *s)
+{
+	xmpp_stanza_t *iq, *jn;
+
+	/* XEP-0234 5: "Once a hash has been calculated by the File Sender,
+	 * the File Sender SHOULD inform the File Receiver of the hash value
+	 * as described in Checksum." Only an offer that said <hash-used/>
+	 * needs it: one with the <hash/> told it already (8.2), and an
+	 * opaque offer must not tell it at all */
+	if (!s->sending || !s->wire.hash_later || s->wire.has_hash ||
+	    !s->file.has_hash)
+		return;
+	iq = jingle_xml_iq(s->j->ctx, s->peer, JA_SESSION_INFO, s->sid, NULL,
+	    NULL, &jn);
+	if (iq == NULL || jingle_xml_add_checksum(jn, s->cname,
+	    s->file.sha256) < 0) {
+		if (iq)
+			xmpp_stanza_release(iq);
+		return;
+	}
+	jingle_iq_send(s->j, iq, s->serial, PIQ_JINGLE, JA_SESSION_INFO);
+}
+
+/* Receiver: the sender's session-info <checksum/> (XEP-0234 8.2). For an
+ * offer with <hash-used/> it is the hash the file is verified against;
+ * when the hash is known already it must be the same. */
+static void
+on_checksum(struct session *s, const struct jingle_msg *m)
+{
+	struct jingle *j = s->j;
+	int r;
+
+	if (s->sending || !m->checksum_sha256)
+		return;	/* nothing we could check against */
+	if (s->file.has_hash) {
+		if (memcmp(s->file.sha256, m->checksum, 32) != 0)
+			jingle_session_end(s, -EBADMSG, JINGLE_R_MEDIA_ERROR,
+			    "the checksum is not the offered hash", 1);
+		return;
+	}
+	if (!s->file.hash_later || s->sink_h == NULL)
+		return;
+	if ((r = j->cfg.sink.expect(s->sink_h, m->checksum)) < 0) {
+		jingle_session_end(s, r, JINGLE_R_FAILED_APPLICATION,
+		    "cannot take the checksum", 1);
+		return;
+	}
+	memcpy(s->file.sha256, m->checksum, 32);
+	s->file.has_hash = 1;
+	log_debug("%s: checksum from %s", s->file.name, s->peer);
+	if (s->checksum_by_ms) {
+		s->checksum_by_ms = 0;
+		jingle_data_receive_done(s);
+	}
+}
+
 /* Checks that an action fits the session's state. Returns 0 or -EPROTO. */
 static int
 in_order(const struct session *s, enum jingle_action a)
@@ -703,7 +762,19 @@ on_action(struct jingle *j, struct session *s, xmpp_stanza_t *iq,
 		on_terminate(s, m);
 		return;
 	case JA_SESSION_INFO:
+		/* XEP-0166, informational messages: an empty one is a ping;
+		 * "If the party that receives an informational message does
+		 * not understand the payload, it MUST return a
+		 * <feature-not-implemented/> error with a Jingle-specific
+		 * error condition of <unsupported-info/>." */
+		if (m->info_unknown && !m->has_checksum && !m->info_received) {
+			send_error(j, iq, "cancel", "feature-not-implemented",
+			    "unsupported-info", NULL);
+			return;
+		}
 		send_result(j, iq);
+		if (m->has_checksum)
+			on_checksum(s, m);
 		return;
 	case JA_TRANSPORT_INFO:
 		send_result(j, iq);
@@ -750,7 +821,8 @@ check_offer(struct jingle *j, xmpp_stanza_t *iq, const char *from,
 		bad = "no file offered";
 	else if (m->senders != 1)
 		bad = "only offers where the initiator sends are supported";
-	else if (!m->file.has_hash && j->cb.accept_offer == NULL)
+	else if (!m->file.has_hash && !m->file.hash_later &&
+	    j->cb.accept_offer == NULL)
 		bad = "no sha-256 hash";
 	if (bad) {
 		log_warn("bad offer from %s: %s", from, bad);
@@ -801,9 +873,16 @@ judge_offer(struct session *s, const struct jingle_msg *m, char *text,
 		    (unsigned long long)j->cfg.max_file_size);
 		return JINGLE_R_MEDIA_ERROR;
 	}
-	if (!s->file.has_hash) {
+	/* XEP-0234 5: "Either a <hash/> or a <hash-used/> element MUST be
+	 * included when offering a file"; with <hash-used/> the value
+	 * follows in a <checksum/>, which the sink must be able to take */
+	if (!s->file.has_hash && !(s->file.hash_later && j->cfg.sink.expect)) {
 		snprintf(text, len, "no sha-256 hash");
 		return JINGLE_R_DECLINE;
+	}
+	if (m->has_range && m->range_offset > 0) {
+		snprintf(text, len, "an offer of part of a file is not supported");
+		return JINGLE_R_FAILED_APPLICATION;
 	}
 	info_of(s, &in);
 	if (j->cb.content_read &&
@@ -838,11 +917,14 @@ send_accept(struct session *s, const struct jingle_msg *m)
 		snprintf(t->sid, sizeof(t->sid), "%s", s->ibb_sid);
 		t->block_size = s->block_size;
 	}
+	/* XEP-0166 7.1: 'responder' is RECOMMENDED in a session-accept,
+	 * 'initiator' only in a session-initiate (SHOULD NOT elsewhere);
+	 * XEP-0234 6.1: the accept's <range/> says the receiver supports
+	 * ranged transfers, its offset where to resume */
 	iq = jingle_xml_iq(j->ctx, s->peer, JA_SESSION_ACCEPT, s->sid,
-	    s->initiator_jid, j->me, &jn);
+	    NULL, j->me, &jn);
 	c = iq ? jingle_xml_add_content(jn, s->cname) : NULL;
-	if (c == NULL || jingle_xml_add_file(c, &s->wire,
-	    s->offset ? &s->offset : NULL) < 0 ||
+	if (c == NULL || jingle_xml_add_file(c, &s->wire, &s->offset) < 0 ||
 	    jingle_xml_add_transport(c, t) < 0) {
 		if (iq)
 			xmpp_stanza_release(iq);
@@ -986,6 +1068,12 @@ on_reply(struct jingle *j, xmpp_stanza_t *st)
 				s->state = SS_WAIT_ACCEPT;
 				jingle_touch(s);
 			}
+		} else if (p->aux == JA_SESSION_INFO) {
+			/* informational: a peer that cannot use it decides
+			 * for itself what to do without it */
+			log_info("%s: %s answered our session-info with %s",
+			    s->file.name, s->peer, st ? error_cond(st) :
+			    "nothing");
 		} else if (p->aux == JA_SESSION_INITIATE) {
 			char text[128];
 			snprintf(text, sizeof(text), "offer refused: %s",
@@ -1129,6 +1217,16 @@ on_tick(struct loop *l, void *arg)
 		if (s->ibb_close_by_ms) {
 			if (jingle_data_ibb_tick(s, now))
 				next = j->sessions; /* the list changed */
+			continue;
+		}
+		if (s->checksum_by_ms) {
+			if (now >= s->checksum_by_ms) {
+				s->checksum_by_ms = 0;
+				jingle_session_end(s, -EBADMSG,
+				    JINGLE_R_MEDIA_ERROR,
+				    "no checksum from the sender", 1);
+				next = j->sessions;
+			}
 			continue;
 		}
 		if (now > s->deadline_ms) {

@@ -28,7 +28,11 @@
  * The receiver verifies the SHA-256 of the whole plaintext file (also after
  * a ranged resume) before anything appears at the final path; that check
  * is the sink's job (see jingle_sink.finish) because only the sink can read
- * the prefix it kept.
+ * the prefix it kept. An offer that names only the algorithm
+ * (<hash-used/>) is accepted when the sink can take the value later
+ * (jingle_sink.expect): the data is held in the sink until the sender's
+ * <checksum/> arrives, at most JINGLE_CHECKSUM_WAIT_MS after the last
+ * byte, and the transfer fails (nothing visible) without it.
  *
  * For the owner of the loop (see tests/tools/jft.c for a working example):
  * - watch libstrophe's socket in the loop (xmpp_conn_set_sockopt_callback
@@ -61,6 +65,9 @@
 #define JINGLE_NS_HASH  "urn:xmpp:hashes:2"
 
 #define JINGLE_NAME_MAX 4096 /* longest relative path accepted, bytes */
+/* receiver: how long after the last byte the <checksum/> of an offer
+ * with <hash-used/> is waited for (at most the stage timeout) */
+#define JINGLE_CHECKSUM_WAIT_MS 10000
 
 /* Why a session ended (XEP-0166 reason conditions). */
 enum jingle_reason {
@@ -92,6 +99,12 @@ struct jingle_file {
 	int64_t mtime;          /* seconds since the epoch; -1: unknown */
 	unsigned char sha256[32];
 	int has_hash;
+	/* no SHA-256 value yet, but one will follow: an offer with
+	 * <hash-used algo='sha-256'/> (XEP-0234 5) whose sender sends the
+	 * value in a session-info <checksum/> (8.2). On the sender, set in
+	 * the wire file (see wire_file) to offer this way: the engine then
+	 * sends the checksum of file once the data is out. */
+	int hash_later;
 };
 
 /* What the callbacks learn about a session; all borrowed, valid for the
@@ -139,6 +152,11 @@ struct jingle_sink {
 	    void **h, uint64_t *have);
 	/* Appends plaintext. Returns 0 or a negative errno. */
 	int (*write)(void *h, const unsigned char *p, size_t n);
+	/* The SHA-256 that finish() verifies against, for a file opened
+	 * without one (f->has_hash == 0: the offer said <hash-used/>; such
+	 * an open never resumes). Returns 0 or a negative errno. NULL: the
+	 * sink needs the hash at open, and such offers are declined. */
+	int (*expect)(void *h, const unsigned char sha256[32]);
 	/* All bytes are in: verifies the SHA-256 of the whole file and
 	 * makes it visible at its final path, then frees h. Returns 0,
 	 * -EBADMSG on a hash mismatch (nothing made visible), or another
@@ -169,8 +187,10 @@ struct jingle_source {
 struct jingle_callbacks {
 	/* Both sides: whether peer (full JID, possibly NULL) may send the
 	 * engine any Jingle or IBB request. Nonzero: the request is answered
-	 * with a forbidden error and nothing else happens (the callback logs
-	 * why). NULL: everyone may. */
+	 * with service-unavailable (XEP-0166 5.2: the answer to an entity
+	 * one does not talk to, and what the server answers for a resource
+	 * that is offline) and nothing else happens (the callback logs why).
+	 * NULL: everyone may. */
 	int (*authorize)(void *arg, const char *peer);
 	/* Receiver: accept (return 0) or reject (a jingle_reason, usually
 	 * JINGLE_R_DECLINE) an offer from peer (full JID). The engine has
@@ -314,6 +334,12 @@ void jingle_set_ctx(struct jingle *j, xmpp_ctx_t *ctx);
 /* Unit tests: processes one incoming stanza as the handlers would.
  * Returns nothing. */
 void jingle_input(struct jingle *j, xmpp_stanza_t *st);
+
+/* Returns the disco#info features of the engine, NULL-terminated
+ * (static): Jingle, XEP-0234, both transports, IBB, and the hashes of
+ * XEP-0300 6 ("an entity ... MUST advertise" urn:xmpp:hashes:2 and each
+ * hash function it supports: sha-256). */
+const char *const *jingle_features(void);
 
 /* Returns the XEP-0166 element name of a reason ("success", ...), or
  * "general-error" for unknown values. */

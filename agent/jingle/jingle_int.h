@@ -101,6 +101,10 @@ struct jingle_msg {
 	enum jingle_reason reason;
 	char reason_text[JX_TEXT_MAX + 1];
 	int info_received;      /* session-info with <received/> */
+	int info_unknown;       /* a payload we do not know (session-info) */
+	int has_checksum;       /* session-info with <checksum/> */
+	int checksum_sha256;    /* ... naming the SHA-256 of the whole file */
+	unsigned char checksum[32];
 };
 
 /* Returns the action for its attribute value, or JA_NONE. */
@@ -126,10 +130,20 @@ xmpp_stanza_t *jingle_xml_iq(xmpp_ctx_t *ctx, const char *to,
  * jingle. Returns the borrowed content element or NULL. */
 xmpp_stanza_t *jingle_xml_add_content(xmpp_stanza_t *jingle, const char *name);
 
-/* Adds the XEP-0234 <description><file/></description> to content; with
- * range != NULL a <range offset=*range/> is included. Returns 0 or -ENOMEM. */
+/* Adds the XEP-0234 <description><file/></description> to content:
+ * media-type (application/octet-stream), name, size, date (if known),
+ * the SHA-256 <hash/>, or <hash-used/> for one that follows in a
+ * <checksum/> (f->hash_later), and with range != NULL a <range/> (which
+ * says ranged transfers are supported) with offset=*range if that is
+ * not 0. Returns 0 or -ENOMEM. */
 int jingle_xml_add_file(xmpp_stanza_t *content, const struct jingle_file *f,
     const uint64_t *range);
+
+/* Adds the XEP-0234 <checksum creator='initiator' name=cname><file>
+ * <hash algo='sha-256'/></file></checksum> of a session-info to jingle.
+ * Returns 0 or -ENOMEM. */
+int jingle_xml_add_checksum(xmpp_stanza_t *jingle, const char *cname,
+    const unsigned char sha256[32]);
 
 /* Adds a transport element described by t (s5b: sid, dstaddr,
  * candidates and at most one of used/error/activated/proxy-error; ibb:
@@ -384,6 +398,8 @@ struct session {
 	int ibb_open;
 	int64_t ibb_close_by_ms;  /* all data in: the sender's <close/> awaited
 				   * until then before terminating (0: no) */
+	int64_t checksum_by_ms;   /* all data in, the offer said <hash-used/>:
+				   * its <checksum/> awaited until then (0: no) */
 	/* data path */
 	void *src_h, *sink_h;
 	struct jingle_filter filter;
@@ -456,6 +472,9 @@ int jingle_session_transport(const struct session *s);
 void jingle_transport_failed(struct session *s, const char *why);
 void jingle_send_transport_info(struct session *s,
     const struct jingle_transport *t);
+/* Sender: all data is out; sends the session-info <checksum/> if the
+ * offer said <hash-used/> instead of the hash. Returns nothing. */
+void jingle_send_checksum(struct session *s);
 
 /* jingle_s5b.c */
 /* Makes our candidates for s; theirs (the initiator's offer, when we

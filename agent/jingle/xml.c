@@ -47,6 +47,17 @@ static const char *const reason_names[JINGLE_R_COUNT] = {
 	[JINGLE_R_UNSUPPORTED_TRANSPORTS] = "unsupported-transports",
 };
 
+const char *const *
+jingle_features(void)
+{
+	static const char *const features[] = {
+		JINGLE_NS, JINGLE_NS_FT, JINGLE_NS_S5B, JINGLE_NS_IBB, IBB_NS,
+		JINGLE_NS_HASH, "urn:xmpp:hash-function-text-names:sha-256",
+		NULL,
+	};
+	return features;
+}
+
 const char *
 jingle_reason_name(enum jingle_reason r)
 {
@@ -205,6 +216,12 @@ parse_hash(struct perr *e, xmpp_stanza_t *h, struct jingle_file *f)
 		return 0; /* other algorithms are ignored */
 	if ((r = text_copy(e, h, b64, sizeof(b64) - 1, "hash")) < 0)
 		return r;
+	if (b64[0] == '\0') {
+		/* XEP-0234 before 0.19: an empty <hash/> names the
+		 * algorithm of a checksum that follows, as <hash-used/> */
+		f->hash_later = 1;
+		return 0;
+	}
 	xmpp_base64_decode_bin(ctx, b64, strlen(b64), &bin, &binlen);
 	if (bin == NULL || binlen != 32) {
 		if (bin)
@@ -248,6 +265,10 @@ parse_file(struct perr *e, xmpp_stanza_t *file, struct jingle_msg *m)
 		} else if (strcmp(n, "hash") == 0) {
 			if ((r = parse_hash(e, c, &m->file)) < 0)
 				return r;
+		} else if (strcmp(n, "hash-used") == 0) {
+			const char *algo = xmpp_stanza_get_attribute(c, "algo");
+			if (algo && strcmp(algo, "sha-256") == 0)
+				m->file.hash_later = 1;
 		} else if (strcmp(n, "range") == 0) {
 			const char *o = xmpp_stanza_get_attribute(c, "offset");
 			m->has_range = 1;
@@ -421,6 +442,33 @@ parse_reason(struct perr *e, xmpp_stanza_t *rs, struct jingle_msg *m)
 	return 0;
 }
 
+/* XEP-0234 8.2: <checksum><file><hash/>...</file></checksum> in a
+ * session-info. Only a SHA-256 of the whole file counts; hashes of a
+ * range and other algorithms are passed over. */
+static int
+parse_checksum(struct perr *e, xmpp_stanza_t *ck, struct jingle_msg *m)
+{
+	xmpp_stanza_t *f = xmpp_stanza_get_child_by_name(ck, "file"), *c;
+	struct jingle_file got;
+	int r;
+
+	m->has_checksum = 1;
+	memset(&got, 0, sizeof(got));
+	for (c = f ? xmpp_stanza_get_children(f) : NULL; c;
+	    c = xmpp_stanza_get_next(c)) {
+		const char *n = xmpp_stanza_get_name(c);
+		if (!xmpp_stanza_is_tag(c) || n == NULL || strcmp(n, "hash") != 0)
+			continue;
+		if ((r = parse_hash(e, c, &got)) < 0)
+			return r;
+	}
+	if (got.has_hash) {
+		memcpy(m->checksum, got.sha256, 32);
+		m->checksum_sha256 = 1;
+	}
+	return 0;
+}
+
 int
 jingle_xml_parse(xmpp_stanza_t *iq, struct jingle_msg *m, char *err,
     size_t errlen)
@@ -462,6 +510,12 @@ jingle_xml_parse(xmpp_stanza_t *iq, struct jingle_msg *m, char *err,
 		    xmpp_stanza_get_ns(c) &&
 		    strcmp(xmpp_stanza_get_ns(c), JINGLE_NS_FT) == 0)
 			m->info_received = 1;
+		else if (strcmp(n, "checksum") == 0 && xmpp_stanza_get_ns(c) &&
+		    strcmp(xmpp_stanza_get_ns(c), JINGLE_NS_FT) == 0) {
+			if ((r = parse_checksum(&e, c, m)) < 0)
+				return r;
+		} else
+			m->info_unknown = 1;
 	}
 	return 0;
 }
@@ -555,7 +609,10 @@ jingle_xml_add_file(xmpp_stanza_t *content, const struct jingle_file *f,
 	d = jingle_xml_child(content, "description", JINGLE_NS_FT);
 	if (d == NULL || (file = jingle_xml_child(d, "file", NULL)) == NULL)
 		return -ENOMEM;
-	if (text_child(file, "name", f->name) < 0)
+	/* XEP-0234 5: RECOMMENDED when offering; we never know better than
+	 * the default, and an opaque offer carries ciphertext */
+	if (text_child(file, "media-type", "application/octet-stream") < 0 ||
+	    text_child(file, "name", f->name) < 0)
 		return -ENOMEM;
 	snprintf(buf, sizeof(buf), "%" PRIu64, f->size);
 	if (text_child(file, "size", buf) < 0)
@@ -579,15 +636,44 @@ jingle_xml_add_file(xmpp_stanza_t *content, const struct jingle_file *f,
 		xmpp_free(ctx, b64);
 		if (r < 0)
 			return r;
+	} else if (f->hash_later) {
+		h = jingle_xml_child(file, "hash-used", JINGLE_NS_HASH);
+		if (h == NULL)
+			return -ENOMEM;
+		xmpp_stanza_set_attribute(h, "algo", "sha-256");
 	}
 	if (range) {
 		xmpp_stanza_t *rg = jingle_xml_child(file, "range", NULL);
 		if (rg == NULL)
 			return -ENOMEM;
 		snprintf(buf, sizeof(buf), "%" PRIu64, *range);
-		xmpp_stanza_set_attribute(rg, "offset", buf);
+		if (*range > 0)
+			xmpp_stanza_set_attribute(rg, "offset", buf);
 	}
 	return 0;
+}
+
+int
+jingle_xml_add_checksum(xmpp_stanza_t *jingle, const char *cname,
+    const unsigned char sha256[32])
+{
+	xmpp_ctx_t *ctx = xmpp_stanza_get_context(jingle);
+	xmpp_stanza_t *ck, *f, *h;
+	char *b64;
+	int r;
+
+	ck = jingle_xml_child(jingle, "checksum", JINGLE_NS_FT);
+	if (ck == NULL || (f = jingle_xml_child(ck, "file", NULL)) == NULL ||
+	    (h = jingle_xml_child(f, "hash", JINGLE_NS_HASH)) == NULL)
+		return -ENOMEM;
+	xmpp_stanza_set_attribute(ck, "creator", "initiator");
+	xmpp_stanza_set_attribute(ck, "name", cname);
+	xmpp_stanza_set_attribute(h, "algo", "sha-256");
+	if ((b64 = xmpp_base64_encode(ctx, sha256, 32)) == NULL)
+		return -ENOMEM;
+	r = jingle_xml_text(h, b64);
+	xmpp_free(ctx, b64);
+	return r;
 }
 
 static int

@@ -31,30 +31,153 @@
 #define DEGRADED_RESCAN_MS 60000
 
 /* What a transfer's cookie names: which slave wants which path as of
- * which seq. */
+ * which seq; a bundle names its files (mem) and path is a label. */
 struct xfer {
 	char jid[1024];
 	char *path;
 	int64_t seq;
+	struct xfer_member {
+		char *path;
+		int64_t seq;
+		uint64_t size;
+	} *mem;
+	size_t n;
 	uint64_t size;			/* the file's */
 	struct mirror_delta *delta;	/* sent as a delta (delta.c), or NULL */
 };
 
 static void pump(struct mirror *m, struct mslave *ms);
+struct src;
+static void member_open(struct src *s, size_t k, uint64_t base);
+
+static void
+xfer_free(struct xfer *x)
+{
+	if (x == NULL)
+		return;
+	for (size_t i = 0; i < x->n; i++)
+		free(x->mem[i].path);
+	free(x->mem);
+	mirror_delta_free(x->delta);
+	free(x->path);
+	free(x);
+}
+
+/* What the engine reads through: one file, or a bundle's files one after
+ * the other (cur is the member open in h). */
+struct src {
+	struct mirror *m;
+	const struct xfer *x;
+	void *h;
+	int open;
+	size_t cur;
+	uint64_t base;          /* where cur begins in the bundle */
+	int warned;             /* cur changed since it was hashed */
+};
 
 /* Opens the file of a transfer by its real path, kept in the cookie: the
- * name in the offer is the Jingle name, a hash for some paths. */
+ * name in the offer is the opaque one. A bundle's files are opened as
+ * they are reached. */
 static int
 source_open(void *arg, const struct jingle_file *f, void *cookie, void **h)
 {
 	struct mirror *m = arg;
 	const struct xfer *x = cookie;
 	struct jingle_file real = *f;
+	struct src *s;
+	int r;
 
 	if (x == NULL)
 		return -EINVAL;
-	real.name = x->path;
-	return mirror_delta_src_open(&m->files, &real, cookie, x->delta, h);
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	s->m = m;
+	s->x = x;
+	if (x->n == 0) {
+		real.name = x->path;
+		/* a delta reads the chunks the slave lacks (delta.c) */
+		if ((r = mirror_delta_src_open(&m->files, &real, cookie,
+		    x->delta, &s->h)) < 0) {
+			free(s);
+			return r;
+		}
+		s->open = 1;
+	} else
+		member_open(s, 0, 0);
+	*h = s;
+	return 0;
+}
+
+/* Makes member k the open one (a file that cannot be opened reads as
+ * zeros: the slave refuses it by its checksum, the rest goes on). */
+static void
+member_open(struct src *s, size_t k, uint64_t base)
+{
+	const struct xfer_member *mb = &s->x->mem[k];
+	struct jingle_file f = {.name = mb->path, .size = mb->size, .mtime = -1};
+
+	if (s->open)
+		s->m->files.close(s->h);
+	s->open = s->m->files.open(s->m->files.arg, &f, (void *)s->x, &s->h) == 0;
+	s->cur = k;
+	s->base = base;
+	s->warned = 0;
+}
+
+static ssize_t
+source_read(void *h, uint64_t off, unsigned char *p, size_t n)
+{
+	struct src *s = h;
+	const struct xfer *x = s->x;
+	size_t done = 0;
+
+	if (x->n == 0)
+		return mirror_delta_src_read(s->h, off, p, n);
+	if (off < s->base)	/* back before the open one: from the start */
+		member_open(s, 0, 0);
+	while (done < n && s->cur < x->n) {
+		const struct xfer_member *mb = &x->mem[s->cur];
+		uint64_t end = s->base + mb->size;
+		size_t want;
+		ssize_t got = 0;
+
+		if (off >= end) {
+			if (s->cur + 1 == x->n) {
+				s->cur++;
+				break;
+			}
+			member_open(s, s->cur + 1, end);
+			continue;
+		}
+		want = end - off < n - done ? (size_t)(end - off) : n - done;
+		if (s->open)
+			got = s->m->files.read(s->h, off - s->base, p + done, want);
+		if (got <= 0) {
+			/* gone or shorter than when it was hashed: zeros for
+			 * the rest of it; its next change queues it again */
+			if (!s->warned)
+				log_warn("%s changed while it was being sent; the "
+				    "slave will refuse this copy", mb->path);
+			s->warned = 1;
+			memset(p + done, 0, want);
+			got = (ssize_t)want;
+		}
+		done += (size_t)got;
+		off += (uint64_t)got;
+	}
+	return (ssize_t)done;
+}
+
+static void
+source_close(void *h)
+{
+	struct src *s = h;
+
+	if (s->open && s->x->n == 0)
+		mirror_delta_src_close(s->h);
+	else if (s->open)
+		s->m->files.close(s->h);
+	free(s);
 }
 
 const char *
@@ -69,8 +192,8 @@ void
 mirror_master_source(struct mirror *m, struct jingle_source *src)
 {
 	m->files = jingle_file_source(m->env.cfg->dir);
-	*src = (struct jingle_source){source_open, mirror_delta_src_read,
-	    mirror_delta_src_close, m};
+	*src = (struct jingle_source){source_open, source_read, source_close,
+	    m};
 }
 
 static struct mslave *
@@ -121,6 +244,7 @@ inflight_clear(struct mslave *ms)
 	for (size_t i = 0; i < ms->ninflight; i++)
 		free(ms->inflight[i]);
 	ms->ninflight = 0;
+	ms->nxfers = 0;
 }
 
 static int
@@ -316,6 +440,15 @@ on_hello(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	}
 	h = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
 	state = h ? xmpp_stanza_get_attribute(h, "state") : NULL;
+	ms->bundles = h && xmpp_stanza_get_attribute(h, "bundles") &&
+	    strcmp(xmpp_stanza_get_attribute(h, "bundles"), "1") == 0;
+	ms->max_ops = SYNC_MAX_OPS_OLD;
+	if (h && xmpp_stanza_get_attribute(h, "ops")) {
+		long long v;
+		if (sync_num_parse(xmpp_stanza_get_attribute(h, "ops"), 10,
+		    SYNC_MAX_OPS_OLD, INT32_MAX, &v) == 0)
+			ms->max_ops = v < SYNC_MAX_OPS ? (int)v : SYNC_MAX_OPS;
+	}
 	if (store_slave_load(m->env.st, ms->jid, &sl) == 0) {
 		never = sl.applied_seq == 0;
 		applied = sl.applied_seq;
@@ -428,6 +561,8 @@ struct batch_ctx {
 	xmpp_stanza_t *q;
 	xmpp_ctx_t *ctx;
 	size_t bytes;		/* worst-case size of the batch so far */
+	size_t inlined;		/* content bytes inline so far */
+	size_t nputs;		/* puts in the batch so far */
 	int rootfd;		/* the folder, for inline content; -1: none */
 	unsigned char buf[SYNC_INLINE_MAX];
 	char b64[SYNC_INLINE_B64 + 1];
@@ -437,6 +572,13 @@ struct batch_ctx {
 	} gone[SYNC_MAX_OPS];	/* entries whose record is gone */
 	size_t ngone;
 };
+
+/* Whether the slave's puts may go in bundles now. */
+static int
+bundles_now(const struct mslave *ms)
+{
+	return ms->bundles && loop_now_ms() >= ms->nobundle_until_ms;
+}
 
 /* Turns one outbox entry into an <op/> with the index record's current
  * metadata. */
@@ -451,7 +593,8 @@ add_op(const struct store_op *op, void *arg)
 	size_t need;
 	int have = 0;
 
-	if (ms->nbatch == SYNC_MAX_OPS)
+	if (ms->nbatch == (size_t)(ms->max_ops ? ms->max_ops : SYNC_MAX_OPS_OLD) ||
+	    (op->kind == STORE_OP_PUT && bc->nputs == SYNC_MAX_PUTS))
 		return 1;
 	if (inflight_has(ms, op->path))
 		return 0;
@@ -488,7 +631,8 @@ add_op(const struct store_op *op, void *arg)
 	/* a small file goes inside its put, if it still is what its record
 	 * says (else the transfer, or the next change, brings it) */
 	if (op->kind == STORE_OP_PUT && o.has_sha256 &&
-	    o.size <= SYNC_INLINE_MAX && bc->rootfd >= 0) {
+	    o.size <= SYNC_INLINE_MAX && bc->rootfd >= 0 &&
+	    (!bundles_now(ms) || bc->inlined + o.size <= SYNC_INLINE_BATCH)) {
 		struct hashfile hf;
 		if (hashfile_read_at(bc->rootfd, o.path, bc->buf, sizeof(bc->buf),
 		    &hf) == 0 && (uint64_t)hf.size == o.size &&
@@ -496,13 +640,23 @@ add_op(const struct store_op *op, void *arg)
 		    crypto_base64_encode(bc->buf, (size_t)hf.size, bc->b64,
 		    sizeof(bc->b64)) >= 0)
 			o.content64 = bc->b64;
+		if (o.content64)
+			bc->inlined += (size_t)o.size;
 	}
 	/* a file large enough for chunks may go as a delta (delta.c) */
 	o.delta = op->kind == STORE_OP_PUT && o.has_sha256 && !o.content64 &&
 	    chunk_wanted((int64_t)o.size) && !mirror_delta_whole(ms, o.path);
+	/* a larger one may travel in the batch's bundle, if the slave
+	 * answers that it wants it so (and names no version for a delta) */
+	if (op->kind == STORE_OP_PUT && o.has_sha256 && o.content64 == NULL &&
+	    o.size <= SYNC_BUNDLE_MEMBER_MAX && bundles_now(ms))
+		o.bundled = 1;
 	/* stay below every server's stanza limit, whatever the names */
-	need = sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 16 +
-	    (o.content64 ? strlen(o.content64) + 8 : 0);
+	need = o.kind == STORE_OP_DELETE || o.kind == STORE_OP_RMDIR ?
+	    sync_remove_wire_max(o.path) :
+	    sync_op_wire_max(o.path, o.from, o.target) + SYNC_OPAQUE_SIZE + 8 +
+	    (o.content64 ? strlen(o.content64) + 8 : 0) + (o.bundled ? 8 : 0) +
+	    (o.delta ? 8 : 0);
 	if (ms->nbatch > 0 && bc->bytes + need > SYNC_STANZA_BUDGET) {
 		free((char *)o.target);
 		return 1;
@@ -519,7 +673,10 @@ add_op(const struct store_op *op, void *arg)
 	ms->batch[ms->nbatch].size = o.size;
 	memcpy(ms->batch[ms->nbatch].sha256, o.sha256, 32);
 	ms->batch[ms->nbatch].mtime_ns = o.mtime_ns;
+	ms->batch[ms->nbatch].bundled = o.bundled;
 	ms->nbatch++;
+	if (op->kind == STORE_OP_PUT)
+		bc->nputs++;
 	return 0;
 }
 
@@ -602,7 +759,9 @@ pump(struct mirror *m, struct mslave *ms)
 	}
 	batch_clear(ms);
 	bc.rootfd = open(m->env.cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ms->ninflight < MIRROR_MAX_INFLIGHT)
+	/* room for a whole batch of paths, and for its transfers */
+	if (ms->nxfers < MIRROR_MAX_INFLIGHT &&
+	    ms->ninflight + SYNC_MAX_PUTS <= MIRROR_INFLIGHT_CAP)
 		store_outbox_next_due(m->env.st, ms->jid,
 		    SYNC_MAX_OPS + (int)ms->ninflight, time(NULL), add_op, &bc);
 	if (bc.rootfd >= 0)
@@ -624,8 +783,33 @@ pump(struct mirror *m, struct mslave *ms)
 		batch_clear(ms);
 		return;
 	}
+	ms->bundle_wire[0] = '\0';
+	for (size_t i = 0; i < ms->nbatch; i++)
+		if (ms->batch[i].bundled) {
+			sync_opaque_name(ms->bundle_wire);
+			xmpp_stanza_set_attribute(bc.q, "g", ms->bundle_wire);
+			break;
+		}
 	m->ops_sent += ms->nbatch;
 	send_iq(m, ms, iq, on_sync);
+}
+
+/* A transfer is over (or never started). */
+static void
+xfer_ended(struct mslave *ms)
+{
+	if (ms->nxfers > 0)
+		ms->nxfers--;
+}
+
+static int
+inflight_add(struct mslave *ms, const char *path, int64_t seq)
+{
+	if (ms->ninflight == MIRROR_INFLIGHT_CAP ||
+	    (ms->inflight[ms->ninflight] = strdup(path)) == NULL)
+		return -ENOMEM;
+	ms->inflight_seq[ms->ninflight++] = seq;
+	return 0;
 }
 
 /* Plans x as a delta if the slave holds the version base (hex, from its
@@ -661,26 +845,67 @@ start_transfer(struct mirror *m, struct mslave *ms, size_t i,
 
 	memcpy(f.sha256, ms->batch[i].sha256, 32);
 	if (x == NULL || (x->path = strdup(ms->batch[i].path)) == NULL ||
-	    ms->ninflight == MIRROR_MAX_INFLIGHT ||
-	    (ms->inflight[ms->ninflight] = strdup(ms->batch[i].path)) == NULL) {
-		if (x)
-			free(x->path);
-		free(x);
+	    inflight_add(ms, x->path, ms->batch[i].seq) < 0) {
+		xfer_free(x);
 		return;
 	}
 	snprintf(x->jid, sizeof(x->jid), "%s", ms->jid);
 	x->seq = ms->batch[i].seq;
 	x->size = ms->batch[i].size;
-	ms->inflight_seq[ms->ninflight++] = x->seq;
 	plan_delta(m, x, base, &f, name);
+	ms->nxfers++;
 	if ((r = jingle_send(m->jingle, ms->full, &f, x)) < 0) {
 		log_warn("cannot send %s to %s: %s", x->path, ms->full,
 		    strerror(-r));
+		xfer_ended(ms);
 		inflight_drop(ms, x->path);
-		mirror_delta_free(x->delta);
-		free(x->path);
-		free(x);
+		xfer_free(x);
 	}
+}
+
+/* The puts at idx[0..n) (in batch order), which the slave wants in the
+ * batch's bundle: one session under the bundle's opaque name carrying
+ * their contents one after the other. */
+static void
+start_bundle(struct mirror *m, struct mslave *ms, const size_t *idx, size_t n)
+{
+	struct jingle_file f = {.name = ms->bundle_wire, .has_hash = 1,
+	    .mtime = -1};
+	struct xfer *x = calloc(1, sizeof(*x));
+	char label[64];
+	size_t k;
+	int r;
+
+	snprintf(label, sizeof(label), "(%zu files in one bundle)", n);
+	if (x == NULL || (x->mem = calloc(n, sizeof(*x->mem))) == NULL ||
+	    (x->path = strdup(label)) == NULL)
+		goto fail;
+	snprintf(x->jid, sizeof(x->jid), "%s", ms->jid);
+	for (k = 0; k < n; k++) {
+		size_t i = idx[k];
+		if ((x->mem[k].path = strdup(ms->batch[i].path)) == NULL)
+			goto fail;
+		x->mem[k].seq = ms->batch[i].seq;
+		x->mem[k].size = ms->batch[i].size;
+		x->n = k + 1;
+		f.size += ms->batch[i].size;
+	}
+	for (k = 0; k < n; k++)
+		if (inflight_add(ms, x->mem[k].path, x->mem[k].seq) < 0)
+			break;
+	if (k == n) {
+		ms->nxfers++;
+		if ((r = jingle_send(m->jingle, ms->full, &f, x)) == 0)
+			return;
+		xfer_ended(ms);
+	}
+	if (k == n)
+		log_warn("cannot send a bundle of %zu files to %s: %s", n,
+		    ms->full, strerror(-r));
+	while (k-- > 0)
+		inflight_drop(ms, x->mem[k].path);
+fail:
+	xfer_free(x);
 }
 
 static enum store_op_kind
@@ -746,8 +971,10 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 {
 	struct mirror *m = arg;
 	struct mslave *ms = answer_for(m, st);
-	unsigned char seen[SYNC_MAX_OPS] = {0};
+	unsigned char seen[SYNC_MAX_OPS] = {0}, inb[SYNC_MAX_OPS] = {0};
+	size_t bidx[SYNC_MAX_OPS], nb = 0;
 	xmpp_stanza_t *q;
+	int tx;
 
 	(void)conn;
 	if (ms == NULL)
@@ -758,6 +985,8 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 	}
 	q = xmpp_stanza_get_child_by_ns(st, NS_XS_META);
 	ms->answering = 1;
+	/* the answers' bookkeeping in one transaction, not one per op */
+	tx = store_begin(m->env.st) == 0;
 	for (xmpp_stanza_t *r = q ? xmpp_stanza_get_children(q) : NULL; r;
 	    r = xmpp_stanza_get_next(r)) {
 		const char *is = xmpp_stanza_get_attribute(r, "i");
@@ -774,10 +1003,15 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		if (strcmp(s, "ok") == 0)
 			store_outbox_done(m->env.st, ms->jid, ms->batch[i].path,
 			    ms->batch[i].seq);
-		else if (strcmp(s, "need") == 0 && ms->batch[i].kind == STORE_OP_PUT)
-			start_transfer(m, ms, (size_t)i,
-			    xmpp_stanza_get_attribute(r, "b"));
-		else {
+		else if (strcmp(s, "need") == 0 && ms->batch[i].kind == STORE_OP_PUT) {
+			const char *g = xmpp_stanza_get_attribute(r, "g");
+			if (g && strcmp(g, "1") == 0 && ms->batch[i].bundled &&
+			    ms->bundle_wire[0])
+				inb[i] = 1;	/* sent below, in batch order */
+			else
+				start_transfer(m, ms, (size_t)i,
+				    xmpp_stanza_get_attribute(r, "b"));
+		} else {
 			const char *e = xmpp_stanza_get_attribute(r, "e");
 			char why[1400];
 			snprintf(why, sizeof(why), "%s could not apply %s: %s",
@@ -791,10 +1025,62 @@ on_sync(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 				resend_whole(m, ms, ms->batch[i].path);
 		}
 	}
+	if (tx && store_commit(m->env.st) < 0)
+		store_rollback(m->env.st);
+	for (size_t i = 0; i < ms->nbatch; i++)
+		if (inb[i])
+			bidx[nb++] = i;
+	if (nb == 1)		/* a bundle of one is just a transfer */
+		start_transfer(m, ms, bidx[0], NULL);
+	else if (nb > 1)
+		start_bundle(m, ms, bidx, nb);
 	ms->answering = 0;
 	batch_clear(ms);
 	pump(m, ms);
 	return 0;
+}
+
+/* A bundle ended: on success every file in it is on the slave, verified.
+ * On failure the slave kept those it verified before the break (its next
+ * answers say "ok" for them) and the rest are sent again; its puts travel
+ * alone for a while, so one that keeps failing is set aside by itself. */
+static void
+bundle_done(struct mirror *m, struct mslave *ms, const struct jingle_info *in,
+    const struct xfer *x, int err)
+{
+	uint64_t total = 0;
+	int tx = store_begin(m->env.st) == 0;
+
+	for (size_t k = 0; k < x->n; k++) {
+		if (ms)
+			inflight_drop(ms, x->mem[k].path);
+		if (err == 0)
+			store_outbox_done(m->env.st, x->jid, x->mem[k].path,
+			    x->mem[k].seq);
+		total += x->mem[k].size;
+	}
+	if (tx && store_commit(m->env.st) < 0)
+		store_rollback(m->env.st);
+	if (err == 0) {
+		m->file_bytes_sent += total;
+		log_info("sent %zu files to %s in one bundle (%llu bytes)",
+		    x->n, in->peer, (unsigned long long)total);
+		if (log_get_level() >= LOG_LVL_DEBUG)
+			for (size_t k = 0; k < x->n; k++)
+				log_debug("sent %s in a bundle", x->mem[k].path);
+		return;
+	}
+	/* the slave went away (or comes back anew): nothing to learn */
+	if (ms == NULL || ms->full[0] == '\0' || err == -ENOTCONN ||
+	    err == -ECONNREFUSED) {
+		log_warn("a bundle of %zu files to %s failed: %s; sending them "
+		    "again", x->n, in->peer, strerror(-err));
+		return;
+	}
+	log_warn("a bundle of %zu files to %s failed: %s; sending them again, "
+	    "one session each for %d s", x->n, in->peer, strerror(-err),
+	    MIRROR_NOBUNDLE_MS / 1000);
+	ms->nobundle_until_ms = loop_now_ms() + MIRROR_NOBUNDLE_MS;
 }
 
 /* One line per file sent: the bytes of content that crossed against
@@ -826,6 +1112,15 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 	if (x == NULL)
 		return;
 	if (ms)
+		xfer_ended(ms);
+	if (x->n > 0) {
+		bundle_done(m, ms, in, x, err);
+		xfer_free(x);
+		if (ms)
+			pump(m, ms);
+		return;
+	}
+	if (ms)
 		inflight_drop(ms, x->path);
 	if (err == 0) {
 		store_outbox_done(m->env.st, x->jid, x->path, x->seq);
@@ -848,9 +1143,7 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 		if (ms)
 			set_aside(m, ms, x->path, why);
 	}
-	mirror_delta_free(x->delta);
-	free(x->path);
-	free(x);
+	xfer_free(x);
 	if (ms)
 		pump(m, ms);
 }
@@ -996,11 +1289,17 @@ static void
 on_watch_fd(struct loop *l, int fd, unsigned ev, void *arg)
 {
 	struct mirror *m = arg;
+	int tx;
 
 	(void)l;
 	(void)fd;
 	(void)ev;
+	/* what the events change in the index and the outboxes goes in one
+	 * transaction, not one each (a rm -rf is a thousand of them) */
+	tx = store_begin(m->env.st) == 0;
 	watch_process(m->watch, on_event, m);
+	if (tx && store_commit(m->env.st) < 0)
+		store_rollback(m->env.st);
 	pump_all(m);
 }
 
@@ -1009,9 +1308,14 @@ watch_timer(struct loop *l, void *arg)
 {
 	struct mirror *m = arg;
 	long t;
+	int tx, n;
 
 	(void)l;
-	if (watch_flush_due(m->watch, on_event, m) > 0)
+	tx = store_begin(m->env.st) == 0;
+	n = watch_flush_due(m->watch, on_event, m);
+	if (tx && store_commit(m->env.st) < 0)
+		store_rollback(m->env.st);
+	if (n > 0)
 		pump_all(m);
 	t = watch_next_timeout_ms(m->watch);
 	return t < 0 ? 250 : t < 10 ? 10 : t;

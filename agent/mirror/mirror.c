@@ -249,7 +249,7 @@ on_done(void *arg, const struct jingle_info *in, int err,
 }
 
 /* Only peers whose pinned key was proven in this session may talk to the
- * engine; a stranger's session-initiate gets forbidden. */
+ * engine; anyone else's Jingle or IBB request gets service-unavailable. */
 static int
 authorize(void *arg, const char *peer)
 {
@@ -352,14 +352,12 @@ mirror_new(const struct mirror_env *env, struct mirror **out)
 	}
 	static const char *const features[] = {
 		NS_XS_META, CRYPTO_NS_JET, CRYPTO_CIPHER_URI, CRYPTO_ENVELOPE_URI,
-		JINGLE_NS, JINGLE_NS_FT, JINGLE_NS_S5B, JINGLE_NS_IBB,
-		"http://jabber.org/protocol/ibb",
-		/* XEP-0300 6: an entity that uses hashes MUST advertise
-		 * the namespace and each hash function it supports */
-		"urn:xmpp:hashes:2", "urn:xmpp:hash-function-text-names:sha-256",
 	};
 	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
 		service_add_feature(env->svc, features[i]);
+	/* Jingle, its transports and (XEP-0300 6) the hashes */
+	for (const char *const *f = jingle_features(); *f; f++)
+		service_add_feature(env->svc, *f);
 	/* the engine registers its own handlers for these */
 	service_route_external(env->svc, JINGLE_NS);
 	service_route_external(env->svc, "http://jabber.org/protocol/ibb");

@@ -27,11 +27,26 @@
  * travels as base64 of its bytes in p64, f64 or l64 instead.
  */
 
-#define SYNC_MAX_OPS 128        /* per <sync/> batch */
+/* Operations per <sync/> batch: at most SYNC_MAX_OPS to a slave whose
+ * hello says it takes that many (ops='512'), SYNC_MAX_OPS_OLD to one that
+ * does not; of them at most SYNC_MAX_PUTS puts (a bundle's files). */
+#define SYNC_MAX_OPS 512
+#define SYNC_MAX_OPS_OLD 128
+#define SYNC_MAX_PUTS 128
 /* A file this small travels inside its put (attribute c, base64), sealed
  * with the batch, instead of in a Jingle session of its own. */
 #define SYNC_INLINE_MAX 8192
 #define SYNC_INLINE_B64 (4 * ((SYNC_INLINE_MAX + 2) / 3))
+/* To a slave that takes bundles, a batch carries at most this much
+ * content inline (a lone change arrives at once, a crowd of small files
+ * goes in the bundle, a batch to a session, not 6 to a stanza). */
+#define SYNC_INLINE_BATCH 8192
+/* Files above SYNC_INLINE_MAX and up to this size may travel together:
+ * one Jingle session carries the content of every put of a batch that the
+ * slave marked for the batch's bundle, one after the other, in the order
+ * of the batch (docs/protocol.md, "Bundles"). Larger files travel alone,
+ * in sessions that can resume. */
+#define SYNC_BUNDLE_MEMBER_MAX (1 << 20)
 #define SYNC_MANIFEST_PAGE 400  /* entries per manifest page */
 /* A stanza stays below ejabberd's default max_stanza_size (65536 bytes)
  * whatever the names: batches and manifest pages are cut by the
@@ -57,6 +72,7 @@ struct sync_op {
 	const char *wire;       /* put: the opaque transfer name, or NULL */
 	const char *content64;  /* put: the content in base64 (a file of at
 				 * most SYNC_INLINE_MAX bytes), or NULL */
+	int bundled;            /* put: may travel in the batch's bundle */
 	int delta;              /* put: x='1', the master can send the
 				 * chunks the slave lacks (delta.c) */
 	uint64_t size;
@@ -80,6 +96,9 @@ int sync_text_safe(const char *s);
  * most on the wire, escaping and base64 included (NULL counts 0). Returns
  * the size in bytes. */
 size_t sync_op_wire_max(const char *path, const char *from, const char *target);
+
+/* The same for a delete or rmdir of path, which carries less. */
+size_t sync_remove_wire_max(const char *path);
 
 /* Writes into out (SYNC_WIRE_NAME_MAX bytes) the name under which path is
  * offered in a Jingle session: path itself when it is plain text that
@@ -227,6 +246,14 @@ struct hasher;
 
 #define MIRROR_MAX_SLAVES 256
 #define MIRROR_MAX_INFLIGHT 64   /* content transfers queued per slave */
+/* paths in transfers: a bundle holds up to a batch's worth, and a few
+ * bundles are in flight while the next batches go out */
+#define MIRROR_INFLIGHT_CAP (5 * SYNC_MAX_PUTS)
+/* after a bundle failed, the slave's puts travel alone for this long, so
+ * that one that keeps failing is set aside on its own */
+#define MIRROR_NOBUNDLE_MS 30000
+/* bundles announced by the master and not yet received, per slave */
+#define MIRROR_MAX_BUNDLES 16
 
 /* A stream made while building or reading <security/>, waiting for the
  * engine to ask for the session's filter. */
@@ -244,9 +271,10 @@ struct mslave {
 	char iq_id[48];         /* the one request in flight, or "" */
 	struct plan_entry *man; /* manifest being collected */
 	size_t nman, capman;
-	char *inflight[MIRROR_MAX_INFLIGHT]; /* paths being transferred */
-	int64_t inflight_seq[MIRROR_MAX_INFLIGHT];
+	char *inflight[MIRROR_INFLIGHT_CAP]; /* paths being transferred */
+	int64_t inflight_seq[MIRROR_INFLIGHT_CAP];
 	size_t ninflight;
+	size_t nxfers;          /* transfers (sessions) in flight */
 	int64_t retry_at_ms;    /* after a failure, wait until then */
 	int64_t complete_sent;  /* seq last reported as complete */
 	int answering;          /* on_sync is working through batch[] */
@@ -260,7 +288,12 @@ struct mslave {
 		uint8_t sha256[32];
 		int64_t mtime_ns;
 		char wire[SYNC_OPAQUE_SIZE]; /* a put's transfer name */
+		int bundled;    /* offered for the bundle */
 	} batch[SYNC_MAX_OPS];
+	char bundle_wire[SYNC_OPAQUE_SIZE]; /* the batch's bundle, or "" */
+	int bundles;                        /* it said it takes bundles */
+	int max_ops;                        /* per batch, as it said */
+	int64_t nobundle_until_ms;          /* puts travel alone until then */
 	size_t nbatch;
 	struct digest_round *digest; /* the comparison in progress, or NULL */
 	int64_t digest_at_ms;   /* compare digests once idle from then on */
@@ -281,6 +314,21 @@ struct expect {
 	int64_t mtime_ns;
 	int has_base;           /* we answered b: a delta may come (delta.c) */
 	uint8_t base[32];       /* the version we hold, that it applies to */
+};
+
+/* Slave: a bundle the master will send (puts of one batch answered
+ * "need" for it): the files' contents one after the other, in this order. */
+struct bundle_expect {
+	char wire[SYNC_OPAQUE_SIZE];
+	struct bundle_member {
+		char *path;
+		uint64_t size;
+		uint8_t sha256[32];
+		uint32_t mode;
+		int64_t mtime_ns;
+	} *mem;
+	size_t n;
+	uint64_t total;
 };
 
 /* Slave: its own folder watched for local changes (local.c). */
@@ -332,6 +380,8 @@ struct mirror {
 	struct slave_local local;
 	struct expect *expect;
 	size_t nexpect, capexpect;
+	struct bundle_expect bundles[MIRROR_MAX_BUNDLES];
+	size_t nbundles;
 	struct jingle_source files;	/* master: reads beneath dir */
 };
 

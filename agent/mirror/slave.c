@@ -70,7 +70,60 @@ mirror_slave_wire_path(const struct mirror *m, const char *wire)
 		    strlen(m->expect[i].wire) >= skip ? skip : 0),
 		    wire + skip) == 0)
 			return m->expect[i].path;
+	for (size_t i = 0; wire && i < m->nbundles; i++)
+		if (strcmp(m->bundles[i].wire, wire) == 0)
+			return "(files in one bundle)";
 	return NULL;
+}
+
+static void
+bundle_clear(struct bundle_expect *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->mem[i].path);
+	free(b->mem);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Takes the announced bundle named wire out of the list into *out.
+ * Returns 0 or -ENOENT. */
+static int
+bundle_take(struct mirror *m, const char *wire, struct bundle_expect *out)
+{
+	for (size_t i = 0; i < m->nbundles; i++) {
+		if (strcmp(m->bundles[i].wire, wire) != 0)
+			continue;
+		*out = m->bundles[i];
+		memmove(&m->bundles[i], &m->bundles[i + 1],
+		    (m->nbundles - i - 1) * sizeof(m->bundles[0]));
+		m->nbundles--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static const struct bundle_expect *
+bundle_find(const struct mirror *m, const char *wire)
+{
+	for (size_t i = 0; i < m->nbundles; i++)
+		if (strcmp(m->bundles[i].wire, wire) == 0)
+			return &m->bundles[i];
+	return NULL;
+}
+
+/* Remembers b (moved in); the oldest goes when the list is full (its
+ * files come again, one by one or in a later bundle). */
+static void
+bundle_add(struct mirror *m, struct bundle_expect *b)
+{
+	if (m->nbundles == MIRROR_MAX_BUNDLES) {
+		bundle_clear(&m->bundles[0]);
+		memmove(&m->bundles[0], &m->bundles[1],
+		    (m->nbundles - 1) * sizeof(m->bundles[0]));
+		m->nbundles--;
+	}
+	m->bundles[m->nbundles++] = *b;
+	memset(b, 0, sizeof(*b));
 }
 
 static void
@@ -305,6 +358,23 @@ in_sync_cleanup(struct mirror *m)
 	collect_tombstones(m);
 }
 
+/* Adds the put o, answered by el, to the bundle being gathered. */
+static void
+bundle_member_add(struct bundle_expect *b, const struct sync_op *o,
+    xmpp_stanza_t *el, xmpp_stanza_t **bel)
+{
+	struct bundle_member *mb = &b->mem[b->n];
+
+	if ((mb->path = strdup(o->path)) == NULL)
+		return;
+	mb->size = o->size;
+	memcpy(mb->sha256, o->sha256, 32);
+	mb->mode = o->mode;
+	mb->mtime_ns = o->mtime_ns;
+	bel[b->n++] = el;
+	b->total += o->size;
+}
+
 /* A put we need that may come as a delta: names the version we hold at
  * its path (b='HEX'), which the delta is to apply to. */
 static void
@@ -327,10 +397,23 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
 	xmpp_stanza_t *r = stanza_iq_result(ctx, iq), *out, *el;
 	const char *complete = xmpp_stanza_get_attribute(q, "complete");
+	const char *bw = xmpp_stanza_get_attribute(q, "g");
+	struct bundle_expect b = {0};
+	xmpp_stanza_t *bel[SYNC_MAX_OPS];
+	uint64_t bmax = m->env.cfg->max_file_size;
 	int i = 0;
+
+	/* puts the master offers to bundle, answered "need": the bundle */
+	if (bw && sync_opaque_check(bw) < 0)
+		bw = NULL;
+	if (bw && (b.mem = calloc(SYNC_MAX_OPS, sizeof(*b.mem))) != NULL)
+		snprintf(b.wire, sizeof(b.wire), "%s", bw);
 
 	if (r == NULL || (out = stanza_add_child(ctx, r, "sync", NS_XS_META)) == NULL)
 		goto out;
+	/* the batch's directory fsyncs and records at once, before the
+	 * answer says "ok" to any of it */
+	apply_batch_begin(m->apply);
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(q); c && i < SYNC_MAX_OPS;
 	    c = xmpp_stanza_get_next(c)) {
 		struct sync_op o;
@@ -359,13 +442,31 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 			xmpp_stanza_set_attribute(el, "e", strerror(-err));
 		else if (strcmp(st, "space") == 0)
 			mirror_space_answer(m, el);
+		else if (strcmp(st, "need") == 0 && o.bundled && b.mem &&
+		    xmpp_stanza_get_attribute(el, "b") == NULL &&
+		    (bmax == 0 || b.total + o.size <= bmax))
+			/* in the bundle unless it may come as a delta */
+			bundle_member_add(&b, &o, el, bel);
 	}
+	/* two or more make a bundle; one travels alone, as announced */
+	if (b.n > 1) {
+		for (size_t k = 0; k < b.n; k++)
+			xmpp_stanza_set_attribute(bel[k], "g", "1");
+		bundle_add(m, &b);
+	}
+	bundle_clear(&b);
 	if (complete && m->nexpect == 0) {
 		long long seq = strtoll(complete, NULL, 10);
 		store_meta_set_int(m->env.st, STORE_META_MASTER_SEQ, seq);
 		mirror_local_synced(m);
 		log_info("in sync with the master (seq %lld)", seq);
 		in_sync_cleanup(m);
+	}
+	if (apply_batch_end(m->apply) < 0) {
+		/* nothing of it is acknowledged: the master sends it again,
+		 * and what is on disk already is found and recorded then */
+		chan_reply_error(m->env.chan, iq, "wait", "internal-server-error");
+		goto out;
 	}
 	chan_reply(m->env.chan, iq, r);
 out:
@@ -438,6 +539,11 @@ on_hello(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq)
 		    m->dirty ? "dirty" : "ok");
 		snprintf(buf, sizeof(buf), "%lld", (long long)seq);
 		xmpp_stanza_set_attribute(h, "seq", buf);
+		/* it takes the files of a batch in one session, and this
+		 * many operations in a batch */
+		xmpp_stanza_set_attribute(h, "bundles", "1");
+		snprintf(buf, sizeof(buf), "%d", SYNC_MAX_OPS);
+		xmpp_stanza_set_attribute(h, "ops", buf);
 	}
 	chan_reply(m->env.chan, iq, r);
 	xmpp_stanza_release(r);
@@ -506,6 +612,18 @@ mirror_slave_accept(void *arg, const char *peer, struct jingle_file *f)
 	/* an opaque offer: the name is what the sealed put announced, the
 	 * size the encrypted stream's, and the rest is the put's */
 	e = expect_find_wire(m, f->name);
+	if (e == NULL) {
+		const struct bundle_expect *b = bundle_find(m, f->name);
+		if (b && f->size == crypto_ciphertext_size(b->total)) {
+			/* each file is verified against its own checksum
+			 * as it ends; the whole has none of its own */
+			f->size = b->total;
+			memset(f->sha256, 0, 32);
+			f->has_hash = 1;
+			f->mtime = -1;
+			return 0;
+		}
+	}
 	if (e == NULL || f->size != crypto_ciphertext_size(e->size) ||
 	    (f->has_hash && memcmp(e->sha256, f->sha256, 32) != 0)) {
 		log_warn("refused a file offer (%s) from %s: not announced by a "
@@ -519,6 +637,8 @@ mirror_slave_accept(void *arg, const char *peer, struct jingle_file *f)
 	return 0;
 }
 
+/* A session's receiving end: one file (p, room), or a bundle's files (ab,
+ * announced as b; room is the one of the file being received). */
 struct sink_handle {
 	struct mirror *m;
 	struct apply_put *p;
@@ -526,6 +646,9 @@ struct sink_handle {
 	char *path;
 	uint64_t size;
 	struct sres *room;	/* the room promised to it */
+	struct bundle_expect b;
+	struct apply_bundle_file *files;
+	struct apply_bundle *ab;
 };
 
 /* A delta session: never resumed (the master planned it from our version
@@ -551,33 +674,11 @@ sink_open_delta(struct sink_handle *sh, const struct expect *e,
 }
 
 static int
-sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
-    uint64_t *have)
+sink_open_file(struct mirror *m, struct expect *e, void **h, uint64_t *have)
 {
-	struct mirror *m = arg;
-	struct expect *e = expect_find_wire(m, f->name), *d;
 	struct sink_handle *sh;
 	int r;
 
-	if (e == NULL && (d = expect_find_delta(m, f->name)) != NULL &&
-	    peers_trusted(m->env.peers, peer)) {
-		if ((sh = calloc(1, sizeof(*sh))) == NULL ||
-		    (sh->path = strdup(d->path)) == NULL) {
-			free(sh);
-			return -ENOMEM;
-		}
-		sh->m = m;
-		sh->size = d->size;
-		if ((r = sink_open_delta(sh, d, f, have)) < 0) {
-			free(sh->path);
-			free(sh);
-			return r;
-		}
-		*h = sh;
-		return 0;
-	}
-	if (e == NULL || !peers_trusted(m->env.peers, peer))
-		return -EPERM;
 	if ((sh = calloc(1, sizeof(*sh))) == NULL || (sh->path = strdup(e->path)) == NULL) {
 		free(sh);
 		return -ENOMEM;
@@ -619,13 +720,134 @@ sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
 	return 0;
 }
 
+/* A bundle's file k is next: received if it is still wanted as announced
+ * (the master may have put something else there since) and there is
+ * room. */
+static int
+bundle_start(void *arg, size_t k)
+{
+	struct sink_handle *sh = arg;
+	const struct bundle_member *mb = &sh->b.mem[k];
+	const struct expect *e = expect_find(sh->m, mb->path);
+
+	if (e == NULL || e->size != mb->size ||
+	    memcmp(e->sha256, mb->sha256, 32) != 0)
+		return 1;
+	return mirror_space_open(sh->m, mb->path, mb->size, mb->sha256, 0,
+	    &sh->room);
+}
+
+static int
+bundle_write(void *arg, size_t k, size_t n)
+{
+	struct sink_handle *sh = arg;
+
+	(void)k;
+	return sh->room ? mirror_space_write(sh->m, sh->room, n) : 0;
+}
+
+static void
+bundle_end(void *arg, size_t k, int r)
+{
+	struct sink_handle *sh = arg;
+	const struct bundle_member *mb = &sh->b.mem[k];
+
+	if (sh->room)
+		mirror_space_end(sh->m, sh->room);
+	sh->room = NULL;
+	if (r == 0) {
+		log_info("received %s (%llu bytes, verified, in a bundle)",
+		    mb->path, (unsigned long long)mb->size);
+		expect_drop(sh->m, mb->path);
+	}
+}
+
+static void
+sink_free(struct sink_handle *sh)
+{
+	bundle_clear(&sh->b);
+	free(sh->files);
+	free(sh->path);
+	free(sh);
+}
+
+static int
+sink_open_bundle(struct mirror *m, const char *wire, void **h, uint64_t *have)
+{
+	struct apply_bundle_hooks hooks = {bundle_start, bundle_write,
+	    bundle_end, NULL};
+	struct sink_handle *sh = calloc(1, sizeof(*sh));
+	int r;
+
+	if (sh == NULL)
+		return -ENOMEM;
+	if (bundle_take(m, wire, &sh->b) < 0) {
+		free(sh);
+		return -EPERM;
+	}
+	sh->m = m;
+	sh->size = sh->b.total;
+	if ((sh->files = calloc(sh->b.n, sizeof(*sh->files))) == NULL) {
+		sink_free(sh);
+		return -ENOMEM;
+	}
+	for (size_t k = 0; k < sh->b.n; k++)
+		sh->files[k] = (struct apply_bundle_file){sh->b.mem[k].path,
+		    sh->b.mem[k].size, sh->b.mem[k].sha256, sh->b.mem[k].mode,
+		    sh->b.mem[k].mtime_ns};
+	hooks.arg = sh;
+	if ((r = apply_bundle_begin(m->apply, sh->files, sh->b.n, &hooks,
+	    &sh->ab)) < 0) {
+		sink_free(sh);
+		return r;
+	}
+	*have = 0;
+	*h = sh;
+	return 0;
+}
+
+static int
+sink_open(void *arg, const char *peer, const struct jingle_file *f, void **h,
+    uint64_t *have)
+{
+	struct mirror *m = arg;
+	struct expect *e = expect_find_wire(m, f->name);
+
+	struct expect *d;
+	struct sink_handle *sh;
+	int r;
+
+	if (!peers_trusted(m->env.peers, peer))
+		return -EPERM;
+	if (e)
+		return sink_open_file(m, e, h, have);
+	if ((d = expect_find_delta(m, f->name)) == NULL)
+		return sink_open_bundle(m, f->name, h, have);
+	if ((sh = calloc(1, sizeof(*sh))) == NULL ||
+	    (sh->path = strdup(d->path)) == NULL) {
+		free(sh);
+		return -ENOMEM;
+	}
+	sh->m = m;
+	sh->size = d->size;
+	if ((r = sink_open_delta(sh, d, f, have)) < 0) {
+		free(sh->path);
+		free(sh);
+		return r;
+	}
+	*h = sh;
+	return 0;
+}
+
 static int
 sink_write(void *h, const unsigned char *p, size_t n)
 {
 	struct sink_handle *sh = h;
-	int r = mirror_space_write(sh->m, sh->room, n);
+	int r;
 
-	if (r < 0)
+	if (sh->ab)
+		return apply_bundle_write(sh->ab, p, n);
+	if ((r = mirror_space_write(sh->m, sh->room, n)) < 0)
 		return r;
 	return sh->ds ? mirror_delta_sink_write(sh->ds, p, n) :
 	    apply_put_write(sh->p, p, n);
@@ -635,17 +857,29 @@ static int
 sink_finish(void *h)
 {
 	struct sink_handle *sh = h;
-	int r = sh->ds ? mirror_delta_sink_finish(sh->ds) :
-	    apply_put_finish(sh->p);
+	size_t n = 0;
+	int r;
 
+	if (sh->ab) {
+		/* the files verified are installed; a short stream or a file
+		 * refused fails the session, and the master sends the rest
+		 * again */
+		if ((r = apply_bundle_finish(sh->ab, &n)) < 0)
+			log_warn("a bundle of %zu files: %zu installed, the "
+			    "rest refused or short (%s)", sh->b.n, n,
+			    strerror(-r));
+		sink_free(sh);
+		return r;
+	}
+	r = sh->ds ? mirror_delta_sink_finish(sh->ds) :
+	    apply_put_finish(sh->p);
 	mirror_space_end(sh->m, sh->room);
 	if (r == 0) {
 		log_info("received %s (%llu bytes%s, verified)", sh->path,
 		    (unsigned long long)sh->size, sh->ds ? ", a delta" : "");
 		expect_drop(sh->m, sh->path);
 	}
-	free(sh->path);
-	free(sh);
+	sink_free(sh);
 	return r;
 }
 
@@ -654,13 +888,16 @@ sink_abort(void *h, int keep)
 {
 	struct sink_handle *sh = h;
 
-	if (sh->ds)
-		mirror_delta_sink_abort(sh->ds);
-	else
-		apply_put_abort(sh->p, keep);
-	mirror_space_end(sh->m, sh->room);
-	free(sh->path);
-	free(sh);
+	if (sh->ab)
+		apply_bundle_abort(sh->ab);
+	else {
+		if (sh->ds)
+			mirror_delta_sink_abort(sh->ds);
+		else
+			apply_put_abort(sh->p, keep);
+		mirror_space_end(sh->m, sh->room);
+	}
+	sink_free(sh);
 }
 
 void
@@ -711,6 +948,8 @@ mirror_slave_free(struct mirror *m)
 		free(m->expect[i].wire);
 	}
 	free(m->expect);
+	for (size_t i = 0; i < m->nbundles; i++)
+		bundle_clear(&m->bundles[i]);
 	mirror_local_stop(m);
 	mirror_space_free(m);
 	apply_free(m->apply);

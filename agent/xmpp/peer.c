@@ -189,10 +189,13 @@ peers_free(struct peers *p)
 	free(p);
 }
 
+/* Presence to `to` (NULL: initial presence) of `type` (NULL: available);
+ * answer: it answers the peer's own, <answer xmlns=NS_XS_PAIR/> says so. */
 static void
-send_presence(struct peers *p, const char *to, const char *type)
+send_presence(struct peers *p, const char *to, const char *type, int answer)
 {
-	xmpp_stanza_t *pr = xmpp_presence_new(xmpp_conn_get_context(p->conn));
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(p->conn);
+	xmpp_stanza_t *pr = xmpp_presence_new(ctx);
 
 	if (pr == NULL)
 		return;
@@ -200,6 +203,10 @@ send_presence(struct peers *p, const char *to, const char *type)
 		xmpp_stanza_set_to(pr, to);
 	if (type)
 		xmpp_stanza_set_type(pr, type);
+	if (answer && stanza_add_child(ctx, pr, "answer", NS_XS_PAIR) == NULL) {
+		xmpp_stanza_release(pr);
+		return;
+	}
 	xmpp_send(p->conn, pr);
 	xmpp_stanza_release(pr);
 }
@@ -462,14 +469,28 @@ query_disco(struct peers *p, struct peer *pe)
 	xmpp_stanza_release(iq);
 }
 
+int
+peers_presence_plan(const char *known, const char *from, int answer)
+{
+	int plan = PEERS_PRES_ONLINE;
+
+	if (answer)
+		return plan;
+	plan |= PEERS_PRES_ANSWER;
+	if (known && known[0] && from && strcmp(known, from) == 0)
+		plan |= PEERS_PRES_RESET;
+	return plan;
+}
+
 static void
-peer_came_online(struct peers *p, struct peer *pe, const char *from)
+peer_came_online(struct peers *p, struct peer *pe, const char *from,
+    int answer)
 {
 	int was = pe->full[0] != '\0';
 
 	/* a peer that (re)appears may have missed our directed presence */
-	if (!was || strcmp(pe->full, from) != 0)
-		send_presence(p, from, NULL);
+	if (answer)
+		send_presence(p, from, NULL, 1);
 	if (was && strcmp(pe->full, from) != 0) {
 		untrust(p, pe); /* another session: it proves its key again */
 		if (strchr(pe->jid, '/') == NULL)
@@ -523,9 +544,17 @@ on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *arg)
 		log_debug("presence from %s ignored: not a peer", from);
 		return 1;
 	}
-	if (type == NULL)
-		peer_came_online(p, pe, from);
-	else if (strcmp(type, "unavailable") == 0 && strcmp(pe->full, from) == 0)
+	if (type == NULL) {
+		int plan = peers_presence_plan(pe->full, from,
+		    xmpp_stanza_get_child_by_name_and_ns(st, "answer",
+		    NS_XS_PAIR) != NULL);
+		if (plan & PEERS_PRES_RESET) {
+			log_info("%s logged in again without going offline "
+			    "first: starting afresh with it", from);
+			peer_went_offline(p, pe);
+		}
+		peer_came_online(p, pe, from, (plan & PEERS_PRES_ANSWER) != 0);
+	} else if (strcmp(type, "unavailable") == 0 && strcmp(pe->full, from) == 0)
 		peer_went_offline(p, pe);
 	return 1;
 }
@@ -558,9 +587,9 @@ peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn)
 	 * delivers presence to available resources; our roster is empty, so
 	 * it goes to nobody); then directed presence to each peer: the server
 	 * tells them when we go */
-	send_presence(p, NULL, NULL);
+	send_presence(p, NULL, NULL, 0);
 	for (size_t i = 0; i < p->n; i++)
-		send_presence(p, p->v[i]->jid, NULL);
+		send_presence(p, p->v[i]->jid, NULL, 0);
 }
 
 void
@@ -602,7 +631,7 @@ reload_one(const struct store_slave *sl, void *arg)
 		return 0;
 	log_info("slave %s registered", sl->jid);
 	if (p->conn)
-		send_presence(p, sl->jid, NULL);
+		send_presence(p, sl->jid, NULL, 0);
 	return 0;
 }
 
@@ -624,7 +653,7 @@ peers_reload(struct peers *p)
 			continue;
 		log_info("slave %s removed: no more traffic to it", p->v[i]->jid);
 		if (p->conn)
-			send_presence(p, p->v[i]->jid, "unavailable");
+			send_presence(p, p->v[i]->jid, "unavailable", 0);
 		drop_peer(p, i);
 	}
 	store_slave_list(p->st, 0, refresh_slave, p);

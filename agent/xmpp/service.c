@@ -46,7 +46,38 @@ struct service {
 	int64_t ping_sent_ms;      /* 0: none outstanding */
 	unsigned ping_seq;
 	char ping_id[32];
+	void (*out_fn)(void *arg, xmpp_stanza_t *st); /* tests: replies */
+	void *out_arg;
 };
+
+/* Sends st (a reply of ours) and releases it. */
+static void
+out(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *st)
+{
+	if (st == NULL)
+		return;
+	if (s->out_fn)
+		s->out_fn(s->out_arg, st);
+	else
+		xmpp_send(conn, st);
+	xmpp_stanza_release(st);
+}
+
+static void
+out_error(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq,
+    const char *type, const char *cond, const char *text)
+{
+	out(s, conn, stanza_iq_error(xmpp_conn_get_context(conn), iq, type,
+	    cond, NULL, NULL, text));
+}
+
+void
+service_set_output(struct service *s, void (*fn)(void *, xmpp_stanza_t *),
+    void *arg)
+{
+	s->out_fn = fn;
+	s->out_arg = arg;
+}
 
 int
 service_new(struct service **out)
@@ -206,8 +237,7 @@ answer_disco(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq)
 	for (int i = 0; q && i < s->nfeatures; i++)
 		if ((f = stanza_add_child(ctx, q, "feature", NULL)))
 			xmpp_stanza_set_attribute(f, "var", s->features[i]);
-	xmpp_send(conn, r);
-	xmpp_stanza_release(r);
+	out(s, conn, r);
 }
 
 /* Whether ns is handled by a handler registered elsewhere. */
@@ -246,8 +276,7 @@ refuse_stranger(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 {
 	int64_t now = loop_now_ms();
 
-	stanza_send_iq_error(conn, iq, "cancel", "service-unavailable", NULL,
-	    NULL, NULL);
+	out_error(s, conn, iq, "cancel", "service-unavailable", NULL);
 	if (s->refused_log_ms && now - s->refused_log_ms < REFUSED_LOG_MS) {
 		s->refused_quiet++;
 		return;
@@ -285,8 +314,8 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 		return 1;
 	}
 	if (ns == NULL) {
-		stanza_send_iq_error(conn, iq, "modify", "bad-request", NULL,
-		    NULL, "iq without a payload");
+		out_error(s, conn, iq, "modify", "bad-request",
+		    "iq without a payload");
 		return 1;
 	}
 	if (strcmp(ns, NS_DISCO_INFO) == 0 && strcmp(type, "get") == 0 &&
@@ -295,11 +324,7 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 		return 1;
 	}
 	if (strcmp(ns, NS_PING) == 0 && strcmp(type, "get") == 0) {
-		xmpp_stanza_t *r = stanza_iq_result(xmpp_conn_get_context(conn), iq);
-		if (r) {
-			xmpp_send(conn, r);
-			xmpp_stanza_release(r);
-		}
+		out(s, conn, stanza_iq_result(xmpp_conn_get_context(conn), iq));
 		return 1;
 	}
 	for (int i = 0; i < s->nroutes; i++) {
@@ -313,17 +338,22 @@ on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *arg)
 			    xmpp_stanza_get_name(payload),
 			    xmpp_stanza_get_from(iq) ?
 			    xmpp_stanza_get_from(iq) : "the server");
-			stanza_send_iq_error(conn, iq, "cancel",
-			    "not-acceptable", NULL, NULL, NULL);
+			out_error(s, conn, iq, "cancel", "not-acceptable",
+			    NULL);
 		} else if (s->routes[i].fn)
 			s->routes[i].fn(conn, iq, payload, s->routes[i].arg);
 		return 1;
 	}
 	log_debug("iq %s in %s from %s: not handled", type, ns,
 	    xmpp_stanza_get_from(iq) ? xmpp_stanza_get_from(iq) : "server");
-	stanza_send_iq_error(conn, iq, "cancel", "service-unavailable", NULL,
-	    NULL, NULL);
+	out_error(s, conn, iq, "cancel", "service-unavailable", NULL);
 	return 1;
+}
+
+void
+service_input(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq)
+{
+	on_iq(conn, iq, s);
 }
 
 static int

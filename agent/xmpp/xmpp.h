@@ -168,6 +168,16 @@ int service_keepalive(struct service *s, xmpp_conn_t *conn);
  * sign of life). */
 void service_saw_traffic(struct service *s);
 
+/* Unit tests: the replies the service makes (disco#info, ping, errors)
+ * go to fn, which must not keep st, instead of conn. Returns nothing. */
+void service_set_output(struct service *s,
+    void (*fn)(void *arg, xmpp_stanza_t *st), void *arg);
+
+/* Unit tests: handles one incoming IQ as the connection's handler would;
+ * conn may be one that never connected (its context builds the replies).
+ * Returns nothing. */
+void service_input(struct service *s, xmpp_conn_t *conn, xmpp_stanza_t *iq);
+
 /* Small helpers over libstrophe stanzas: replies, errors,
  * JIDs. Nothing here keeps state. */
 
@@ -279,6 +289,20 @@ void peers_online(struct peers *p, struct service *svc, xmpp_conn_t *conn);
 
 /* The connection is gone: every peer is offline. */
 void peers_offline(struct peers *p);
+
+/* What an available presence from a peer calls for (docs/protocol.md,
+ * section 0). An agent sends directed presence to its peers when it logs
+ * in (a hello) and answers each hello with presence that carries
+ * <answer xmlns=NS_XS_PAIR/>; an answer is never answered. A hello from
+ * the very full JID we hold online is a new session whose unavailable
+ * presence never reached us (its server was killed, or the link between
+ * two servers broke): that peer starts afresh. known is the full JID we
+ * hold the peer online at ("" or NULL: offline), from the sender, answer
+ * 1 if the presence is an answer. Returns PEERS_PRES_* flags. */
+#define PEERS_PRES_ONLINE 1   /* the peer is online at from */
+#define PEERS_PRES_RESET  2   /* first take it offline (and untrusted) */
+#define PEERS_PRES_ANSWER 4   /* answer with our presence */
+int peers_presence_plan(const char *known, const char *from, int answer);
 
 /* Compares the table with the store's slave list (master): new slaves get
  * a subscription and pairing, removed ones are unsubscribed and forgotten.

@@ -13,6 +13,7 @@
 #                                  XS_PROSODY_STANZA_LOG=1: every stanza in
 #                                  and out in prosody/prosody.log
 #   xs_other_ca                    prints a CA that did not sign the server
+#   xs_server_cert DOMAIN NAME     pki/NAME.crt, .key for DOMAIN from the test CA
 #   prosody_stop / prosody_restart
 #   prosody_adduser USER PASS
 #   xs_conf NAME ROLE USER [key=value ...]   writes $XS_TMP/NAME/conf, prints its path
@@ -106,16 +107,24 @@ xs_gen_certs() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$_d/ca.key" -out "$_d/ca.crt" -days 2 \
 		-subj "/CN=xmpp-sync test CA" >/dev/null 2>&1 || return 1
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$_d/server.key" -out "$_d/server.csr" \
-		-subj "/CN=$XS_DOMAIN" >/dev/null 2>&1 || return 1
-	printf 'subjectAltName=DNS:%s,DNS:*.%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
-		"$XS_DOMAIN" "$XS_DOMAIN" >"$_d/ext.cnf"
-	openssl x509 -req -in "$_d/server.csr" -CA "$_d/ca.crt" -CAkey "$_d/ca.key" \
-		-CAcreateserial -out "$_d/server.crt" -days 2 \
-		-extfile "$_d/ext.cnf" >/dev/null 2>&1 || return 1
-	chmod 644 "$_d/server.key"
+	xs_server_cert "$XS_DOMAIN" server || return 1
 	XS_CA=$_d/ca.crt
+}
+
+# xs_server_cert DOMAIN NAME: $XS_TMP/pki/NAME.crt and NAME.key for DOMAIN
+# and its subdomains, signed by the test CA (a second server's, for
+# federation)
+xs_server_cert() {
+	_d=$XS_TMP/pki
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$_d/$2.key" -out "$_d/$2.csr" \
+		-subj "/CN=$1" >/dev/null 2>&1 || return 1
+	printf 'subjectAltName=DNS:%s,DNS:*.%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+		"$1" "$1" >"$_d/$2.cnf"
+	openssl x509 -req -in "$_d/$2.csr" -CA "$_d/ca.crt" -CAkey "$_d/ca.key" \
+		-CAcreateserial -out "$_d/$2.crt" -days 2 \
+		-extfile "$_d/$2.cnf" >/dev/null 2>&1 || return 1
+	chmod 644 "$_d/$2.key"
 }
 
 # another CA, valid but unrelated to the server's certificate

@@ -17,8 +17,16 @@
  *          --s5b-port P (advertise this port for direct candidates)
  *          --timeout MS   --max-size N   --count N   -v
  *          --rate BYTES_PER_S (sender cap per session)
+ *          --hash-used (sender: offer with <hash-used algo='sha-256'/>
+ *          and send the hash in a session-info <checksum/> after the data)
  * Prints one line per file ("sent NAME ok", "received NAME ok ...",
  * "... failed REASON: TEXT") and "total N files B bytes in T ms".
+ *
+ * It speaks plain XEP-0234 (no xmpp-sync encryption, real names, sizes
+ * and hashes), accepts offers from anyone, and answers disco#info (the
+ * engine's features: Jingle, file transfer, both transports, the hashes
+ * of XEP-0300) and ping, so another Jingle client can be pointed at it
+ * by hand (docs/hacking.md).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -249,6 +257,64 @@ submit(struct tool *t)
 	return 0;
 }
 
+/* ---- disco#info and ping: what another client asks first ---- */
+
+static int
+on_disco(xmpp_conn_t *xc, xmpp_stanza_t *st, void *arg)
+{
+	xmpp_ctx_t *ctx = xmpp_conn_get_context(xc);
+	xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(st,
+	    "http://jabber.org/protocol/disco#info"), *r, *rq, *c;
+
+	(void)arg;
+	if (q == NULL || xmpp_stanza_get_attribute(q, "node") != NULL)
+		return 1;
+	if ((r = stanza_iq_result(ctx, st)) == NULL)
+		return 1;
+	rq = stanza_add_child(ctx, r, "query",
+	    "http://jabber.org/protocol/disco#info");
+	if (rq && (c = stanza_add_child(ctx, rq, "identity", NULL))) {
+		xmpp_stanza_set_attribute(c, "category", "client");
+		xmpp_stanza_set_attribute(c, "type", "pc");
+		xmpp_stanza_set_attribute(c, "name", "jft");
+	}
+	for (const char *const *f = jingle_features(); rq && *f; f++)
+		if ((c = stanza_add_child(ctx, rq, "feature", NULL)))
+			xmpp_stanza_set_attribute(c, "var", *f);
+	if (rq && (c = stanza_add_child(ctx, rq, "feature", NULL)))
+		xmpp_stanza_set_attribute(c, "var",
+		    "http://jabber.org/protocol/disco#info");
+	if (rq && (c = stanza_add_child(ctx, rq, "feature", NULL)))
+		xmpp_stanza_set_attribute(c, "var", "urn:xmpp:ping");
+	xmpp_send(xc, r);
+	xmpp_stanza_release(r);
+	return 1;
+}
+
+static int
+on_ping(xmpp_conn_t *xc, xmpp_stanza_t *st, void *arg)
+{
+	xmpp_stanza_t *r = stanza_iq_result(xmpp_conn_get_context(xc), st);
+
+	(void)arg;
+	if (r) {
+		xmpp_send(xc, r);
+		xmpp_stanza_release(r);
+	}
+	return 1;
+}
+
+/* --hash-used: the offer names the algorithm, the engine sends the hash
+ * after the data (XEP-0234 8.2). */
+static void
+wire_hash_later(void *arg, const struct jingle_file *f, struct jingle_file *w)
+{
+	(void)arg;
+	(void)f;
+	w->has_hash = 0;
+	w->hash_later = 1;
+}
+
 /* libstrophe's socket, captured when it is made, so the loop wakes up
  * when the server sends something instead of polling. The callback has
  * no user pointer: this is the tool's one global. */
@@ -406,6 +472,10 @@ main(int argc, char **argv)
 			log_set_level(LOG_LVL_DEBUG);
 			continue;
 		}
+		if (strcmp(o, "--hash-used") == 0) {
+			cb.wire_file = wire_hash_later;
+			continue;
+		}
 		if (v == NULL)
 			usage();
 		i++;
@@ -463,6 +533,10 @@ main(int argc, char **argv)
 	    jingle_new(t.l, conn_get_strophe(t.conn), &jc, &cb, &t.j) < 0))
 		return 2;
 	xmpp_conn_set_sockopt_callback(conn_get_strophe(t.conn), on_sockopt);
+	xmpp_handler_add(conn_get_strophe(t.conn), on_disco,
+	    "http://jabber.org/protocol/disco#info", "iq", "get", &t);
+	xmpp_handler_add(conn_get_strophe(t.conn), on_ping, "urn:xmpp:ping",
+	    "iq", "get", &t);
 	loop_set_idle(t.l, idle, &t);
 	if (t.probing)
 		loop_timer_add(t.l, 100, probe_tick, &t);
