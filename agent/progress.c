@@ -110,7 +110,8 @@ sum_todo(const struct peer_info *in, void *arg)
 	return 0;
 }
 
-/* Bytes and files completed since the busy period began. */
+/* Bytes and files completed since the busy period began. Bytes are the
+ * files' sizes, as the outbox counts what is left (a delta sends less). */
 static void
 done_since(const struct agent *a, uint64_t *files, uint64_t *bytes)
 {
@@ -118,7 +119,7 @@ done_since(const struct agent *a, uint64_t *files, uint64_t *bytes)
 
 	mirror_counters_get(a->mirror, &c);
 	*files = c.files_sent + c.files_received - a->prog.files_base;
-	*bytes = c.bytes_sent + c.bytes_received - a->prog.bytes_base;
+	*bytes = c.file_bytes_sent + c.bytes_received - a->prog.bytes_base;
 }
 
 /* The totals of the sync in progress. Returns 0, or -EAGAIN when none. */
