@@ -39,6 +39,12 @@ until_count() {
 		sleep 0.05
 	done
 }
+# file_bytes DIR: the sizes of the files below DIR added up (du would
+# count directories too, whose size depends on how they were filled)
+file_bytes() {
+	find "$1" -type f ! -name '.xmpp-sync*' -printf '%s\n' 2>/dev/null |
+		awk '{ n += $1 } END { print n + 0 }'
+}
 check_tree() { # NAME A B: the copy must be right, else the number is void
 	if ! diff -r -q -x '.xmpp-sync*' "$2" "$3" >/dev/null 2>&1; then
 		echo "bench: $1: the target differs from the source; figures void"
@@ -158,7 +164,7 @@ xs_wait_log "$XS_TMP/s.log" 'connected as' 60 || { echo "bench: slave did not st
 t0=$(ms_now)
 "$X" -c "$M" slave add "s@$XS_DOMAIN" >/dev/null
 until_count "$SD/s2" "$(find "$MD/s2" -mindepth 1 | wc -l)"
-while [ "$(du -sb --exclude='.xmpp-sync*' "$SD/s2" | cut -f1)" != "$(du -sb "$MD/s2" | cut -f1)" ]; do sleep 0.05; done
+while [ "$(file_bytes "$SD/s2")" != "$(file_bytes "$MD/s2")" ]; do sleep 0.05; done
 t1=$(ms_now); x_s2=$((t1 - t0))
 x_rss2="$(rss $MPID)/$(rss $SPID)"
 check_tree xmpp-sync-S2 "$MD/s2" "$SD/s2"
