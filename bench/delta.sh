@@ -16,6 +16,7 @@
 # run, started right after the change). Numbers only: compare within one
 # run.
 . "$(dirname "$0")/../tests/lib/harness.sh"
+. "$(dirname "$0")/rsyncd.sh"
 xs_setup
 X=$XS_BIN
 command -v rsync >/dev/null || { echo "bench: rsync is not installed (make bench-deps)"; exit 1; }
@@ -38,20 +39,7 @@ edit2() { cat "$D/head" "$1/big" >"$1/.big.tmp"; mv "$1/.big.tmp" "$1/big"; }
 edit3() { cp "$1/big" "$1/copy"; }
 
 # ---- the rsync daemon
-set -- $("$XS_FREEPORT" 1)
-RPORT=$1
-mkdir -p "$XS_TMP/rs"
-cat >"$XS_TMP/rsyncd.conf" <<EOF
-use chroot = false
-[rs]
-	path = $XS_TMP/rs
-	read only = false
-	uid = 0
-	gid = 0
-EOF
-xs_spawn "$XS_TMP/rsyncd.log" rsync --daemon --no-detach --address=127.0.0.1 \
-	--port="$RPORT" --config="$XS_TMP/rsyncd.conf"
-"$XS_FREEPORT" --wait "$RPORT" 10 || { echo "bench: rsyncd did not start"; exit 1; }
+rsyncd_start rs
 R=$XS_TMP/rsrc
 mkdir -p "$R"
 push() { # prints rsync's Total bytes sent

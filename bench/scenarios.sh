@@ -17,6 +17,7 @@
 #   XS_BENCH_S1=20 samples, XS_BENCH_FILES=10000, XS_BENCH_MIB=1024
 # Numbers only: compare within one run, never with another day's.
 . "$(dirname "$0")/../tests/lib/harness.sh"
+. "$(dirname "$0")/rsyncd.sh"
 xs_setup
 X=$XS_BIN
 for t in rsync lsyncd; do
@@ -66,26 +67,7 @@ head -c $((mib * 1048576)) /dev/urandom >"$D/big"
 echo "data: S2 tree of $nfiles files in 100 dirs, $tree_bytes bytes; S3 file of $mib MiB"
 
 # ---- the rsync daemon (also lsyncd's target)
-set -- $("$XS_FREEPORT" 1)
-RPORT=$1
-mkdir -p "$XS_TMP/rs" "$XS_TMP/ls"
-cat >"$XS_TMP/rsyncd.conf" <<EOF
-use chroot = false
-[rs]
-	path = $XS_TMP/rs
-	read only = false
-	uid = 0
-	gid = 0
-[ls]
-	path = $XS_TMP/ls
-	read only = false
-	uid = 0
-	gid = 0
-EOF
-xs_spawn "$XS_TMP/rsyncd.log" rsync --daemon --no-detach --address=127.0.0.1 \
-	--port="$RPORT" --config="$XS_TMP/rsyncd.conf"
-RSPID=$XS_LASTPID
-"$XS_FREEPORT" --wait "$RPORT" 10 || { echo "bench: rsyncd did not start"; exit 1; }
+rsyncd_start rs ls
 RS=rsync://127.0.0.1:$RPORT/rs
 push() { rsync -a --delete "$1/" "$RS/$2/"; }
 
