@@ -96,6 +96,9 @@ int store_rollback(struct store *s);
 #define STORE_META_LOCAL_CHANGES "local_changes" /* int, slave: 1 while
 					    * local changes wait for the
 					    * master's state */
+#define STORE_META_FIRST_SCAN_SEQ "first_scan_seq" /* int, slave: the last
+					    * seq its first scan recorded,
+					    * kept until the first sync ends */
 
 /* Copies the value of key to *out. Returns 0, -ENOENT if absent, -ENOMEM.
  * The caller frees *out. */

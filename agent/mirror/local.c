@@ -321,7 +321,10 @@ mirror_local_synced(struct mirror *m)
 /* ---- start and stop ------------------------------------------------------ */
 
 /* A slave without state records what it has; whatever the master then
- * replaces of it was there first, and is kept as a local version. */
+ * replaces of it was there first, and is kept as a local version. Where
+ * that first record ends is kept in the store: a slave stopped before its
+ * first sync ended must not take what the master sent it since for files
+ * of its own (start_check() does the rest then). */
 static int
 first_scan(struct mirror *m)
 {
@@ -334,7 +337,9 @@ first_scan(struct mirror *m)
 
 	if ((r = scan_run(m->env.st, &so, &ss)) < 0)
 		return r;
-	if ((r = store_last_seq(m->env.st, &seq)) < 0)
+	if ((r = store_last_seq(m->env.st, &seq)) < 0 ||
+	    (r = store_meta_set_int(m->env.st, STORE_META_FIRST_SCAN_SEQ,
+	    seq)) < 0)
 		return r;
 	apply_set_local_seq(m->apply, seq);
 	return 0;
@@ -409,10 +414,16 @@ mirror_local_start(struct mirror *m)
 	/* watch first, then compare: nothing that changes between is missed */
 	if ((r = start_watch(m)) < 0)
 		return r;
-	if (store_meta_get_int(m->env.st, STORE_META_MASTER_SEQ, &seq) < 0)
-		r = first_scan(m);
-	else
+	if (store_meta_get_int(m->env.st, STORE_META_MASTER_SEQ, &seq) == 0)
 		r = start_check(m);
+	else if (store_meta_get_int(m->env.st, STORE_META_FIRST_SCAN_SEQ,
+	    &seq) == 0) {
+		/* stopped during its first sync: its own files are the ones
+		 * that first scan recorded */
+		apply_set_local_seq(m->apply, seq);
+		r = start_check(m);
+	} else
+		r = first_scan(m);
 	if (r == 0)
 		expire(m);
 	return r;
