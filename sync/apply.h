@@ -278,6 +278,8 @@ struct chunk_list;
 /* apply_delta_begin() flags: start from nothing even if an interrupted
  * session left a prefix (the sender decided what lacks without it). */
 #define APPLY_DELTA_FRESH 1u
+/* (internal) the file at path is no source */
+#define APPLY_DELTA_NO_PATH 2u
 
 /* Starts assembling path (size bytes, whose SHA-256 is sha256 and whose
  * chunks are target; mode and mtime_ns applied at the end) like
@@ -295,6 +297,26 @@ int apply_delta_begin(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
     const struct chunk_list *target, const char *const *hints,
     size_t nhints, unsigned flags, struct apply_delta **out);
+
+/* Like apply_delta_begin() with APPLY_DELTA_FRESH, the only source being
+ * donor (apply_donor_keep()), which held the version sha256 donor_sha.
+ * -ENOENT if the donor is gone or changed size. */
+int apply_delta_begin_donor(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
+    const struct chunk_list *target, const char *donor,
+    const uint8_t donor_sha[32], struct apply_delta **out);
+
+/* Donors: the master's file that a batch deletes may be the one a put of
+ * the same batch was edited from (a rename and an edit that reached the
+ * slave as one delete and one put). apply_donor_keep() keeps what path
+ * holds, if it is the file its record describes with a kept chunk list,
+ * as a hard link under a temp name at the top of the folder (no copy,
+ * nothing visible; temp file clean-up removes one a crash left), and sets
+ * *name (free()), sha256 and *size to that version's. Returns 0, -ENOENT
+ * if path is no such file, or -errno. apply_donor_drop() removes it. */
+int apply_donor_keep(struct apply *a, const char *path, char **name,
+    uint8_t sha256[32], uint64_t *size);
+void apply_donor_drop(struct apply *a, const char *name);
 
 /* Returns 1 if chunk i of the target must still be received, else 0:
  * what the slave answers it lacks. */

@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gcrypt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/log.h"
@@ -213,7 +215,8 @@ delta_open(struct apply_delta *d, const char *path, uint64_t size,
 		    "its size", path);
 		return -EINVAL;
 	}
-	if ((r = add_source(d, path, &cap)) < 0)
+	if (!(flags & APPLY_DELTA_NO_PATH) && (r = add_source(d, path,
+	    &cap)) < 0)
 		return r;
 	for (size_t i = 0; i < nhints && r == 0; i++)
 		if (strcmp(hints[i], path) != 0 &&
@@ -230,11 +233,52 @@ delta_open(struct apply_delta *d, const char *path, uint64_t size,
 	return fill(d);
 }
 
-int
-apply_delta_begin(struct apply *a, const char *path, uint64_t size,
+/* Adds the donor name (apply_donor_keep()) holding the version sha256
+ * as the session's source. Returns 0, -ENOENT if it is gone or no longer
+ * has that version's size, or -errno. */
+static int
+add_donor(struct apply_delta *d, const char *name, const uint8_t sha256[32])
+{
+	struct delta_src s = {.fd = -1};
+	struct stat st;
+	int r;
+
+	if (!path_is_temp(name) || strchr(name, '/'))
+		return -EINVAL;
+	if ((r = chunk_load(d->a->st, sha256, &s.list)) < 0)
+		return r;
+	s.fd = openat(d->a->rootfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC);
+	if (s.fd < 0)
+		r = -errno;
+	else if (fstat(s.fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size != chunk_list_size(&s.list))
+		r = -ENOENT;
+	if (r == 0 && asprintf(&s.path, "the deleted file kept as %s",
+	    name) < 0) {
+		s.path = NULL;
+		r = -ENOMEM;
+	}
+	if (r == 0 && (d->src = malloc(sizeof(*d->src))) == NULL)
+		r = -ENOMEM;
+	if (r < 0) {
+		if (s.fd >= 0)
+			close(s.fd);
+		free(s.path);
+		chunk_list_clear(&s.list);
+		return r;
+	}
+	d->src[0] = s;
+	d->nsrc = 1;
+	return 0;
+}
+
+static int
+delta_begin(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
     const struct chunk_list *target, const char *const *hints,
-    size_t nhints, unsigned flags, struct apply_delta **out)
+    size_t nhints, const char *donor, const uint8_t donor_sha[32],
+    unsigned flags, struct apply_delta **out)
 {
 	struct apply_delta *d = calloc(1, sizeof(*d));
 	int r;
@@ -251,13 +295,92 @@ apply_delta_begin(struct apply *a, const char *path, uint64_t size,
 	if (target->n)
 		memcpy(d->target.v, target->v, target->n * sizeof(*target->v));
 	d->target.n = d->target.cap = target->n;
-	if ((r = delta_open(d, path, size, sha256, mode, mtime_ns, hints,
+	if ((donor && (r = add_donor(d, donor, donor_sha)) < 0) ||
+	    (r = delta_open(d, path, size, sha256, mode, mtime_ns, hints,
 	    nhints, flags)) < 0) {
 		apply_delta_abort(d, 0);
 		return r;
 	}
 	*out = d;
 	return 0;
+}
+
+int
+apply_delta_begin(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
+    const struct chunk_list *target, const char *const *hints,
+    size_t nhints, unsigned flags, struct apply_delta **out)
+{
+	return delta_begin(a, path, size, sha256, mode, mtime_ns, target,
+	    hints, nhints, NULL, NULL, flags & ~APPLY_DELTA_NO_PATH, out);
+}
+
+int
+apply_delta_begin_donor(struct apply *a, const char *path, uint64_t size,
+    const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
+    const struct chunk_list *target, const char *donor,
+    const uint8_t donor_sha[32], struct apply_delta **out)
+{
+	return delta_begin(a, path, size, sha256, mode, mtime_ns, target,
+	    NULL, 0, donor, donor_sha, APPLY_DELTA_FRESH | APPLY_DELTA_NO_PATH,
+	    out);
+}
+
+/* ---- donors ------------------------------------------------------------ */
+
+int
+apply_donor_keep(struct apply *a, const char *path, char **name,
+    uint8_t sha256[32], uint64_t *size)
+{
+	char tmp[APPLY_TMP_NAME];
+	struct store_file f;
+	struct stat st;
+	const char *base;
+	uint8_t *list;
+	size_t len;
+	int dfd, r;
+
+	*name = NULL;
+	if ((r = store_file_load(a->st, path, &f)) < 0)
+		return r;
+	r = !f.deleted && f.type == STORE_FILE && f.has_sha256 &&
+	    chunk_wanted(f.size) ? 0 : -ENOENT;
+	if (r == 0) {
+		memcpy(sha256, f.sha256, 32);
+		*size = (uint64_t)f.size;
+		if ((r = store_chunks_get(a->st, sha256, &list, &len)) == 0)
+			free(list);
+	}
+	if (r == 0 && (r = apply_temp_name(tmp, "donor", path, sha256,
+	    32)) == 0) {
+		if ((dfd = apply_parent(a, path, &base)) < 0)
+			r = dfd;
+		else {
+			/* only the version recorded: a local one is not the
+			 * master's to draw on */
+			if ((r = apply_lstat(dfd, base, &st)) == 0 &&
+			    !apply_record_matches(&f, &st, 0))
+				r = -ENOENT;
+			(void)unlinkat(a->rootfd, tmp, 0);
+			if (r == 0 && linkat(dfd, base, a->rootfd, tmp, 0) < 0)
+				r = -errno;
+			close(dfd);
+		}
+	}
+	store_file_clear(&f);
+	if (r == 0 && (*name = strdup(tmp)) == NULL) {
+		(void)unlinkat(a->rootfd, tmp, 0);
+		r = -ENOMEM;
+	}
+	return r;
+}
+
+void
+apply_donor_drop(struct apply *a, const char *name)
+{
+	if (name && path_is_temp(name) && strchr(name, '/') == NULL &&
+	    unlinkat(a->rootfd, name, 0) < 0 && errno != ENOENT)
+		log_debug("cannot remove %s: %s", name, strerror(errno));
 }
 
 int

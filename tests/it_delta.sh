@@ -8,7 +8,10 @@
 # master's log line, and bytes_sent in status --json) stay within the
 # issue's bounds: 4 MiB, 8 MiB and 1 MiB. A file whose delta cannot apply
 # on the slave (its copy there was changed behind the slave's back) is
-# sent whole, logged, and ends identical too.
+# sent whole, logged, and ends identical too. Last, the copy is renamed
+# and edited while the slave is away, which the master sends as a delete
+# and a put: the slave draws the delta from the file the batch deletes
+# (2 MiB at most for 0.5 MiB appended) and leaves no temp file behind.
 . "$(dirname "$0")/lib/harness.sh"
 xs_setup
 xs_pair
@@ -117,4 +120,21 @@ grep -aq "not using big for big: its content is not what was recorded" \
     grep -a "sent big to " "$XS_TMP/m.log" | tail -1 | grep -q "($(stat -c %s "$MD/big") bytes)$" &&
     pass stale_copy_refused_then_sent_whole ||
     fail stale_copy_refused_then_sent_whole "$(grep -a 'big' "$XS_TMP/m.log" | grep -v libstrophe | tail -3 | cut -c1-200)"
+
+# renamed and then edited while the slave is away: the master has one
+# delete (copy) and one put (moved) for it, and the slave draws the
+# delta from the file the same batch deletes
+xs_kill "$SPID"
+mv "$MD/copy" "$MD/moved"
+head -c $((M1 / 2)) /dev/urandom >>"$MD/moved"
+sleep 1	# the master has taken both changes
+xs_spawn "$XS_TMP/s.log" "$X" -c "$S" run; SPID=$XS_LASTPID
+wait_sent moved 1
+check renamed_and_edited moved $((2 * M1))
+grep -aq "received moved (.*, a delta, verified)" "$XS_TMP/s.log" &&
+    pass renamed_and_edited_is_a_delta ||
+    fail renamed_and_edited_is_a_delta "$(grep -a 'moved' "$XS_TMP/s.log" | tail -2)"
+left=$(find "$SD" -name '.xmpp-sync-tmp.*' | wc -l)
+[ "$left" = 0 ] && [ ! -e "$SD/copy" ] && pass deleted_source_gone ||
+    fail deleted_source_gone "$left temp files left: $(find "$SD" -name '.xmpp-sync-tmp.*')"
 exit 0

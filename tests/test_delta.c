@@ -10,7 +10,9 @@
  * (agent/mirror/delta.c): the master's stream of a planned delta, fed to
  * the slave's delta sink in any pieces, installs the new version; an
  * altered byte, a cut stream, a list count out of bounds or a version
- * the slave no longer holds are refused with nothing visible. */
+ * the slave no longer holds are refused with nothing visible. A file kept
+ * as a donor before its delete (apply_donor_*) serves the delta of
+ * another path, and is refused once it changed. */
 #include <dirent.h>
 #include <errno.h>
 #include <gcrypt.h>
@@ -595,6 +597,88 @@ t_mirror_stream_altered_cut_or_stale_refused(void)
 	return 0;
 }
 
+/* Feeds d the bytes of nv it lacks, in one piece, and finishes it. */
+static int
+feed_finish(struct apply_delta *d, const uint8_t *nv,
+    const struct chunk_list *l, size_t *sent)
+{
+	uint8_t *send = lacking(d, nv, l, sent);
+	int r = send == NULL ? -ENOMEM : *sent ? apply_delta_write(d, send,
+	    *sent) : 0;
+
+	free(send);
+	if (r < 0) {
+		apply_delta_abort(d, 0);
+		return r;
+	}
+	return apply_delta_finish(d);
+}
+
+/* A file kept as a donor before its delete serves the delta of a new
+ * file; only a file as recorded is kept; a donor that changed since is
+ * refused with nothing visible; dropping it leaves no temp file. */
+static int
+t_deleted_file_kept_as_donor(void)
+{
+	size_t n = 4 * MIB, nn = n + 100000, sent = 0;
+	uint8_t *old = noise(n, 7), *nv = malloc(nn), sha[32], dsha[32];
+	struct chunk_list l = {0};
+	struct apply_delta *d = NULL;
+	char *name = NULL, path[256];
+	uint64_t size = 0;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT(old && nv, "no memory");
+	memcpy(nv, old, n);
+	memset(nv + n, 'a', nn - n);
+	gcry_md_hash_buffer(GCRY_MD_SHA256, sha, nv, nn);
+	EXPECT_INT(cut(nv, nn, &l), 0);
+	EXPECT_INT(put_whole("old", old, n), 0);
+	EXPECT_INT(put_whole("edited", old, n), 0);
+
+	/* no record, or not the recorded version: no donor */
+	EXPECT_INT(apply_donor_keep(fx.a, "none", &name, dsha, &size),
+	    -ENOENT);
+	snprintf(path, sizeof(path), "%s/edited", fx.root);
+	EXPECT_INT(tu_write_file(path, "local", 5, 0644), 0);
+	EXPECT_INT(apply_donor_keep(fx.a, "edited", &name, dsha, &size),
+	    -ENOENT);
+	EXPECT(name == NULL, "a name for no donor");
+	EXPECT_INT(temps(), 0);
+
+	EXPECT_INT(apply_donor_keep(fx.a, "old", &name, dsha, &size), 0);
+	EXPECT_INT(size, n);
+	EXPECT_INT(temps(), 1);
+	EXPECT_INT(apply_delete(fx.a, "old"), 0);
+	EXPECT_INT(apply_delta_begin_donor(fx.a, "new", nn, sha, 0644, T1, &l,
+	    name, dsha, &d), 0);
+	EXPECT_INT(feed_finish(d, nv, &l, &sent), 0);
+	EXPECT(holds("new", nv, nn), "new is not the new version");
+	EXPECT(sent <= 100000 + CHUNK_MAX, "%zu bytes sent", sent);
+	printf("  4 MiB deleted, 100000 bytes appended under a new name: %zu "
+	    "bytes sent\n", sent);
+
+	/* the donor changed behind us: refused, nothing visible */
+	snprintf(path, sizeof(path), "%s/%s", fx.root, name);
+	memset(old, 'b', 65536);
+	EXPECT_INT(tu_write_file(path, old, n, 0644), 0);
+	d = NULL;
+	EXPECT_INT(apply_delta_begin_donor(fx.a, "again", nn, sha, 0644, T1,
+	    &l, name, dsha, &d), -EBADMSG);
+	EXPECT_INT(tu_write_file(path, old, 10, 0644), 0);
+	EXPECT_INT(apply_delta_begin_donor(fx.a, "again", nn, sha, 0644, T1,
+	    &l, name, dsha, &d), -ENOENT);
+	EXPECT(!holds("again", nv, nn), "again installed");
+	EXPECT_INT(temps(), 1);
+	apply_donor_drop(fx.a, name);
+	EXPECT_INT(temps(), 0);
+	free(name);
+	chunk_list_clear(&l);
+	free(old);
+	free(nv);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"append_and_rewrite_in_middle_sends_little",
 	    t_append_and_rewrite_in_middle_sends_little},
@@ -613,6 +697,7 @@ static const struct unit_test tests[] = {
 	    t_mirror_stream_in_any_pieces_installs_new_version},
 	{"mirror_stream_altered_cut_or_stale_refused",
 	    t_mirror_stream_altered_cut_or_stale_refused},
+	{"deleted_file_kept_as_donor", t_deleted_file_kept_as_donor},
 };
 
 int

@@ -344,6 +344,7 @@ struct mirror_dsink {
 	int64_t mtime_ns;
 	uint8_t *head;
 	size_t nhead;		/* bytes of head expected; 4 until known */
+	char *donor;		/* base is there (apply_donor_keep()) */
 };
 
 int
@@ -353,9 +354,12 @@ mirror_delta_sink_open(struct apply *a, struct store *st,
 	struct mirror_dsink *s = calloc(1, sizeof(*s));
 
 	if (s == NULL || (s->path = strdup(in->path)) == NULL ||
-	    (s->head = malloc(4)) == NULL) {
-		if (s)
+	    (s->head = malloc(4)) == NULL ||
+	    (in->donor && (s->donor = strdup(in->donor)) == NULL)) {
+		if (s) {
 			free(s->path);
+			free(s->head);
+		}
 		free(s);
 		return -ENOMEM;
 	}
@@ -388,16 +392,24 @@ sink_start(struct mirror_dsink *s)
 		chunk_list_clear(&l);
 		return -EBADMSG;
 	}
-	if (mirror_delta_base(s->st, s->path, now) < 0 ||
-	    memcmp(now, s->base, 32) != 0) {
+	if (s->donor == NULL && (mirror_delta_base(s->st, s->path, now) < 0 ||
+	    memcmp(now, s->base, 32) != 0)) {
 		log_warn("refusing the delta of %s: the version it applies to "
 		    "is gone", s->path);
 		chunk_list_clear(&l);
 		return -EBADMSG;
 	}
-	r = apply_delta_begin(s->a, s->path, s->size, s->sha256, s->mode,
+	/* a file the batch deleted, kept for this (slave.c) */
+	r = s->donor ? apply_delta_begin_donor(s->a, s->path, s->size,
+	    s->sha256, s->mode, s->mtime_ns, &l, s->donor, s->base, &s->ad) :
+	    apply_delta_begin(s->a, s->path, s->size, s->sha256, s->mode,
 	    s->mtime_ns, &l, NULL, 0, APPLY_DELTA_FRESH, &s->ad);
 	chunk_list_clear(&l);
+	if (r == -ENOENT && s->donor) {
+		log_warn("refusing the delta of %s: the version it applies to "
+		    "is gone", s->path);
+		return -EBADMSG;
+	}
 	if (r == 0 && apply_delta_lacking_bytes(s->ad) != s->stream - s->nhead) {
 		log_warn("refusing the delta of %s: it brings %llu bytes of "
 		    "chunks, %llu lack here", s->path,
@@ -473,5 +485,6 @@ mirror_delta_sink_abort(struct mirror_dsink *s)
 	apply_delta_abort(s->ad, 0);
 	free(s->head);
 	free(s->path);
+	free(s->donor);
 	free(s);
 }

@@ -314,6 +314,7 @@ struct expect {
 	int64_t mtime_ns;
 	int has_base;           /* we answered b: a delta may come (delta.c) */
 	uint8_t base[32];       /* the version we hold, that it applies to */
+	char *donor;            /* where base is, if not at path (apply.h) */
 };
 
 /* Slave: a bundle the master will send (puts of one batch answered
@@ -520,6 +521,7 @@ struct mirror_dsink_args {
 	uint8_t sha256[32], base[32];
 	uint32_t mode;
 	int64_t mtime_ns;
+	const char *donor;	/* base is there, not at path (or NULL) */
 };
 
 /* Slave: the sink of a delta session (all checks are in the write and

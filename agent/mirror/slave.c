@@ -135,6 +135,8 @@ expect_drop(struct mirror *m, const char *path)
 		return;
 	free(e->path);
 	free(e->wire);
+	apply_donor_drop(m->apply, e->donor);
+	free(e->donor);
 	*e = m->expect[--m->nexpect];
 }
 
@@ -175,10 +177,14 @@ expect_add(struct mirror *m, const struct sync_op *o)
 		}
 		e = &m->expect[m->nexpect++];
 		e->wire = NULL;
+		e->donor = NULL;
 	}
 	free(e->wire);
 	e->wire = w;
 	e->has_base = 0;
+	apply_donor_drop(m->apply, e->donor);
+	free(e->donor);
+	e->donor = NULL;
 	e->size = o->size;
 	memcpy(e->sha256, o->sha256, 32);
 	e->mode = o->mode;
@@ -377,14 +383,96 @@ bundle_member_add(struct bundle_expect *b, const struct sync_op *o,
 
 /* A put we need that may come as a delta: names the version we hold at
  * its path (b='HEX'), which the delta is to apply to. */
+/* Files a batch deletes, kept for a put of the same batch to draw its
+ * delta from (apply_donor_keep()): a file renamed and edited before the
+ * master could send the rename arrives as a delete and a put. */
+struct donor {
+	char *name;
+	uint8_t sha256[32];
+	uint64_t size;
+};
+
+struct donors {
+	struct donor *v;
+	size_t n, cap;
+};
+
+/* Keeps the files the deletes of batch q remove, if it has a put that
+ * may come as a delta. */
 static void
-offer_base(struct mirror *m, const struct sync_op *o, xmpp_stanza_t *el)
+donors_keep(struct mirror *m, xmpp_stanza_t *q, struct donors *d)
+{
+	const char *why;
+	struct sync_op o;
+	int deltas = 0;
+
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(q); c && !deltas;
+	    c = xmpp_stanza_get_next(c))
+		deltas = xmpp_stanza_is_tag(c) && sync_op_parse(c, &o, &why) ==
+		    0 && o.kind == STORE_OP_PUT && o.delta;
+	for (xmpp_stanza_t *c = deltas ? xmpp_stanza_get_children(q) : NULL;
+	    c; c = xmpp_stanza_get_next(c)) {
+		struct donor k;
+
+		if (!xmpp_stanza_is_tag(c) || sync_op_parse(c, &o, &why) < 0 ||
+		    o.kind != STORE_OP_DELETE ||
+		    util_grow(&d->v, d->n + 1, &d->cap, 4) < 0 ||
+		    apply_donor_keep(m->apply, o.path, &k.name, k.sha256,
+		    &k.size) < 0)
+			continue;
+		d->v[d->n++] = k;
+	}
+}
+
+/* Removes the donors no put took. */
+static void
+donors_drop(struct mirror *m, struct donors *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		apply_donor_drop(m->apply, d->v[i].name);
+		free(d->v[i].name);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+/* The donor nearest in size to size, taken from d; -1 if none is left. */
+static ssize_t
+donor_take(struct donors *d, uint64_t size)
+{
+	ssize_t best = -1;
+	uint64_t bd = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		uint64_t dd = d->v[i].size > size ? d->v[i].size - size :
+		    size - d->v[i].size;
+		if (d->v[i].name && (best < 0 || dd < bd)) {
+			best = (ssize_t)i;
+			bd = dd;
+		}
+	}
+	return best;
+}
+
+static void
+offer_base(struct mirror *m, const struct sync_op *o, xmpp_stanza_t *el,
+    struct donors *d)
 {
 	struct expect *e = expect_find(m, o->path);
 	char hex[65];
+	ssize_t k;
 
-	if (e == NULL || mirror_delta_base(m->env.st, o->path, e->base) < 0)
+	if (e == NULL)
 		return;
+	if (mirror_delta_base(m->env.st, o->path, e->base) < 0) {
+		if ((k = donor_take(d, o->size)) < 0)
+			return;
+		memcpy(e->base, d->v[k].sha256, 32);
+		e->donor = d->v[k].name;
+		d->v[k].name = NULL;
+		log_debug("%s may come as a delta from a file this batch "
+		    "deletes", o->path);
+	}
 	e->has_base = 1;
 	crypto_hex_encode(e->base, 32, hex);
 	xmpp_stanza_set_attribute(el, "b", hex);
@@ -399,6 +487,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	const char *complete = xmpp_stanza_get_attribute(q, "complete");
 	const char *bw = xmpp_stanza_get_attribute(q, "g");
 	struct bundle_expect b = {0};
+	struct donors donors = {0};
 	xmpp_stanza_t *bel[SYNC_MAX_OPS];
 	uint64_t bmax = m->env.cfg->max_file_size;
 	int i = 0;
@@ -414,6 +503,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 	/* the batch's directory fsyncs and records at once, before the
 	 * answer says "ok" to any of it */
 	apply_batch_begin(m->apply);
+	donors_keep(m, q, &donors);
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(q); c && i < SYNC_MAX_OPS;
 	    c = xmpp_stanza_get_next(c)) {
 		struct sync_op o;
@@ -437,7 +527,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		forget_stale(m, &o, st);
 		xmpp_stanza_set_attribute(el, "s", st ? st : "fail");
 		if (st && strcmp(st, "need") == 0 && o.delta)
-			offer_base(m, &o, el);
+			offer_base(m, &o, el, &donors);
 		if (st == NULL)
 			xmpp_stanza_set_attribute(el, "e", strerror(-err));
 		else if (strcmp(st, "space") == 0)
@@ -455,6 +545,7 @@ on_sync(struct mirror *m, xmpp_conn_t *conn, xmpp_stanza_t *iq,
 		bundle_add(m, &b);
 	}
 	bundle_clear(&b);
+	donors_drop(m, &donors);
 	if (complete && m->nexpect == 0) {
 		long long seq = strtoll(complete, NULL, 10);
 		store_meta_set_int(m->env.st, STORE_META_MASTER_SEQ, seq);
@@ -663,6 +754,7 @@ sink_open_delta(struct sink_handle *sh, const struct expect *e,
 
 	memcpy(in.sha256, e->sha256, 32);
 	memcpy(in.base, e->base, 32);
+	in.donor = e->donor;
 	*have = 0;
 	if ((r = mirror_space_open(sh->m, e->path, e->size, e->sha256, 0,
 	    &sh->room)) < 0)
@@ -946,6 +1038,8 @@ mirror_slave_free(struct mirror *m)
 	for (size_t i = 0; i < m->nexpect; i++) {
 		free(m->expect[i].path);
 		free(m->expect[i].wire);
+		apply_donor_drop(m->apply, m->expect[i].donor);
+		free(m->expect[i].donor);
 	}
 	free(m->expect);
 	for (size_t i = 0; i < m->nbundles; i++)
