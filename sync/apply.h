@@ -298,13 +298,13 @@ int apply_delta_begin(struct apply *a, const char *path, uint64_t size,
     const struct chunk_list *target, const char *const *hints,
     size_t nhints, unsigned flags, struct apply_delta **out);
 
-/* Like apply_delta_begin() with APPLY_DELTA_FRESH, the only source being
- * donor (apply_donor_keep()), which held the version sha256 donor_sha.
- * -ENOENT if the donor is gone or changed size. */
+/* Like apply_delta_begin(), the only source being donor
+ * (apply_donor_keep()), which held the version sha256 donor_sha. -ENOENT
+ * if the donor is gone or changed size. */
 int apply_delta_begin_donor(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
     const struct chunk_list *target, const char *donor,
-    const uint8_t donor_sha[32], struct apply_delta **out);
+    const uint8_t donor_sha[32], unsigned flags, struct apply_delta **out);
 
 /* Donors: the master's file that a batch deletes may be the one a put of
  * the same batch was edited from (a rename and an edit that reached the
@@ -325,6 +325,10 @@ int apply_delta_lacks(const struct apply_delta *d, size_t i);
 /* Returns the bytes still to receive: the lengths of the chunks lacking
  * (less what arrived of the current one). */
 uint64_t apply_delta_lacking_bytes(const struct apply_delta *d);
+
+/* Returns the bytes of the chunks the sources lack that a resumed prefix
+ * holds already (received by an earlier session). */
+uint64_t apply_delta_resumed_bytes(const struct apply_delta *d);
 
 /* Takes the next n bytes of the lacking chunks, in target order, and
  * writes every chunk completed after checking it, with the local chunks

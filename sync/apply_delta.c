@@ -319,11 +319,10 @@ int
 apply_delta_begin_donor(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32], uint32_t mode, int64_t mtime_ns,
     const struct chunk_list *target, const char *donor,
-    const uint8_t donor_sha[32], struct apply_delta **out)
+    const uint8_t donor_sha[32], unsigned flags, struct apply_delta **out)
 {
 	return delta_begin(a, path, size, sha256, mode, mtime_ns, target,
-	    NULL, 0, donor, donor_sha, APPLY_DELTA_FRESH | APPLY_DELTA_NO_PATH,
-	    out);
+	    NULL, 0, donor, donor_sha, flags | APPLY_DELTA_NO_PATH, out);
 }
 
 /* ---- donors ------------------------------------------------------------ */
@@ -387,6 +386,17 @@ int
 apply_delta_lacks(const struct apply_delta *d, size_t i)
 {
 	return i < d->target.n && i >= d->next && d->from[i].sha256 == NULL;
+}
+
+uint64_t
+apply_delta_resumed_bytes(const struct apply_delta *d)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < d->next && i < d->target.n; i++)
+		if (d->from[i].sha256 == NULL)
+			n += d->target.v[i].len;
+	return n;
 }
 
 uint64_t

@@ -163,6 +163,21 @@ chunk_list_clear(struct chunk_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+int
+chunk_list_copy(struct chunk_list *dst, const struct chunk_list *src)
+{
+	struct chunk *v = malloc((src->n ? src->n : 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	if (src->n)
+		memcpy(v, src->v, src->n * sizeof(*v));
+	chunk_list_clear(dst);
+	dst->v = v;
+	dst->n = dst->cap = src->n;
+	return 0;
+}
+
 int64_t
 chunk_list_size(const struct chunk_list *l)
 {

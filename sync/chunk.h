@@ -101,6 +101,10 @@ void chunk_list_clear(struct chunk_list *l);
 /* Returns the sum of l's chunk lengths, the size of its file. */
 int64_t chunk_list_size(const struct chunk_list *l);
 
+/* Makes dst (cleared first) a copy of src. Returns 0 or -ENOMEM (dst
+ * unchanged). */
+int chunk_list_copy(struct chunk_list *dst, const struct chunk_list *src);
+
 /* Appends a chunk. Returns 0, -ENOMEM, -EINVAL (len 0 or > CHUNK_MAX) or
  * -EFBIG (CHUNK_LIST_MAX reached). */
 int chunk_list_add(struct chunk_list *l, uint32_t len, const uint8_t sha256[32]);

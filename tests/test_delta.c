@@ -12,7 +12,8 @@
  * altered byte, a cut stream, a list count out of bounds or a version
  * the slave no longer holds are refused with nothing visible. A file kept
  * as a donor before its delete (apply_donor_*) serves the delta of
- * another path, and is refused once it changed. */
+ * another path, and is refused once it changed. A mirror stream cut off
+ * half way resumes at a record boundary from the verified prefix. */
 #include <dirent.h>
 #include <errno.h>
 #include <gcrypt.h>
@@ -532,7 +533,7 @@ slave_take(const uint8_t *old, size_t n, const uint8_t *nv, size_t nn,
 		r = mirror_delta_sink_write(s, stream + o, len - o < step ?
 		    len - o : step);
 	if (r < 0) {
-		mirror_delta_sink_abort(s);
+		mirror_delta_sink_abort(s, 0);
 		return r;
 	}
 	return mirror_delta_sink_finish(s);
@@ -597,6 +598,63 @@ t_mirror_stream_altered_cut_or_stale_refused(void)
 	return 0;
 }
 
+/* A session cut off keeps its verified prefix; the next one, given the
+ * first one's list, resumes at a record boundary at or before the cut,
+ * skips what it has, and installs the new version. Without the slave's
+ * version it starts from the first byte. */
+static int
+t_mirror_stream_cut_off_resumes(void)
+{
+	size_t n = 8 * MIB, len = 0, cutat;
+	uint8_t *old = noise(n, 13), *nv = noise(n, 13), *st, *tail;
+	struct mirror_dsink_args in = {.path = "f", .size = n, .mode = 0644,
+	    .mtime_ns = T1};
+	struct chunk_list saved = {0};
+	struct mirror_dsink *s;
+	uint64_t have = 0;
+
+	EXPECT_INT(setup(), 0);
+	EXPECT(old && nv && (tail = noise(n / 2, 14)) != NULL, "no memory");
+	memcpy(nv + n / 2, tail, n / 2);	/* the second half is new */
+	free(tail);
+	EXPECT_INT(put_whole("f", old, n), 0);
+	EXPECT((st = master_stream(old, n, nv, n, &len)) != NULL, "no stream");
+	in.stream = len;
+	gcry_md_hash_buffer(GCRY_MD_SHA256, in.sha256, nv, n);
+	gcry_md_hash_buffer(GCRY_MD_SHA256, in.base, old, n);
+
+	cutat = len / 2 + 12345;
+	EXPECT_INT(mirror_delta_sink_open(fx.a, fx.s, &in, &s), 0);
+	EXPECT_INT(mirror_delta_sink_write(s, st, cutat), 0);
+	EXPECT(mirror_delta_sink_list(s) != NULL, "no list");
+	EXPECT_INT(chunk_list_copy(&saved, mirror_delta_sink_list(s)), 0);
+	mirror_delta_sink_abort(s, 1);
+	EXPECT_INT(temps(), 1);
+
+	EXPECT_INT(mirror_delta_sink_open(fx.a, fx.s, &in, &s), 0);
+	EXPECT_INT(mirror_delta_sink_resume(s, &saved, &have), 0);
+	printf("  cut at stream byte %zu of %zu: resumed at %llu\n", cutat,
+	    len, (unsigned long long)have);
+	EXPECT(have > len / 4 && have <= cutat, "resumed at %llu",
+	    (unsigned long long)have);
+	EXPECT_INT(have % CRYPTO_RECORD_PLAIN, 0);
+	EXPECT_INT(mirror_delta_sink_write(s, st + have, len - have), 0);
+	EXPECT_INT(mirror_delta_sink_finish(s), 0);
+	EXPECT(holds("f", nv, n), "f is not the new version");
+	EXPECT_INT(temps(), 0);
+
+	/* the version it applied to is gone: no resume, no prefix used */
+	EXPECT_INT(mirror_delta_sink_open(fx.a, fx.s, &in, &s), 0);
+	EXPECT_INT(mirror_delta_sink_resume(s, &saved, &have), 0);
+	EXPECT_INT(have, 0);
+	mirror_delta_sink_abort(s, 0);
+	chunk_list_clear(&saved);
+	free(st);
+	free(old);
+	free(nv);
+	return 0;
+}
+
 /* Feeds d the bytes of nv it lacks, in one piece, and finishes it. */
 static int
 feed_finish(struct apply_delta *d, const uint8_t *nv,
@@ -651,7 +709,7 @@ t_deleted_file_kept_as_donor(void)
 	EXPECT_INT(temps(), 1);
 	EXPECT_INT(apply_delete(fx.a, "old"), 0);
 	EXPECT_INT(apply_delta_begin_donor(fx.a, "new", nn, sha, 0644, T1, &l,
-	    name, dsha, &d), 0);
+	    name, dsha, APPLY_DELTA_FRESH, &d), 0);
 	EXPECT_INT(feed_finish(d, nv, &l, &sent), 0);
 	EXPECT(holds("new", nv, nn), "new is not the new version");
 	EXPECT(sent <= 100000 + CHUNK_MAX, "%zu bytes sent", sent);
@@ -664,10 +722,10 @@ t_deleted_file_kept_as_donor(void)
 	EXPECT_INT(tu_write_file(path, old, n, 0644), 0);
 	d = NULL;
 	EXPECT_INT(apply_delta_begin_donor(fx.a, "again", nn, sha, 0644, T1,
-	    &l, name, dsha, &d), -EBADMSG);
+	    &l, name, dsha, APPLY_DELTA_FRESH, &d), -EBADMSG);
 	EXPECT_INT(tu_write_file(path, old, 10, 0644), 0);
 	EXPECT_INT(apply_delta_begin_donor(fx.a, "again", nn, sha, 0644, T1,
-	    &l, name, dsha, &d), -ENOENT);
+	    &l, name, dsha, APPLY_DELTA_FRESH, &d), -ENOENT);
 	EXPECT(!holds("again", nv, nn), "again installed");
 	EXPECT_INT(temps(), 1);
 	apply_donor_drop(fx.a, name);
@@ -698,6 +756,7 @@ static const struct unit_test tests[] = {
 	{"mirror_stream_altered_cut_or_stale_refused",
 	    t_mirror_stream_altered_cut_or_stale_refused},
 	{"deleted_file_kept_as_donor", t_deleted_file_kept_as_donor},
+	{"mirror_stream_cut_off_resumes", t_mirror_stream_cut_off_resumes},
 };
 
 int

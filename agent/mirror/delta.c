@@ -345,6 +345,8 @@ struct mirror_dsink {
 	uint8_t *head;
 	size_t nhead;		/* bytes of head expected; 4 until known */
 	char *donor;		/* base is there (apply_donor_keep()) */
+	struct chunk_list list;	/* the new version's, once known */
+	uint64_t skip;		/* stream bytes of a resume already here */
 };
 
 int
@@ -376,6 +378,17 @@ mirror_delta_sink_open(struct apply *a, struct store *st,
 	return 0;
 }
 
+/* Starts the assembly of the new version (chunks l) from the base. */
+static int
+assemble(struct mirror_dsink *s, const struct chunk_list *l, unsigned flags)
+{
+	/* a file the batch deleted, kept for this (slave.c) */
+	return s->donor ? apply_delta_begin_donor(s->a, s->path, s->size,
+	    s->sha256, s->mode, s->mtime_ns, l, s->donor, s->base, flags,
+	    &s->ad) : apply_delta_begin(s->a, s->path, s->size, s->sha256,
+	    s->mode, s->mtime_ns, l, NULL, 0, flags, &s->ad);
+}
+
 /* The head is in: checks it, checks the base is still the slave's
  * version, and starts the assembly. */
 static int
@@ -399,12 +412,9 @@ sink_start(struct mirror_dsink *s)
 		chunk_list_clear(&l);
 		return -EBADMSG;
 	}
-	/* a file the batch deleted, kept for this (slave.c) */
-	r = s->donor ? apply_delta_begin_donor(s->a, s->path, s->size,
-	    s->sha256, s->mode, s->mtime_ns, &l, s->donor, s->base, &s->ad) :
-	    apply_delta_begin(s->a, s->path, s->size, s->sha256, s->mode,
-	    s->mtime_ns, &l, NULL, 0, APPLY_DELTA_FRESH, &s->ad);
-	chunk_list_clear(&l);
+	r = assemble(s, &l, APPLY_DELTA_FRESH);
+	chunk_list_clear(&s->list);
+	s->list = l;
 	if (r == -ENOENT && s->donor) {
 		log_warn("refusing the delta of %s: the version it applies to "
 		    "is gone", s->path);
@@ -416,6 +426,10 @@ sink_start(struct mirror_dsink *s)
 		    (unsigned long long)(s->stream - s->nhead),
 		    (unsigned long long)apply_delta_lacking_bytes(s->ad));
 		r = -EBADMSG;
+	}
+	if (r < 0 && s->ad) {	/* nothing of a refused delta stays */
+		apply_delta_abort(s->ad, 0);
+		s->ad = NULL;
 	}
 	return r;
 }
@@ -448,11 +462,67 @@ sink_head(struct mirror_dsink *s, const unsigned char **p, size_t *n)
 }
 
 int
+mirror_delta_sink_resume(struct mirror_dsink *s, const struct chunk_list *l,
+    uint64_t *have)
+{
+	uint64_t total = 0, left, at;
+	uint64_t nhead = 4 + chunk_pack_len(l->n);
+	uint8_t now[32];
+	int r;
+
+	*have = 0;
+	if (s->donor == NULL && (mirror_delta_base(s->st, s->path, now) < 0 ||
+	    memcmp(now, s->base, 32) != 0))
+		return 0;
+	if ((uint64_t)chunk_list_size(l) != s->size ||
+	    (r = assemble(s, l, 0)) < 0)
+		return 0;
+	left = apply_delta_lacking_bytes(s->ad);
+	total = apply_delta_resumed_bytes(s->ad) + left;
+	at = nhead + total - left;
+	/* the master's stream must be the one planned before; a new
+	 * session is encrypted from a record boundary (docs/protocol.md
+	 * 1.8), so the bytes from there to at arrive again, and are
+	 * skipped */
+	if (left == total || s->stream != nhead + total ||
+	    at - at % CRYPTO_RECORD_PLAIN < nhead) {
+		apply_delta_abort(s->ad, 1);
+		s->ad = NULL;
+		return 0;
+	}
+	if ((r = chunk_list_copy(&s->list, l)) < 0) {
+		apply_delta_abort(s->ad, 1);
+		s->ad = NULL;
+		return r;
+	}
+	*have = at - at % CRYPTO_RECORD_PLAIN;
+	s->skip = at - *have;
+	s->got = s->nhead = nhead;
+	log_info("resuming the delta of %s at byte %llu of its stream "
+	    "(%llu of %llu bytes of chunks are here)", s->path,
+	    (unsigned long long)*have, (unsigned long long)(total - left),
+	    (unsigned long long)total);
+	return 0;
+}
+
+const struct chunk_list *
+mirror_delta_sink_list(const struct mirror_dsink *s)
+{
+	return s && s->ad && s->list.n ? &s->list : NULL;
+}
+
+int
 mirror_delta_sink_write(struct mirror_dsink *s, const unsigned char *p,
     size_t n)
 {
 	int r;
 
+	if (s->skip > 0) {	/* a resume's bytes that are here already */
+		size_t k = s->skip < n ? (size_t)s->skip : n;
+		s->skip -= k, p += k, n -= k;
+		if (n == 0)
+			return 0;
+	}
 	/* the count, then the list it announces, then the chunks */
 	while (s->ad == NULL && n > 0)
 		if ((r = sink_head(s, &p, &n)) < 0)
@@ -473,18 +543,20 @@ mirror_delta_sink_finish(struct mirror_dsink *s)
 		s->ad = NULL;
 	} else
 		log_warn("refusing the delta of %s: it ended early", s->path);
-	mirror_delta_sink_abort(s);
+	mirror_delta_sink_abort(s, 0);
 	return r == -ENODATA ? -EBADMSG : r;
 }
 
 void
-mirror_delta_sink_abort(struct mirror_dsink *s)
+mirror_delta_sink_abort(struct mirror_dsink *s, int keep)
 {
 	if (s == NULL)
 		return;
-	apply_delta_abort(s->ad, 0);
+	apply_delta_abort(s->ad, keep);
+	chunk_list_clear(&s->list);
 	free(s->head);
 	free(s->path);
 	free(s->donor);
 	free(s);
 }
+

@@ -1088,7 +1088,14 @@ bundle_done(struct mirror *m, struct mslave *ms, const struct jingle_info *in,
 static void
 log_sent(const struct xfer *x, const struct jingle_info *in)
 {
-	if (x->delta)
+	if (x->delta && in->offset)
+		log_info("sent %s to %s: %llu of %llu bytes, as a delta "
+		    "(%llu bytes of chunks) resumed at byte %llu", x->path,
+		    in->peer, (unsigned long long)(in->file->size - in->offset),
+		    (unsigned long long)x->size,
+		    (unsigned long long)mirror_delta_content(x->delta),
+		    (unsigned long long)in->offset);
+	else if (x->delta)
 		log_info("sent %s to %s: %llu of %llu bytes, as a delta "
 		    "(%llu bytes of chunks)", x->path, in->peer,
 		    (unsigned long long)in->file->size,
@@ -1132,12 +1139,18 @@ mirror_master_done(struct mirror *m, const struct jingle_info *in, int err)
 			mirror_delta_whole_set(ms, x->path, 0);
 	} else {
 		char why[1400];
-		/* whatever went wrong with a delta, the next try is whole */
-		if (x->delta && ms) {
+		/* a delta the slave ended (it refused it) goes whole next
+		 * time; one cut off on the way goes as a delta again, which
+		 * the slave resumes (delta.c) */
+		if (x->delta && ms && (err == -ECONNABORTED ||
+		    err == -EBADMSG)) {
 			log_warn("delta of %s to %s failed (%s): it goes whole "
 			    "next time", x->path, in->peer, strerror(-err));
 			mirror_delta_whole_set(ms, x->path, 1);
-		}
+		} else if (x->delta && ms)
+			log_warn("delta of %s to %s was cut off (%s): it goes "
+			    "as a delta again", x->path, in->peer,
+			    strerror(-err));
 		snprintf(why, sizeof(why), "transfer to %s failed: %s", in->peer,
 		    strerror(-err));
 		if (ms)

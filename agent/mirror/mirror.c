@@ -234,7 +234,9 @@ on_done(void *arg, const struct jingle_info *in, int err,
 	if (in->sending) {
 		if (err == 0) {
 			m->files_sent++;
-			m->bytes_sent += in->file ? in->file->size : 0;
+			/* a resumed session sends from its offset on */
+			m->bytes_sent += in->file && in->file->size >
+			    in->offset ? in->file->size - in->offset : 0;
 		}
 		mirror_master_done(m, in, err);
 		return;

@@ -315,6 +315,9 @@ struct expect {
 	int has_base;           /* we answered b: a delta may come (delta.c) */
 	uint8_t base[32];       /* the version we hold, that it applies to */
 	char *donor;            /* where base is, if not at path (apply.h) */
+	uint8_t dsha[32];       /* the donor's version */
+	struct chunk_list *rlist; /* of a delta session cut off, to resume */
+	uint8_t rbase[32];      /* the base it applied to */
 };
 
 /* Slave: a bundle the master will send (puts of one batch answered
@@ -540,8 +543,24 @@ int mirror_delta_sink_write(struct mirror_dsink *s, const unsigned char *p,
  * stream that ended early. s is freed. */
 int mirror_delta_sink_finish(struct mirror_dsink *s);
 
-/* Gives up; nothing of the session stays. s is freed; NULL is allowed. */
-void mirror_delta_sink_abort(struct mirror_dsink *s);
+/* Gives up; keep = 1 leaves the verified prefix for a resume (with the
+ * list mirror_delta_sink_list() gives), 0 nothing. s is freed; NULL is
+ * allowed. */
+void mirror_delta_sink_abort(struct mirror_dsink *s, int keep);
+
+/* A session cut off left a prefix of the new version, whose chunks were
+ * l (that session's list, kept by the caller): starts the assembly from
+ * that prefix, cut back to a chunk boundary, if the stream is the one
+ * planned then, and sets *have to the stream byte to resume from (a
+ * record boundary; what comes before the resume point is skipped). *have
+ * = 0 when it cannot resume: the session starts from its first byte.
+ * Returns 0 or -ENOMEM. */
+int mirror_delta_sink_resume(struct mirror_dsink *s, const struct chunk_list *l,
+    uint64_t *have);
+
+/* The new version's chunk list, once the session's head is in (or it
+ * resumed); NULL before. Valid until the session ends. */
+const struct chunk_list *mirror_delta_sink_list(const struct mirror_dsink *s);
 
 /* mirror_slave.c */
 int mirror_slave_new(struct mirror *m);

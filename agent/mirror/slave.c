@@ -13,6 +13,7 @@
 #include "agent/mirror/mirror_int.h"
 #include "agent/xmpp/xmpp.h"
 #include "sync/apply.h"
+#include "sync/chunk.h"
 #include "sync/path.h"
 #include "sync/plan.h"
 #include "agent/util.h"
@@ -126,6 +127,19 @@ bundle_add(struct mirror *m, struct bundle_expect *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Forgets what a delta of e would draw on or resume from. */
+static void
+expect_forget_delta(struct mirror *m, struct expect *e)
+{
+	apply_donor_drop(m->apply, e->donor);
+	free(e->donor);
+	e->donor = NULL;
+	if (e->rlist)
+		chunk_list_clear(e->rlist);
+	free(e->rlist);
+	e->rlist = NULL;
+}
+
 static void
 expect_drop(struct mirror *m, const char *path)
 {
@@ -135,8 +149,7 @@ expect_drop(struct mirror *m, const char *path)
 		return;
 	free(e->path);
 	free(e->wire);
-	apply_donor_drop(m->apply, e->donor);
-	free(e->donor);
+	expect_forget_delta(m, e);
 	*e = m->expect[--m->nexpect];
 }
 
@@ -178,13 +191,12 @@ expect_add(struct mirror *m, const struct sync_op *o)
 		e = &m->expect[m->nexpect++];
 		e->wire = NULL;
 		e->donor = NULL;
-	}
+		e->rlist = NULL;
+	} else if (e->size != o->size || memcmp(e->sha256, o->sha256, 32))
+		expect_forget_delta(m, e);	/* another version now */
 	free(e->wire);
 	e->wire = w;
 	e->has_base = 0;
-	apply_donor_drop(m->apply, e->donor);
-	free(e->donor);
-	e->donor = NULL;
 	e->size = o->size;
 	memcpy(e->sha256, o->sha256, 32);
 	e->mode = o->mode;
@@ -464,10 +476,14 @@ offer_base(struct mirror *m, const struct sync_op *o, xmpp_stanza_t *el,
 
 	if (e == NULL)
 		return;
-	if (mirror_delta_base(m->env.st, o->path, e->base) < 0) {
+	if (e->donor) {
+		/* kept from when this version was first asked for */
+		memcpy(e->base, e->dsha, 32);
+	} else if (mirror_delta_base(m->env.st, o->path, e->base) < 0) {
 		if ((k = donor_take(d, o->size)) < 0)
 			return;
 		memcpy(e->base, d->v[k].sha256, 32);
+		memcpy(e->dsha, d->v[k].sha256, 32);
 		e->donor = d->v[k].name;
 		d->v[k].name = NULL;
 		log_debug("%s may come as a delta from a file this batch "
@@ -742,8 +758,9 @@ struct sink_handle {
 	struct apply_bundle *ab;
 };
 
-/* A delta session: never resumed (the master planned it from our version
- * alone), the room is the whole file's. */
+/* A delta session: resumed where one cut off left a prefix of this
+ * version, if the master's stream is the one it planned then (delta.c);
+ * the room is the whole file's. */
 static int
 sink_open_delta(struct sink_handle *sh, const struct expect *e,
     const struct jingle_file *f, uint64_t *have)
@@ -760,7 +777,12 @@ sink_open_delta(struct sink_handle *sh, const struct expect *e,
 	    &sh->room)) < 0)
 		return r;
 	if ((r = mirror_delta_sink_open(sh->m->apply, sh->m->env.st, &in,
-	    &sh->ds)) < 0)
+	    &sh->ds)) == 0 && e->rlist && memcmp(e->rbase, e->base, 32) == 0 &&
+	    (r = mirror_delta_sink_resume(sh->ds, e->rlist, have)) < 0) {
+		mirror_delta_sink_abort(sh->ds, 1);
+		sh->ds = NULL;
+	}
+	if (r < 0)
 		mirror_space_end(sh->m, sh->room);
 	return r;
 }
@@ -975,6 +997,30 @@ sink_finish(void *h)
 	return r;
 }
 
+/* A delta session cut off with its prefix kept: its list goes with the
+ * expectation, for the next session to resume. */
+static void
+keep_delta(struct sink_handle *sh, int keep)
+{
+	const struct chunk_list *l = keep ?
+	    mirror_delta_sink_list(sh->ds) : NULL;
+	struct expect *e = expect_find(sh->m, sh->path);
+
+	if (e == NULL)
+		return;
+	if (e->rlist == NULL && l && (e->rlist = calloc(1,
+	    sizeof(*e->rlist))) == NULL)
+		return;
+	if (l == NULL || chunk_list_copy(e->rlist, l) < 0) {
+		if (e->rlist)
+			chunk_list_clear(e->rlist);
+		free(e->rlist);
+		e->rlist = NULL;
+		return;
+	}
+	memcpy(e->rbase, e->base, 32);
+}
+
 static void
 sink_abort(void *h, int keep)
 {
@@ -983,9 +1029,10 @@ sink_abort(void *h, int keep)
 	if (sh->ab)
 		apply_bundle_abort(sh->ab);
 	else {
-		if (sh->ds)
-			mirror_delta_sink_abort(sh->ds);
-		else
+		if (sh->ds) {
+			keep_delta(sh, keep);
+			mirror_delta_sink_abort(sh->ds, keep);
+		} else
 			apply_put_abort(sh->p, keep);
 		mirror_space_end(sh->m, sh->room);
 	}
@@ -1038,8 +1085,7 @@ mirror_slave_free(struct mirror *m)
 	for (size_t i = 0; i < m->nexpect; i++) {
 		free(m->expect[i].path);
 		free(m->expect[i].wire);
-		apply_donor_drop(m->apply, m->expect[i].donor);
-		free(m->expect[i].donor);
+		expect_forget_delta(m, &m->expect[i]);
 	}
 	free(m->expect);
 	for (size_t i = 0; i < m->nbundles; i++)
@@ -1048,3 +1094,4 @@ mirror_slave_free(struct mirror *m)
 	mirror_space_free(m);
 	apply_free(m->apply);
 }
+
