@@ -176,7 +176,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r = mirror_delta_sink_write(s, data + o, size - o < step ?
 		    size - o : step);
 	if (r < 0)
-		mirror_delta_sink_abort(s);
+		mirror_delta_sink_abort(s, 0);
 	else
 		r = mirror_delta_sink_finish(s);
 	fuzz_check(temps() == 0);
