@@ -53,6 +53,16 @@ have_cmp(const void *x, const void *y)
 	    ((const struct have *)y)->sha256, 32);
 }
 
+/* Frees what s holds. */
+static void
+src_clear(struct delta_src *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->path);
+	chunk_list_clear(&s->list);
+}
+
 /* Adds path's file as a source if its live record has a kept chunk list
  * and the file still has the recorded size. Returns 0 (also when it is
  * no use) or -ENOMEM. */
@@ -82,10 +92,7 @@ add_source(struct apply_delta *d, const char *path, size_t *cap)
 	if (r == 0 && util_grow(&d->src, d->nsrc + 1, cap, 4) < 0)
 		r = -ENOMEM;
 	if (r < 0) {
-		if (s.fd >= 0)
-			close(s.fd);
-		free(s.path);
-		chunk_list_clear(&s.list);
+		src_clear(&s);
 		return r == -ENOMEM ? r : 0;
 	}
 	d->src[d->nsrc++] = s;
@@ -185,11 +192,8 @@ apply_delta_abort(struct apply_delta *d, int keep)
 	if (d == NULL)
 		return;
 	apply_put_abort(d->put, keep);
-	for (size_t i = 0; i < d->nsrc; i++) {
-		close(d->src[i].fd);
-		free(d->src[i].path);
-		chunk_list_clear(&d->src[i].list);
-	}
+	for (size_t i = 0; i < d->nsrc; i++)
+		src_clear(&d->src[i]);
 	free(d->src);
 	free(d->from);
 	free(d->buf);
@@ -262,10 +266,7 @@ add_donor(struct apply_delta *d, const char *name, const uint8_t sha256[32])
 	if (r == 0 && (d->src = malloc(sizeof(*d->src))) == NULL)
 		r = -ENOMEM;
 	if (r < 0) {
-		if (s.fd >= 0)
-			close(s.fd);
-		free(s.path);
-		chunk_list_clear(&s.list);
+		src_clear(&s);
 		return r;
 	}
 	d->src[0] = s;
