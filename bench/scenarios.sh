@@ -14,7 +14,8 @@
 # the time counts from the change to the end of its run. xmpp-sync and
 # lsyncd are timed from the change until the target holds it. Peak RSS is
 # each process's VmHWM, reset before each scenario.
-#   XS_BENCH_S1=20 samples, XS_BENCH_FILES=10000, XS_BENCH_MIB=1024
+#   XS_BENCH_S1=20 samples, XS_BENCH_FILES=10000, XS_BENCH_MIB=1024,
+#   XS_BENCH_SETTLE=65 seconds of rest before each tool's S2 (see settle)
 # Numbers only: compare within one run, never with another day's.
 . "$(dirname "$0")/../tests/lib/harness.sh"
 . "$(dirname "$0")/rsyncd.sh"
@@ -46,6 +47,12 @@ file_bytes() {
 	find "$1" -type f ! -name '.xmpp-sync*' -printf '%s\n' 2>/dev/null |
 		awk '{ n += $1 } END { print n + 0 }'
 }
+# settle: before each tool's S2. On ext4 without a journal (as on the test
+# machines) a new inode skips, one by one, every inode freed less than 60 s
+# ago (6 minutes while its inode table block is not yet written), so files
+# deleted just before (an earlier tool's S4 and S5, another job) would
+# slow the creation of S2's 10,000 files. sync, then wait that out.
+settle() { sync; sleep "${XS_BENCH_SETTLE:-65}"; }
 check_tree() { # NAME A B: the copy must be right, else the number is void
 	if ! diff -r -q -x '.xmpp-sync*' "$2" "$3" >/dev/null 2>&1; then
 		echo "bench: $1: the target differs from the source; figures void"
@@ -75,6 +82,7 @@ push() { rsync -a --delete "$1/" "$RS/$2/"; }
 R=$XS_TMP/rsrc
 mkdir -p "$R"
 cp -r "$D/tree" "$R/s2"
+settle
 t0=$(ms_now); push "$R/s2" s2; t1=$(ms_now); r_s2=$((t1 - t0))
 check_tree rsync-S2 "$R/s2" "$XS_TMP/rs/s2"
 mkdir -p "$R/s1"; push "$R/s1" s1
@@ -104,6 +112,7 @@ mkdir -p "$L/s1" "$L/s3" "$L/s4" "$L/s5"
 cp -r "$D/tree" "$L/s2"
 cp -r "$D/s4" "$L/s4/a"
 cp -r "$D/s5" "$L/s5/x"
+settle
 cat >"$XS_TMP/lsyncd.lua" <<EOF
 settings { nodaemon = true, logfile = "$XS_TMP/lsyncd.log", insist = true }
 sync { default.rsync, source = "$L", target = "rsync://127.0.0.1:$RPORT/ls/",
@@ -141,6 +150,7 @@ S=$(xs_conf s slave s master=m@$XS_DOMAIN)
 MD=$XS_TMP/m/dir SD=$XS_TMP/s/dir
 "$X" -c "$M" init >/dev/null && "$X" -c "$S" init >/dev/null || exit 1
 cp -r "$D/tree" "$MD/s2"
+settle
 xs_spawn "$XS_TMP/m.log" "$X" -c "$M" run; MPID=$XS_LASTPID
 xs_wait_log "$XS_TMP/m.log" 'connected as' 120 || { echo "bench: master did not start"; exit 1; }
 xs_spawn "$XS_TMP/s.log" "$X" -c "$S" run; SPID=$XS_LASTPID
