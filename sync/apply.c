@@ -342,6 +342,17 @@ mirrored_mode(const char *path, int is_dir, uint32_t mode)
 int
 apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns)
 {
+	int r = apply_attrs_fd_nosync(fd, path, mode, mtime_ns);
+
+	if (r == 0 && fsync(fd) < 0)
+		return apply_fail("sync", path, -errno);
+	return r;
+}
+
+int
+apply_attrs_fd_nosync(int fd, const char *path, uint32_t mode,
+    int64_t mtime_ns)
+{
 	struct timespec ts[2];
 	struct stat st;
 
@@ -352,9 +363,14 @@ apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns)
 		return apply_fail("set the mode of", path, -errno);
 	if (futimens(fd, ts) < 0)
 		return apply_fail("set the mtime of", path, -errno);
-	if (fsync(fd) < 0)
-		return apply_fail("sync", path, -errno);
 	return 0;
+}
+
+int
+apply_sync_fs(struct apply *a)
+{
+	return syncfs(a->rootfd) < 0 ? apply_fail("sync the file system of",
+	    a->root, -errno) : 0;
 }
 
 /* Sets the attributes by name, for what cannot be opened: a symlink

@@ -206,6 +206,13 @@ int apply_put_truncate(struct apply_put *p, uint64_t len);
  * every case. */
 int apply_put_finish(struct apply_put *p);
 
+/* The first half of apply_put_finish() for a batch of files made durable
+ * together: verifies the file and sets its mode and mtime, without the
+ * fsync. Returns 0 (p stays open: once the caller has synced the file
+ * system, apply_put_finish() installs it, or apply_put_abort() drops it),
+ * or what apply_put_finish() would, p freed. */
+int apply_put_ready(struct apply_put *p);
+
 /* Ends a session without installing anything: keep = 1 leaves the temp
  * file for a later session to resume, 0 removes it. p is freed; NULL is
  * a no-op. */
@@ -238,6 +245,9 @@ struct apply_bundle_hooks {
 	int (*write)(void *arg, size_t k, size_t n);
 	void (*end)(void *arg, size_t k, int r);
 	void *arg;
+	/* file k's bytes are all in and verified; end() follows once it is
+	 * installed (or failed), at the next flush (may be NULL) */
+	void (*ready)(void *arg, size_t k);
 };
 
 /* Starts a bundle of f[0..n) (borrowed until it ends; h is copied).

@@ -15,6 +15,7 @@
 #include "sync/apply_int.h"
 
 #define APPLY_BUNDLE_FLUSH_MS 250
+#define APPLY_BUNDLE_READY 16	/* files verified, waiting for the flush */
 
 struct apply_bundle {
 	struct apply *a;
@@ -26,6 +27,10 @@ struct apply_bundle {
 	struct apply_put *p;    /* its sink; NULL while it is skipped */
 	size_t installed, failed;
 	int64_t flushed_ms;
+	/* files verified whose install waits for one sync of the file
+	 * system (install_ready()) */
+	struct apply_put *ready[APPLY_BUNDLE_READY];
+	size_t ready_k[APPLY_BUNDLE_READY], nready;
 };
 
 static int64_t
@@ -37,22 +42,63 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Ends the current file: installed if it is all there and verified. */
+/* One file installed (r = 0) or not. */
+static void
+file_done(struct apply_bundle *b, size_t k, int r)
+{
+	if (r == 0)
+		b->installed++;
+	else if (r < 0)
+		b->failed++;
+	if (b->h.end)
+		b->h.end(b->h.arg, k, r);
+}
+
+/* Installs the files verified so far: their data goes to the disk with
+ * one sync of the file system (instead of an fsync each), then each is
+ * renamed into place and recorded as by apply_put_finish(). */
+static void
+install_ready(struct apply_bundle *b)
+{
+	int s;
+
+	if (b->nready == 0)
+		return;
+	s = apply_sync_fs(b->a);
+	for (size_t i = 0; i < b->nready; i++) {
+		if (s < 0) {
+			apply_put_abort(b->ready[i], 1);
+			file_done(b, b->ready_k[i], s);
+		} else
+			file_done(b, b->ready_k[i],
+			    apply_put_finish(b->ready[i]));
+	}
+	b->nready = 0;
+}
+
+/* Ends the current file: verified, it waits for the next flush to be
+ * installed (install_ready()). */
 static void
 file_end(struct apply_bundle *b)
 {
-	int r = 1;
+	struct apply_put *p = b->p;
+	int r;
 
-	if (b->p) {
-		r = apply_put_finish(b->p);
-		b->p = NULL;
-		if (r == 0)
-			b->installed++;
-		else
-			b->failed++;
+	b->p = NULL;
+	if (p == NULL) {
+		file_done(b, b->cur, 1);
+		return;
 	}
-	if (b->h.end)
-		b->h.end(b->h.arg, b->cur, r);
+	if ((r = apply_put_ready(p)) < 0) {
+		file_done(b, b->cur, r);
+		return;
+	}
+	if (b->h.ready)
+		b->h.ready(b->h.arg, b->cur);
+	b->ready[b->nready] = p;
+	b->ready_k[b->nready++] = b->cur;
+	if (b->nready == APPLY_BUNDLE_READY)
+		install_ready(b);
 }
 
 /* Drops the current file's sink: nothing of it stays. */
@@ -151,6 +197,7 @@ apply_bundle_write(struct apply_bundle *b, const unsigned char *p, size_t n)
 	}
 	/* a long bundle does not hold the store's write lock for long */
 	if (mono_ms() - b->flushed_ms >= APPLY_BUNDLE_FLUSH_MS) {
+		install_ready(b);
 		if (apply_batch_flush(b->a) < 0)
 			b->failed++;
 		b->flushed_ms = mono_ms();
@@ -165,6 +212,9 @@ apply_bundle_finish(struct apply_bundle *b, size_t *installed)
 
 	if (b->cur < b->n)
 		file_drop(b, -ENODATA);
+	install_ready(b);
+	if (b->failed && r == 0)
+		r = -EBADMSG;
 	if (apply_batch_end(b->a) < 0 && r == 0)
 		r = -EIO;
 	if (installed)
@@ -180,6 +230,7 @@ apply_bundle_abort(struct apply_bundle *b)
 		return;
 	if (b->cur < b->n)
 		file_drop(b, -ECONNABORTED);
+	install_ready(b);	/* verified whole: they stay */
 	apply_batch_end(b->a);
 	free(b);
 }

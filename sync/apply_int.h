@@ -126,6 +126,15 @@ int apply_attrs_at(int dfd, const char *name, const char *path, uint32_t mode,
  * (logged for path). */
 int apply_attrs_fd(int fd, const char *path, uint32_t mode, int64_t mtime_ns);
 
+/* apply_attrs_fd() without the fsync: the caller makes it durable. */
+int apply_attrs_fd_nosync(int fd, const char *path, uint32_t mode,
+    int64_t mtime_ns);
+
+/* Writes everything of the folder's file system to the disk (syncfs):
+ * one device flush for the files of a batch. Returns 0 or -errno
+ * (logged). */
+int apply_sync_fs(struct apply *a);
+
 /* Removes whatever is at name in dfd: unlinks a file or symlink, removes
  * a directory with everything below it, never following a symlink and
  * never leaving the file system of dfd. Nothing there is success.

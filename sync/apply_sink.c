@@ -42,6 +42,7 @@ struct apply_put {
 	 * the content was assembled from (apply_put_set_chunks()) */
 	struct chunker *ck;
 	struct chunk_list known;
+	int ready;			/* verified, attributes set */
 };
 
 static void
@@ -378,15 +379,44 @@ record_chunks(struct apply_put *p)
 	return r;
 }
 
+/* What failed before the rename (r): a temp still there is left for a
+ * later session; p is freed. Returns r. */
+static int
+put_failed(struct apply_put *p, int r)
+{
+	struct stat st;
+
+	if (r != -EBADMSG && apply_lstat(p->dfd, p->tmp, &st) == 0)
+		apply_leftover_add(p->a, p->path, p->tmp);
+	put_free(p);
+	return r;
+}
+
+int
+apply_put_ready(struct apply_put *p)
+{
+	int r;
+
+	if ((r = put_verify(p)) < 0 ||
+	    (r = apply_attrs_fd_nosync(p->fd, p->path, p->mode,
+	    p->mtime_ns)) < 0)
+		return put_failed(p, r);
+	p->ready = 1;
+	return 0;
+}
+
 int
 apply_put_finish(struct apply_put *p)
 {
 	struct stat st;
-	int r, was_dir = 0;
+	int r = 0, was_dir = 0;
 
-	if ((r = put_verify(p)) == 0 &&
-	    (r = apply_attrs_fd(p->fd, p->path, p->mode, p->mtime_ns)) == 0 &&
-	    (r = put_install(p, &was_dir)) == 0 && fstat(p->fd, &st) < 0)
+	/* a put made ready (apply_put_ready()) is durable by now: the
+	 * caller synced the file system */
+	if (!p->ready && (r = put_verify(p)) == 0)
+		r = apply_attrs_fd(p->fd, p->path, p->mode, p->mtime_ns);
+	if (r == 0 && (r = put_install(p, &was_dir)) == 0 &&
+	    fstat(p->fd, &st) < 0)
 		r = apply_fail("stat", p->path, -errno);
 	if (r == 0 && was_dir)
 		r = apply_forget_tree(p->a, p->path, 0);
@@ -396,10 +426,10 @@ apply_put_finish(struct apply_put *p)
 	if (r == 0)
 		r = apply_record_stat(p->a, p->path, &st, p->sha256, NULL);
 	/* short, or stuck before the rename: the temp is still there */
-	if (r < 0 && r != -EBADMSG && apply_lstat(p->dfd, p->tmp, &st) == 0)
-		apply_leftover_add(p->a, p->path, p->tmp);
+	if (r < 0)
+		return put_failed(p, r);
 	put_free(p);
-	return r;
+	return 0;
 }
 
 /* ---- have ------------------------------------------------------------ */

@@ -753,6 +753,7 @@ struct sink_handle {
 	char *path;
 	uint64_t size;
 	struct sres *room;	/* the room promised to it */
+	size_t room_k;		/* in a bundle: the member it is for */
 	struct bundle_expect b;
 	struct apply_bundle_file *files;
 	struct apply_bundle *ab;
@@ -847,6 +848,7 @@ bundle_start(void *arg, size_t k)
 	if (e == NULL || e->size != mb->size ||
 	    memcmp(e->sha256, mb->sha256, 32) != 0)
 		return 1;
+	sh->room_k = k;
 	return mirror_space_open(sh->m, mb->path, mb->size, mb->sha256, 0,
 	    &sh->room);
 }
@@ -860,15 +862,30 @@ bundle_write(void *arg, size_t k, size_t n)
 	return sh->room ? mirror_space_write(sh->m, sh->room, n) : 0;
 }
 
+/* Member k's bytes are in: its room is taken, the next one's opens. */
+static void
+bundle_ready(void *arg, size_t k)
+{
+	struct sink_handle *sh = arg;
+
+	(void)k;
+	if (sh->room)
+		mirror_space_end(sh->m, sh->room);
+	sh->room = NULL;
+}
+
 static void
 bundle_end(void *arg, size_t k, int r)
 {
 	struct sink_handle *sh = arg;
 	const struct bundle_member *mb = &sh->b.mem[k];
 
-	if (sh->room)
+	/* the room is the file's own only while it is the one coming in
+	 * (an install waits for the next flush) */
+	if (sh->room && sh->room_k == k) {
 		mirror_space_end(sh->m, sh->room);
-	sh->room = NULL;
+		sh->room = NULL;
+	}
 	if (r == 0) {
 		log_info("received %s (%llu bytes, verified, in a bundle)",
 		    mb->path, (unsigned long long)mb->size);
@@ -889,7 +906,7 @@ static int
 sink_open_bundle(struct mirror *m, const char *wire, void **h, uint64_t *have)
 {
 	struct apply_bundle_hooks hooks = {bundle_start, bundle_write,
-	    bundle_end, NULL};
+	    bundle_end, NULL, bundle_ready};
 	struct sink_handle *sh = calloc(1, sizeof(*sh));
 	int r;
 
