@@ -232,21 +232,77 @@ apply_fsync_dir(struct apply *a, int dfd, const char *path)
 
 /* ---- the install in progress ----------------------------------------- */
 
+/* Appends one entry, "HEX SIZE LEN:PATH\n" (the length lets a path hold
+ * any byte), to *v (size *cap, used *len). Returns 0 or -ENOMEM. */
+static int
+intent_add(char **v, size_t *len, size_t *cap, const char *path,
+    uint64_t size, const uint8_t sha256[32])
+{
+	size_t pl = strlen(path), need = *len + 64 + 3 * 21 + pl + 2;
+	char *nv;
+
+	if (need > *cap) {
+		if ((nv = realloc(*v, need * 2)) == NULL)
+			return -ENOMEM;
+		*v = nv;
+		*cap = need * 2;
+	}
+	for (int i = 0; i < 32; i++)
+		snprintf(*v + *len + 2 * i, 3, "%02x", sha256[i]);
+	*len += 64;
+	*len += (size_t)snprintf(*v + *len, *cap - *len, " %llu %zu:%s\n",
+	    (unsigned long long)size, pl, path);
+	return 0;
+}
+
+void
+apply_intent_set_many(struct apply *a, const char *const *paths,
+    const uint64_t *sizes, const uint8_t (*sha256)[32], size_t n)
+{
+	size_t len = 0, cap = 0;
+	char *v = NULL;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = intent_add(&v, &len, &cap, paths[i], sizes[i], sha256[i]);
+	if (r == 0 && v && store_meta_set(a->st, APPLY_INTENT_KEY, v) < 0)
+		r = -EIO;
+	if (r < 0)
+		log_debug("cannot note the install of %zu files", n);
+	free(v);
+}
+
 void
 apply_intent_set(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32])
 {
-	char *v;
-	size_t n = strlen(path) + 96;
+	const uint8_t (*one)[32] = (const uint8_t (*)[32])sha256;
 
-	if ((v = malloc(n)) == NULL)
-		return;
-	for (int i = 0; i < 32; i++)
-		snprintf(v + 2 * i, 3, "%02x", sha256[i]);
-	snprintf(v + 64, n - 64, " %llu %s", (unsigned long long)size, path);
-	if (store_meta_set(a->st, APPLY_INTENT_KEY, v) < 0)
-		log_debug("cannot note the install of %s", path);
-	free(v);
+	apply_intent_set_many(a, &path, &size, one, 1);
+}
+
+/* Whether the intent text v names path with size and checksum want. */
+static int
+intent_find(const char *v, const char *path, unsigned long long size,
+    char want[65])
+{
+	size_t pl = strlen(path);
+
+	while (*v) {
+		unsigned long long sz;
+		size_t len;
+		int n = 0;
+
+		if (sscanf(v, "%64[0-9a-f] %llu %zu:%n", want, &sz, &len,
+		    &n) != 3 || n == 0 || strnlen(v + n, len) < len)
+			return 0;
+		if (sz == size && len == pl && memcmp(v + n, path, pl) == 0)
+			return 1;
+		v += n + len;
+		if (*v == '\n')
+			v++;
+	}
+	return 0;
 }
 
 int
@@ -254,15 +310,13 @@ apply_intent_matches(struct apply *a, int dfd, const char *name,
     const char *path, const struct stat *st)
 {
 	char *v = NULL, want[65];
-	unsigned long long size;
 	struct hashfile h;
-	int n = 0, r = 0;
+	int r = 0;
 
 	if (!S_ISREG(st->st_mode) ||
 	    store_meta_dup(a->st, APPLY_INTENT_KEY, &v) < 0 || v == NULL)
 		return 0;
-	if (sscanf(v, "%64[0-9a-f] %llu %n", want, &size, &n) == 2 && n > 0 &&
-	    strcmp(v + n, path) == 0 && size == (unsigned long long)st->st_size &&
+	if (intent_find(v, path, (unsigned long long)st->st_size, want) &&
 	    hashfile_at(dfd, name, st, &h) == 0) {
 		char got[65];
 		for (int i = 0; i < 32; i++)

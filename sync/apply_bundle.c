@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "agent/log.h"
+#include "store/store.h"
 #include "sync/apply_int.h"
 
 #define APPLY_BUNDLE_FLUSH_MS 250
@@ -60,19 +61,32 @@ file_done(struct apply_bundle *b, size_t k, int r)
 static void
 install_ready(struct apply_bundle *b)
 {
-	int s;
+	int r[APPLY_BUNDLE_READY], s, txn;
 
 	if (b->nready == 0)
 		return;
-	s = apply_sync_fs(b->a);
-	for (size_t i = 0; i < b->nready; i++) {
-		if (s < 0) {
+	if ((s = apply_sync_fs(b->a)) < 0) {
+		for (size_t i = 0; i < b->nready; i++) {
 			apply_put_abort(b->ready[i], 1);
 			file_done(b, b->ready_k[i], s);
-		} else
-			file_done(b, b->ready_k[i],
-			    apply_put_finish(b->ready[i]));
+		}
+		b->nready = 0;
+		return;
 	}
+	/* one commit notes every install before the first rename, one
+	 * records them all: a record the commit loses is found again by
+	 * its intent, at the next start or by the slave's watcher */
+	apply_puts_note(b->a, b->ready, b->nready);
+	txn = store_begin(b->a->st) == 0;
+	for (size_t i = 0; i < b->nready; i++)
+		r[i] = apply_put_finish(b->ready[i]);
+	if (txn && (s = store_commit(b->a->st)) < 0) {
+		store_rollback(b->a->st);
+		log_error("cannot record %zu files installed in %s: %s",
+		    b->nready, b->a->root, strerror(-s));
+	}
+	for (size_t i = 0; i < b->nready; i++)
+		file_done(b, b->ready_k[i], r[i] == 0 && s < 0 ? s : r[i]);
 	b->nready = 0;
 }
 

@@ -98,14 +98,21 @@ int apply_put_set_chunks(struct apply_put *p, const struct chunk_list *l);
  * nothing is there). */
 int apply_lstat(int dfd, const char *name, struct stat *st);
 
-/* The install about to happen (the meta key APPLY_INTENT_KEY: the hex
- * checksum, the size and the path), committed before the rename: a file
- * found unrecorded at start that is this one was installed by us, the
- * crash came before its record. apply_intent_matches() says whether the
- * file name in dfd (path, st) is it. Return nothing, and 1 or 0. */
+/* The installs about to happen (the meta key APPLY_INTENT_KEY: per file
+ * the hex checksum, the size, and the path's length and bytes),
+ * committed before the renames: a file found unrecorded that is one of
+ * them was installed by us, and a crash (or a failed commit) took its
+ * record. apply_intent_matches() says whether the file name in dfd
+ * (path, st) is one. Return nothing, and 1 or 0. */
 #define APPLY_INTENT_KEY "installing"
 void apply_intent_set(struct apply *a, const char *path, uint64_t size,
     const uint8_t sha256[32]);
+void apply_intent_set_many(struct apply *a, const char *const *paths,
+    const uint64_t *sizes, const uint8_t (*sha256)[32], size_t n);
+
+/* Notes the installs of the n puts v (apply_put_ready()) with one
+ * commit; apply_put_finish() then notes nothing more for them. */
+void apply_puts_note(struct apply *a, struct apply_put *const *v, size_t n);
 int apply_intent_matches(struct apply *a, int dfd, const char *name,
     const char *path, const struct stat *st);
 

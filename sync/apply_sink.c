@@ -43,6 +43,7 @@ struct apply_put {
 	struct chunker *ck;
 	struct chunk_list known;
 	int ready;			/* verified, attributes set */
+	int noted;			/* its install intent is in the store */
 };
 
 static void
@@ -341,7 +342,8 @@ put_install(struct apply_put *p, int *was_dir)
 		return r;
 	/* what a crash between the rename and the record leaves is found
 	 * at start to be this install, not a local change */
-	apply_intent_set(p->a, p->path, p->size, p->sha256);
+	if (!p->noted)
+		apply_intent_set(p->a, p->path, p->size, p->sha256);
 	if (renameat(p->dfd, p->tmp, p->dfd, p->name) < 0)
 		return apply_fail("install", p->path, -errno);
 	return apply_fsync_dir(p->a, p->dfd, p->path);
@@ -403,6 +405,28 @@ apply_put_ready(struct apply_put *p)
 		return put_failed(p, r);
 	p->ready = 1;
 	return 0;
+}
+
+void
+apply_puts_note(struct apply *a, struct apply_put *const *v, size_t n)
+{
+	const char **paths = calloc(n ? n : 1, sizeof(*paths));
+	uint64_t *sizes = calloc(n ? n : 1, sizeof(*sizes));
+	uint8_t (*sha)[32] = calloc(n ? n : 1, sizeof(*sha));
+
+	if (paths && sizes && sha) {
+		for (size_t i = 0; i < n; i++) {
+			paths[i] = v[i]->path;
+			sizes[i] = v[i]->size;
+			memcpy(sha[i], v[i]->sha256, 32);
+			v[i]->noted = 1;
+		}
+		apply_intent_set_many(a, paths, sizes,
+		    (const uint8_t (*)[32])sha, n);
+	}
+	free(paths);
+	free(sizes);
+	free(sha);
 }
 
 int

@@ -473,9 +473,46 @@ t_install_cut_before_its_record_is_no_local_change(void)
 	return 0;
 }
 
+/* The installs of a bundle's flush are noted together: each file of the
+ * list (any bytes in its name, the length tells where it ends) is found
+ * to be its install; a file not in the list, or the list's name with
+ * another size, is a local change. */
+static int
+t_installs_noted_together_each_recognised(void)
+{
+	static const char *const paths[] = {"x 12:y.txt", "nl\nname",
+	    "d/e.txt"};
+	static const char *const texts[] = {"one\n", "two!\n", "three\n"};
+	uint64_t sizes[3];
+	uint8_t sha[3][32];
+
+	EXPECT_INT(setup(), 0);
+	EXPECT_INT(applied_tree(), 0);
+	EXPECT_INT(mkdir(P("d"), 0755) < 0 && errno != EEXIST, 0);
+	for (int i = 0; i < 3; i++) {
+		sizes[i] = strlen(texts[i]);
+		gcry_md_hash_buffer(GCRY_MD_SHA256, sha[i], texts[i],
+		    sizes[i]);
+		EXPECT_INT(tu_write_file(P(paths[i]), texts[i], sizes[i],
+		    0644), 0);
+	}
+	apply_intent_set_many(fx.a, paths, sizes,
+	    (const uint8_t (*)[32])sha, 3);
+	EXPECT_INT(tu_write_file(P("other.txt"), "one\n", 4, 0644), 0);
+	EXPECT_INT(local("", 1), 1);
+	EXPECT_STR(seen, "created:other.txt ");
+	for (int i = 0; i < 3; i++)
+		EXPECT_INT(live(paths[i]), 1);
+	EXPECT_INT(tu_write_file(P("x 12:y.txt"), "one!!\n", 6, 0644), 0);
+	EXPECT_INT(local("x 12:y.txt", 0), 1);
+	return 0;
+}
+
 static const struct unit_test tests[] = {
 	{"install_cut_before_its_record_is_no_local_change",
 	 t_install_cut_before_its_record_is_no_local_change},
+	{"installs_noted_together_each_recognised",
+	 t_installs_noted_together_each_recognised},
 	{"applier_writes_are_not_local_changes",
 	 t_applier_writes_are_not_local_changes},
 	{"local_changes_found_kept_and_recorded",
